@@ -1,0 +1,114 @@
+//! Command-line interface: one subcommand per pipeline step, shared flags that
+//! override the pipeline file.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tracecost",
+    version,
+    about = "Turn Cloudflare Workers trace events into billing answers",
+    long_about = "Turn Cloudflare Workers trace events (Logpush objects in R2 or on disk, \
+                  `wrangler tail --format json` captures) into a Parquet lake, per-request \
+                  costs and a report that compares Durable Object proxy approaches."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Copy new and changed source objects into the local Parquet lake.
+    Mirror(StepArgs),
+    /// Join the legs in the lake into per-request metrics.
+    Transform(StepArgs),
+    /// Write statistics, charts and exports from the per-request metrics.
+    Report(StepArgs),
+    /// mirror, then transform, then report.
+    Run(StepArgs),
+    /// Write a synthetic Logpush archive and tail capture with its ground truth.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct StepArgs {
+    /// Pipeline file (TOML); flags below override its fields.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "pipelines/proxy-fetch.toml"
+    )]
+    pub pipeline: PathBuf,
+
+    /// Where the trace events are: a folder in Logpush layout, a tail capture
+    /// file, or s3://bucket/prefix.
+    #[arg(long, value_name = "PATH|s3://BUCKET/PREFIX")]
+    pub source: Option<String>,
+
+    /// Force the input format instead of detecting it from the content.
+    #[arg(long, value_enum)]
+    pub format: Option<InputFormat>,
+
+    /// Folder of the Parquet lake.
+    #[arg(long, value_name = "DIR")]
+    pub lake: Option<PathBuf>,
+
+    /// Folder that receives bad lines and unreadable objects (default: <lake>/_quarantine).
+    #[arg(long, value_name = "DIR")]
+    pub quarantine: Option<PathBuf>,
+
+    /// Folder for the report (default: notebooks-export/<pipeline name>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Start of the time window, UTC: 2025-11-18, 2025-11-18T21:00 or 2025-11-18T21:00:00Z.
+    #[arg(long, value_name = "UTC")]
+    pub from: Option<String>,
+
+    /// End of the time window, UTC; a bare date includes that whole day.
+    #[arg(long, value_name = "UTC")]
+    pub to: Option<String>,
+
+    /// Objects processed at once (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Print only errors and the final summary line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormat {
+    /// Gzipped newline-delimited JSON in PascalCase, as Logpush writes it.
+    Logpush,
+    /// `wrangler tail --format json`: pretty-printed camelCase JSON objects.
+    Tail,
+}
+
+#[derive(Args, Debug)]
+pub struct SimulateArgs {
+    /// Folder to write the archive, tail capture, run manifest and ground truth into.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Random seed; the same seed writes the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Requests per approach and delay.
+    #[arg(long, default_value_t = 30)]
+    pub runs: usize,
+
+    /// Multiplies requests and background traffic (use for benchmarks).
+    #[arg(long, default_value_t = 1.0)]
+    pub scale: f64,
+
+    /// Also simulate the optional `rpc-target` approach.
+    #[arg(long)]
+    pub rpc_target: bool,
+}

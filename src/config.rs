@@ -1,0 +1,293 @@
+//! The pipeline file (TOML) and its merge with command-line flags.
+//!
+//! Relative paths inside a pipeline file are resolved against the file's own
+//! folder, so a pipeline works from any working directory; paths given on the
+//! command line are resolved against the working directory as usual.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use serde::Deserialize;
+
+use crate::cli::{InputFormat, StepArgs};
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    /// Names the report folder: notebooks-export/<name>.
+    pub name: Option<String>,
+    #[serde(default)]
+    pub source: SourceSection,
+    #[serde(default)]
+    pub lake: LakeSection,
+    #[serde(default)]
+    pub window: WindowSection,
+    #[serde(default)]
+    pub mirror: MirrorSection,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSection {
+    pub location: Option<String>,
+    pub format: Option<InputFormat>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LakeSection {
+    pub dir: Option<PathBuf>,
+    pub quarantine: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSection {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorSection {
+    pub jobs: Option<usize>,
+}
+
+/// Where events come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// A folder (Logpush layout, tail captures) or a single file.
+    Local(PathBuf),
+    /// `s3://bucket/prefix`.
+    S3 { bucket: String, prefix: String },
+}
+
+impl SourceSpec {
+    pub fn parse(text: &str, base: &Path) -> Result<Self> {
+        if let Some(rest) = text.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                bail!("source `{text}` names no bucket: write s3://BUCKET/PREFIX");
+            }
+            return Ok(SourceSpec::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+            });
+        }
+        Ok(SourceSpec::Local(base.join(text)))
+    }
+}
+
+impl std::fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceSpec::Local(path) => write!(f, "{}", path.display()),
+            SourceSpec::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
+/// A half-open UTC interval `[from, to)`; either end may be open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl Window {
+    pub fn contains_ms(&self, ms: i64) -> bool {
+        self.from.is_none_or(|f| ms >= f.timestamp_millis())
+            && self.to.is_none_or(|t| ms < t.timestamp_millis())
+    }
+
+    /// Whether a Logpush date folder can hold events of the window. Events
+    /// reach the folder of their delivery day, which can be the day after.
+    pub fn may_hold_folder(&self, folder: NaiveDate) -> bool {
+        let day_start = Utc.from_utc_datetime(&folder.and_time(NaiveTime::MIN));
+        let day_end = day_start + chrono::Duration::days(1);
+        let late = chrono::Duration::days(1);
+        self.from.is_none_or(|f| day_end > f) && self.to.is_none_or(|t| day_start - late < t)
+    }
+}
+
+/// Parses a UTC date or time. `end` turns a bare date into the start of the next day.
+pub fn parse_utc(text: &str, end: bool) -> Result<DateTime<Utc>> {
+    let t = text.trim();
+    if let Ok(date) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        let date = if end {
+            date.succ_opt().unwrap_or(date)
+        } else {
+            date
+        };
+        return Ok(Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN)));
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.with_timezone(&Utc));
+    }
+    let naive = t.trim_end_matches('Z');
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(dt) = NaiveDateTime::parse_from_str(naive, fmt) {
+            return Ok(Utc.from_utc_datetime(&dt));
+        }
+    }
+    bail!("`{text}` is not a UTC date or time: write 2025-11-18, 2025-11-18T21:00 or 2025-11-18T21:00:00Z")
+}
+
+/// The pipeline file merged with command-line flags.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub name: String,
+    pub source: Option<SourceSpec>,
+    pub format: Option<InputFormat>,
+    pub lake: PathBuf,
+    pub quarantine: PathBuf,
+    pub out: PathBuf,
+    pub window: Window,
+    pub jobs: usize,
+    pub quiet: bool,
+}
+
+pub fn load_pipeline(path: &Path) -> Result<PipelineFile> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read pipeline file {}: pass --pipeline FILE or run from the project folder",
+            path.display()
+        )
+    })?;
+    parse_pipeline(&text).map_err(|e| anyhow::anyhow!("pipeline file {}: {e}", path.display()))
+}
+
+/// Parses pipeline TOML; the error is one line naming the offending key and its line.
+pub fn parse_pipeline(text: &str) -> Result<PipelineFile, String> {
+    toml::from_str(text).map_err(|e| {
+        let message = e.message().replace('\n', " ");
+        match e.span() {
+            Some(span) => {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!("line {line}: {message}")
+            }
+            None => message,
+        }
+    })
+}
+
+impl Settings {
+    pub fn resolve(args: &StepArgs) -> Result<Self> {
+        let file = load_pipeline(&args.pipeline)?;
+        let base = args
+            .pipeline
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let cwd = PathBuf::new();
+        let name = file.name.clone().unwrap_or_else(|| {
+            args.pipeline
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "pipeline".into())
+        });
+        let source = match (&args.source, &file.source.location) {
+            (Some(s), _) => Some(SourceSpec::parse(s, &cwd)?),
+            (None, Some(s)) => Some(SourceSpec::parse(s, &base)?),
+            (None, None) => None,
+        };
+        let lake = match (&args.lake, &file.lake.dir) {
+            (Some(dir), _) => dir.clone(),
+            (None, Some(dir)) => base.join(dir),
+            (None, None) => PathBuf::from("data/lake"),
+        };
+        let quarantine = match (&args.quarantine, &file.lake.quarantine, &args.lake) {
+            (Some(dir), _, _) => dir.clone(),
+            // A lake moved on the command line takes its quarantine along.
+            (None, Some(dir), None) => base.join(dir),
+            _ => lake.join("_quarantine"),
+        };
+        let out = args
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("notebooks-export").join(&name));
+        let from = args.from.as_ref().or(file.window.from.as_ref());
+        let to = args.to.as_ref().or(file.window.to.as_ref());
+        let window = Window {
+            from: from.map(|t| parse_utc(t, false)).transpose()?,
+            to: to.map(|t| parse_utc(t, true)).transpose()?,
+        };
+        if let (Some(f), Some(t)) = (window.from, window.to) {
+            if f >= t {
+                bail!("--from {f} is not before --to {t}: the window is empty");
+            }
+        }
+        let jobs = args
+            .jobs
+            .or(file.mirror.jobs)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1);
+        Ok(Settings {
+            name,
+            source,
+            format: args.format.or(file.source.format),
+            lake,
+            quarantine,
+            out,
+            window,
+            jobs,
+            quiet: args.quiet,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let err = parse_pipeline("name = \"x\"\n[source]\nlocaton = \"a\"\n").unwrap_err();
+        assert!(err.contains("locaton"), "{err}");
+        assert!(err.starts_with("line 3"), "{err}");
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn dates_and_times_parse_as_utc() {
+        let day = parse_utc("2025-11-18", false).unwrap();
+        assert_eq!(day.to_rfc3339(), "2025-11-18T00:00:00+00:00");
+        let end = parse_utc("2025-11-18", true).unwrap();
+        assert_eq!(end.to_rfc3339(), "2025-11-19T00:00:00+00:00");
+        let t = parse_utc("2025-11-18T21:05", false).unwrap();
+        assert_eq!(t.to_rfc3339(), "2025-11-18T21:05:00+00:00");
+        assert!(parse_utc("yesterday", false).is_err());
+    }
+
+    #[test]
+    fn window_keeps_next_day_folder_for_late_events() {
+        let w = Window {
+            from: Some(parse_utc("2025-11-18", false).unwrap()),
+            to: Some(parse_utc("2025-11-18", true).unwrap()),
+        };
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert!(!w.may_hold_folder(d("2025-11-16")));
+        assert!(!w.may_hold_folder(d("2025-11-17")));
+        assert!(w.may_hold_folder(d("2025-11-18")));
+        assert!(w.may_hold_folder(d("2025-11-19")));
+        assert!(!w.may_hold_folder(d("2025-11-20")));
+    }
+
+    #[test]
+    fn s3_source_parses_bucket_and_prefix() {
+        let s = SourceSpec::parse("s3://logs/workers/", Path::new("x")).unwrap();
+        assert_eq!(
+            s,
+            SourceSpec::S3 {
+                bucket: "logs".into(),
+                prefix: "workers".into()
+            }
+        );
+    }
+}

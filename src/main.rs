@@ -1,0 +1,44 @@
+//! tracecost: Cloudflare Workers trace events → Parquet lake → per-request
+//! costs → report.
+
+mod cli;
+mod config;
+mod mirror;
+mod report;
+mod simulate;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+use config::Settings;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line: what failed and, where we know it, what to do.
+            let message = format!("{e:#}").replace('\n', " ");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Mirror(args) => {
+            let settings = Settings::resolve(&args)?;
+            mirror::run(&settings)?;
+        }
+        Command::Transform(_) | Command::Report(_) | Command::Run(_) => {
+            anyhow::bail!(
+                "this step is not built yet: only `mirror` and `simulate` work in this version"
+            )
+        }
+        Command::Simulate(args) => simulate::run(&args)?,
+    }
+    Ok(())
+}

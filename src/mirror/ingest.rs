@@ -1,0 +1,471 @@
+//! Reading one source object into lake files, streaming: bytes → gunzip →
+//! lines → column builders → Parquet row groups, with bad lines quarantined.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use flate2::read::MultiGzDecoder;
+use polars::prelude::*;
+use serde_json::{json, Map, Value};
+
+use super::lake::{object_stem, partition_dir, tmp_path};
+use super::logpush::{self, Line};
+use super::manifest::{Entry, Status};
+use super::record::{epoch_day, LakeBatch, Row};
+use super::source::{ObjectRef, ObjectSource};
+use super::tail::{self, Item, TailReader};
+use crate::cli::InputFormat;
+
+/// Rows per Parquet row group; also bounds the rows held in memory per date.
+const ROW_GROUP: usize = 50_000;
+const READ_BUFFER: usize = 256 * 1024;
+/// How many line errors of one object are kept for the terminal.
+pub const SHOWN_ERRORS: usize = 3;
+
+pub struct Destinations<'a> {
+    pub lake: &'a Path,
+    pub quarantine: &'a Path,
+    pub format: Option<InputFormat>,
+}
+
+/// What reading one object produced.
+pub struct Outcome {
+    pub entry: Entry,
+    /// First few one-line errors (object, line, cause) for the terminal.
+    pub messages: Vec<String>,
+}
+
+/// Reads one object. `Err` means the source itself failed (I/O, network): the
+/// object is not recorded and the next run tries again. Bad content is never
+/// an `Err`: it is quarantined and reported in the outcome.
+pub fn ingest_object(
+    source: &dyn ObjectSource,
+    obj: &ObjectRef,
+    dest: &Destinations,
+) -> Result<Outcome> {
+    let failed = Arc::new(AtomicBool::new(false));
+    let raw = source.open(obj)?;
+    let reader = WatchedReader {
+        inner: raw,
+        failed: failed.clone(),
+    };
+    let mut writer = ObjectWriter::new(dest, &obj.key);
+    match read_content(reader, obj, dest.format, &mut writer) {
+        Ok(format) => {
+            let entry = writer.finish(obj, format)?;
+            Ok(Outcome {
+                messages: entry.1,
+                entry: entry.0,
+            })
+        }
+        Err(e) if failed.load(Ordering::Relaxed) => {
+            writer.abort();
+            Err(anyhow::Error::new(e).context(format!("cannot read {}", obj.key)))
+        }
+        Err(e) => {
+            writer.abort();
+            let reason = e.to_string();
+            quarantine_object(source, obj, dest.quarantine, &reason)
+        }
+    }
+}
+
+/// Marks errors that come from the source rather than from decoding its bytes.
+struct WatchedReader {
+    inner: Box<dyn Read + Send>,
+    failed: Arc<AtomicBool>,
+}
+
+impl Read for WatchedReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner
+            .read(buf)
+            .inspect_err(|_| self.failed.store(true, Ordering::Relaxed))
+    }
+}
+
+fn content_error(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+/// Streams the object into the writer; returns the format it was read as.
+fn read_content(
+    reader: WatchedReader,
+    obj: &ObjectRef,
+    forced: Option<InputFormat>,
+    writer: &mut ObjectWriter,
+) -> io::Result<Option<InputFormat>> {
+    let mut input = BufReader::with_capacity(READ_BUFFER, reader);
+    let head = input.fill_buf()?;
+    if head.is_empty() {
+        return Ok(None);
+    }
+    let gzip = head.starts_with(&[0x1f, 0x8b]);
+    if !gzip && obj.key.ends_with(".gz") {
+        return Err(content_error(format!(
+            "not gzip: the name ends in .gz but the first bytes are {:02x?}",
+            &head[..head.len().min(4)]
+        )));
+    }
+    let mut text: Box<dyn BufRead> = if gzip {
+        Box::new(BufReader::with_capacity(
+            READ_BUFFER,
+            MultiGzDecoder::new(input),
+        ))
+    } else {
+        Box::new(input)
+    };
+    let head = text
+        .fill_buf()
+        .map_err(|e| content_error(format!("not gzip: {e}")))?;
+    if head.is_empty() {
+        return Ok(None);
+    }
+    let format = match forced {
+        Some(f) => f,
+        // Leading blank lines longer than a buffer: let the lines decide.
+        None if head.iter().all(u8::is_ascii_whitespace) => InputFormat::Logpush,
+        None => detect_format(head).map_err(content_error)?,
+    };
+    let decode = |e: io::Error| {
+        if gzip {
+            content_error(format!("corrupt gzip stream: {e}"))
+        } else {
+            e
+        }
+    };
+    match format {
+        InputFormat::Logpush => read_logpush(text, writer).map_err(decode)?,
+        InputFormat::Tail => read_tail(text, writer).map_err(decode)?,
+    }
+    Ok(Some(format))
+}
+
+/// Decides between Logpush NDJSON and a tail capture from the first lines.
+pub fn detect_format(head: &[u8]) -> Result<InputFormat, String> {
+    let text = String::from_utf8_lossy(head);
+    let mut first_error = None;
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(8)
+    {
+        if line == "{" {
+            return Ok(InputFormat::Tail);
+        }
+        match serde_json::from_str::<Map<String, Value>>(line) {
+            Ok(obj) if tail::looks_like_tail(&obj) => return Ok(InputFormat::Tail),
+            Ok(_) => return Ok(InputFormat::Logpush),
+            Err(e) => {
+                first_error.get_or_insert_with(|| {
+                    let shown: String = line.chars().take(40).collect();
+                    format!("not JSON: first line `{shown}` does not parse ({e})")
+                });
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| "not JSON".into()))
+}
+
+fn read_logpush(mut text: Box<dyn BufRead>, w: &mut ObjectWriter) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        if text.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        let line = buf.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        w.lines += 1;
+        let Ok(line) = std::str::from_utf8(line) else {
+            w.reject(line_no, &String::from_utf8_lossy(line), "not UTF-8 text")?;
+            continue;
+        };
+        match logpush::parse_line(line) {
+            Ok(Line::Event(row)) => w.push(&row, line_no)?,
+            Ok(Line::Test) => w.test_lines += 1,
+            Err(e) => w.reject(line_no, line, &e)?,
+        }
+    }
+}
+
+fn read_tail(text: Box<dyn BufRead>, w: &mut ObjectWriter) -> io::Result<()> {
+    for item in TailReader::new(text) {
+        w.lines += 1;
+        match item? {
+            Item::Object { line, value } => match tail::to_row(&value) {
+                Ok(row) => w.push(&row, line)?,
+                Err(e) => w.reject(line, &value.to_string(), &e)?,
+            },
+            Item::Bad { line, text, error } => w.reject(line, &text, &error)?,
+        }
+    }
+    Ok(())
+}
+
+/// Rows of one object for one event date, written as they accumulate.
+struct DateSink {
+    batch: LakeBatch,
+    writer: Option<polars::io::parquet::write::BatchedWriter<File>>,
+    tmp: PathBuf,
+    dest: PathBuf,
+    rel: String,
+}
+
+struct ObjectWriter<'a> {
+    dest: &'a Destinations<'a>,
+    key: String,
+    stem: String,
+    format_name: &'static str,
+    dates: BTreeMap<i32, DateSink>,
+    rejects: Option<(File, PathBuf, PathBuf)>,
+    lines: u64,
+    rows: u64,
+    test_lines: u64,
+    rejected: u64,
+    messages: Vec<String>,
+}
+
+impl<'a> ObjectWriter<'a> {
+    fn new(dest: &'a Destinations<'a>, key: &str) -> Self {
+        ObjectWriter {
+            dest,
+            key: key.to_string(),
+            stem: object_stem(key),
+            format_name: "",
+            dates: BTreeMap::new(),
+            rejects: None,
+            lines: 0,
+            rows: 0,
+            test_lines: 0,
+            rejected: 0,
+            messages: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, row: &Row, line: u64) -> io::Result<()> {
+        let day = epoch_day(row.event_timestamp_ms);
+        let sink = match self.dates.entry(day) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                let rel = format!("{}/{}.parquet", partition_dir(day), self.stem);
+                let dest = self.dest.lake.join(&rel);
+                v.insert(DateSink {
+                    batch: LakeBatch::new(1024),
+                    writer: None,
+                    tmp: tmp_path(&dest),
+                    dest,
+                    rel,
+                })
+            }
+        };
+        sink.batch.push(row, line);
+        self.rows += 1;
+        if sink.batch.len() >= ROW_GROUP {
+            flush(sink, &self.key, self.format_name).map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, line: u64, text: &str, error: &str) -> io::Result<()> {
+        self.rejected += 1;
+        if self.messages.len() < SHOWN_ERRORS {
+            self.messages
+                .push(format!("{} line {line}: {error}", self.key));
+        }
+        if self.rejects.is_none() {
+            let rel = PathBuf::from("lines").join(format!("{}.jsonl", self.stem));
+            let dest = self.dest.quarantine.join(&rel);
+            fs::create_dir_all(dest.parent().expect("quarantine file has a folder"))?;
+            let tmp = tmp_path(&dest);
+            self.rejects = Some((File::create(&tmp)?, tmp, dest));
+        }
+        let (file, _, _) = self.rejects.as_mut().expect("opened above");
+        let record = json!({"object": self.key, "line": line, "error": error, "text": text});
+        writeln!(file, "{record}")
+    }
+
+    fn abort(&mut self) {
+        for sink in std::mem::take(&mut self.dates).into_values() {
+            drop(sink.writer);
+            let _ = fs::remove_file(&sink.tmp);
+        }
+        if let Some((file, tmp, _)) = self.rejects.take() {
+            drop(file);
+            let _ = fs::remove_file(tmp);
+        }
+    }
+
+    fn finish(
+        mut self,
+        obj: &ObjectRef,
+        format: Option<InputFormat>,
+    ) -> Result<(Entry, Vec<String>)> {
+        let result = self.finish_files(format);
+        if result.is_err() {
+            self.abort();
+        }
+        let (files, quarantine) = result?;
+        let status = if self.lines == 0 {
+            Status::Empty
+        } else if self.rows == 0 && self.rejected == 0 && self.test_lines > 0 {
+            Status::Test
+        } else {
+            Status::Ingested
+        };
+        let entry = Entry {
+            size: obj.size,
+            version: obj.version.clone(),
+            status,
+            format: format.map(|f| format_name(f).to_string()),
+            lines: self.lines,
+            rows: self.rows,
+            test_lines: self.test_lines,
+            rejected_lines: self.rejected,
+            reason: None,
+            files,
+            quarantine,
+        };
+        Ok((entry, std::mem::take(&mut self.messages)))
+    }
+
+    fn finish_files(&mut self, format: Option<InputFormat>) -> Result<(Vec<String>, Vec<String>)> {
+        self.format_name = format.map(format_name).unwrap_or("");
+        let mut files = Vec::new();
+        for sink in self.dates.values_mut() {
+            if !sink.batch.is_empty() || sink.writer.is_none() {
+                flush(sink, &self.key, self.format_name)?;
+            }
+            let writer = sink.writer.take().expect("flushed above");
+            writer.finish()?;
+            fs::rename(&sink.tmp, &sink.dest)
+                .with_context(|| format!("cannot write {}", sink.dest.display()))?;
+            files.push(sink.rel.clone());
+        }
+        let mut quarantine = Vec::new();
+        if let Some((file, tmp, dest)) = self.rejects.take() {
+            file.sync_data()?;
+            drop(file);
+            fs::rename(&tmp, &dest)?;
+            quarantine.push(format!("lines/{}.jsonl", self.stem));
+        }
+        Ok((files, quarantine))
+    }
+}
+
+pub fn format_name(f: InputFormat) -> &'static str {
+    match f {
+        InputFormat::Logpush => "logpush",
+        InputFormat::Tail => "tail",
+    }
+}
+
+fn flush(sink: &mut DateSink, key: &str, format: &str) -> PolarsResult<()> {
+    let df = sink.batch.take_frame(key, format)?;
+    if sink.writer.is_none() {
+        if let Some(dir) = sink.tmp.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let file = File::create(&sink.tmp)?;
+        let writer = ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .set_parallel(false)
+            .batched(df.schema())?;
+        sink.writer = Some(writer);
+    }
+    sink.writer
+        .as_mut()
+        .expect("created above")
+        .write_batch(&df)
+}
+
+/// Copies an unreadable object whole into the quarantine, with its reason.
+fn quarantine_object(
+    source: &dyn ObjectSource,
+    obj: &ObjectRef,
+    quarantine: &Path,
+    reason: &str,
+) -> Result<Outcome> {
+    let stem = object_stem(&obj.key);
+    let dir = quarantine.join("objects");
+    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let copy = dir.join(format!("{stem}.object"));
+    let tmp = tmp_path(&copy);
+    let copied = (|| -> Result<()> {
+        let mut from = source.open(obj)?;
+        let mut to = File::create(&tmp)?;
+        io::copy(&mut from, &mut to)?;
+        to.sync_data()?;
+        fs::rename(&tmp, &copy)?;
+        Ok(())
+    })();
+    if let Err(e) = copied {
+        let _ = fs::remove_file(&tmp);
+        return Err(e.context(format!("cannot copy {} into the quarantine", obj.key)));
+    }
+    let note = json!({"object": obj.key, "size": obj.size, "reason": reason});
+    super::lake::write_atomic(
+        &dir.join(format!("{stem}.reason.json")),
+        format!("{note}\n").as_bytes(),
+    )?;
+    let entry = Entry {
+        size: obj.size,
+        version: obj.version.clone(),
+        status: Status::Quarantined,
+        format: None,
+        lines: 0,
+        rows: 0,
+        test_lines: 0,
+        rejected_lines: 0,
+        reason: Some(reason.to_string()),
+        files: Vec::new(),
+        quarantine: vec![
+            format!("objects/{stem}.object"),
+            format!("objects/{stem}.reason.json"),
+        ],
+    };
+    Ok(Outcome {
+        entry,
+        messages: vec![format!("{}: {reason}", obj.key)],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_is_detected_from_content() {
+        let logpush = br#"{"EventTimestampMs":1,"ScriptName":"a"}"#;
+        assert_eq!(detect_format(logpush), Ok(InputFormat::Logpush));
+        assert_eq!(
+            detect_format(b"{\n  \"scriptName\": \"a\",\n"),
+            Ok(InputFormat::Tail)
+        );
+        assert_eq!(
+            detect_format(br#"{"eventTimestamp":1}"#),
+            Ok(InputFormat::Tail)
+        );
+        assert_eq!(
+            detect_format(b"{\"content\":\"test\"}"),
+            Ok(InputFormat::Logpush)
+        );
+        assert_eq!(
+            detect_format(b"garbage\n{\"EventTimestampMs\":1}\n"),
+            Ok(InputFormat::Logpush)
+        );
+        assert!(detect_format(b"a,b,c\n1,2,3\n")
+            .unwrap_err()
+            .starts_with("not JSON"));
+    }
+}

@@ -1,0 +1,144 @@
+//! Lake layout and atomic file writes.
+//!
+//! ```text
+//! <lake>/date=YYYY-MM-DD/<object>-<keyhash>.parquet   one file per source object and event date
+//! <lake>/_manifest.json                               what each source object produced
+//! <lake>/_derived/                                    outputs of later steps
+//! <lake>/_quarantine/                                 bad lines and objects (default place)
+//! ```
+//! Names starting with `_` or `.` are skipped by pyarrow/pandas dataset readers.
+//! ```text
+//! ```
+//! Every file is written under a temporary name in its final folder and
+//! renamed into place, so a reader never sees a partial file and an
+//! interrupted run leaves only temporaries, which the next run removes.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+pub const TMP_PREFIX: &str = ".tmp-";
+
+/// File-system-safe name for a source object: a readable stem plus a hash of
+/// the whole key, so no key (`..`, `/`, absolute paths) can steer a write.
+pub fn object_stem(key: &str) -> String {
+    let base = key.rsplit('/').next().unwrap_or(key);
+    let base = base
+        .strip_suffix(".gz")
+        .unwrap_or(base)
+        .trim_end_matches(".log")
+        .trim_end_matches(".json");
+    let mut stem: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect();
+    if stem.is_empty() {
+        stem.push_str("object");
+    }
+    format!("{stem}-{:016x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()))
+}
+
+/// `date=YYYY-MM-DD` for days since the epoch.
+pub fn partition_dir(epoch_day: i32) -> String {
+    let date = chrono::NaiveDate::from_num_days_from_ce_opt(epoch_day + 719_163)
+        .expect("event date within chrono's range");
+    format!("date={}", date.format("%Y-%m-%d"))
+}
+
+/// A temporary path next to `dest`, unique per process and thread.
+pub fn tmp_path(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tid = format!("{:?}", std::thread::current().id());
+    let tid: String = tid.chars().filter(char::is_ascii_digit).collect();
+    dest.with_file_name(format!("{TMP_PREFIX}{}-{tid}-{name}", std::process::id()))
+}
+
+/// Writes `bytes` to `dest` atomically.
+pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = dest.parent() {
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create folder {}", dir.display()))?;
+    }
+    let tmp = tmp_path(dest);
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+        fs::rename(&tmp, dest)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", dest.display()))
+}
+
+/// Lists every file under `dir` (relative, `/`-separated), skipping `skip` folders at the top.
+pub fn list_files(dir: &Path, skip: &[&str]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    let mut stack = vec![(dir.to_path_buf(), String::new())];
+    while let Some((path, rel)) = stack.pop() {
+        for entry in
+            fs::read_dir(&path).with_context(|| format!("cannot list {}", path.display()))?
+        {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel_name = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            if entry.file_type()?.is_dir() {
+                if !(rel.is_empty() && skip.contains(&name.as_str())) {
+                    stack.push((entry.path(), rel_name));
+                }
+            } else {
+                out.push(rel_name);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_keys_stay_inside_the_lake() {
+        for key in ["../../etc/passwd", "/abs/x.log.gz", "a/../../b", "..", ""] {
+            let stem = object_stem(key);
+            assert!(
+                !stem.contains('/') && !stem.contains(".."),
+                "{key} -> {stem}"
+            );
+            assert!(!stem.is_empty());
+        }
+        assert_ne!(object_stem("a/x.log.gz"), object_stem("b/x.log.gz"));
+        assert!(
+            object_stem("20251118/20251118T204500Z_20251118T205000Z_1a2b.log.gz")
+                .starts_with("20251118T204500Z_20251118T205000Z_1a2b-")
+        );
+    }
+
+    #[test]
+    fn partition_names_follow_the_utc_day() {
+        assert_eq!(partition_dir(0), "date=1970-01-01");
+        assert_eq!(partition_dir(20410), "date=2025-11-18");
+    }
+}

@@ -1,0 +1,304 @@
+//! Parsing of one Logpush `workers_trace_events` line (PascalCase NDJSON).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::record::Row;
+
+/// What one non-empty line turned out to be.
+#[derive(Debug)]
+pub enum Line<'a> {
+    Event(Box<Row<'a>>),
+    /// Logpush's `{"content":"test"}` object, written when a job is created.
+    Test,
+}
+
+/// Parses one line; the error says what is wrong in words a user can act on.
+pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
+    let fields: Fields = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    if fields.is_test() {
+        return Ok(Line::Test);
+    }
+    let Some(ts) = fields.timestamp else {
+        return Err("no EventTimestampMs: not a workers_trace_events line".into());
+    };
+    let mut row = Row {
+        event_timestamp_ms: ts,
+        script_name: fields.script_name,
+        entrypoint: fields.entrypoint,
+        event_type: fields.event_type,
+        outcome: fields.outcome,
+        execution_model: fields.execution_model,
+        dispatch_namespace: fields.dispatch_namespace,
+        cpu_time_ms: fields.cpu,
+        wall_time_ms: fields.wall,
+        truncated: fields.truncated,
+        event: fields.event.map(|r| Cow::Borrowed(r.get())),
+        logs: fields.logs.map(|r| Cow::Borrowed(r.get())),
+        exceptions: fields.exceptions.map(|r| Cow::Borrowed(r.get())),
+        script_version: fields.script_version.map(|r| Cow::Borrowed(r.get())),
+        script_tags: fields.script_tags.map(|r| Cow::Borrowed(r.get())),
+        diagnostics: fields.diagnostics.map(|r| Cow::Borrowed(r.get())),
+        extra: fields.extra,
+        event_id: xxhash_rust::xxh3::xxh3_64(line.as_bytes()),
+        ..Row::default()
+    };
+    if let Some(event) = fields.event {
+        lift_event(event.get(), &mut row).map_err(|e| format!("Event: {e}"))?;
+    }
+    if let Some(logs) = fields.logs {
+        row.log_messages = log_messages(logs.get()).map_err(|e| format!("Logs: {e}"))?;
+    }
+    Ok(Line::Event(Box::new(row)))
+}
+
+#[derive(Default)]
+struct Fields<'a> {
+    timestamp: Option<i64>,
+    cpu: Option<i64>,
+    wall: Option<i64>,
+    script_name: Option<Cow<'a, str>>,
+    entrypoint: Option<Cow<'a, str>>,
+    event_type: Option<Cow<'a, str>>,
+    outcome: Option<Cow<'a, str>>,
+    execution_model: Option<Cow<'a, str>>,
+    dispatch_namespace: Option<Cow<'a, str>>,
+    truncated: Option<bool>,
+    event: Option<&'a RawValue>,
+    logs: Option<&'a RawValue>,
+    exceptions: Option<&'a RawValue>,
+    script_version: Option<&'a RawValue>,
+    script_tags: Option<&'a RawValue>,
+    diagnostics: Option<&'a RawValue>,
+    extra: Option<String>,
+    content_test: bool,
+    keys: usize,
+}
+
+impl Fields<'_> {
+    fn is_test(&self) -> bool {
+        self.content_test && self.keys == 1
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FieldsVisitor(std::marker::PhantomData))
+    }
+}
+
+struct FieldsVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for FieldsVisitor<'a> {
+    type Value = Fields<'a>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Fields<'a>, M::Error> {
+        let mut out = Fields::default();
+        let mut extra: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            out.keys += 1;
+            match key.as_ref() {
+                "EventTimestampMs" => {
+                    out.timestamp = map.next_value::<Option<Millis>>()?.map(|m| m.0)
+                }
+                "CPUTimeMs" => out.cpu = map.next_value::<Option<Millis>>()?.map(|m| m.0),
+                "WallTimeMs" | "WallTimeMS" => {
+                    out.wall = map.next_value::<Option<Millis>>()?.map(|m| m.0)
+                }
+                "ScriptName" => out.script_name = map.next_value()?,
+                "Entrypoint" => out.entrypoint = map.next_value()?,
+                "EventType" => out.event_type = map.next_value()?,
+                "Outcome" => out.outcome = map.next_value()?,
+                "ExecutionModel" => out.execution_model = map.next_value()?,
+                "DispatchNamespace" => out.dispatch_namespace = map.next_value()?,
+                "Truncated" => out.truncated = map.next_value()?,
+                "Event" => out.event = Some(map.next_value()?),
+                "Logs" => out.logs = Some(map.next_value()?),
+                "Exceptions" => out.exceptions = Some(map.next_value()?),
+                "ScriptVersion" => out.script_version = Some(map.next_value()?),
+                "ScriptTags" => out.script_tags = Some(map.next_value()?),
+                "DiagnosticsChannelEvents" => out.diagnostics = Some(map.next_value()?),
+                "content" => {
+                    let value: &RawValue = map.next_value()?;
+                    out.content_test = value.get() == "\"test\"";
+                    extra.push((key, value));
+                }
+                _ => extra.push((key, map.next_value()?)),
+            }
+        }
+        if !extra.is_empty() {
+            let map: serde_json::Map<String, serde_json::Value> = extra
+                .into_iter()
+                .map(|(k, v)| {
+                    let value = serde_json::from_str(v.get()).map_err(de::Error::custom)?;
+                    Ok((k.into_owned(), value))
+                })
+                .collect::<Result<_, M::Error>>()?;
+            out.extra = Some(serde_json::Value::Object(map).to_string());
+        }
+        Ok(out)
+    }
+}
+
+/// A millisecond count; some writers emit floats, which are rounded.
+struct Millis(i64);
+
+impl<'de> Deserialize<'de> for Millis {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Number::deserialize(d)? {
+            n if n.is_i64() => Ok(Millis(n.as_i64().unwrap_or_default())),
+            n => n
+                .as_f64()
+                .filter(|f| f.is_finite() && f.abs() < 9.0e15)
+                .map(|f| Millis(f.round() as i64))
+                .ok_or_else(|| de::Error::custom(format!("{n} is not a millisecond count"))),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct EventFields<'a> {
+    #[serde(rename = "Request", borrow)]
+    request: Option<RequestFields<'a>>,
+    #[serde(rename = "Response")]
+    response: Option<ResponseFields>,
+    #[serde(rename = "rpcMethod", borrow)]
+    rpc_method: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct RequestFields<'a> {
+    #[serde(rename = "URL", borrow)]
+    url: Option<Cow<'a, str>>,
+    #[serde(rename = "Method", borrow)]
+    method: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ResponseFields {
+    #[serde(rename = "Status")]
+    status: Option<i64>,
+}
+
+fn lift_event<'a>(event: &'a str, row: &mut Row<'a>) -> Result<(), serde_json::Error> {
+    if event == "null" {
+        return Ok(());
+    }
+    let fields: EventFields<'a> = serde_json::from_str(event)?;
+    if let Some(request) = fields.request {
+        row.request_url = request.url;
+        row.request_method = request.method;
+    }
+    row.response_status = fields.response.and_then(|r| r.status);
+    row.rpc_method = fields.rpc_method;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct LogEntry<'a> {
+    #[serde(rename = "Message", alias = "message", borrow, default)]
+    message: Option<Vec<&'a RawValue>>,
+}
+
+/// Every console.log argument of a leg, one per line: strings unescaped (so a
+/// JSON string holding a reqId can be matched by a plain regex), other values
+/// as JSON text.
+pub fn log_messages(logs: &str) -> Result<Option<String>, serde_json::Error> {
+    if logs == "null" {
+        return Ok(None);
+    }
+    let entries: Vec<LogEntry> = serde_json::from_str(logs)?;
+    let mut out = String::new();
+    for value in entries.iter().flat_map(|e| e.message.iter().flatten()) {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let text = value.get();
+        if text.starts_with('"') {
+            out.push_str(&serde_json::from_str::<Cow<str>>(text)?);
+        } else {
+            out.push_str(text);
+        }
+    }
+    Ok((!entries.is_empty()).then_some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LINE: &str = r#"{"CPUTimeMs": 2, "WallTimeMs": 31, "EventTimestampMs": 1763752380674, "EventType": "worker_rpc", "ScriptName": "experiment", "Entrypoint": "OriginDO", "Outcome": "ok", "ExecutionModel": "durableObject", "Event": {"rpcMethod": "onFetchResult"}, "Logs": [{"Level": "debug", "TimestampMs": 1763752380675, "Message": ["{\"message\":\"result received\",\"data\":{\"reqId\":\"74f8\"}}"]}], "Exceptions": [], "ScriptVersion": {"ID": "620b"}, "ScriptTags": [], "Truncated": false, "NewField": {"a": 1}}"#;
+
+    fn event(line: &str) -> Row<'_> {
+        match parse_line(line).unwrap() {
+            Line::Event(row) => *row,
+            Line::Test => panic!("test object"),
+        }
+    }
+
+    #[test]
+    fn documented_line_is_lifted_into_columns() {
+        let row = event(LINE);
+        assert_eq!(row.event_timestamp_ms, 1763752380674);
+        assert_eq!(row.cpu_time_ms, Some(2));
+        assert_eq!(row.wall_time_ms, Some(31));
+        assert_eq!(row.rpc_method.as_deref(), Some("onFetchResult"));
+        assert_eq!(row.entrypoint.as_deref(), Some("OriginDO"));
+        assert_eq!(
+            row.log_messages.as_deref(),
+            Some(r#"{"message":"result received","data":{"reqId":"74f8"}}"#)
+        );
+        assert_eq!(row.extra.as_deref(), Some(r#"{"NewField":{"a":1}}"#));
+        assert_eq!(row.truncated, Some(false));
+    }
+
+    #[test]
+    fn wall_time_spelling_variant_and_float_millis_are_accepted() {
+        let row = event(
+            r#"{"EventTimestampMs": 5.0, "WallTimeMS": 7.6, "Event": {"Request": {"URL": "https://x/y?a=1", "Method": "GET"}, "Response": {"Status": 200}}}"#,
+        );
+        assert_eq!(row.event_timestamp_ms, 5);
+        assert_eq!(row.wall_time_ms, Some(8));
+        assert_eq!(row.request_url.as_deref(), Some("https://x/y?a=1"));
+        assert_eq!(row.response_status, Some(200));
+    }
+
+    #[test]
+    fn test_object_is_recognised() {
+        assert!(matches!(
+            parse_line(r#"{"content":"test"}"#),
+            Ok(Line::Test)
+        ));
+        assert!(matches!(
+            parse_line(r#"{"content":"test","EventTimestampMs":1}"#),
+            Ok(Line::Event(_))
+        ));
+    }
+
+    #[test]
+    fn bad_lines_say_why() {
+        assert!(parse_line("{\"EventTimestampMs\": 1,")
+            .unwrap_err()
+            .starts_with("invalid JSON"));
+        assert!(parse_line("[1,2]").unwrap_err().starts_with("invalid JSON"));
+        assert!(parse_line("{\"ScriptName\": \"x\"}")
+            .unwrap_err()
+            .contains("EventTimestampMs"));
+        assert!(parse_line("{\"EventTimestampMs\": \"soon\"}").is_err());
+    }
+
+    #[test]
+    fn identical_lines_share_an_event_id() {
+        assert_eq!(event(LINE).event_id, event(LINE).event_id);
+        let other = LINE.replace("31", "32");
+        assert_ne!(event(LINE).event_id, event(&other).event_id);
+    }
+}

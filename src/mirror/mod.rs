@@ -1,0 +1,372 @@
+//! Step 1: mirror source objects into the local Parquet lake, incrementally.
+//!
+//! Only objects that are new or changed (size, ETag or mtime) against the
+//! manifest are read; each one replaces exactly its own lake files. Work is
+//! spread over `jobs` threads, each streaming one object at a time.
+
+pub mod dir;
+pub mod ingest;
+pub mod lake;
+pub mod logpush;
+pub mod manifest;
+pub mod record;
+pub mod source;
+pub mod tail;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use rayon::prelude::*;
+
+use crate::config::{Settings, SourceSpec};
+use ingest::{Destinations, Outcome};
+use manifest::{Manifest, Status};
+use source::{ObjectRef, ObjectSource};
+
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+const MAX_SHOWN_ERRORS: usize = 20;
+
+/// Counts for the end-of-step summary.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub listed: u64,
+    pub unchanged: u64,
+    pub read: u64,
+    pub bytes_read: u64,
+    pub failed: u64,
+    pub lines: u64,
+    pub rows: u64,
+    pub test_objects: u64,
+    pub empty_objects: u64,
+    pub rejected_lines: u64,
+    pub quarantined_objects: u64,
+}
+
+pub fn open_source(spec: &SourceSpec) -> Result<Box<dyn ObjectSource>> {
+    match spec {
+        SourceSpec::Local(path) => Ok(Box::new(dir::DirSource::new(path)?)),
+        SourceSpec::S3 { .. } => {
+            bail!("source {spec}: reading from S3/R2 is not available in this build yet; download the objects and pass the folder with --source")
+        }
+    }
+}
+
+/// Runs the mirror step and prints its summary.
+pub fn run(settings: &Settings) -> Result<Summary> {
+    let Some(spec) = &settings.source else {
+        bail!("no source: pass --source (a Logpush folder, a tail capture or s3://bucket/prefix) or set [source] location in the pipeline file");
+    };
+    let source = open_source(spec)?;
+    let summary = mirror(source.as_ref(), settings)?;
+    print_summary(&summary, settings);
+    if summary.failed > 0 {
+        bail!(
+            "{} object(s) of {spec} could not be read (see above); run the mirror again to retry them",
+            summary.failed
+        );
+    }
+    Ok(summary)
+}
+
+/// Mirrors every new or changed object of `source` into the lake.
+pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary> {
+    let lake = &settings.lake;
+    fs::create_dir_all(lake)
+        .with_context(|| format!("cannot create lake folder {}", lake.display()))?;
+    let _lock = LakeLock::acquire(lake)?;
+    let mut manifest = Manifest::load(lake)?;
+    let listed = source.list(&settings.window)?;
+    let mut summary = Summary {
+        listed: listed.len() as u64,
+        ..Summary::default()
+    };
+    let pending: Vec<ObjectRef> = listed
+        .into_iter()
+        .filter(|o| !manifest.is_current(&o.key, o.size, &o.version))
+        .collect();
+    summary.unchanged = summary.listed - pending.len() as u64;
+    if pending.is_empty() {
+        sweep(lake, &settings.quarantine, &manifest)?;
+        return Ok(summary);
+    }
+
+    let dest = Destinations {
+        lake,
+        quarantine: &settings.quarantine,
+        format: settings.format,
+    };
+    let progress = Progress::new(&pending, settings.quiet);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(settings.jobs)
+        .build()
+        .context("cannot start worker threads")?;
+    let (tx, rx) = std::sync::mpsc::channel::<(ObjectRef, Result<Outcome>)>();
+    let mut shown = 0usize;
+    let mut last_save = Instant::now();
+    std::thread::scope(|scope| -> Result<()> {
+        let dest = &dest;
+        scope.spawn(move || {
+            pool.install(|| {
+                pending.par_iter().for_each_with(tx, |tx, obj| {
+                    let outcome = ingest::ingest_object(source, obj, dest);
+                    let _ = tx.send((obj.clone(), outcome));
+                })
+            })
+        });
+        for (obj, outcome) in rx {
+            progress.advance(obj.size);
+            match outcome {
+                Ok(outcome) => {
+                    for message in &outcome.messages {
+                        shown += 1;
+                        if shown <= MAX_SHOWN_ERRORS && !settings.quiet {
+                            progress.println(&format!("quarantined: {message}"));
+                        }
+                    }
+                    record(&mut summary, &obj, &outcome);
+                    replace_entry(
+                        &mut manifest,
+                        lake,
+                        &settings.quarantine,
+                        &obj.key,
+                        outcome.entry,
+                    );
+                }
+                Err(e) => {
+                    summary.failed += 1;
+                    progress.println(&format!("error: {e:#}"));
+                }
+            }
+            if last_save.elapsed() > CHECKPOINT_EVERY {
+                manifest.save(lake)?;
+                last_save = Instant::now();
+            }
+        }
+        Ok(())
+    })?;
+    progress.finish();
+    let hidden = shown.saturating_sub(MAX_SHOWN_ERRORS);
+    if hidden > 0 && !settings.quiet {
+        eprintln!(
+            "quarantined: {hidden} more, listed in {}",
+            settings.quarantine.display()
+        );
+    }
+    manifest.save(lake)?;
+    sweep(lake, &settings.quarantine, &manifest)?;
+    Ok(summary)
+}
+
+fn record(summary: &mut Summary, obj: &ObjectRef, outcome: &Outcome) {
+    let e = &outcome.entry;
+    summary.read += 1;
+    summary.bytes_read += obj.size;
+    summary.lines += e.lines;
+    summary.rows += e.rows;
+    summary.rejected_lines += e.rejected_lines;
+    match e.status {
+        Status::Test => summary.test_objects += 1,
+        Status::Empty => summary.empty_objects += 1,
+        Status::Quarantined => summary.quarantined_objects += 1,
+        Status::Ingested => {}
+    }
+}
+
+/// Records an object's new entry and removes the files its old version had
+/// and the new one does not.
+fn replace_entry(
+    manifest: &mut Manifest,
+    lake: &Path,
+    quarantine: &Path,
+    key: &str,
+    entry: manifest::Entry,
+) {
+    if let Some(old) = manifest.objects.get(key) {
+        for stale in old.files.iter().filter(|f| !entry.files.contains(f)) {
+            let _ = fs::remove_file(lake.join(stale));
+        }
+        for stale in old
+            .quarantine
+            .iter()
+            .filter(|f| !entry.quarantine.contains(f))
+        {
+            let _ = fs::remove_file(quarantine.join(stale));
+        }
+    }
+    manifest.objects.insert(key.to_string(), entry);
+}
+
+/// Removes what no manifest entry owns: temporaries and files of an
+/// interrupted run, so that a rerun converges on the same lake.
+fn sweep(lake: &Path, quarantine: &Path, manifest: &Manifest) -> Result<()> {
+    let owned: BTreeSet<&str> = manifest
+        .objects
+        .values()
+        .flat_map(|e| e.files.iter().map(String::as_str))
+        .collect();
+    for rel in lake::list_files(lake, &["_derived", "_quarantine"])? {
+        let in_partition = rel.starts_with("date=");
+        if in_partition && !owned.contains(rel.as_str()) {
+            fs::remove_file(lake.join(&rel))
+                .with_context(|| format!("cannot remove stray lake file {rel}"))?;
+        }
+    }
+    remove_empty_partitions(lake)?;
+    let quarantined: BTreeSet<&str> = manifest
+        .objects
+        .values()
+        .flat_map(|e| e.quarantine.iter().map(String::as_str))
+        .collect();
+    for rel in lake::list_files(quarantine, &[])? {
+        if (rel.starts_with("lines/") || rel.starts_with("objects/"))
+            && !quarantined.contains(rel.as_str())
+        {
+            fs::remove_file(quarantine.join(&rel))?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_empty_partitions(lake: &Path) -> Result<()> {
+    for entry in fs::read_dir(lake)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with("date=")
+            && fs::read_dir(entry.path())?.next().is_none()
+        {
+            fs::remove_dir(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// One mirror at a time per lake: a second one would delete the first one's temporaries.
+struct LakeLock(#[allow(dead_code)] fs::File);
+
+impl LakeLock {
+    fn acquire(lake: &Path) -> Result<Self> {
+        let path = lake.join(".lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(LakeLock(file)),
+            Err(_) => bail!(
+                "lake {} is in use by another tracecost mirror; wait for it to finish",
+                lake.display()
+            ),
+        }
+    }
+}
+
+/// A bar on a terminal, a line every few seconds otherwise, nothing with --quiet.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    plain: Option<std::sync::Mutex<(Instant, u64, u64)>>,
+    total_objects: u64,
+    total_bytes: u64,
+    started: Instant,
+}
+
+impl Progress {
+    fn new(pending: &[ObjectRef], quiet: bool) -> Self {
+        let total_bytes: u64 = pending.iter().map(|o| o.size).sum();
+        let total_objects = pending.len() as u64;
+        let terminal = std::io::stderr().is_terminal();
+        let bar = (!quiet && terminal).then(|| {
+            let bar = indicatif::ProgressBar::new(total_bytes);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "mirror {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+                )
+                .expect("valid template"),
+            );
+            bar
+        });
+        let plain = (!quiet && !terminal).then(|| std::sync::Mutex::new((Instant::now(), 0, 0)));
+        Progress {
+            bar,
+            plain,
+            total_objects,
+            total_bytes,
+            started: Instant::now(),
+        }
+    }
+
+    fn advance(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+            bar.set_message(format!(
+                "{}/{} objects",
+                bar.position().min(u64::MAX),
+                self.total_objects
+            ));
+        }
+        if let Some(plain) = &self.plain {
+            let mut state = plain.lock().expect("progress lock");
+            state.1 += 1;
+            state.2 += bytes;
+            if state.0.elapsed() > Duration::from_secs(5) {
+                state.0 = Instant::now();
+                let rate = state.2 as f64 / self.started.elapsed().as_secs_f64().max(1e-3) / 1e6;
+                eprintln!(
+                    "mirror: {}/{} objects, {:.1}/{:.1} MB, {rate:.1} MB/s",
+                    state.1,
+                    self.total_objects,
+                    state.2 as f64 / 1e6,
+                    self.total_bytes as f64 / 1e6
+                );
+            }
+        }
+    }
+
+    fn println(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn print_summary(s: &Summary, settings: &Settings) {
+    let n = crate::report::format::thousands;
+    println!(
+        "mirror: {} objects listed, {} read ({:.1} MB), {} unchanged, {} failed",
+        n(s.listed),
+        n(s.read),
+        s.bytes_read as f64 / 1e6,
+        n(s.unchanged),
+        n(s.failed)
+    );
+    if s.read > 0 {
+        println!(
+            "  lines {} -> rows {} in {}",
+            n(s.lines),
+            n(s.rows),
+            settings.lake.display()
+        );
+        println!(
+            "  test objects {}, empty objects {}, rejected lines {}, quarantined objects {}",
+            n(s.test_objects),
+            n(s.empty_objects),
+            n(s.rejected_lines),
+            n(s.quarantined_objects)
+        );
+    }
+    if s.rejected_lines + s.quarantined_objects > 0 {
+        println!("  quarantine: {}", settings.quarantine.display());
+    }
+}

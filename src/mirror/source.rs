@@ -1,0 +1,55 @@
+//! What the mirror reads from: a listing of objects and a way to open each.
+
+use std::io::Read;
+
+use anyhow::Result;
+
+use crate::config::Window;
+
+/// One source object as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    /// Key relative to the source root or prefix, `/`-separated: the same
+    /// archive on disk and in a bucket yields the same keys, hence the same lake.
+    pub key: String,
+    pub size: u64,
+    /// ETag, or modification time for files: a change means re-read.
+    pub version: String,
+}
+
+pub trait ObjectSource: Send + Sync {
+    /// Objects that may hold events of the window, sorted by key.
+    fn list(&self, window: &Window) -> Result<Vec<ObjectRef>>;
+    /// The object's raw bytes, as stored (gzipped or not).
+    fn open(&self, obj: &ObjectRef) -> Result<Box<dyn Read + Send>>;
+}
+
+/// The UTC date a Logpush key's folder names: `YYYYMMDD`, `date=YYYYMMDD` or `date=YYYY-MM-DD`.
+pub fn folder_date(key: &str) -> Option<chrono::NaiveDate> {
+    let mut parts: Vec<&str> = key.split('/').collect();
+    parts.pop();
+    parts.iter().rev().find_map(|part| {
+        let digits = part.strip_prefix("date=").unwrap_or(part).replace('-', "");
+        (digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| chrono::NaiveDate::parse_from_str(&digits, "%Y%m%d").ok())
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folder_dates_in_every_logpush_layout() {
+        let d = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+        assert_eq!(folder_date("20251118/x.log.gz"), d("2025-11-18"));
+        assert_eq!(
+            folder_date("logs/workers/date=20251118/x.log.gz"),
+            d("2025-11-18")
+        );
+        assert_eq!(folder_date("date=2025-11-18/x.log.gz"), d("2025-11-18"));
+        assert_eq!(folder_date("20251118T204500Z_x.log.gz"), None);
+        assert_eq!(folder_date("capture.json"), None);
+    }
+}

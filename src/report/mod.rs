@@ -1,0 +1,3 @@
+//! Step 3: statistics, charts and exports.
+
+pub mod format;
