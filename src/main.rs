@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod mirror;
 mod report;
+mod cost;
 mod simulate;
 
 use std::process::ExitCode;

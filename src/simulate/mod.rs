@@ -1,3 +1,214 @@
-pub fn run(_a: &crate::cli::SimulateArgs) -> anyhow::Result<()> {
-    anyhow::bail!("todo")
+//! `tracecost simulate`: a Logpush archive and a tail capture of the proxy
+//! fetch experiment, generated from the documented model in `model.rs`, with
+//! the ground truth that tests compare the pipeline against.
+//!
+//! Output folder:
+//! ```text
+//! logpush/YYYYMMDD/<start>_<end>_<hex>.log.gz   the archive (deployment with several scripts)
+//! run-manifest.csv                              the client's request windows and latencies
+//! truth/requests.csv, groups.csv, legs.csv      metrics by experiment.md's definitions
+//! truth/archive.json, model.json                delivery counts, parameters, seed
+//! tail/capture.json                             `wrangler tail --format json` of a single-script lab
+//! tail/logpush/...                              the same lab events as a Logpush object
+//! tail/truth-requests.csv                       the lab's ground truth
+//! ```
+
+mod archive;
+pub mod model;
+mod render;
+pub mod scenario;
+mod truth;
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::{SecondsFormat, TimeZone, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::cli::SimulateArgs;
+use crate::cost::Prices;
+use model::Model;
+use scenario::{Approach, Deployment, Scenario};
+
+const TAIL_LAB_RUNS: usize = 10;
+const TAIL_DUPLICATE_PROBABILITY: f64 = 0.03;
+
+pub fn run(args: &SimulateArgs) -> Result<()> {
+    if !(args.scale > 0.0 && args.scale.is_finite()) {
+        anyhow::bail!("--scale {} must be a positive number", args.scale);
+    }
+    let out = &args.out;
+    for owned in ["logpush", "tail", "truth", "run-manifest.csv"] {
+        let path = out.join(owned);
+        if path.is_dir() {
+            fs::remove_dir_all(&path).with_context(|| format!("cannot clear {}", path.display()))?;
+        } else if path.exists() {
+            fs::remove_file(&path)?;
+        }
+    }
+    fs::create_dir_all(out.join("truth")).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut approaches = vec![Approach::Direct, Approach::Current, Approach::Simple];
+    if args.rpc_target {
+        approaches.push(Approach::RpcTarget);
+    }
+    let model = Model::new(args.runs, args.scale);
+    let prices = Prices::default();
+    let mut rng = StdRng::seed_from_u64(args.seed);
+
+    let sc = scenario::generate(&model, Deployment::Archive, &approaches, &mut rng);
+    let lines: Vec<String> = sc.legs.iter().map(render::logpush_line).collect();
+    let event_ids: Vec<u64> = lines.iter().map(|l| xxhash_rust::xxh3::xxh3_64(l.as_bytes())).collect();
+    let ended: Vec<(i64, String)> = sc.legs.iter().zip(&lines).map(|(l, s)| (l.ts + l.wall, s.clone())).collect();
+    let counts = archive::write(&out.join("logpush"), &ended, &model, &mut rng)?;
+
+    let requests = truth::requests(&sc, &event_ids, &model, &prices);
+    truth::write_csv(&out.join("truth/requests.csv"), &requests)?;
+    truth::write_csv(&out.join("truth/groups.csv"), &truth::groups(&requests, &model, &prices, &approaches))?;
+    write_legs(&out.join("truth/legs.csv"), &sc, &event_ids)?;
+    write_manifest(&out.join("run-manifest.csv"), &sc)?;
+    let meta = serde_json::json!({
+        "seed": args.seed, "runs": args.runs, "scale": args.scale,
+        "approaches": approaches, "prices": prices, "model": model,
+        "requests": sc.requests.len(),
+        "requests_complete": requests.iter().filter(|r| r.complete).count(),
+        "requests_without_legs": requests.iter().filter(|r| r.legs == 0).count(),
+        "background_events": sc.legs.iter().filter(|l| l.request.is_none()).count(),
+    });
+    fs::write(out.join("truth/model.json"), serde_json::to_string_pretty(&meta)? + "\n")?;
+    fs::write(out.join("truth/archive.json"), serde_json::to_string_pretty(&counts)? + "\n")?;
+
+    let lab_requests = tail_lab(&out.join("tail"), args.seed, &prices)?;
+    println!(
+        "simulate: {} requests, {} events, {} lines in {} objects ({} duplicate, {} malformed, 1 test object) under {}",
+        sc.requests.len(),
+        counts.events,
+        counts.lines,
+        counts.objects,
+        counts.duplicate_lines,
+        counts.malformed_lines,
+        out.join("logpush").display()
+    );
+    println!(
+        "  tail capture of {lab_requests} lab requests: {}; ground truth: {}",
+        out.join("tail/capture.json").display(),
+        out.join("truth").display()
+    );
+    Ok(())
+}
+
+/// The single-script lab seen through `wrangler tail`, also as a Logpush object.
+fn tail_lab(dir: &Path, seed: u64, prices: &Prices) -> Result<usize> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x7a11_7a11);
+    let model = Model::new(TAIL_LAB_RUNS, 1.0);
+    let approaches = [Approach::Direct, Approach::Current, Approach::Simple];
+    let sc = scenario::generate(&model, Deployment::TailLab, &approaches, &mut rng);
+    let mut capture = String::new();
+    let mut ndjson = String::new();
+    for leg in &sc.legs {
+        let copies = if rng.gen::<f64>() < TAIL_DUPLICATE_PROBABILITY { 2 } else { 1 };
+        for _ in 0..copies {
+            capture.push_str(&serde_json::to_string_pretty(&render::tail_object(leg))?);
+            capture.push('\n');
+            ndjson.push_str(&render::logpush_line(leg));
+            ndjson.push('\n');
+        }
+    }
+    fs::create_dir_all(dir)?;
+    fs::write(dir.join("capture.json"), capture)?;
+    let first = sc.legs.first().map_or(model.start_ms, |l| l.ts);
+    let day = Utc.timestamp_millis_opt(first).single().expect("valid time").format("%Y%m%d");
+    let key = dir.join(format!("logpush/{day}/{day}T000000Z_{day}T235959Z_7a117a11.log.gz"));
+    fs::create_dir_all(key.parent().expect("has folder"))?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, ndjson.as_bytes())?;
+    fs::write(&key, gz.finish()?)?;
+    let ids: Vec<u64> = sc.legs.iter().map(|l| xxhash_rust::xxh3::xxh3_64(render::logpush_line(l).as_bytes())).collect();
+    let requests = truth::requests(&sc, &ids, &model, prices);
+    truth::write_csv(&dir.join("truth-requests.csv"), &requests)?;
+    Ok(requests.len())
+}
+
+#[derive(Serialize)]
+struct LegTruth<'a> {
+    event_id: String,
+    request_id: &'a str,
+    role: &'static str,
+    approach: &'static str,
+    delay_ms: Option<i64>,
+    script: &'static str,
+    entrypoint: &'static str,
+    event_type: &'static str,
+    ts: i64,
+    wall: i64,
+    cpu: i64,
+}
+
+fn write_legs(path: &Path, sc: &Scenario, event_ids: &[u64]) -> Result<()> {
+    let ids: Vec<String> = sc
+        .requests
+        .iter()
+        .map(|r| match (&r.req_id, r.legs.first()) {
+            (Some(id), _) => id.clone(),
+            (None, Some(&leg)) => format!("{:016x}", event_ids[leg]),
+            (None, None) => String::new(),
+        })
+        .collect();
+    let rows: Vec<LegTruth> = sc
+        .legs
+        .iter()
+        .zip(event_ids)
+        .map(|(l, id)| {
+            let r = l.request.map(|r| &sc.requests[r]);
+            LegTruth {
+                event_id: format!("{id:016x}"),
+                request_id: l.request.map_or("", |r| ids[r].as_str()),
+                role: l.role.name(),
+                approach: r.map_or("", |r| r.approach.name()),
+                delay_ms: r.map(|r| r.delay_ms),
+                script: l.script,
+                entrypoint: l.entrypoint,
+                event_type: l.event.event_type(),
+                ts: l.ts,
+                wall: l.wall,
+                cpu: l.cpu,
+            }
+        })
+        .collect();
+    truth::write_csv(path, &rows)
+}
+
+#[derive(Serialize)]
+struct ManifestRow<'a> {
+    run_id: &'a str,
+    approach: &'static str,
+    delay_ms: i64,
+    start: String,
+    end: String,
+    client_latency_ms: i64,
+}
+
+/// What the client that drove the run knows: one window per request.
+fn write_manifest(path: &Path, sc: &Scenario) -> Result<()> {
+    let iso = |ms: i64| {
+        Utc.timestamp_millis_opt(ms)
+            .single()
+            .expect("valid time")
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+    };
+    let rows: Vec<ManifestRow> = sc
+        .requests
+        .iter()
+        .map(|r| ManifestRow {
+            run_id: &r.run_id,
+            approach: r.approach.name(),
+            delay_ms: r.delay_ms,
+            start: iso(r.client_send_ms),
+            end: iso(r.client_recv_ms),
+            client_latency_ms: r.client_recv_ms - r.client_send_ms,
+        })
+        .collect();
+    truth::write_csv(path, &rows)
 }

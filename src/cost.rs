@@ -1,0 +1,73 @@
+//! What invocations cost: Cloudflare's published Workers Paid prices, per
+//! million units, and the per-request cost formula of experiment.md.
+
+use serde::{Deserialize, Serialize};
+
+/// Prices in USD per million units; every field can be set in `[prices]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Prices {
+    /// Durable Object wall clock, per million ms: $12.50 per million GB-s at 128 MB.
+    pub do_wall_ms: f64,
+    /// Durable Object requests, RPC calls into it included.
+    pub do_request: f64,
+    /// Worker CPU time, per million ms.
+    pub worker_cpu_ms: f64,
+    /// Worker requests.
+    pub worker_request: f64,
+    /// SQLite-backed storage rows written.
+    pub row_written: f64,
+    /// SQLite-backed storage rows read.
+    pub row_read: f64,
+}
+
+impl Default for Prices {
+    fn default() -> Self {
+        Prices {
+            do_wall_ms: 12.50 * 0.128 / 1000.0,
+            do_request: 0.15,
+            worker_cpu_ms: 0.02,
+            worker_request: 0.30,
+            row_written: 1.00,
+            row_read: 0.001,
+        }
+    }
+}
+
+/// The billed quantities of one request.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    pub do_wall_ms: f64,
+    pub do_invocations: f64,
+    pub worker_cpu_ms: f64,
+    pub worker_invocations: f64,
+    pub rows_written: f64,
+    pub rows_read: f64,
+}
+
+impl Prices {
+    /// USD per million such requests.
+    pub fn cost_per_million(&self, u: &Usage) -> f64 {
+        u.do_wall_ms * self.do_wall_ms
+            + u.do_invocations * self.do_request
+            + u.worker_cpu_ms * self.worker_cpu_ms
+            + u.worker_invocations * self.worker_request
+            + u.rows_written * self.row_written
+            + u.rows_read * self.row_read
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_prices_give_the_documented_unit_costs() {
+        let p = Prices::default();
+        assert!((p.do_wall_ms - 0.0016).abs() < 1e-12);
+        // experiment.md's published run: a 1 s proxied fetch adds $1.69 per million.
+        let added = Usage { do_invocations: 1.0, worker_invocations: 1.0, worker_cpu_ms: 12.0, rows_written: 1.0, rows_read: 1.0, ..Usage::default() };
+        let cost = p.cost_per_million(&added);
+        assert!((cost - (0.15 + 0.30 + 0.24 + 1.0 + 0.001)).abs() < 1e-9, "{cost}");
+    }
+}
