@@ -101,6 +101,13 @@ impl Window {
             && self.to.is_none_or(|t| ms < t.timestamp_millis())
     }
 
+    /// Whether a lake `date=` partition (the events' own UTC day) can hold events of the window.
+    pub fn may_hold_day(&self, day: NaiveDate) -> bool {
+        let day_start = Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN));
+        let day_end = day_start + chrono::Duration::days(1);
+        self.from.is_none_or(|f| day_end > f) && self.to.is_none_or(|t| day_start < t)
+    }
+
     /// Whether a Logpush date folder can hold events of the window. Events
     /// reach the folder of their delivery day, which can be the day after.
     pub fn may_hold_folder(&self, folder: NaiveDate) -> bool {

@@ -66,8 +66,18 @@ mod tests {
         let p = Prices::default();
         assert!((p.do_wall_ms - 0.0016).abs() < 1e-12);
         // experiment.md's published run: a 1 s proxied fetch adds $1.69 per million.
-        let added = Usage { do_invocations: 1.0, worker_invocations: 1.0, worker_cpu_ms: 12.0, rows_written: 1.0, rows_read: 1.0, ..Usage::default() };
+        let added = Usage {
+            do_invocations: 1.0,
+            worker_invocations: 1.0,
+            worker_cpu_ms: 12.0,
+            rows_written: 1.0,
+            rows_read: 1.0,
+            ..Usage::default()
+        };
         let cost = p.cost_per_million(&added);
-        assert!((cost - (0.15 + 0.30 + 0.24 + 1.0 + 0.001)).abs() < 1e-9, "{cost}");
+        assert!(
+            (cost - (0.15 + 0.30 + 0.24 + 1.0 + 0.001)).abs() < 1e-9,
+            "{cost}"
+        );
     }
 }

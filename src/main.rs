@@ -1,19 +1,10 @@
-//! tracecost: Cloudflare Workers trace events → Parquet lake → per-request
-//! costs → report.
-
-mod cli;
-mod config;
-mod mirror;
-mod report;
-mod cost;
-mod simulate;
-
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
-use config::Settings;
+use tracecost::cli::{Cli, Command};
+use tracecost::config::Settings;
+use tracecost::{mirror, simulate};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -99,7 +99,7 @@ pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary>
         quarantine: &settings.quarantine,
         format: settings.format,
     };
-    let progress = Progress::new(&pending, settings.quiet);
+    let mut progress = Progress::new(&pending, settings.quiet);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(settings.jobs)
         .build()
@@ -269,7 +269,10 @@ impl LakeLock {
 /// A bar on a terminal, a line every few seconds otherwise, nothing with --quiet.
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
-    plain: Option<std::sync::Mutex<(Instant, u64, u64)>>,
+    plain: bool,
+    last_line: Instant,
+    objects: u64,
+    bytes: u64,
     total_objects: u64,
     total_bytes: u64,
     started: Instant,
@@ -278,7 +281,6 @@ struct Progress {
 impl Progress {
     fn new(pending: &[ObjectRef], quiet: bool) -> Self {
         let total_bytes: u64 = pending.iter().map(|o| o.size).sum();
-        let total_objects = pending.len() as u64;
         let terminal = std::io::stderr().is_terminal();
         let bar = (!quiet && terminal).then(|| {
             let bar = indicatif::ProgressBar::new(total_bytes);
@@ -290,40 +292,35 @@ impl Progress {
             );
             bar
         });
-        let plain = (!quiet && !terminal).then(|| std::sync::Mutex::new((Instant::now(), 0, 0)));
         Progress {
             bar,
-            plain,
-            total_objects,
+            plain: !quiet && !terminal,
+            last_line: Instant::now(),
+            objects: 0,
+            bytes: 0,
+            total_objects: pending.len() as u64,
             total_bytes,
             started: Instant::now(),
         }
     }
 
-    fn advance(&self, bytes: u64) {
+    fn advance(&mut self, bytes: u64) {
+        self.objects += 1;
+        self.bytes += bytes;
         if let Some(bar) = &self.bar {
             bar.inc(bytes);
-            bar.set_message(format!(
-                "{}/{} objects",
-                bar.position().min(u64::MAX),
-                self.total_objects
-            ));
+            bar.set_message(format!("{}/{} objects", self.objects, self.total_objects));
         }
-        if let Some(plain) = &self.plain {
-            let mut state = plain.lock().expect("progress lock");
-            state.1 += 1;
-            state.2 += bytes;
-            if state.0.elapsed() > Duration::from_secs(5) {
-                state.0 = Instant::now();
-                let rate = state.2 as f64 / self.started.elapsed().as_secs_f64().max(1e-3) / 1e6;
-                eprintln!(
-                    "mirror: {}/{} objects, {:.1}/{:.1} MB, {rate:.1} MB/s",
-                    state.1,
-                    self.total_objects,
-                    state.2 as f64 / 1e6,
-                    self.total_bytes as f64 / 1e6
-                );
-            }
+        if self.plain && self.last_line.elapsed() > Duration::from_secs(5) {
+            self.last_line = Instant::now();
+            let rate = self.bytes as f64 / self.started.elapsed().as_secs_f64().max(1e-3) / 1e6;
+            eprintln!(
+                "mirror: {}/{} objects, {:.1}/{:.1} MB, {rate:.1} MB/s",
+                self.objects,
+                self.total_objects,
+                self.bytes as f64 / 1e6,
+                self.total_bytes as f64 / 1e6
+            );
         }
     }
 

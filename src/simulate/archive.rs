@@ -35,8 +35,16 @@ struct Delivery {
 }
 
 /// Delivers `lines` (one per event, with the time the event ended) into `dir`.
-pub fn write(dir: &Path, lines: &[(i64, String)], model: &Model, rng: &mut StdRng) -> Result<DeliveryCounts> {
-    let mut counts = DeliveryCounts { events: lines.len(), ..Default::default() };
+pub fn write(
+    dir: &Path,
+    lines: &[(i64, String)],
+    model: &Model,
+    rng: &mut StdRng,
+) -> Result<DeliveryCounts> {
+    let mut counts = DeliveryCounts {
+        events: lines.len(),
+        ..Default::default()
+    };
     let mut out = Vec::with_capacity(lines.len() + lines.len() / 50);
     let pick = |rng: &mut StdRng, (lo, hi): (i64, i64)| rng.gen_range(lo..hi);
     for (end_ms, line) in lines {
@@ -46,10 +54,18 @@ pub fn write(dir: &Path, lines: &[(i64, String)], model: &Model, rng: &mut StdRn
             pick(rng, model.delivery_delay_ms)
         };
         let at_ms = end_ms + delay;
-        out.push(Delivery { at_ms, seq: out.len(), line: line.clone() });
+        out.push(Delivery {
+            at_ms,
+            seq: out.len(),
+            line: line.clone(),
+        });
         if rng.gen::<f64>() < model.duplicate_probability {
             let again = at_ms + rng.gen_range(0..120_000);
-            out.push(Delivery { at_ms: again, seq: out.len(), line: line.clone() });
+            out.push(Delivery {
+                at_ms: again,
+                seq: out.len(),
+                line: line.clone(),
+            });
             counts.duplicate_lines += 1;
         }
     }
@@ -58,8 +74,15 @@ pub fn write(dir: &Path, lines: &[(i64, String)], model: &Model, rng: &mut StdRn
         // A copy cut short in transit; the intact copy is delivered too.
         let (end_ms, line) = &lines[rng.gen_range(0..lines.len())];
         let cut = rng.gen_range(line.len() / 4..line.len() * 3 / 4);
-        let cut = (0..=cut).rev().find(|&i| line.is_char_boundary(i)).unwrap_or(0);
-        out.push(Delivery { at_ms: end_ms + 90_000, seq: out.len(), line: line[..cut].to_string() });
+        let cut = (0..=cut)
+            .rev()
+            .find(|&i| line.is_char_boundary(i))
+            .unwrap_or(0);
+        out.push(Delivery {
+            at_ms: end_ms + 90_000,
+            seq: out.len(),
+            line: line[..cut].to_string(),
+        });
         counts.malformed_lines += 1;
     }
     out.sort_by_key(|d| (d.at_ms, d.seq));
@@ -68,12 +91,18 @@ pub fn write(dir: &Path, lines: &[(i64, String)], model: &Model, rng: &mut StdRn
     let first = out.first().map_or(model.start_ms, |d| d.at_ms);
     // The job's test object, written when the job was created.
     let test_at = first - 600_000;
-    objects.push((object_key(test_at, test_at, rng), b"{\"content\":\"test\"}".to_vec()));
+    objects.push((
+        object_key(test_at, test_at, rng),
+        b"{\"content\":\"test\"}".to_vec(),
+    ));
     counts.test_objects = 1;
     let window = model.batch_seconds * 1000;
     let mut batch: Vec<&Delivery> = Vec::new();
     let mut batch_start = 0;
-    let flush = |batch: &mut Vec<&Delivery>, start: i64, objects: &mut Vec<(String, Vec<u8>)>, rng: &mut StdRng| {
+    let flush = |batch: &mut Vec<&Delivery>,
+                 start: i64,
+                 objects: &mut Vec<(String, Vec<u8>)>,
+                 rng: &mut StdRng| {
         if batch.is_empty() {
             return;
         }
@@ -102,13 +131,19 @@ pub fn write(dir: &Path, lines: &[(i64, String)], model: &Model, rng: &mut StdRn
     for (key, _) in &objects {
         *counts.folders.entry(key[..8].to_string()).or_default() += 1;
     }
-    objects.par_iter().try_for_each(|(key, body)| -> Result<()> {
-        let path = dir.join(key);
-        fs::create_dir_all(path.parent().expect("key has a folder"))?;
-        let mut gz = GzEncoder::new(Vec::with_capacity(body.len() / 6), flate2::Compression::default());
-        gz.write_all(body)?;
-        fs::write(&path, gz.finish()?).with_context(|| format!("cannot write {}", path.display()))
-    })?;
+    objects
+        .par_iter()
+        .try_for_each(|(key, body)| -> Result<()> {
+            let path = dir.join(key);
+            fs::create_dir_all(path.parent().expect("key has a folder"))?;
+            let mut gz = GzEncoder::new(
+                Vec::with_capacity(body.len() / 6),
+                flate2::Compression::default(),
+            );
+            gz.write_all(body)?;
+            fs::write(&path, gz.finish()?)
+                .with_context(|| format!("cannot write {}", path.display()))
+        })?;
     Ok(counts)
 }
 

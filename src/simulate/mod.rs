@@ -44,12 +44,14 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
     for owned in ["logpush", "tail", "truth", "run-manifest.csv"] {
         let path = out.join(owned);
         if path.is_dir() {
-            fs::remove_dir_all(&path).with_context(|| format!("cannot clear {}", path.display()))?;
+            fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot clear {}", path.display()))?;
         } else if path.exists() {
             fs::remove_file(&path)?;
         }
     }
-    fs::create_dir_all(out.join("truth")).with_context(|| format!("cannot create {}", out.display()))?;
+    fs::create_dir_all(out.join("truth"))
+        .with_context(|| format!("cannot create {}", out.display()))?;
     let mut approaches = vec![Approach::Direct, Approach::Current, Approach::Simple];
     if args.rpc_target {
         approaches.push(Approach::RpcTarget);
@@ -60,13 +62,24 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
 
     let sc = scenario::generate(&model, Deployment::Archive, &approaches, &mut rng);
     let lines: Vec<String> = sc.legs.iter().map(render::logpush_line).collect();
-    let event_ids: Vec<u64> = lines.iter().map(|l| xxhash_rust::xxh3::xxh3_64(l.as_bytes())).collect();
-    let ended: Vec<(i64, String)> = sc.legs.iter().zip(&lines).map(|(l, s)| (l.ts + l.wall, s.clone())).collect();
+    let event_ids: Vec<u64> = lines
+        .iter()
+        .map(|l| xxhash_rust::xxh3::xxh3_64(l.as_bytes()))
+        .collect();
+    let ended: Vec<(i64, String)> = sc
+        .legs
+        .iter()
+        .zip(&lines)
+        .map(|(l, s)| (l.ts + l.wall, s.clone()))
+        .collect();
     let counts = archive::write(&out.join("logpush"), &ended, &model, &mut rng)?;
 
     let requests = truth::requests(&sc, &event_ids, &model, &prices);
     truth::write_csv(&out.join("truth/requests.csv"), &requests)?;
-    truth::write_csv(&out.join("truth/groups.csv"), &truth::groups(&requests, &model, &prices, &approaches))?;
+    truth::write_csv(
+        &out.join("truth/groups.csv"),
+        &truth::groups(&requests, &model, &prices, &approaches),
+    )?;
     write_legs(&out.join("truth/legs.csv"), &sc, &event_ids)?;
     write_manifest(&out.join("run-manifest.csv"), &sc)?;
     let meta = serde_json::json!({
@@ -77,8 +90,14 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         "requests_without_legs": requests.iter().filter(|r| r.legs == 0).count(),
         "background_events": sc.legs.iter().filter(|l| l.request.is_none()).count(),
     });
-    fs::write(out.join("truth/model.json"), serde_json::to_string_pretty(&meta)? + "\n")?;
-    fs::write(out.join("truth/archive.json"), serde_json::to_string_pretty(&counts)? + "\n")?;
+    fs::write(
+        out.join("truth/model.json"),
+        serde_json::to_string_pretty(&meta)? + "\n",
+    )?;
+    fs::write(
+        out.join("truth/archive.json"),
+        serde_json::to_string_pretty(&counts)? + "\n",
+    )?;
 
     let lab_requests = tail_lab(&out.join("tail"), args.seed, &prices)?;
     println!(
@@ -108,7 +127,11 @@ fn tail_lab(dir: &Path, seed: u64, prices: &Prices) -> Result<usize> {
     let mut capture = String::new();
     let mut ndjson = String::new();
     for leg in &sc.legs {
-        let copies = if rng.gen::<f64>() < TAIL_DUPLICATE_PROBABILITY { 2 } else { 1 };
+        let copies = if rng.gen::<f64>() < TAIL_DUPLICATE_PROBABILITY {
+            2
+        } else {
+            1
+        };
         for _ in 0..copies {
             capture.push_str(&serde_json::to_string_pretty(&render::tail_object(leg))?);
             capture.push('\n');
@@ -119,13 +142,23 @@ fn tail_lab(dir: &Path, seed: u64, prices: &Prices) -> Result<usize> {
     fs::create_dir_all(dir)?;
     fs::write(dir.join("capture.json"), capture)?;
     let first = sc.legs.first().map_or(model.start_ms, |l| l.ts);
-    let day = Utc.timestamp_millis_opt(first).single().expect("valid time").format("%Y%m%d");
-    let key = dir.join(format!("logpush/{day}/{day}T000000Z_{day}T235959Z_7a117a11.log.gz"));
+    let day = Utc
+        .timestamp_millis_opt(first)
+        .single()
+        .expect("valid time")
+        .format("%Y%m%d");
+    let key = dir.join(format!(
+        "logpush/{day}/{day}T000000Z_{day}T235959Z_7a117a11.log.gz"
+    ));
     fs::create_dir_all(key.parent().expect("has folder"))?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, ndjson.as_bytes())?;
     fs::write(&key, gz.finish()?)?;
-    let ids: Vec<u64> = sc.legs.iter().map(|l| xxhash_rust::xxh3::xxh3_64(render::logpush_line(l).as_bytes())).collect();
+    let ids: Vec<u64> = sc
+        .legs
+        .iter()
+        .map(|l| xxhash_rust::xxh3::xxh3_64(render::logpush_line(l).as_bytes()))
+        .collect();
     let requests = truth::requests(&sc, &ids, &model, prices);
     truth::write_csv(&dir.join("truth-requests.csv"), &requests)?;
     Ok(requests.len())

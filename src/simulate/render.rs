@@ -8,7 +8,10 @@ use super::scenario::{EventKind, Leg};
 const SCRIPT_VERSION: &str = "620b3c5e-8f7d-4a51-9c1e-2f4b7d9e0a13";
 
 fn ray_id(leg: &Leg) -> String {
-    format!("{:016x}", xxhash_rust::xxh3::xxh3_64(format!("{}{}{}", leg.ts, leg.script, leg.wall).as_bytes()))
+    format!(
+        "{:016x}",
+        xxhash_rust::xxh3::xxh3_64(format!("{}{}{}", leg.ts, leg.script, leg.wall).as_bytes())
+    )
 }
 
 pub fn logpush_line(leg: &Leg) -> String {
@@ -20,7 +23,9 @@ pub fn logpush_line(leg: &Leg) -> String {
         }),
         EventKind::Rpc { method } => json!({"rpcMethod": method}),
         EventKind::Alarm { scheduled_ms } => json!({"ScheduledTimeMs": scheduled_ms}),
-        EventKind::Scheduled { cron, scheduled_ms } => json!({"Cron": cron, "ScheduledTimeMs": scheduled_ms}),
+        EventKind::Scheduled { cron, scheduled_ms } => {
+            json!({"Cron": cron, "ScheduledTimeMs": scheduled_ms})
+        }
     };
     let logs: Vec<Value> = leg
         .logs
@@ -57,7 +62,9 @@ pub fn tail_object(leg: &Leg) -> Value {
         }),
         EventKind::Rpc { method } => json!({"rpcMethod": method}),
         EventKind::Alarm { scheduled_ms } => json!({"scheduledTime": scheduled_ms}),
-        EventKind::Scheduled { cron, scheduled_ms } => json!({"cron": cron, "scheduledTime": scheduled_ms}),
+        EventKind::Scheduled { cron, scheduled_ms } => {
+            json!({"cron": cron, "scheduledTime": scheduled_ms})
+        }
     };
     let logs: Vec<Value> = leg
         .logs

@@ -35,8 +35,15 @@ impl Approach {
     pub fn roles(self) -> &'static [Role] {
         match self {
             Approach::Direct => &[Role::Origin],
-            Approach::Current => &[Role::Origin, Role::Orchestrator, Role::Executor, Role::Callback],
-            Approach::Simple | Approach::RpcTarget => &[Role::Origin, Role::Executor, Role::Callback],
+            Approach::Current => &[
+                Role::Origin,
+                Role::Orchestrator,
+                Role::Executor,
+                Role::Callback,
+            ],
+            Approach::Simple | Approach::RpcTarget => {
+                &[Role::Origin, Role::Executor, Role::Callback]
+            }
         }
     }
 }
@@ -73,10 +80,20 @@ impl Role {
 
 #[derive(Debug, Clone)]
 pub enum EventKind {
-    Fetch { url: String, status: i64 },
-    Rpc { method: &'static str },
-    Alarm { scheduled_ms: i64 },
-    Scheduled { cron: &'static str, scheduled_ms: i64 },
+    Fetch {
+        url: String,
+        status: i64,
+    },
+    Rpc {
+        method: &'static str,
+    },
+    Alarm {
+        scheduled_ms: i64,
+    },
+    Scheduled {
+        cron: &'static str,
+        scheduled_ms: i64,
+    },
 }
 
 impl EventKind {
@@ -153,8 +170,16 @@ fn cold(rng: &mut StdRng, m: &Model) -> (f64, f64) {
     }
 }
 
-pub fn generate(model: &Model, deployment: Deployment, approaches: &[Approach], rng: &mut StdRng) -> Scenario {
-    let mut sc = Scenario { legs: Vec::new(), requests: Vec::new() };
+pub fn generate(
+    model: &Model,
+    deployment: Deployment,
+    approaches: &[Approach],
+    rng: &mut StdRng,
+) -> Scenario {
+    let mut sc = Scenario {
+        legs: Vec::new(),
+        requests: Vec::new(),
+    };
     let delays: Vec<i64> = match deployment {
         Deployment::Archive => model.delays_ms.clone(),
         Deployment::TailLab => vec![TAIL_LAB_DELAY_MS],
@@ -204,12 +229,23 @@ fn request(
     let has_id = approach != Approach::Direct || deployment == Deployment::TailLab;
     let json_id = |message: &str| match deployment {
         Deployment::Archive => format!(r#"{{"message":"{message}","data":{{"reqId":"{id}"}}}}"#),
-        Deployment::TailLab => format!(r#"{{"event":"{message}","reqId":"{id}","approach":"{}"}}"#, approach.name()),
+        Deployment::TailLab => format!(
+            r#"{{"event":"{message}","reqId":"{id}","approach":"{}"}}"#,
+            approach.name()
+        ),
     };
     let mut legs: Vec<Leg> = Vec::new();
     let arrive = send as f64 + draw(rng, m.client_net);
     let fetch = delay as f64 + draw(rng, m.endpoint_jitter);
-    let leg = |ts: f64, wall: f64, cpu: f64, role: Role, script, entrypoint, durable_object, event, logs| Leg {
+    let leg = |ts: f64,
+               wall: f64,
+               cpu: f64,
+               role: Role,
+               script,
+               entrypoint,
+               durable_object,
+               event,
+               logs| Leg {
         ts: ms(ts),
         wall: ms(wall),
         cpu: ms(cpu).max(1),
@@ -223,32 +259,81 @@ fn request(
     };
     let origin_event = match deployment {
         Deployment::Archive => {
-            let query = if has_id { format!("delay={delay}&reqId={id}") } else { format!("delay={delay}") };
-            EventKind::Fetch { url: format!("{ARCHIVE_HOST}/experiment/{}?{query}", approach.name()), status: 200 }
+            let query = if has_id {
+                format!("delay={delay}&reqId={id}")
+            } else {
+                format!("delay={delay}")
+            };
+            EventKind::Fetch {
+                url: format!("{ARCHIVE_HOST}/experiment/{}?{query}", approach.name()),
+                status: 200,
+            }
         }
-        Deployment::TailLab => EventKind::Rpc { method: names.origin_method },
+        Deployment::TailLab => EventKind::Rpc {
+            method: names.origin_method,
+        },
     };
     let done;
     if approach == Approach::Direct {
         let (cold_wall, cold_cpu) = cold(rng, m);
         let wall = cold_wall + fetch + draw(rng, m.direct_overhead);
         let cpu = cold_cpu + draw(rng, m.direct_cpu);
-        let logs = if has_id { vec![json_id("direct fetch done")] } else { Vec::new() };
-        legs.push(leg(arrive, wall, cpu, Role::Origin, names.script_origin, "OriginDO", true, origin_event, logs));
+        let logs = if has_id {
+            vec![json_id("direct fetch done")]
+        } else {
+            Vec::new()
+        };
+        legs.push(leg(
+            arrive,
+            wall,
+            cpu,
+            Role::Origin,
+            names.script_origin,
+            "OriginDO",
+            true,
+            origin_event,
+            logs,
+        ));
         done = arrive + wall;
     } else {
         let (cold_wall, cold_cpu) = cold(rng, m);
         let dispatch = cold_wall + draw(rng, m.dispatch_wall);
         let origin_cpu = cold_cpu + draw(rng, m.dispatch_cpu);
-        legs.push(leg(arrive, dispatch, origin_cpu, Role::Origin, names.script_origin, "OriginDO", true, origin_event, vec![json_id("proxy fetch dispatched")]));
-        let hop = if approach == Approach::RpcTarget { m.rpc_target_hop } else { m.hop };
+        legs.push(leg(
+            arrive,
+            dispatch,
+            origin_cpu,
+            Role::Origin,
+            names.script_origin,
+            "OriginDO",
+            true,
+            origin_event,
+            vec![json_id("proxy fetch dispatched")],
+        ));
+        let hop = if approach == Approach::RpcTarget {
+            m.rpc_target_hop
+        } else {
+            m.hop
+        };
         let mut exec_start = arrive + cold_wall + draw(rng, hop);
         if approach == Approach::Current {
             let (cold_wall, cold_cpu) = cold(rng, m);
             let orch_start = exec_start;
             let wall = cold_wall + draw(rng, m.orchestrator_wall);
             let cpu = cold_cpu + draw(rng, m.orchestrator_cpu);
-            legs.push(leg(orch_start, wall, cpu, Role::Orchestrator, names.script_orchestrator, names.orchestrator, true, EventKind::Rpc { method: names.orchestrator_method }, vec![json_id("forwarding to executor")]));
+            legs.push(leg(
+                orch_start,
+                wall,
+                cpu,
+                Role::Orchestrator,
+                names.script_orchestrator,
+                names.orchestrator,
+                true,
+                EventKind::Rpc {
+                    method: names.orchestrator_method,
+                },
+                vec![json_id("forwarding to executor")],
+            ));
             exec_start = orch_start + cold_wall + draw(rng, m.orchestrator_forward);
         }
         let (cold_wall, cold_cpu) = cold(rng, m);
@@ -262,9 +347,33 @@ fn request(
             ),
             Deployment::TailLab => json_id("fetch complete"),
         };
-        legs.push(leg(exec_start, exec_end - exec_start, exec_cpu, Role::Executor, names.script_executor, names.executor, false, EventKind::Rpc { method: names.executor_method }, vec![executor_log]));
+        legs.push(leg(
+            exec_start,
+            exec_end - exec_start,
+            exec_cpu,
+            Role::Executor,
+            names.script_executor,
+            names.executor,
+            false,
+            EventKind::Rpc {
+                method: names.executor_method,
+            },
+            vec![executor_log],
+        ));
         let callback_cpu = draw(rng, m.callback_cpu);
-        legs.push(leg(callback_start, callback_wall, callback_cpu, Role::Callback, names.script_origin, "OriginDO", true, EventKind::Rpc { method: "onFetchResult" }, vec![json_id("result received")]));
+        legs.push(leg(
+            callback_start,
+            callback_wall,
+            callback_cpu,
+            Role::Callback,
+            names.script_origin,
+            "OriginDO",
+            true,
+            EventKind::Rpc {
+                method: "onFetchResult",
+            },
+            vec![json_id("result received")],
+        ));
         done = exec_end.max(callback_start + callback_wall);
         drop_legs(&mut legs, m, rng);
     }
@@ -274,7 +383,10 @@ fn request(
     let recv = ms(done + draw(rng, m.client_net));
     if deployment == Deployment::TailLab {
         // The lab's controller DO triggers each request: a leg of the same script that is not part of it.
-        let url = format!("https://proxy-lab.example.workers.dev/run?approach={}&reqId={id}", approach.name());
+        let url = format!(
+            "https://proxy-lab.example.workers.dev/run?approach={}&reqId={id}",
+            approach.name()
+        );
         sc.legs.push(Leg {
             ts: send,
             wall: recv - send,
@@ -330,7 +442,11 @@ impl Names {
                 script_orchestrator: "proxy-orchestrator",
                 script_executor: "proxy-executor",
                 orchestrator: "Orchestrator",
-                executor: if approach == Approach::RpcTarget { "FetchExecutorTarget" } else { "FetchExecutor" },
+                executor: if approach == Approach::RpcTarget {
+                    "FetchExecutorTarget"
+                } else {
+                    "FetchExecutor"
+                },
                 origin_method: "",
                 orchestrator_method: "enqueueFetch",
                 executor_method: "executeFetch",
@@ -356,15 +472,16 @@ impl Names {
 /// Traffic that is not part of the experiment and must be told apart.
 fn background(sc: &mut Scenario, m: &Model, deployment: Deployment, end_ms: i64, rng: &mut StdRng) {
     let start = m.start_ms - 60_000;
-    let poisson = |every_s: f64, rng: &mut StdRng, mut f: Box<dyn FnMut(i64, &mut StdRng) -> Leg + '_>| {
-        let mut legs = Vec::new();
+    // Event times of a Poisson process with the given mean spacing.
+    let poisson = |every_s: f64, rng: &mut StdRng| {
+        let mut times = Vec::new();
         let mut t = start as f64;
         loop {
             t += -every_s * 1000.0 * (1.0 - rng.gen::<f64>()).ln();
             if t >= end_ms as f64 {
-                break legs;
+                break times;
             }
-            legs.push(f(t as i64, rng));
+            times.push(t as i64);
         }
     };
     let bg = |ts, wall, cpu, script, entrypoint, durable_object, event, logs| Leg {
@@ -382,26 +499,86 @@ fn background(sc: &mut Scenario, m: &Model, deployment: Deployment, end_ms: i64,
     let mut out = Vec::new();
     match deployment {
         Deployment::Archive => {
-            out.extend(poisson(m.noise_fetch_every_s, rng, Box::new(|t, rng| {
-                let page = ["/", "/pricing", "/blog/durable-objects", "/about"][rng.gen_range(0..4)];
-                bg(t, ms(draw(rng, LogNormal::new(30.0, 0.5))), ms(draw(rng, LogNormal::new(2.0, 0.4))).max(1), "marketing-site", "", false, EventKind::Fetch { url: format!("https://www.example.com{page}"), status: 200 }, Vec::new())
-            })));
-            out.extend(poisson(m.noise_alarm_every_s, rng, Box::new(|t, rng| {
-                bg(t, ms(draw(rng, LogNormal::new(5.0, 0.4))), 1, "experiment-origin", "OriginDO", true, EventKind::Alarm { scheduled_ms: t - 3 }, vec![r#"{"message":"alarm: compacting results"}"#.into()])
-            })));
-            out.extend(poisson(m.noise_dashboard_every_s, rng, Box::new(|t, rng| {
-                bg(t, ms(draw(rng, LogNormal::new(12.0, 0.4))), 3, "experiment-origin", "DashboardDO", true, EventKind::Fetch { url: format!("{ARCHIVE_HOST}/dashboard/stats"), status: 200 }, vec![r#"{"message":"stats served"}"#.into()])
-            })));
+            for t in poisson(m.noise_fetch_every_s, rng) {
+                let page =
+                    ["/", "/pricing", "/blog/durable-objects", "/about"][rng.gen_range(0..4)];
+                out.push(bg(
+                    t,
+                    ms(draw(rng, LogNormal::new(30.0, 0.5))),
+                    ms(draw(rng, LogNormal::new(2.0, 0.4))).max(1),
+                    "marketing-site",
+                    "",
+                    false,
+                    EventKind::Fetch {
+                        url: format!("https://www.example.com{page}"),
+                        status: 200,
+                    },
+                    Vec::new(),
+                ));
+            }
+            for t in poisson(m.noise_alarm_every_s, rng) {
+                out.push(bg(
+                    t,
+                    ms(draw(rng, LogNormal::new(5.0, 0.4))),
+                    1,
+                    "experiment-origin",
+                    "OriginDO",
+                    true,
+                    EventKind::Alarm {
+                        scheduled_ms: t - 3,
+                    },
+                    vec![r#"{"message":"alarm: compacting results"}"#.into()],
+                ));
+            }
+            for t in poisson(m.noise_dashboard_every_s, rng) {
+                out.push(bg(
+                    t,
+                    ms(draw(rng, LogNormal::new(12.0, 0.4))),
+                    3,
+                    "experiment-origin",
+                    "DashboardDO",
+                    true,
+                    EventKind::Fetch {
+                        url: format!("{ARCHIVE_HOST}/dashboard/stats"),
+                        status: 200,
+                    },
+                    vec![r#"{"message":"stats served"}"#.into()],
+                ));
+            }
             let mut t = start - start.rem_euclid(m.cron_every_s * 1000) + m.cron_every_s * 1000;
             while t < end_ms {
-                out.push(bg(t + 40, ms(draw(rng, LogNormal::new(200.0, 0.3))), ms(draw(rng, LogNormal::new(15.0, 0.3))), "nightly-cleanup", "", false, EventKind::Scheduled { cron: "*/5 * * * *", scheduled_ms: t }, vec!["cleanup: 0 rows".into()]));
+                out.push(bg(
+                    t + 40,
+                    ms(draw(rng, LogNormal::new(200.0, 0.3))),
+                    ms(draw(rng, LogNormal::new(15.0, 0.3))),
+                    "nightly-cleanup",
+                    "",
+                    false,
+                    EventKind::Scheduled {
+                        cron: "*/5 * * * *",
+                        scheduled_ms: t,
+                    },
+                    vec!["cleanup: 0 rows".into()],
+                ));
                 t += m.cron_every_s * 1000;
             }
         }
         Deployment::TailLab => {
-            out.extend(poisson(20.0, rng, Box::new(|t, rng| {
-                bg(t, ms(draw(rng, LogNormal::new(10.0, 0.4))), 2, "proxy-lab", "DashboardDO", true, EventKind::Fetch { url: "https://proxy-lab.example.workers.dev/dashboard".into(), status: 200 }, vec![r#"{"event":"dashboard","note":"braces } { inside"}"#.into()])
-            })));
+            for t in poisson(20.0, rng) {
+                out.push(bg(
+                    t,
+                    ms(draw(rng, LogNormal::new(10.0, 0.4))),
+                    2,
+                    "proxy-lab",
+                    "DashboardDO",
+                    true,
+                    EventKind::Fetch {
+                        url: "https://proxy-lab.example.workers.dev/dashboard".into(),
+                        status: 200,
+                    },
+                    vec![r#"{"event":"dashboard","note":"braces } { inside"}"#.into()],
+                ));
+            }
         }
     }
     sc.legs.extend(out);

@@ -39,11 +39,25 @@ pub fn storage_rows(model: &Model, approach: Approach) -> (f64, f64) {
     }
 }
 
-pub fn requests(sc: &Scenario, event_ids: &[u64], model: &Model, prices: &Prices) -> Vec<RequestTruth> {
-    sc.requests.iter().map(|r| request(sc, r, event_ids, model, prices)).collect()
+pub fn requests(
+    sc: &Scenario,
+    event_ids: &[u64],
+    model: &Model,
+    prices: &Prices,
+) -> Vec<RequestTruth> {
+    sc.requests
+        .iter()
+        .map(|r| request(sc, r, event_ids, model, prices))
+        .collect()
 }
 
-fn request(sc: &Scenario, r: &Request, event_ids: &[u64], model: &Model, prices: &Prices) -> RequestTruth {
+fn request(
+    sc: &Scenario,
+    r: &Request,
+    event_ids: &[u64],
+    model: &Model,
+    prices: &Prices,
+) -> RequestTruth {
     let legs: Vec<_> = r.legs.iter().map(|&i| &sc.legs[i]).collect();
     let sum = |pred: fn(&super::scenario::Leg) -> bool, f: fn(&super::scenario::Leg) -> i64| {
         legs.iter().filter(|l| pred(l)).map(|l| f(l)).sum::<i64>() as f64
@@ -56,7 +70,11 @@ fn request(sc: &Scenario, r: &Request, event_ids: &[u64], model: &Model, prices:
     let worker_invocations = legs.iter().filter(|l| l.role.is_worker()).count() as i64;
     let first = legs.iter().map(|l| l.ts).min().unwrap_or(0);
     let last = legs.iter().map(|l| l.ts + l.wall).max().unwrap_or(0);
-    let complete = r.approach.roles().iter().all(|role| legs.iter().any(|l| l.role == *role));
+    let complete = r
+        .approach
+        .roles()
+        .iter()
+        .all(|role| legs.iter().any(|l| l.role == *role));
     let (rows_written, rows_read) = storage_rows(model, r.approach);
     let usage = Usage {
         do_wall_ms,
@@ -114,15 +132,25 @@ pub struct GroupTruth {
 }
 
 /// Means over complete requests, per approach and delay.
-pub fn groups(requests: &[RequestTruth], model: &Model, prices: &Prices, approaches: &[Approach]) -> Vec<GroupTruth> {
+pub fn groups(
+    requests: &[RequestTruth],
+    model: &Model,
+    prices: &Prices,
+    approaches: &[Approach],
+) -> Vec<GroupTruth> {
     let mut by: BTreeMap<(usize, i64), Vec<&RequestTruth>> = BTreeMap::new();
     for r in requests.iter().filter(|r| r.complete) {
-        let a = approaches.iter().position(|a| a.name() == r.approach).expect("known approach");
+        let a = approaches
+            .iter()
+            .position(|a| a.name() == r.approach)
+            .expect("known approach");
         by.entry((a, r.delay_ms)).or_default().push(r);
     }
     by.into_iter()
         .map(|((a, delay_ms), rs)| {
-            let mean = |f: fn(&RequestTruth) -> f64| rs.iter().map(|r| f(r)).sum::<f64>() / rs.len() as f64;
+            let mean = |f: fn(&RequestTruth) -> f64| {
+                rs.iter().map(|r| f(r)).sum::<f64>() / rs.len() as f64
+            };
             let approach = approaches[a];
             let expected = expected(model, approach, delay_ms);
             GroupTruth {

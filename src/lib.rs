@@ -1,0 +1,10 @@
+//! tracecost: Cloudflare Workers trace events → Parquet lake → per-request
+//! costs → report. One module per step; data flows one way.
+
+pub mod cli;
+pub mod config;
+pub mod cost;
+pub mod mirror;
+pub mod report;
+pub mod simulate;
+pub mod transform;

@@ -1,0 +1,133 @@
+//! Helpers shared by the integration tests: run the real binary, simulate
+//! archives, read lakes.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use polars::prelude::*;
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_tracecost"))
+}
+
+/// Runs tracecost; panics with its output if the exit status is not `ok`.
+pub fn run(args: &[&str], ok: bool) -> Output {
+    let out = bin().args(args).output().expect("tracecost runs");
+    if out.status.success() != ok {
+        panic!(
+            "tracecost {args:?} exited {:?}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// An empty pipeline file, so that only flags count.
+pub fn empty_pipeline(dir: &Path) -> PathBuf {
+    let path = dir.join("empty.toml");
+    std::fs::write(&path, "name = \"test\"\n").unwrap();
+    path
+}
+
+pub fn simulate(dir: &Path, seed: u64, extra: &[&str]) -> PathBuf {
+    let out = dir.join(format!("sim-{seed}"));
+    let seed = seed.to_string();
+    let mut args = vec!["simulate", "--out", out.to_str().unwrap(), "--seed", &seed];
+    args.extend_from_slice(extra);
+    run(&args, true);
+    out
+}
+
+/// `tracecost mirror` from `source` into `lake`, quarantine inside the lake.
+pub fn mirror(dir: &Path, source: &Path, lake: &Path, extra: &[&str]) -> Output {
+    let pipeline = empty_pipeline(dir);
+    let mut args = vec![
+        "mirror",
+        "--pipeline",
+        pipeline.to_str().unwrap(),
+        "--source",
+        source.to_str().unwrap(),
+        "--lake",
+        lake.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    run(&args, true)
+}
+
+pub fn read_lake(lake: &Path) -> DataFrame {
+    tracecost::transform::scan::scan_lake(lake, &Default::default())
+        .unwrap()
+        .expect("lake has files")
+        .collect()
+        .unwrap()
+}
+
+pub fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            headers
+                .iter()
+                .map(String::from)
+                .zip(rec.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Every file under `dir` with its bytes, for comparing two lakes.
+pub fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else if e.file_name() != ".lock" {
+                let rel = e
+                    .path()
+                    .strip_prefix(dir)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                out.push((rel, std::fs::read(e.path()).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+pub fn str_col<'a>(df: &'a DataFrame, name: &str) -> Vec<Option<&'a str>> {
+    df.column(name).unwrap().str().unwrap().iter().collect()
+}
+
+pub fn i64_col(df: &DataFrame, name: &str) -> Vec<Option<i64>> {
+    df.column(name).unwrap().i64().unwrap().iter().collect()
+}
