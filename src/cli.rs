@@ -72,6 +72,10 @@ pub struct StepArgs {
     #[arg(long, value_name = "UTC")]
     pub to: Option<String>,
 
+    /// Run manifest CSV (approach, delay_ms, start, end[, run_id, client_latency_ms]).
+    #[arg(long, value_name = "FILE")]
+    pub run_manifest: Option<PathBuf>,
+
     /// Objects processed at once (default: the number of cores).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,

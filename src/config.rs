@@ -11,6 +11,8 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use serde::Deserialize;
 
 use crate::cli::{InputFormat, StepArgs};
+use crate::cost::Prices;
+use crate::transform::rules::TransformSection;
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +27,10 @@ pub struct PipelineFile {
     pub window: WindowSection,
     #[serde(default)]
     pub mirror: MirrorSection,
+    #[serde(default)]
+    pub transform: TransformSection,
+    #[serde(default)]
+    pub prices: Prices,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -75,7 +81,7 @@ impl SourceSpec {
                 prefix: prefix.trim_matches('/').to_string(),
             });
         }
-        Ok(SourceSpec::Local(base.join(text)))
+        Ok(SourceSpec::Local(tidy(&base.join(text))))
     }
 }
 
@@ -158,6 +164,8 @@ pub struct Settings {
     pub window: Window,
     pub jobs: usize,
     pub quiet: bool,
+    pub transform: TransformSection,
+    pub prices: Prices,
 }
 
 pub fn load_pipeline(path: &Path) -> Result<PipelineFile> {
@@ -184,6 +192,30 @@ pub fn parse_pipeline(text: &str) -> Result<PipelineFile, String> {
     })
 }
 
+/// Resolves `.` and `dir/..` lexically, so that messages show `data/lake`
+/// rather than `pipelines/../data/lake`.
+pub fn tidy(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
 impl Settings {
     pub fn resolve(args: &StepArgs) -> Result<Self> {
         let file = load_pipeline(&args.pipeline)?;
@@ -206,13 +238,13 @@ impl Settings {
         };
         let lake = match (&args.lake, &file.lake.dir) {
             (Some(dir), _) => dir.clone(),
-            (None, Some(dir)) => base.join(dir),
+            (None, Some(dir)) => tidy(&base.join(dir)),
             (None, None) => PathBuf::from("data/lake"),
         };
         let quarantine = match (&args.quarantine, &file.lake.quarantine, &args.lake) {
             (Some(dir), _, _) => dir.clone(),
             // A lake moved on the command line takes its quarantine along.
-            (None, Some(dir), None) => base.join(dir),
+            (None, Some(dir), None) => tidy(&base.join(dir)),
             _ => lake.join("_quarantine"),
         };
         let out = args
@@ -235,7 +267,15 @@ impl Settings {
             .or(file.mirror.jobs)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1);
+        let mut transform = file.transform;
+        transform.run_manifest = match (&args.run_manifest, transform.run_manifest.take()) {
+            (Some(path), _) => Some(path.clone()),
+            (None, Some(path)) => Some(tidy(&base.join(path))),
+            (None, None) => None,
+        };
         Ok(Settings {
+            transform,
+            prices: file.prices,
             name,
             source,
             format: args.format.or(file.source.format),
@@ -284,6 +324,18 @@ mod tests {
         assert!(w.may_hold_folder(d("2025-11-18")));
         assert!(w.may_hold_folder(d("2025-11-19")));
         assert!(!w.may_hold_folder(d("2025-11-20")));
+    }
+
+    #[test]
+    fn paths_are_tidied_lexically() {
+        assert_eq!(
+            tidy(Path::new("pipelines/../data/lake")),
+            PathBuf::from("data/lake")
+        );
+        assert_eq!(tidy(Path::new("./a/./b")), PathBuf::from("a/b"));
+        assert_eq!(tidy(Path::new("../x")), PathBuf::from("../x"));
+        assert_eq!(tidy(Path::new("/a/../../b")), PathBuf::from("/b"));
+        assert_eq!(tidy(Path::new("a/..")), PathBuf::from("."));
     }
 
     #[test]

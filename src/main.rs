@@ -4,7 +4,7 @@ use clap::Parser;
 
 use tracecost::cli::{Cli, Command};
 use tracecost::config::Settings;
-use tracecost::{mirror, simulate};
+use tracecost::{mirror, simulate, transform};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -25,10 +25,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::resolve(&args)?;
             mirror::run(&settings)?;
         }
-        Command::Transform(_) | Command::Report(_) | Command::Run(_) => {
-            anyhow::bail!(
-                "this step is not built yet: only `mirror` and `simulate` work in this version"
-            )
+        Command::Transform(args) => {
+            let settings = Settings::resolve(&args)?;
+            transform::run(&settings)?;
+        }
+        Command::Report(_) | Command::Run(_) => {
+            anyhow::bail!("this step is not built yet: only `mirror`, `transform` and `simulate` work in this version")
         }
         Command::Simulate(args) => simulate::run(&args)?,
     }

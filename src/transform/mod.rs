@@ -1,3 +1,411 @@
 //! Step 2: from trace events in the lake to per-request metrics.
+//!
+//! Lazy Polars from the lake's date partitions: filter to the window, drop
+//! duplicate lines by `event_id`, give each leg a role, a correlation id and
+//! the approach and delay it carries, then aggregate the legs of each request
+//! into experiment.md's metrics. Outputs go to `<lake>/_derived/<pipeline>/`.
 
+pub mod quality;
+pub mod rules;
+pub mod run_manifest;
 pub mod scan;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use polars::prelude::*;
+
+use crate::config::Settings;
+use crate::cost::Prices;
+use crate::mirror::lake::write_parquet;
+use quality::QualityRow;
+use rules::{has_role_column, TransformSection};
+use run_manifest::{Index, Match};
+
+/// Where transform writes and report reads.
+pub fn derived_dir(settings: &Settings) -> PathBuf {
+    settings.lake.join("_derived").join(&settings.name)
+}
+
+pub const REQUESTS_FILE: &str = "requests.parquet";
+pub const LEGS_FILE: &str = "legs.parquet";
+pub const QUALITY_FILE: &str = "quality.parquet";
+
+/// Lake columns the transform reads.
+const LEG_COLUMNS: &[&str] = &[
+    "event_id",
+    "EventTimestampMs",
+    "ScriptName",
+    "Entrypoint",
+    "EventType",
+    "ExecutionModel",
+    "RpcMethod",
+    "RequestURL",
+    "LogMessages",
+    "Outcome",
+    "WallTimeMs",
+    "CPUTimeMs",
+    "source_object",
+    "source_line",
+];
+
+pub struct Transformed {
+    pub legs: DataFrame,
+    pub requests: DataFrame,
+    pub quality: Vec<QualityRow>,
+}
+
+pub fn run(settings: &Settings) -> Result<Transformed> {
+    let out = transform(settings)?;
+    let dir = derived_dir(settings);
+    let (mut legs, mut requests) = (out.legs.clone(), out.requests.clone());
+    write_parquet(&mut requests, &dir.join(REQUESTS_FILE))?;
+    write_parquet(&mut legs, &dir.join(LEGS_FILE))?;
+    write_parquet(
+        &mut quality::to_frame(&out.quality)?,
+        &dir.join(QUALITY_FILE),
+    )?;
+    quality::print_summary(&out.quality, &dir);
+    Ok(out)
+}
+
+/// The whole transform, in memory; `run` writes what it returns.
+pub fn transform(settings: &Settings) -> Result<Transformed> {
+    let t = &settings.transform;
+    t.validate()?;
+    let Some(lake) = scan::scan_lake(&settings.lake, &settings.window)? else {
+        bail!(
+            "the lake {} holds no events{}: run `tracecost mirror` first",
+            settings.lake.display(),
+            if settings.window == Default::default() {
+                ""
+            } else {
+                " in the window"
+            }
+        );
+    };
+    let mut in_window = lit(true);
+    if let Some(from) = settings.window.from {
+        in_window = in_window.and(col("EventTimestampMs").gt_eq(lit(from.timestamp_millis())));
+    }
+    if let Some(to) = settings.window.to {
+        in_window = in_window.and(col("EventTimestampMs").lt(lit(to.timestamp_millis())));
+    }
+    let columns: Vec<Expr> = LEG_COLUMNS.iter().map(|c| col(*c)).collect();
+    let rows = lake.filter(in_window).select(columns);
+    let lake_rows = count(rows.clone())?;
+    let legs = Context::context(classify(rows, t).collect(), "cannot classify legs")?;
+    let base = Context::context(
+        aggregate(legs.clone().lazy(), t).collect(),
+        "cannot aggregate requests",
+    )?;
+    let windows = match &t.run_manifest {
+        Some(path) => Some(run_manifest::load(path)?),
+        None => None,
+    };
+    let (base, manifest_counts) = apply_run_manifest(base, windows)?;
+    let requests = Context::context(
+        finish(base.lazy(), t, &settings.prices).collect(),
+        "cannot compute request metrics",
+    )?;
+    let summary = requests.clone().lazy().select([
+        col("request_id"),
+        col("approach").alias("request_approach"),
+        col("delay_ms").alias("request_delay_ms"),
+        col("complete").alias("request_complete"),
+    ]);
+    let legs = legs
+        .lazy()
+        .left_join(summary, col("request_id"), col("request_id"))
+        .collect();
+    let legs = Context::context(legs, "cannot attach requests to legs")?;
+    let quality = quality::build(
+        &settings.lake,
+        lake_rows,
+        &legs,
+        &requests,
+        &manifest_counts,
+    )?;
+    Ok(Transformed {
+        legs,
+        requests,
+        quality,
+    })
+}
+
+fn count(lf: LazyFrame) -> Result<u64> {
+    let df = lf.select([len().alias("n")]).collect()?;
+    Ok(df.column("n")?.get(0)?.try_extract::<u64>()?)
+}
+
+fn null_str() -> Expr {
+    lit(NULL).cast(DataType::String)
+}
+
+/// One row per distinct line, with its role (or why it has none), billing,
+/// correlation id, request id and the approach and delay it carries.
+pub fn classify(rows: LazyFrame, t: &TransformSection) -> LazyFrame {
+    let reason = when(rules::script_selected(&t.filters).not())
+        .then(lit("script not selected"))
+        .when(rules::event_type_selected(&t.filters).not())
+        .then(lit("event type not selected"))
+        .when(col("role_rule").is_null())
+        .then(lit("no role rule matched"))
+        .otherwise(null_str());
+    let by = [
+        "EventTimestampMs",
+        "event_id",
+        "source_object",
+        "source_line",
+    ];
+    rows.sort(by, SortMultipleOptions::default())
+        .unique_stable_generic(Some(vec![col("event_id")]), UniqueKeepStrategy::First)
+        .with_column(rules::role_expr(&t.roles).alias("role_rule"))
+        .with_column(reason.alias("ignored_reason"))
+        .with_column(
+            when(col("ignored_reason").is_null())
+                .then(col("role_rule"))
+                .otherwise(null_str())
+                .alias("role"),
+        )
+        .with_columns([
+            rules::billing_expr(&t.roles, col("role")).alias("billing"),
+            rules::correlation_expr(&t.correlation).alias("correlation_id"),
+            rules::leg_attribute_expr(&t.approach).alias("leg_approach"),
+            rules::leg_attribute_expr(&t.delay)
+                .cast(DataType::Int64)
+                .alias("leg_delay_ms"),
+        ])
+        .with_column(
+            when(col("role").is_not_null())
+                .then(coalesce(&[col("correlation_id"), col("event_id")]))
+                .otherwise(null_str())
+                .alias("request_id"),
+        )
+        .drop(Selector::ByName {
+            names: Arc::new(["role_rule".into()]),
+            strict: true,
+        })
+}
+
+fn billed(billing: &str, value: &str) -> Expr {
+    col(value)
+        .filter(col("billing").eq(lit(billing)))
+        .sum()
+        .cast(DataType::Int64)
+}
+
+fn legs_billed(billing: &str) -> Expr {
+    col("billing").eq(lit(billing)).sum().cast(DataType::Int64)
+}
+
+/// Legs with a role, aggregated per request; approach and delay from the
+/// first leg (in time order) that carries them, then the request-level rules.
+pub fn aggregate(legs: LazyFrame, t: &TransformSection) -> LazyFrame {
+    let mut aggs = vec![
+        col("leg_approach").drop_nulls().first().alias("approach"),
+        col("leg_delay_ms").drop_nulls().first().alias("delay_ms"),
+        billed("do", "WallTimeMs").alias("do_wall_ms"),
+        billed("do", "CPUTimeMs").alias("do_cpu_ms"),
+        billed("worker", "CPUTimeMs").alias("worker_cpu_ms"),
+        billed("worker", "WallTimeMs").alias("worker_wall_ms"),
+        legs_billed("do").alias("do_invocations"),
+        legs_billed("worker").alias("worker_invocations"),
+        col("EventTimestampMs").min().alias("first_event_ms"),
+        (col("EventTimestampMs") + col("WallTimeMs").fill_null(lit(0)))
+            .max()
+            .alias("last_end_ms"),
+        len().cast(DataType::Int64).alias("legs"),
+    ];
+    for role in t.role_names() {
+        aggs.push(
+            col("role")
+                .eq(lit(role.as_str()))
+                .any(true)
+                .alias(has_role_column(&role)),
+        );
+    }
+    let delay_constant = t.delay.constant.as_ref().and_then(|c| c.as_integer());
+    let delay = match delay_constant {
+        Some(c) => coalesce(&[col("delay_ms"), lit(c)]),
+        None => col("delay_ms"),
+    };
+    legs.filter(col("role").is_not_null())
+        .group_by([col("request_id")])
+        .agg(aggs)
+        .with_columns([
+            rules::approach_fallback_expr(&t.approach, col("approach")).alias("approach"),
+            delay.alias("delay_ms"),
+            (col("last_end_ms") - col("first_event_ms")).alias("span_ms"),
+        ])
+        .sort(
+            ["first_event_ms", "request_id"],
+            SortMultipleOptions::default(),
+        )
+}
+
+/// What the run manifest did, for the quality table.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ManifestCounts {
+    pub used: bool,
+    pub windows: u64,
+    pub assigned: u64,
+    pub latency_attached: u64,
+    pub outside_windows: u64,
+    pub in_several_windows: u64,
+    pub disagreeing: u64,
+}
+
+/// Fills approach and delay of requests that carry neither from the window
+/// holding their first event, and attaches client latency where the window
+/// agrees with the request. Nothing is guessed: no window or several are counted.
+pub fn apply_run_manifest(
+    base: DataFrame,
+    windows: Option<Vec<run_manifest::RunWindow>>,
+) -> Result<(DataFrame, ManifestCounts)> {
+    let n = base.height();
+    let mut counts = ManifestCounts::default();
+    let mut approach: Vec<Option<String>> = base
+        .column("approach")?
+        .str()?
+        .iter()
+        .map(|v| v.map(String::from))
+        .collect();
+    let mut delay: Vec<Option<i64>> = base.column("delay_ms")?.i64()?.iter().collect();
+    let mut latency: Vec<Option<f64>> = vec![None; n];
+    let mut run_id: Vec<Option<String>> = vec![None; n];
+    if let Some(windows) = windows {
+        counts.used = true;
+        counts.windows = windows.len() as u64;
+        let index = Index::new(windows);
+        let first: Vec<Option<i64>> = base.column("first_event_ms")?.i64()?.iter().collect();
+        for i in 0..n {
+            let Some(t) = first[i] else { continue };
+            match index.find(t) {
+                Match::One(w) => {
+                    if approach[i].is_none() || delay[i].is_none() {
+                        counts.assigned += 1;
+                    }
+                    let a = approach[i].get_or_insert_with(|| w.approach.clone());
+                    let d = delay[i].get_or_insert(w.delay_ms);
+                    if *a == w.approach && *d == w.delay_ms {
+                        latency[i] = w.client_latency_ms;
+                        run_id[i] = w.run_id.clone();
+                        counts.latency_attached += u64::from(w.client_latency_ms.is_some());
+                    } else {
+                        counts.disagreeing += 1;
+                    }
+                }
+                Match::NoWindow => counts.outside_windows += 1,
+                Match::Ambiguous => counts.in_several_windows += 1,
+            }
+        }
+    }
+    let mut base = base;
+    base.with_column(Column::new("approach".into(), approach))?;
+    base.with_column(Column::new("delay_ms".into(), delay))?;
+    base.with_column(Column::new("client_latency_ms".into(), latency))?;
+    base.with_column(Column::new("run_id".into(), run_id))?;
+    Ok((base, counts))
+}
+
+/// Completeness, missing roles and cost, then the contract's columns in order.
+pub fn finish(base: LazyFrame, t: &TransformSection, prices: &Prices) -> LazyFrame {
+    let roles = t.role_names();
+    let present = |role: &str| col(has_role_column(role));
+    let listed = |names: Vec<Expr>| concat_str(names, ",", true);
+    let mut complete = lit(false);
+    let mut missing = when(col("approach").is_null())
+        .then(lit("approach unknown"))
+        .when(col("delay_ms").is_null())
+        .then(lit("delay unknown"))
+        .otherwise(lit("approach not declared"));
+    let (mut written, mut read) = (lit(0.0), lit(0.0));
+    for (name, spec) in t.approaches.iter().rev() {
+        let this = col("approach").eq(lit(name.as_str())).fill_null(lit(false));
+        let all = spec
+            .required_roles
+            .iter()
+            .map(|r| present(r))
+            .reduce(|a, b| a.and(b))
+            .unwrap_or(lit(true));
+        complete = when(this.clone())
+            .then(all.and(col("delay_ms").is_not_null()))
+            .otherwise(complete);
+        let absent: Vec<Expr> = spec
+            .required_roles
+            .iter()
+            .map(|r| {
+                when(present(r).not())
+                    .then(lit(r.as_str()))
+                    .otherwise(null_str())
+            })
+            .collect();
+        let absent = if absent.is_empty() {
+            lit("")
+        } else {
+            listed(absent)
+        };
+        let absent = when(col("delay_ms").is_null())
+            .then(lit("delay unknown"))
+            .otherwise(absent);
+        missing = when(this.clone()).then(absent).otherwise(missing);
+        written = when(this.clone())
+            .then(lit(spec.rows_written))
+            .otherwise(written);
+        read = when(this).then(lit(spec.rows_read)).otherwise(read);
+    }
+    let f = |c: &str| col(c).cast(DataType::Float64);
+    let cost = f("do_wall_ms") * lit(prices.do_wall_ms)
+        + f("do_invocations") * lit(prices.do_request)
+        + f("worker_cpu_ms") * lit(prices.worker_cpu_ms)
+        + f("worker_invocations") * lit(prices.worker_request)
+        + written * lit(prices.row_written)
+        + read * lit(prices.row_read);
+    let roles_present = listed(
+        roles
+            .iter()
+            .map(|r| when(present(r)).then(lit(r.as_str())).otherwise(null_str()))
+            .collect(),
+    );
+    base.with_columns([
+        complete.alias("complete"),
+        cost.alias("cost_usd_per_million"),
+        roles_present.alias("roles"),
+        missing.alias("missing_roles"),
+    ])
+    .select([
+        col("request_id"),
+        col("approach"),
+        col("delay_ms"),
+        col("complete"),
+        col("do_wall_ms"),
+        col("do_cpu_ms"),
+        col("worker_cpu_ms"),
+        col("worker_wall_ms"),
+        col("do_invocations"),
+        col("worker_invocations"),
+        col("span_ms"),
+        col("cost_usd_per_million"),
+        col("first_event_ms"),
+        col("client_latency_ms"),
+        col("run_id"),
+        col("legs"),
+        col("roles"),
+        col("missing_roles"),
+    ])
+}
+
+/// Reads the transform's outputs back (report step).
+pub fn read_requests(dir: &Path) -> Result<DataFrame> {
+    let path = dir.join(REQUESTS_FILE);
+    let file = std::fs::File::open(&path).with_context(|| {
+        format!(
+            "cannot open {}: run `tracecost transform` first",
+            path.display()
+        )
+    })?;
+    ParquetReader::new(file)
+        .finish()
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+}

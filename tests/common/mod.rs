@@ -131,3 +131,59 @@ pub fn str_col<'a>(df: &'a DataFrame, name: &str) -> Vec<Option<&'a str>> {
 pub fn i64_col(df: &DataFrame, name: &str) -> Vec<Option<i64>> {
     df.column(name).unwrap().i64().unwrap().iter().collect()
 }
+
+/// A shipped pipeline file copied into `dir` (its relative paths then point
+/// nowhere, so tests pass --source, --lake and --run-manifest).
+pub fn shipped_pipeline(dir: &Path, name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("pipelines")
+            .join(name),
+    )
+    .unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs a step with a pipeline file and flags.
+pub fn step<S: AsRef<str>>(step: &str, pipeline: &Path, flags: &[S], ok: bool) -> Output {
+    let mut args = vec![step, "--pipeline", pipeline.to_str().unwrap()];
+    args.extend(flags.iter().map(|f| f.as_ref()));
+    run(&args, ok)
+}
+
+/// `--source`, `--lake` and `--run-manifest` for a simulated archive.
+pub fn archive_flags(sim: &Path, lake: &Path, manifest: &Path) -> Vec<String> {
+    [
+        "--source",
+        sim.join("logpush").to_str().unwrap(),
+        "--lake",
+        lake.to_str().unwrap(),
+        "--run-manifest",
+        manifest.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+pub fn read_parquet(path: &Path) -> DataFrame {
+    ParquetReader::new(std::fs::File::open(path).unwrap())
+        .finish()
+        .unwrap()
+}
+
+/// Column values as text ("" for null), for comparing with CSV truth.
+pub fn text_col(df: &DataFrame, name: &str) -> Vec<String> {
+    let c = df
+        .column(name)
+        .unwrap()
+        .as_materialized_series()
+        .cast(&DataType::String)
+        .unwrap();
+    c.str()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap_or("").to_string())
+        .collect()
+}

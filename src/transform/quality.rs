@@ -1,0 +1,212 @@
+//! The quality table: what went in, what was dropped or ignored and why, and
+//! how many requests are complete, per approach and delay.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use super::ManifestCounts;
+use crate::mirror::manifest::{Manifest, Status};
+use crate::report::format::thousands;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct QualityRow {
+    pub item: &'static str,
+    pub detail: String,
+    pub approach: Option<String>,
+    pub delay_ms: Option<i64>,
+    pub count: u64,
+}
+
+fn row(item: &'static str, detail: &str, count: u64) -> QualityRow {
+    QualityRow {
+        item,
+        detail: detail.to_string(),
+        approach: None,
+        delay_ms: None,
+        count,
+    }
+}
+
+fn str_values(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
+    Ok(df
+        .column(name)?
+        .str()?
+        .iter()
+        .map(|v| v.map(String::from))
+        .collect())
+}
+
+pub fn build(
+    lake: &Path,
+    lake_rows: u64,
+    legs: &DataFrame,
+    requests: &DataFrame,
+    m: &ManifestCounts,
+) -> Result<Vec<QualityRow>> {
+    let mut out = Vec::new();
+    // What the mirror read, from the lake's manifest (all objects, whatever the window).
+    let manifest = Manifest::load(lake)?;
+    let mut statuses: BTreeMap<&str, u64> = BTreeMap::new();
+    let (mut lines, mut rejected, mut test_lines) = (0, 0, 0);
+    for e in manifest.objects.values() {
+        let status = match e.status {
+            Status::Ingested => "ingested",
+            Status::Empty => "empty",
+            Status::Test => "test",
+            Status::Quarantined => "unreadable (quarantined)",
+        };
+        *statuses.entry(status).or_default() += 1;
+        lines += e.lines;
+        rejected += e.rejected_lines;
+        test_lines += e.test_lines;
+    }
+    for (status, n) in statuses {
+        out.push(row("source objects", status, n));
+    }
+    out.push(row("source lines", "read", lines));
+    out.push(row("source lines", "malformed (quarantined)", rejected));
+    out.push(row("source lines", "test", test_lines));
+
+    let unique = legs.height() as u64;
+    out.push(row("events", "lake rows in window", lake_rows));
+    out.push(row("events", "duplicates dropped", lake_rows - unique));
+    out.push(row("events", "distinct legs", unique));
+
+    let roles = str_values(legs, "role")?;
+    let reasons = str_values(legs, "ignored_reason")?;
+    let approaches = str_values(legs, "request_approach")?;
+    let mut classified: BTreeMap<String, u64> = BTreeMap::new();
+    let mut ignored: BTreeMap<String, u64> = BTreeMap::new();
+    let mut orphans = 0;
+    for i in 0..legs.height() {
+        match (&roles[i], &reasons[i]) {
+            (Some(role), _) => {
+                *classified.entry(role.clone()).or_default() += 1;
+                orphans += u64::from(approaches[i].is_none());
+            }
+            (None, Some(reason)) => *ignored.entry(reason.clone()).or_default() += 1,
+            (None, None) => unreachable!("a leg without a role has a reason"),
+        }
+    }
+    for (role, n) in classified {
+        out.push(row("legs classified", &role, n));
+    }
+    for (reason, n) in ignored {
+        out.push(row("legs ignored", &reason, n));
+    }
+    out.push(row(
+        "legs orphaned",
+        "in requests without an approach",
+        orphans,
+    ));
+
+    let approach = str_values(requests, "approach")?;
+    let delay: Vec<Option<i64>> = requests.column("delay_ms")?.i64()?.iter().collect();
+    let complete: Vec<Option<bool>> = requests.column("complete")?.bool()?.iter().collect();
+    let missing = str_values(requests, "missing_roles")?;
+    let mut groups: BTreeMap<(Option<String>, Option<i64>, &'static str), u64> = BTreeMap::new();
+    let mut missing_counts: BTreeMap<String, u64> = BTreeMap::new();
+    for i in 0..requests.height() {
+        let state = if complete[i] == Some(true) {
+            "complete"
+        } else {
+            "incomplete"
+        };
+        *groups
+            .entry((approach[i].clone(), delay[i], state))
+            .or_default() += 1;
+        if state == "incomplete" {
+            *missing_counts
+                .entry(missing[i].clone().unwrap_or_default())
+                .or_default() += 1;
+        }
+    }
+    for ((approach, delay_ms, state), count) in groups {
+        out.push(QualityRow {
+            item: "requests",
+            detail: state.to_string(),
+            approach,
+            delay_ms,
+            count,
+        });
+    }
+    for (what, n) in missing_counts {
+        out.push(row("requests incomplete", &format!("missing: {what}"), n));
+    }
+    if m.used {
+        out.push(row("run manifest", "windows", m.windows));
+        out.push(row(
+            "run manifest",
+            "approach or delay assigned",
+            m.assigned,
+        ));
+        out.push(row(
+            "run manifest",
+            "client latency attached",
+            m.latency_attached,
+        ));
+        out.push(row(
+            "run manifest",
+            "requests outside every window",
+            m.outside_windows,
+        ));
+        out.push(row(
+            "run manifest",
+            "requests in several windows",
+            m.in_several_windows,
+        ));
+        out.push(row(
+            "run manifest",
+            "requests disagreeing with their window",
+            m.disagreeing,
+        ));
+    }
+    Ok(out)
+}
+
+pub fn to_frame(rows: &[QualityRow]) -> PolarsResult<DataFrame> {
+    df! {
+        "item" => rows.iter().map(|r| r.item).collect::<Vec<_>>(),
+        "detail" => rows.iter().map(|r| r.detail.as_str()).collect::<Vec<_>>(),
+        "approach" => rows.iter().map(|r| r.approach.as_deref()).collect::<Vec<_>>(),
+        "delay_ms" => rows.iter().map(|r| r.delay_ms).collect::<Vec<_>>(),
+        "count" => rows.iter().map(|r| r.count).collect::<Vec<_>>(),
+    }
+}
+
+/// Sum of counts of an item (all details), or of one detail.
+pub fn total(rows: &[QualityRow], item: &str, detail: Option<&str>) -> u64 {
+    rows.iter()
+        .filter(|r| r.item == item && detail.is_none_or(|d| r.detail == d))
+        .map(|r| r.count)
+        .sum()
+}
+
+pub fn print_summary(rows: &[QualityRow], dir: &Path) {
+    let n = |item, detail| thousands(total(rows, item, detail));
+    let ignored: Vec<String> = rows
+        .iter()
+        .filter(|r| r.item == "legs ignored")
+        .map(|r| format!("{} {}", r.detail, thousands(r.count)))
+        .collect();
+    println!(
+        "transform: {} lake rows in window, {} duplicates dropped, {} legs: {} with a role, {} ignored{}",
+        n("events", Some("lake rows in window")),
+        n("events", Some("duplicates dropped")),
+        n("events", Some("distinct legs")),
+        n("legs classified", None),
+        n("legs ignored", None),
+        if ignored.is_empty() { String::new() } else { format!(" ({})", ignored.join(", ")) }
+    );
+    println!(
+        "  {} requests: {} complete, {} incomplete; {} orphaned legs",
+        n("requests", None),
+        n("requests", Some("complete")),
+        n("requests", Some("incomplete")),
+        n("legs orphaned", None),
+    );
+    println!("  outputs: {}", dir.display());
+}
