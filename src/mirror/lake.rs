@@ -115,6 +115,17 @@ pub fn list_files(dir: &Path, skip: &[&str]) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Writes a frame as a Parquet file, atomically.
+pub fn write_parquet(df: &mut polars::prelude::DataFrame, dest: &Path) -> Result<()> {
+    use polars::prelude::{ParquetCompression, ParquetWriter};
+    let mut bytes = Vec::new();
+    ParquetWriter::new(&mut bytes)
+        .with_compression(ParquetCompression::Zstd(None))
+        .finish(df)
+        .with_context(|| format!("cannot encode {}", dest.display()))?;
+    write_atomic(dest, &bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,15 +152,4 @@ mod tests {
         assert_eq!(partition_dir(0), "date=1970-01-01");
         assert_eq!(partition_dir(20410), "date=2025-11-18");
     }
-}
-
-/// Writes a frame as a Parquet file, atomically.
-pub fn write_parquet(df: &mut polars::prelude::DataFrame, dest: &Path) -> Result<()> {
-    use polars::prelude::{ParquetCompression, ParquetWriter};
-    let mut bytes = Vec::new();
-    ParquetWriter::new(&mut bytes)
-        .with_compression(ParquetCompression::Zstd(None))
-        .finish(df)
-        .with_context(|| format!("cannot encode {}", dest.display()))?;
-    write_atomic(dest, &bytes)
 }
