@@ -7,4 +7,5 @@ pub mod cost;
 pub mod mirror;
 pub mod report;
 pub mod simulate;
+pub mod stats;
 pub mod transform;

@@ -1,0 +1,8 @@
+//! Pure statistics: no I/O, no data frames. Quantiles follow numpy's default
+//! (linear interpolation); bootstrap intervals follow scipy.stats.bootstrap.
+
+pub mod bootstrap;
+pub mod normal;
+pub mod regression;
+pub mod rng;
+pub mod univariate;
