@@ -97,7 +97,7 @@ mod tests {
     fn median_in_place_equals_sorted_median() {
         let mut r = super::super::rng::Rng::new(3);
         for n in 1..40 {
-            let x: Vec<f64> = (0..n).map(|_| (r.below(10) as f64)).collect();
+            let x: Vec<f64> = (0..n).map(|_| r.below(10) as f64).collect();
             let mut y = x.clone();
             assert_eq!(median_in_place(&mut y), median(&x), "{x:?}");
         }
