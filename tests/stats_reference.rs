@@ -144,7 +144,8 @@ fn the_95_percent_interval_covers_the_true_mean_92_to_97_percent_of_the_time() {
         method: Method::Bca,
     };
     let sigma = 0.5;
-    let distributions: [(&str, f64, fn(&mut Rng) -> f64); 2] = [
+    type Draw = fn(&mut Rng) -> f64;
+    let distributions: [(&str, f64, Draw); 2] = [
         ("normal", 100.0, |r| 100.0 + 15.0 * r.normal()),
         ("lognormal", (sigma * sigma / 2.0_f64).exp(), |r| {
             (0.5 * r.normal()).exp()
