@@ -76,6 +76,18 @@ pub struct StepArgs {
     #[arg(long, value_name = "FILE")]
     pub run_manifest: Option<PathBuf>,
 
+    /// Bootstrap seed of the report (default 1, or [report] seed).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Bootstrap resamples per interval (default 10,000, or [report] resamples).
+    #[arg(long, value_name = "N")]
+    pub resamples: Option<usize>,
+
+    /// Skip the PNG charts.
+    #[arg(long)]
+    pub no_charts: bool,
+
     /// Objects processed at once (default: the number of cores).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,

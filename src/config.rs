@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::cli::{InputFormat, StepArgs};
 use crate::cost::Prices;
+use crate::report::ReportSection;
 use crate::transform::rules::TransformSection;
 
 #[derive(Deserialize, Debug, Default)]
@@ -31,6 +32,8 @@ pub struct PipelineFile {
     pub transform: TransformSection,
     #[serde(default)]
     pub prices: Prices,
+    #[serde(default)]
+    pub report: ReportSection,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -166,6 +169,8 @@ pub struct Settings {
     pub quiet: bool,
     pub transform: TransformSection,
     pub prices: Prices,
+    pub report: ReportSection,
+    pub no_charts: bool,
 }
 
 pub fn load_pipeline(path: &Path) -> Result<PipelineFile> {
@@ -276,6 +281,12 @@ impl Settings {
         Ok(Settings {
             transform,
             prices: file.prices,
+            report: ReportSection {
+                seed: args.seed.or(file.report.seed),
+                resamples: args.resamples.or(file.report.resamples),
+                ..file.report
+            },
+            no_charts: args.no_charts,
             name,
             source,
             format: args.format.or(file.source.format),

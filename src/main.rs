@@ -4,7 +4,7 @@ use clap::Parser;
 
 use tracecost::cli::{Cli, Command};
 use tracecost::config::Settings;
-use tracecost::{mirror, simulate, transform};
+use tracecost::{mirror, report, simulate, transform};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -29,8 +29,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::resolve(&args)?;
             transform::run(&settings)?;
         }
-        Command::Report(_) | Command::Run(_) => {
-            anyhow::bail!("this step is not built yet: only `mirror`, `transform` and `simulate` work in this version")
+        Command::Report(args) => {
+            let settings = Settings::resolve(&args)?;
+            report::run(&settings)?;
+        }
+        Command::Run(args) => {
+            let settings = Settings::resolve(&args)?;
+            mirror::run(&settings)?;
+            transform::run(&settings)?;
+            report::run(&settings)?;
         }
         Command::Simulate(args) => simulate::run(&args)?,
     }

@@ -13,6 +13,35 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// A float with thousands separators and no decimals beyond what it needs: `1,050`, `12.5`.
+pub fn thousands_f(v: f64) -> String {
+    if !v.is_finite() {
+        return "-".into();
+    }
+    let rounded = if v.abs() >= 100.0 {
+        v.round()
+    } else {
+        (v * 10.0).round() / 10.0
+    };
+    let sign = if rounded < 0.0 { "-" } else { "" };
+    let whole = rounded.abs().trunc() as u64;
+    let frac = ((rounded.abs() - whole as f64) * 10.0).round() as u64;
+    if frac == 0 {
+        format!("{sign}{}", thousands(whole))
+    } else {
+        format!("{sign}{}.{frac}", thousands(whole))
+    }
+}
+
+/// `0 ms`, `100 ms`, `1 s`, `10 s`.
+pub fn delay_label(ms: i64) -> String {
+    if ms >= 1000 && ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{} ms", thousands(ms.max(0) as u64))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -21,5 +50,14 @@ mod tests {
         assert_eq!(super::thousands(999), "999");
         assert_eq!(super::thousands(1000), "1,000");
         assert_eq!(super::thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn floats_and_delays_read_naturally() {
+        assert_eq!(super::thousands_f(1049.4), "1,049");
+        assert_eq!(super::thousands_f(12.34), "12.3");
+        assert_eq!(super::thousands_f(-3.0), "-3");
+        assert_eq!(super::delay_label(1000), "1 s");
+        assert_eq!(super::delay_label(500), "500 ms");
     }
 }

@@ -1,3 +1,173 @@
-//! Step 3: statistics, charts and exports.
+//! Step 3: statistics, charts and exports, one file per output.
 
+pub mod analysis;
+pub mod charts;
+pub mod csv;
 pub mod format;
+pub mod markdown;
+pub mod tables;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use polars::prelude::*;
+use serde::Deserialize;
+
+use crate::config::Settings;
+use crate::mirror::lake::{write_atomic, write_parquet};
+use crate::stats::bootstrap::{Config, Method};
+use crate::transform::{derived_dir, read_requests, QUALITY_FILE};
+use analysis::Analysis;
+
+/// `[report]` of the pipeline file.
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSection {
+    /// Bootstrap seed (default 1): the same seed gives byte-identical CSVs.
+    pub seed: Option<u64>,
+    /// Bootstrap resamples (default 10,000).
+    pub resamples: Option<usize>,
+    /// Confidence level of every interval (default 0.95).
+    pub confidence: Option<f64>,
+    /// `bca` (default) or `percentile`.
+    pub interval: Option<Method>,
+    /// The approach the others are compared with (default `direct`).
+    pub baseline: Option<String>,
+    /// Delay at which theories 1 and 2 are judged (default 1000; the nearest measured delay is used).
+    pub hypothesis_delay_ms: Option<i64>,
+    /// Further `[other, baseline]` pairs to compare (default `[["simple", "current"]]`).
+    pub compare: Option<Vec<[String; 2]>>,
+    /// Draw the PNG charts (default true).
+    pub charts: Option<bool>,
+}
+
+impl ReportSection {
+    pub fn analysis_settings(&self, prices: &crate::cost::Prices) -> Result<analysis::Settings> {
+        let confidence = self.confidence.unwrap_or(0.95);
+        if !(0.5..1.0).contains(&confidence) {
+            anyhow::bail!(
+                "report.confidence = {confidence}: give a level between 0.5 and 1, such as 0.95"
+            );
+        }
+        let resamples = self.resamples.unwrap_or(10_000);
+        if resamples < 100 {
+            anyhow::bail!("report.resamples = {resamples}: use at least 1,000 (10,000 by default)");
+        }
+        Ok(analysis::Settings {
+            bootstrap: Config {
+                resamples,
+                confidence,
+                seed: self.seed.unwrap_or(1),
+                method: self.interval.unwrap_or(Method::Bca),
+            },
+            baseline: self.baseline.clone().unwrap_or_else(|| "direct".into()),
+            hypothesis_delay_ms: self.hypothesis_delay_ms.unwrap_or(1000),
+            extra_pairs: self
+                .compare
+                .clone()
+                .unwrap_or_else(|| vec![["simple".into(), "current".into()]])
+                .into_iter()
+                .map(|[a, b]| (a, b))
+                .collect(),
+            prices: *prices,
+        })
+    }
+}
+
+pub struct Written {
+    pub dir: PathBuf,
+    pub analysis: Analysis,
+}
+
+pub fn run(settings: &Settings) -> Result<Written> {
+    let derived = derived_dir(settings);
+    let requests = read_requests(&derived)?;
+    let quality_path = derived.join(QUALITY_FILE);
+    let quality = ParquetReader::new(std::fs::File::open(&quality_path).with_context(|| {
+        format!(
+            "cannot open {}: run `tracecost transform` first",
+            quality_path.display()
+        )
+    })?)
+    .finish()
+    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", quality_path.display()))?;
+    let s = settings.report.analysis_settings(&settings.prices)?;
+    let a = analysis::analyse(&requests, &s)?;
+
+    let out = &settings.out;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create report folder {}", out.display()))?;
+    let tables = [
+        tables::summary(&a),
+        tables::comparisons(&a),
+        tables::breakeven(&a),
+        tables::hypotheses(&a),
+        tables::from_frame("quality", &quality)?,
+        tables::from_frame("requests", &requests)?,
+    ];
+    for t in &tables {
+        write_atomic(
+            &out.join(format!("{}.csv", t.name)),
+            csv::render(t).as_bytes(),
+        )?;
+        write_parquet(&mut t.to_frame()?, &out.join(format!("{}.parquet", t.name)))?;
+    }
+    let charts = settings.report.charts.unwrap_or(true) && !settings.no_charts;
+    if charts {
+        charts::write_all(&a, &out.join("charts"))?;
+    }
+    let complete = requests.column("complete")?.bool()?.sum().unwrap_or(0) as usize;
+    let context = markdown::Context {
+        pipeline: &settings.name,
+        requests_total: requests.height(),
+        requests_complete: complete,
+        quality: crate::transform::quality::from_frame(&quality)?,
+        charts,
+    };
+    write_atomic(
+        &out.join("report.md"),
+        markdown::render(&a, &s, &context).as_bytes(),
+    )?;
+    print_summary(&a, &s, out);
+    Ok(Written {
+        dir: out.clone(),
+        analysis: a,
+    })
+}
+
+fn print_summary(a: &Analysis, s: &analysis::Settings, out: &std::path::Path) {
+    use format::thousands_f;
+    println!(
+        "report: {} approaches x {} delays, {} resamples per interval",
+        a.approaches.len(),
+        a.delays.len(),
+        s.bootstrap.resamples
+    );
+    for b in &a.breakeven {
+        match (b.delay_ms, b.ci) {
+            (Some(x), Some(ci)) => println!(
+                "  break-even {} vs {}: {} ms (95% CI {}-{} ms)",
+                b.approach,
+                b.baseline,
+                thousands_f(x),
+                thousands_f(ci.low),
+                thousands_f(ci.high)
+            ),
+            _ => println!("  break-even {} vs {}: {}", b.approach, b.baseline, b.note),
+        }
+    }
+    for h in &a.hypotheses {
+        println!(
+            "  {}: {} ({} in 95% CI {}-{})",
+            h.id,
+            h.verdict.name(),
+            thousands_f(h.measured.value),
+            thousands_f(h.measured.ci.low),
+            thousands_f(h.measured.ci.high)
+        );
+    }
+    println!(
+        "  outputs: {} (report.md, CSV and Parquet tables, charts/)",
+        out.display()
+    );
+}

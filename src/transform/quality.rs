@@ -13,16 +13,16 @@ use crate::report::format::thousands;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct QualityRow {
-    pub item: &'static str,
+    pub item: String,
     pub detail: String,
     pub approach: Option<String>,
     pub delay_ms: Option<i64>,
     pub count: u64,
 }
 
-fn row(item: &'static str, detail: &str, count: u64) -> QualityRow {
+fn row(item: &str, detail: &str, count: u64) -> QualityRow {
     QualityRow {
-        item,
+        item: item.to_string(),
         detail: detail.to_string(),
         approach: None,
         delay_ms: None,
@@ -126,7 +126,7 @@ pub fn build(
     }
     for ((approach, delay_ms, state), count) in groups {
         out.push(QualityRow {
-            item: "requests",
+            item: "requests".into(),
             detail: state.to_string(),
             approach,
             delay_ms,
@@ -169,12 +169,39 @@ pub fn build(
 
 pub fn to_frame(rows: &[QualityRow]) -> PolarsResult<DataFrame> {
     df! {
-        "item" => rows.iter().map(|r| r.item).collect::<Vec<_>>(),
+        "item" => rows.iter().map(|r| r.item.as_str()).collect::<Vec<_>>(),
         "detail" => rows.iter().map(|r| r.detail.as_str()).collect::<Vec<_>>(),
         "approach" => rows.iter().map(|r| r.approach.as_deref()).collect::<Vec<_>>(),
         "delay_ms" => rows.iter().map(|r| r.delay_ms).collect::<Vec<_>>(),
         "count" => rows.iter().map(|r| r.count).collect::<Vec<_>>(),
     }
+}
+
+/// Reads the table back from its frame (report step).
+pub fn from_frame(df: &DataFrame) -> Result<Vec<QualityRow>> {
+    let text = |n: &str| str_values(df, n);
+    let (item, detail, approach) = (text("item")?, text("detail")?, text("approach")?);
+    let delay: Vec<Option<i64>> = df
+        .column("delay_ms")?
+        .cast(&DataType::Int64)?
+        .i64()?
+        .iter()
+        .collect();
+    let count: Vec<Option<u64>> = df
+        .column("count")?
+        .cast(&DataType::UInt64)?
+        .u64()?
+        .iter()
+        .collect();
+    Ok((0..df.height())
+        .map(|i| QualityRow {
+            item: item[i].clone().unwrap_or_default(),
+            detail: detail[i].clone().unwrap_or_default(),
+            approach: approach[i].clone(),
+            delay_ms: delay[i],
+            count: count[i].unwrap_or(0),
+        })
+        .collect())
 }
 
 /// Sum of counts of an item (all details), or of one detail.

@@ -1,0 +1,588 @@
+//! What the report answers, computed from complete requests: grouped
+//! statistics with bootstrap intervals, comparisons against the baseline,
+//! break-even delays and verdicts on the plan's theories.
+
+use std::collections::BTreeMap;
+
+use anyhow::{bail, Result};
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::cost::Prices;
+use crate::stats::bootstrap::{
+    estimate, percentile_interval, replicates, stream_id, Config, Estimate, Interval,
+};
+use crate::stats::regression::{break_even, fit_groups, Line};
+use crate::stats::univariate::{describe, mean, median_in_place, Describe};
+
+/// experiment.md's per-request metrics, in report order.
+pub const METRICS: &[&str] = &[
+    "do_wall_ms",
+    "do_cpu_ms",
+    "worker_cpu_ms",
+    "worker_wall_ms",
+    "do_invocations",
+    "worker_invocations",
+    "span_ms",
+    "cost_usd_per_million",
+];
+pub const CLIENT_LATENCY: &str = "client_latency_ms";
+/// Metrics compared between approaches.
+pub const COMPARED: &[&str] = &["do_wall_ms", "span_ms", "cost_usd_per_million"];
+
+/// Complete requests of one approach at one delay.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub approach: String,
+    pub delay_ms: i64,
+    /// Per metric, one value per request (client latency: only where known).
+    pub values: BTreeMap<&'static str, Vec<f64>>,
+}
+
+impl Group {
+    pub fn n(&self) -> usize {
+        self.values["do_wall_ms"].len()
+    }
+
+    pub fn get(&self, metric: &str) -> &[f64] {
+        self.values.get(metric).map_or(&[], Vec::as_slice)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bootstrap: Config,
+    pub baseline: String,
+    pub hypothesis_delay_ms: i64,
+    /// (other, baseline) pairs compared besides each approach against the baseline.
+    pub extra_pairs: Vec<(String, String)>,
+    pub prices: Prices,
+}
+
+#[derive(Debug, Clone)]
+pub struct SummaryRow {
+    pub approach: String,
+    pub delay_ms: i64,
+    pub metric: &'static str,
+    pub describe: Describe,
+    pub mean: Estimate,
+    pub median: Estimate,
+}
+
+#[derive(Debug, Clone)]
+pub struct ComparisonRow {
+    pub delay_ms: i64,
+    pub approach: String,
+    pub baseline: String,
+    pub metric: &'static str,
+    pub diff: Estimate,
+    pub ratio: Estimate,
+}
+
+#[derive(Debug, Clone)]
+pub struct BreakevenRow {
+    pub approach: String,
+    pub baseline: String,
+    pub delay_ms: Option<f64>,
+    pub ci: Option<Interval>,
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Supported,
+    Refuted,
+    Inconclusive,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Supported => "supported",
+            Verdict::Refuted => "refuted",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+
+    /// Supported when the interval lies inside the claimed range, refuted when
+    /// it lies wholly outside, inconclusive when it straddles a bound.
+    pub fn of(ci: Interval, range: (f64, f64)) -> Self {
+        if ci.low >= range.0 && ci.high <= range.1 {
+            Verdict::Supported
+        } else if ci.high < range.0 || ci.low > range.1 {
+            Verdict::Refuted
+        } else {
+            Verdict::Inconclusive
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HypothesisRow {
+    pub id: String,
+    pub claim: String,
+    pub range: (f64, f64),
+    pub unit: &'static str,
+    pub measured: Estimate,
+    pub verdict: Verdict,
+}
+
+/// A fitted cost line with a bootstrap band, for the chart.
+#[derive(Debug, Clone)]
+pub struct Fit {
+    pub approach: String,
+    pub line: Line,
+    /// (delay, low, high) of the fitted cost.
+    pub band: Vec<(f64, f64, f64)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub approaches: Vec<String>,
+    pub delays: Vec<i64>,
+    pub groups: Vec<Group>,
+    pub summary: Vec<SummaryRow>,
+    pub comparisons: Vec<ComparisonRow>,
+    pub breakeven: Vec<BreakevenRow>,
+    pub hypotheses: Vec<HypothesisRow>,
+    pub fits: Vec<Fit>,
+    pub hypothesis_delay_ms: Option<i64>,
+    pub has_client_latency: bool,
+}
+
+impl Analysis {
+    pub fn group(&self, approach: &str, delay_ms: i64) -> Option<&Group> {
+        self.groups
+            .iter()
+            .find(|g| g.approach == approach && g.delay_ms == delay_ms)
+    }
+
+    pub fn summary_row(&self, approach: &str, delay_ms: i64, metric: &str) -> Option<&SummaryRow> {
+        self.summary
+            .iter()
+            .find(|r| r.approach == approach && r.delay_ms == delay_ms && r.metric == metric)
+    }
+}
+
+fn f64_values(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>> {
+    let c = df.column(name)?.cast(&DataType::Float64)?;
+    Ok(c.f64()?.iter().collect())
+}
+
+/// Groups the complete requests; approaches in the order baseline first, then
+/// by first appearance.
+pub fn groups(requests: &DataFrame, baseline: &str) -> Result<(Vec<String>, Vec<i64>, Vec<Group>)> {
+    let complete: Vec<bool> = requests
+        .column("complete")?
+        .bool()?
+        .iter()
+        .map(|v| v == Some(true))
+        .collect();
+    let approach: Vec<Option<String>> = requests
+        .column("approach")?
+        .str()?
+        .iter()
+        .map(|v| v.map(String::from))
+        .collect();
+    let delay: Vec<Option<i64>> = requests.column("delay_ms")?.i64()?.iter().collect();
+    let first: Vec<Option<i64>> = requests.column("first_event_ms")?.i64()?.iter().collect();
+    let mut columns: Vec<(&'static str, Vec<Option<f64>>)> = Vec::new();
+    for m in METRICS.iter().chain(&[CLIENT_LATENCY]) {
+        columns.push((m, f64_values(requests, m)?));
+    }
+    let mut order: Vec<usize> = (0..requests.height()).collect();
+    order.sort_by_key(|&i| (first[i], i));
+    let mut approaches: Vec<String> = Vec::new();
+    let mut by: BTreeMap<(String, i64), Group> = BTreeMap::new();
+    for &i in &order {
+        let (Some(a), Some(d)) = (&approach[i], delay[i]) else {
+            continue;
+        };
+        if !complete[i] {
+            continue;
+        }
+        if !approaches.contains(a) {
+            approaches.push(a.clone());
+        }
+        let g = by.entry((a.clone(), d)).or_insert_with(|| Group {
+            approach: a.clone(),
+            delay_ms: d,
+            values: BTreeMap::new(),
+        });
+        for (m, values) in &columns {
+            if let Some(v) = values[i] {
+                g.values.entry(m).or_default().push(v);
+            }
+        }
+    }
+    if approaches.is_empty() {
+        bail!("no complete request with an approach and a delay: check the quality table and the [transform] rules");
+    }
+    if let Some(pos) = approaches.iter().position(|a| a == baseline) {
+        let b = approaches.remove(pos);
+        approaches.insert(0, b);
+    }
+    let mut delays: Vec<i64> = by.keys().map(|(_, d)| *d).collect();
+    delays.sort();
+    delays.dedup();
+    let mut list: Vec<Group> = by.into_values().collect();
+    list.sort_by_key(|g| (approaches.iter().position(|a| *a == g.approach), g.delay_ms));
+    Ok((approaches, delays, list))
+}
+
+pub fn analyse(requests: &DataFrame, s: &Settings) -> Result<Analysis> {
+    let (approaches, delays, groups) = groups(requests, &s.baseline)?;
+    let has_client_latency = groups.iter().any(|g| !g.get(CLIENT_LATENCY).is_empty());
+    let mut metrics: Vec<&'static str> = METRICS.to_vec();
+    if has_client_latency {
+        metrics.push(CLIENT_LATENCY);
+    }
+    let tasks: Vec<(&Group, &'static str)> = groups
+        .iter()
+        .flat_map(|g| {
+            metrics
+                .iter()
+                .filter(|m| !g.get(m).is_empty())
+                .map(move |m| (g, *m))
+        })
+        .collect();
+    let summary: Vec<SummaryRow> = tasks
+        .par_iter()
+        .map(|(g, m)| {
+            let x = g.get(m);
+            let stream = stream_id(&["summary", &g.approach, &g.delay_ms.to_string(), m]);
+            let [mean_e, median_e] = estimate(&s.bootstrap, &[x], stream, |r| {
+                [mean(&r[0]), median_in_place(&mut r[0])]
+            });
+            SummaryRow {
+                approach: g.approach.clone(),
+                delay_ms: g.delay_ms,
+                metric: m,
+                describe: describe(x),
+                mean: mean_e,
+                median: median_e,
+            }
+        })
+        .collect();
+
+    let mut pairs: Vec<(String, String)> = approaches
+        .iter()
+        .filter(|a| **a != s.baseline)
+        .map(|a| (a.clone(), s.baseline.clone()))
+        .collect();
+    for (other, base) in &s.extra_pairs {
+        if approaches.contains(other)
+            && approaches.contains(base)
+            && !pairs.contains(&(other.clone(), base.clone()))
+        {
+            pairs.push((other.clone(), base.clone()));
+        }
+    }
+    let mut compared: Vec<&'static str> = COMPARED.to_vec();
+    if has_client_latency {
+        compared.push(CLIENT_LATENCY);
+    }
+    let find = |a: &str, d: i64| groups.iter().find(|g| g.approach == a && g.delay_ms == d);
+    let mut cmp_tasks = Vec::new();
+    for &d in &delays {
+        for (other, base) in &pairs {
+            if let (Some(o), Some(b)) = (find(other, d), find(base, d)) {
+                for m in &compared {
+                    if !o.get(m).is_empty() && !b.get(m).is_empty() {
+                        cmp_tasks.push((d, o, b, *m));
+                    }
+                }
+            }
+        }
+    }
+    let comparisons: Vec<ComparisonRow> = cmp_tasks
+        .par_iter()
+        .map(|(d, o, b, m)| {
+            let stream = stream_id(&["compare", &o.approach, &b.approach, &d.to_string(), m]);
+            let [diff, ratio] = estimate(&s.bootstrap, &[b.get(m), o.get(m)], stream, |r| {
+                let (base, other) = (mean(&r[0]), mean(&r[1]));
+                [other - base, other / base]
+            });
+            ComparisonRow {
+                delay_ms: *d,
+                approach: o.approach.clone(),
+                baseline: b.approach.clone(),
+                metric: m,
+                diff,
+                ratio,
+            }
+        })
+        .collect();
+
+    let fits: Vec<Fit> = approaches
+        .iter()
+        .filter_map(|a| fit_with_band(&groups, a, &delays, &s.bootstrap))
+        .collect();
+    let breakeven: Vec<BreakevenRow> = approaches
+        .iter()
+        .filter(|a| **a != s.baseline)
+        .map(|a| breakeven_row(&groups, a, &s.baseline, &fits, &s.bootstrap))
+        .collect();
+    let hypothesis_delay_ms = delays
+        .iter()
+        .copied()
+        .min_by_key(|d| (d - s.hypothesis_delay_ms).abs());
+    let hypotheses = hypotheses(&groups, &approaches, &delays, hypothesis_delay_ms, s);
+    Ok(Analysis {
+        approaches,
+        delays,
+        groups,
+        summary,
+        comparisons,
+        breakeven,
+        hypotheses,
+        fits,
+        hypothesis_delay_ms,
+        has_client_latency,
+    })
+}
+
+fn cost_groups<'a>(groups: &'a [Group], approach: &str) -> Vec<(f64, &'a [f64])> {
+    groups
+        .iter()
+        .filter(|g| g.approach == approach)
+        .map(|g| (g.delay_ms as f64, g.get("cost_usd_per_million")))
+        .collect()
+}
+
+/// Cost against delay for one approach, with a 95% band from refits on resampled requests.
+fn fit_with_band(groups: &[Group], approach: &str, delays: &[i64], cfg: &Config) -> Option<Fit> {
+    let data = cost_groups(groups, approach);
+    let line = fit_groups(&data)?;
+    let xs: Vec<f64> = data.iter().map(|(x, _)| *x).collect();
+    let samples: Vec<&[f64]> = data.iter().map(|(_, y)| *y).collect();
+    let reps = replicates(
+        &samples,
+        cfg.resamples,
+        cfg.seed,
+        stream_id(&["fit", approach]),
+        &|r: &mut [Vec<f64>]| {
+            let g: Vec<(f64, &[f64])> = xs
+                .iter()
+                .zip(r.iter())
+                .map(|(x, y)| (*x, y.as_slice()))
+                .collect();
+            fit_groups(&g).map_or([f64::NAN; 2], |l| [l.intercept, l.slope])
+        },
+    );
+    let (lo, hi) = (*delays.first()? as f64, *delays.last()? as f64);
+    let band = (0..=100)
+        .map(|i| {
+            let x = lo + (hi - lo) * i as f64 / 100.0;
+            let at: Vec<f64> = reps.iter().map(|r| r[0] + r[1] * x).collect();
+            let ci = percentile_interval(&at, cfg.confidence);
+            (x, ci.low, ci.high)
+        })
+        .collect();
+    Some(Fit {
+        approach: approach.to_string(),
+        line,
+        band,
+    })
+}
+
+fn breakeven_row(
+    groups: &[Group],
+    approach: &str,
+    baseline: &str,
+    fits: &[Fit],
+    cfg: &Config,
+) -> BreakevenRow {
+    let row = |delay_ms, ci, note: String| BreakevenRow {
+        approach: approach.to_string(),
+        baseline: baseline.to_string(),
+        delay_ms,
+        ci,
+        note,
+    };
+    let line = |a: &str| fits.iter().find(|f| f.approach == a).map(|f| f.line);
+    let (Some(base_line), Some(line)) = (line(baseline), line(approach)) else {
+        return row(
+            None,
+            None,
+            format!("needs complete requests of {approach} and {baseline} at two delays or more"),
+        );
+    };
+    let Some(point) = break_even(base_line, line) else {
+        return row(
+            None,
+            None,
+            format!("{approach} never gets cheaper than {baseline}: its cost grows with the delay at least as fast"),
+        );
+    };
+    let (base, other) = (cost_groups(groups, baseline), cost_groups(groups, approach));
+    let split = base.len();
+    let xs: Vec<f64> = base.iter().chain(&other).map(|(x, _)| *x).collect();
+    let samples: Vec<&[f64]> = base.iter().chain(&other).map(|(_, y)| *y).collect();
+    let stream = stream_id(&["breakeven", approach, baseline]);
+    let reps = replicates(
+        &samples,
+        cfg.resamples,
+        cfg.seed,
+        stream,
+        &|r: &mut [Vec<f64>]| {
+            let g: Vec<(f64, &[f64])> = xs
+                .iter()
+                .zip(r.iter())
+                .map(|(x, y)| (*x, y.as_slice()))
+                .collect();
+            match (fit_groups(&g[..split]), fit_groups(&g[split..])) {
+                (Some(b), Some(o)) => [break_even(b, o).unwrap_or(f64::NAN)],
+                _ => [f64::NAN],
+            }
+        },
+    );
+    let values: Vec<f64> = reps.iter().map(|r| r[0]).collect();
+    let crossing =
+        values.iter().filter(|v| v.is_finite()).count() as f64 / values.len().max(1) as f64;
+    let alpha = (1.0 - cfg.confidence) / 2.0;
+    if crossing < 1.0 - alpha {
+        return row(
+            Some(point),
+            None,
+            format!(
+                "in {:.0}% of resamples the lines do not cross: the interval is unbounded",
+                (1.0 - crossing) * 100.0
+            ),
+        );
+    }
+    let ci = percentile_interval(&values, cfg.confidence);
+    let note = if point < 0.0 {
+        format!("{approach} is cheaper than {baseline} at every delay measured")
+    } else {
+        format!("{approach} is cheaper than {baseline} above this delay")
+    };
+    row(Some(point), Some(ci), note)
+}
+
+/// Index samples `0..n` so that a statistic can resample whole requests
+/// (several metrics of the same request together).
+fn indices(n: usize) -> Vec<f64> {
+    (0..n).map(|i| i as f64).collect()
+}
+
+fn mean_at(values: &[f64], idx: &[f64]) -> f64 {
+    idx.iter().map(|i| values[*i as usize]).sum::<f64>() / idx.len() as f64
+}
+
+fn hypotheses(
+    groups: &[Group],
+    approaches: &[String],
+    delays: &[i64],
+    at: Option<i64>,
+    s: &Settings,
+) -> Vec<HypothesisRow> {
+    let mut out = Vec::new();
+    let find = |a: &str, d: i64| groups.iter().find(|g| g.approach == a && g.delay_ms == d);
+    let cfg = &s.bootstrap;
+    let p = &s.prices;
+    if let Some(d) = at {
+        for a in approaches.iter().filter(|a| **a != s.baseline) {
+            let (Some(base), Some(proxy)) = (find(&s.baseline, d), find(a, d)) else {
+                continue;
+            };
+            let (bi, pi) = (indices(base.n()), indices(proxy.n()));
+            let (b_wall, p_wall, p_cpu) = (
+                base.get("do_wall_ms"),
+                proxy.get("do_wall_ms"),
+                proxy.get("worker_cpu_ms"),
+            );
+            let [saving] = estimate(
+                cfg,
+                &[&bi, &pi],
+                stream_id(&["H1", a, &d.to_string()]),
+                |r| {
+                    let replaced = (mean_at(b_wall, &r[0]) - mean_at(p_wall, &r[1])) * p.do_wall_ms;
+                    [replaced / (mean_at(p_cpu, &r[1]) * p.worker_cpu_ms)]
+                },
+            );
+            out.push(HypothesisRow {
+                id: format!("H1 {a}"),
+                claim: format!(
+                    "Worker CPU billing is ~1,000-10,000x cheaper than the DO wall clock it replaces ({a}, {d} ms fetch: cost of DO wall time saved / cost of Worker CPU added)"
+                ),
+                range: (1_000.0, 10_000.0),
+                unit: "x",
+                measured: saving,
+                verdict: Verdict::of(saving.ci, (1_000.0, 10_000.0)),
+            });
+            let [ratio] = estimate(
+                cfg,
+                &[b_wall, p_wall],
+                stream_id(&["H2", a, &d.to_string()]),
+                |r| [mean(&r[0]) / mean(&r[1])],
+            );
+            out.push(HypothesisRow {
+                id: format!("H2 {a}"),
+                claim: format!("For a {d} ms fetch, {a} cuts billed DO wall clock 33-100x ({}'s do_wall_ms / {a}'s)", s.baseline),
+                range: (33.0, 100.0),
+                unit: "x",
+                measured: ratio,
+                verdict: Verdict::of(ratio.ci, (33.0, 100.0)),
+            });
+        }
+    }
+    // One hop fewer: simple against current, averaged over the delays both have.
+    let (many, few) = ("current", "simple");
+    let both: Vec<(&Group, &Group)> = delays
+        .iter()
+        .filter_map(|d| Some((find(many, *d)?, find(few, *d)?)))
+        .collect();
+    if !both.is_empty() {
+        let samples: Vec<&[f64]> = both
+            .iter()
+            .flat_map(|(m, f)| [m.get("span_ms"), f.get("span_ms")])
+            .collect();
+        let [cut] = estimate(cfg, &samples, stream_id(&["H3"]), |r| {
+            let diffs: f64 = r
+                .chunks(2)
+                .map(|pair| mean(&pair[0]) - mean(&pair[1]))
+                .sum();
+            [diffs / (r.len() / 2) as f64]
+        });
+        out.push(HypothesisRow {
+            id: "H3".into(),
+            claim: format!(
+                "One hop fewer ({few} vs {many}) cuts latency by 10-30 ms (span_ms, mean difference over {} delays)",
+                both.len()
+            ),
+            range: (10.0, 30.0),
+            unit: "ms",
+            measured: cut,
+            verdict: Verdict::of(cut.ci, (10.0, 30.0)),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_follow_where_the_interval_lies() {
+        let ci = |low, high| Interval { low, high };
+        assert_eq!(
+            Verdict::of(ci(40.0, 60.0), (33.0, 100.0)),
+            Verdict::Supported
+        );
+        assert_eq!(Verdict::of(ci(20.0, 30.0), (33.0, 100.0)), Verdict::Refuted);
+        assert_eq!(
+            Verdict::of(ci(110.0, 130.0), (33.0, 100.0)),
+            Verdict::Refuted
+        );
+        assert_eq!(
+            Verdict::of(ci(30.0, 40.0), (33.0, 100.0)),
+            Verdict::Inconclusive
+        );
+        assert_eq!(
+            Verdict::of(ci(20.0, 120.0), (33.0, 100.0)),
+            Verdict::Inconclusive
+        );
+    }
+}

@@ -1,0 +1,578 @@
+//! PNG charts (plotters, bitmap backend). Fonts ship inside the binary; the
+//! palette is Okabe-Ito (colour-blind safe) and every approach also has its
+//! own marker, so nothing depends on colour alone.
+
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+
+use anyhow::{anyhow, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use super::analysis::{Analysis, Group};
+use super::format::{delay_label, thousands_f};
+use crate::stats::univariate::sorted;
+
+pub const WIDTH: u32 = 1400;
+pub const HEIGHT: u32 = 900;
+const FONT: &str = "sans-serif";
+
+static FONTS: Once = Once::new();
+
+fn register_fonts() {
+    FONTS.call_once(|| {
+        let normal: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+        let bold: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf");
+        plotters::style::register_font(FONT, FontStyle::Normal, normal)
+            .ok()
+            .expect("bundled font parses");
+        plotters::style::register_font(FONT, FontStyle::Bold, bold)
+            .ok()
+            .expect("bundled font parses");
+    });
+}
+
+const PALETTE: [RGBColor; 7] = [
+    RGBColor(213, 94, 0),    // vermillion: the baseline
+    RGBColor(0, 114, 178),   // blue
+    RGBColor(0, 158, 115),   // bluish green
+    RGBColor(204, 121, 167), // reddish purple
+    RGBColor(230, 159, 0),   // orange
+    RGBColor(86, 180, 233),  // sky blue
+    RGBColor(0, 0, 0),
+];
+
+#[derive(Clone, Copy)]
+enum Marker {
+    Circle,
+    Triangle,
+    Square,
+    Diamond,
+}
+
+const MARKERS: [Marker; 4] = [
+    Marker::Circle,
+    Marker::Triangle,
+    Marker::Square,
+    Marker::Diamond,
+];
+
+struct Look {
+    color: RGBColor,
+    marker: Marker,
+}
+
+fn look(a: &Analysis, approach: &str) -> Look {
+    let i = a.approaches.iter().position(|x| x == approach).unwrap_or(0);
+    Look {
+        color: PALETTE[i % PALETTE.len()],
+        marker: MARKERS[i % MARKERS.len()],
+    }
+}
+
+/// Vertices of a marker around (0, 0), in pixels: one polygon type for every
+/// shape keeps the drawing code free of dynamic dispatch.
+fn shape(m: Marker, size: i32) -> Vec<(i32, i32)> {
+    let s = size + 1;
+    match m {
+        Marker::Circle => (0..16)
+            .map(|i| {
+                let t = i as f64 * std::f64::consts::TAU / 16.0;
+                (
+                    (size as f64 * t.cos()).round() as i32,
+                    (size as f64 * t.sin()).round() as i32,
+                )
+            })
+            .collect(),
+        Marker::Triangle => vec![(0, -s), (-s, s * 2 / 3), (s, s * 2 / 3)],
+        Marker::Square => vec![(-size, -size), (size, -size), (size, size), (-size, size)],
+        Marker::Diamond => vec![(0, -s), (s, 0), (0, s), (-s, 0)],
+    }
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+/// Confidence intervals as vertical bars with caps, `(x, low, high)` each.
+fn ci_bars<'a, X, Y>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, Y>>,
+    bars: &[(f64, f64, f64)],
+    style: ShapeStyle,
+    cap: i32,
+) -> Result<()>
+where
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    chart
+        .draw_series(
+            bars.iter()
+                .map(|(x, lo, hi)| PathElement::new(vec![(*x, *lo), (*x, *hi)], style)),
+        )
+        .map_err(err)?;
+    for end in [1, 2] {
+        chart
+            .draw_series(bars.iter().map(|b| {
+                let y = if end == 1 { b.1 } else { b.2 };
+                EmptyElement::at((b.0, y)) + PathElement::new(vec![(-cap, 0), (cap, 0)], style)
+            }))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow!("cannot draw chart: {e}")
+}
+
+/// Writes every chart into `dir`; returns the files written.
+pub fn write_all(a: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
+    register_fonts();
+    std::fs::create_dir_all(dir)?;
+    let mut out = Vec::new();
+    type Draw = fn(&Analysis, &Area) -> Result<()>;
+    let charts: [(&str, Draw); 4] = [
+        ("do_wall_by_delay.png", do_wall),
+        ("cost_vs_delay.png", cost),
+        ("span_ecdf.png", span_ecdf),
+        ("worker_cpu.png", worker_cpu),
+    ];
+    for (name, draw) in charts {
+        let path = dir.join(name);
+        let tmp = crate::mirror::lake::tmp_path(&path);
+        {
+            let root = BitMapBackend::new(&tmp, (WIDTH, HEIGHT)).into_drawing_area();
+            root.fill(&WHITE).map_err(err)?;
+            draw(a, &root)?;
+            root.present().map_err(err)?;
+        }
+        std::fs::rename(&tmp, &path)?;
+        out.push(path);
+    }
+    Ok(out)
+}
+
+/// Horizontal offset of an approach within a delay's slot, so bars do not overlap.
+fn offset(a: &Analysis, approach: &str, spread: f64) -> f64 {
+    let i = a.approaches.iter().position(|x| x == approach).unwrap_or(0) as f64;
+    let m = a.approaches.len() as f64;
+    (i - (m - 1.0) / 2.0) * spread
+}
+
+fn slot(a: &Analysis, delay: i64) -> f64 {
+    a.delays.iter().position(|d| *d == delay).unwrap_or(0) as f64
+}
+
+/// Deterministic jitter for request dots.
+fn jitter(i: usize) -> f64 {
+    ((i as f64 * 0.618_033_988_75).fract() - 0.5) * 0.08
+}
+
+fn title_style() -> TextStyle<'static> {
+    (FONT, 30).into_font().style(FontStyle::Bold).into()
+}
+
+fn centered(style: TextStyle<'static>) -> TextStyle<'static> {
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    style.pos(Pos::new(HPos::Center, VPos::Center))
+}
+
+/// Draws a title band over a multi-panel chart; returns the area below it.
+fn titled<'a>(root: &Area<'a>, title: &str) -> Result<Area<'a>> {
+    let height = 60;
+    let (top, rest) = root.split_vertically(height);
+    top.draw_text(
+        title,
+        &centered(title_style()),
+        (WIDTH as i32 / 2, height / 2),
+    )
+    .map_err(err)?;
+    Ok(rest)
+}
+
+/// Per approach and delay: every request as a faint dot, the mean as a marker
+/// with its 95% interval.
+fn points_by_delay(
+    a: &Analysis,
+    root: &Area,
+    metric: &str,
+    title: &str,
+    y_desc: &str,
+    log: bool,
+    groups: &[&Group],
+) -> Result<()> {
+    let values: Vec<f64> = groups
+        .iter()
+        .flat_map(|g| g.get(metric).iter().copied())
+        .collect();
+    let (min, max) = values
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let k = a.delays.len() as f64;
+    let x_range = -0.5..(k - 0.5);
+    let formatter = |x: &f64| {
+        let i = x.round();
+        if (x - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < a.delays.len() {
+            delay_label(a.delays[i as usize])
+        } else {
+            String::new()
+        }
+    };
+    let approaches: Vec<&String> = a
+        .approaches
+        .iter()
+        .filter(|ap| groups.iter().any(|g| &g.approach == *ap))
+        .collect();
+    macro_rules! draw {
+        ($chart:expr) => {{
+            let mut chart = $chart;
+            chart
+                .configure_mesh()
+                .x_desc("fetch delay (the endpoint's artificial latency)")
+                .y_desc(y_desc)
+                .x_labels(a.delays.len() * 2 + 1)
+                .x_label_formatter(&formatter)
+                .y_label_formatter(&|y: &f64| thousands_f(*y))
+                .label_style((FONT, 18))
+                .axis_desc_style((FONT, 20))
+                .disable_x_mesh()
+                .light_line_style(RGBColor(235, 235, 235))
+                .draw()
+                .map_err(err)?;
+            for ap in &approaches {
+                let l = look(a, ap);
+                let dx = offset(a, ap, 0.18);
+                let dots = groups.iter().filter(|g| &g.approach == *ap).flat_map(|g| {
+                    let x = slot(a, g.delay_ms) + dx;
+                    g.get(metric)
+                        .iter()
+                        .enumerate()
+                        .map(move |(i, v)| (x + jitter(i), *v))
+                });
+                chart
+                    .draw_series(dots.map(|p| Circle::new(p, 2, l.color.mix(0.3).filled())))
+                    .map_err(err)?;
+                let rows: Vec<_> = a
+                    .summary
+                    .iter()
+                    .filter(|r| &r.approach == *ap && r.metric == metric)
+                    .collect();
+                let bars: Vec<_> = rows
+                    .iter()
+                    .map(|r| (slot(a, r.delay_ms) + dx, r.mean.ci.low, r.mean.ci.high))
+                    .collect();
+                ci_bars(&mut chart, &bars, l.color.stroke_width(3), 8)?;
+                chart
+                    .draw_series(rows.iter().map(|r| {
+                        EmptyElement::at((slot(a, r.delay_ms) + dx, r.mean.value))
+                            + Polygon::new(shape(l.marker, 7), l.color.filled())
+                    }))
+                    .map_err(err)?
+                    .label(format!("{ap}: mean with 95% CI, dots = requests"))
+                    .legend(move |(x, y)| {
+                        EmptyElement::at((x + 12, y))
+                            + Polygon::new(shape(l.marker, 7), l.color.filled())
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .margin(12)
+                .label_font((FONT, 18))
+                .background_style(WHITE.mix(0.92))
+                .border_style(RGBColor(160, 160, 160))
+                .draw()
+                .map_err(err)?;
+        }};
+    }
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(title, title_style())
+        .margin(24)
+        .x_label_area_size(70)
+        .y_label_area_size(100);
+    if log {
+        let y = (min.max(0.1) / 1.6)..(max * 3.0);
+        draw!(builder
+            .build_cartesian_2d(x_range, y.log_scale())
+            .map_err(err)?);
+    } else {
+        let y = 0.0..(max * 1.5).max(1.0);
+        draw!(builder.build_cartesian_2d(x_range, y).map_err(err)?);
+    }
+    Ok(())
+}
+
+fn do_wall(a: &Analysis, root: &Area) -> Result<()> {
+    let groups: Vec<&Group> = a.groups.iter().collect();
+    points_by_delay(
+        a,
+        root,
+        "do_wall_ms",
+        "Billed Durable Object wall time per request",
+        "DO wall time per request (ms, log scale)",
+        true,
+        &groups,
+    )
+}
+
+fn worker_cpu(a: &Analysis, root: &Area) -> Result<()> {
+    let groups: Vec<&Group> = a
+        .groups
+        .iter()
+        .filter(|g| g.get("worker_cpu_ms").iter().any(|v| *v > 0.0))
+        .collect();
+    if groups.is_empty() {
+        let style = centered((FONT, 28).into_font().into());
+        root.draw_text(
+            "No Worker legs: no approach here bills Worker CPU",
+            &style,
+            (WIDTH as i32 / 2, HEIGHT as i32 / 2),
+        )
+        .map_err(err)?;
+        return Ok(());
+    }
+    points_by_delay(
+        a,
+        root,
+        "worker_cpu_ms",
+        "Billed Worker CPU time per request (proxy approaches)",
+        "Worker CPU per request (ms)",
+        false,
+        &groups,
+    )
+}
+
+fn cost(a: &Analysis, root: &Area) -> Result<()> {
+    let max_delay = *a.delays.last().unwrap_or(&1) as f64;
+    let rest = titled(root, "Cost per million requests against fetch delay")?;
+    // Left: every delay measured. Right: around the break-even, where the lines cross.
+    let crossings: Vec<f64> = a
+        .breakeven
+        .iter()
+        .filter_map(|b| b.delay_ms)
+        .filter(|x| (0.0..=max_delay).contains(x))
+        .collect();
+    let zoom_to = crossings.iter().fold(0.0_f64, |m, x| m.max(*x)) * 2.0;
+    if zoom_to > 0.0 && zoom_to < max_delay * 0.6 {
+        let (left, right) = rest.split_horizontally((WIDTH as f64 * 0.55) as u32);
+        cost_panel(a, &left, 0.0, max_delay, "all delays", true)?;
+        cost_panel(a, &right, 0.0, zoom_to, "zoom on the break-even", false)?;
+    } else {
+        cost_panel(a, &rest, 0.0, max_delay, "all delays", true)?;
+    }
+    Ok(())
+}
+
+fn cost_panel(
+    a: &Analysis,
+    area: &Area,
+    from: f64,
+    to: f64,
+    caption: &str,
+    legend: bool,
+) -> Result<()> {
+    let in_range = |x: f64| (from..=to).contains(&x);
+    let mut y_max: f64 = 0.0;
+    for r in a
+        .summary
+        .iter()
+        .filter(|r| r.metric == "cost_usd_per_million" && in_range(r.delay_ms as f64))
+    {
+        y_max = y_max.max(r.mean.ci.high);
+    }
+    for f in &a.fits {
+        y_max = y_max.max(f.line.at(from)).max(f.line.at(to));
+    }
+    let y_top = y_max * 1.15;
+    let pad = (to - from) * 0.02;
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, (FONT, 22))
+        .margin(20)
+        .x_label_area_size(60)
+        .y_label_area_size(90)
+        .build_cartesian_2d((from - pad)..(to + pad), 0.0..y_top)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("fetch delay (ms)")
+        .y_desc("cost (USD per million requests)")
+        .x_labels(6)
+        .x_label_formatter(&|x: &f64| thousands_f(*x))
+        .y_label_formatter(&|y: &f64| format!("${y:.2}"))
+        .label_style((FONT, 17))
+        .axis_desc_style((FONT, 19))
+        .light_line_style(RGBColor(235, 235, 235))
+        .draw()
+        .map_err(err)?;
+    for f in &a.fits {
+        let l = look(a, &f.approach);
+        let band: Vec<_> = f.band.iter().filter(|(x, _, _)| in_range(*x)).collect();
+        let mut outline: Vec<(f64, f64)> = band.iter().map(|(x, lo, _)| (*x, *lo)).collect();
+        outline.extend(band.iter().rev().map(|(x, _, hi)| (*x, *hi)));
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                outline,
+                l.color.mix(0.18).filled(),
+            )))
+            .map_err(err)?;
+        let line = (0..=200)
+            .map(|i| from + (to - from) * i as f64 / 200.0)
+            .map(|x| (x, f.line.at(x)));
+        chart
+            .draw_series(LineSeries::new(line, l.color.stroke_width(3)))
+            .map_err(err)?
+            .label(format!(
+                "{}: least squares fit, 95% band; mean per delay, 95% CI",
+                f.approach
+            ))
+            .legend(move |(x, y)| {
+                EmptyElement::at((x, y))
+                    + PathElement::new(vec![(0, 0), (24, 0)], l.color.stroke_width(3))
+                    + Polygon::new(
+                        shape(l.marker, 6)
+                            .into_iter()
+                            .map(|(px, py)| (px + 12, py))
+                            .collect::<Vec<_>>(),
+                        l.color.filled(),
+                    )
+            });
+        let rows: Vec<_> = a
+            .summary
+            .iter()
+            .filter(|r| {
+                r.approach == f.approach
+                    && r.metric == "cost_usd_per_million"
+                    && in_range(r.delay_ms as f64)
+            })
+            .collect();
+        let bars: Vec<_> = rows
+            .iter()
+            .map(|r| (r.delay_ms as f64, r.mean.ci.low, r.mean.ci.high))
+            .collect();
+        ci_bars(&mut chart, &bars, l.color.stroke_width(2), 7)?;
+        chart
+            .draw_series(rows.iter().map(|r| {
+                EmptyElement::at((r.delay_ms as f64, r.mean.value))
+                    + Polygon::new(shape(l.marker, 6), l.color.filled())
+            }))
+            .map_err(err)?;
+    }
+    let mut label_row = 0;
+    for b in &a.breakeven {
+        let Some(x) = b.delay_ms.filter(|x| in_range(*x)) else {
+            continue;
+        };
+        let l = look(a, &b.approach);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x, 0.0), (x, y_top)],
+                8,
+                6,
+                l.color.stroke_width(2),
+            ))
+            .map_err(err)?;
+        if !legend {
+            // Below the baseline's rising line, right of the crossings: an empty corner.
+            let ci = b.ci.map_or(String::new(), |c| {
+                format!("95% CI {}-{} ms", thousands_f(c.low), thousands_f(c.high))
+            });
+            let lines = [
+                format!("{} pays off above {} ms", b.approach, thousands_f(x)),
+                ci,
+            ];
+            for (i, text) in lines.into_iter().enumerate() {
+                let y = y_top * (0.3 - 0.1 * label_row as f64 - 0.04 * i as f64);
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        text,
+                        (from + (to - from) * 0.535, y),
+                        (FONT, 16).into_font().color(&l.color),
+                    )))
+                    .map_err(err)?;
+            }
+            label_row += 1;
+        }
+    }
+    if legend {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .margin(12)
+            .label_font((FONT, 16))
+            .background_style(WHITE.mix(0.92))
+            .border_style(RGBColor(160, 160, 160))
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn span_ecdf(a: &Analysis, root: &Area) -> Result<()> {
+    let rest = titled(
+        root,
+        "End-to-end latency (span_ms): cumulative share of requests, per fetch delay",
+    )?;
+    let cols = a.delays.len().clamp(1, 3);
+    let rows = a.delays.len().div_ceil(cols).max(1);
+    let panels = rest.split_evenly((rows, cols));
+    for (p, &delay) in panels.iter().zip(&a.delays) {
+        let groups: Vec<&Group> = a.groups.iter().filter(|g| g.delay_ms == delay).collect();
+        let all: Vec<f64> = groups
+            .iter()
+            .flat_map(|g| g.get("span_ms").iter().copied())
+            .collect();
+        let (lo, hi) = all
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+        let pad = ((hi - lo) * 0.05).max(1.0);
+        let mut chart = ChartBuilder::on(p)
+            .caption(format!("fetch delay {}", delay_label(delay)), (FONT, 22))
+            .margin(14)
+            .x_label_area_size(50)
+            .y_label_area_size(60)
+            .build_cartesian_2d((lo - pad)..(hi + pad), 0.0..1.02)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("span (ms)")
+            .y_desc("share of requests")
+            .x_labels(5)
+            .y_labels(6)
+            .x_label_formatter(&|x: &f64| thousands_f(*x))
+            .y_label_formatter(&|y: &f64| format!("{:.0}%", y * 100.0))
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(err)?;
+        for g in &groups {
+            let l = look(a, &g.approach);
+            let s = sorted(g.get("span_ms"));
+            let n = s.len() as f64;
+            let mut steps = vec![(lo - pad, 0.0)];
+            for (i, v) in s.iter().enumerate() {
+                steps.push((*v, i as f64 / n));
+                steps.push((*v, (i + 1) as f64 / n));
+            }
+            steps.push((hi + pad, 1.0));
+            chart
+                .draw_series(LineSeries::new(steps, l.color.stroke_width(3)))
+                .map_err(err)?
+                .label(g.approach.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 24, y)], l.color.stroke_width(3))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .margin(8)
+            .label_font((FONT, 15))
+            .background_style(WHITE.mix(0.92))
+            .border_style(RGBColor(160, 160, 160))
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
