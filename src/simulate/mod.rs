@@ -89,6 +89,7 @@ pub fn run(args: &SimulateArgs) -> Result<()> {
         "requests_complete": requests.iter().filter(|r| r.complete).count(),
         "requests_without_legs": requests.iter().filter(|r| r.legs == 0).count(),
         "background_events": sc.legs.iter().filter(|l| l.request.is_none()).count(),
+        "expected": truth::expectations(&model, &prices, &approaches),
     });
     fs::write(
         out.join("truth/model.json"),

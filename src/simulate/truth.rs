@@ -231,3 +231,34 @@ pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
     w.flush()?;
     Ok(())
 }
+
+/// What the model implies for the report's questions, from its parameters
+/// alone (not from the drawn sample): the values the report estimates.
+pub fn expectations(m: &Model, p: &Prices, approaches: &[Approach]) -> serde_json::Value {
+    let at = 1000;
+    let direct = expected(m, Approach::Direct, at);
+    let cost = |a: Approach, d: i64| p.cost_per_million(&expected(m, a, d).usage);
+    // Direct's cost grows by one DO wall-clock ms per ms of delay; the proxies' stays flat.
+    let slope = p.do_wall_ms;
+    let mut out = serde_json::Map::new();
+    for &a in approaches.iter().filter(|a| **a != Approach::Direct) {
+        let e = expected(m, a, at);
+        let saved = (direct.do_wall_ms - e.do_wall_ms) * p.do_wall_ms;
+        out.insert(
+            format!("H1 {}", a.name()),
+            (saved / (e.worker_cpu_ms * p.worker_cpu_ms)).into(),
+        );
+        out.insert(
+            format!("H2 {}", a.name()),
+            (direct.do_wall_ms / e.do_wall_ms).into(),
+        );
+        out.insert(
+            format!("breakeven {}", a.name()),
+            ((cost(a, 0) - cost(Approach::Direct, 0)) / slope).into(),
+        );
+    }
+    // current reaches the executor after the orchestrator forwards (and after its cold start, if any).
+    let hop = m.orchestrator_forward.mean() + m.cold_start_probability * m.cold_start_wall.mean();
+    out.insert("H3".into(), hop.into());
+    serde_json::Value::Object(out)
+}

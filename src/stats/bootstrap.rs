@@ -163,9 +163,16 @@ pub fn bca_interval(reps: &[f64], observed: f64, jack: &[Vec<f64>], confidence: 
         // Every replicate on one side of the estimate: BCa is undefined, fall back.
         return percentile_interval(reps, confidence);
     }
-    Interval {
+    let ci = Interval {
         low: quantile_sorted(&sorted, a1),
         high: quantile_sorted(&sorted, a2),
+    };
+    if ci.contains(observed) {
+        ci
+    } else {
+        // BCa can push the interval off its own estimate when few distinct values
+        // exist; the percentile interval does not do that.
+        percentile_interval(reps, confidence)
     }
 }
 
