@@ -48,6 +48,14 @@ pub struct StepArgs {
     #[arg(long, value_name = "PATH|s3://BUCKET/PREFIX")]
     pub source: Option<String>,
 
+    /// S3 endpoint URL for an s3:// source (default: AWS_ENDPOINT_URL_S3).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Cloudflare account id: reads s3:// sources from https://<ID>.r2.cloudflarestorage.com.
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+
     /// Force the input format instead of detecting it from the content.
     #[arg(long, value_enum)]
     pub format: Option<InputFormat>,

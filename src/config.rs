@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::cli::{InputFormat, StepArgs};
 use crate::cost::Prices;
+use crate::mirror::s3::S3Section;
 use crate::report::ReportSection;
 use crate::transform::rules::TransformSection;
 
@@ -41,6 +42,9 @@ pub struct PipelineFile {
 pub struct SourceSection {
     pub location: Option<String>,
     pub format: Option<InputFormat>,
+    /// Endpoint, credentials profile and retry settings of an `s3://` location.
+    #[serde(default)]
+    pub s3: S3Section,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -171,6 +175,7 @@ pub struct Settings {
     pub prices: Prices,
     pub report: ReportSection,
     pub no_charts: bool,
+    pub s3: S3Section,
 }
 
 pub fn load_pipeline(path: &Path) -> Result<PipelineFile> {
@@ -287,6 +292,11 @@ impl Settings {
                 ..file.report
             },
             no_charts: args.no_charts,
+            s3: S3Section {
+                endpoint: args.endpoint.clone().or(file.source.s3.endpoint.clone()),
+                account_id: args.account_id.clone().or(file.source.s3.account_id.clone()),
+                ..file.source.s3.clone()
+            },
             name,
             source,
             format: args.format.or(file.source.format),

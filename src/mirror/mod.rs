@@ -10,6 +10,7 @@ pub mod lake;
 pub mod logpush;
 pub mod manifest;
 pub mod record;
+pub mod s3;
 pub mod source;
 pub mod tail;
 
@@ -44,14 +45,13 @@ pub struct Summary {
     pub empty_objects: u64,
     pub rejected_lines: u64,
     pub quarantined_objects: u64,
+    pub refused_keys: u64,
 }
 
-pub fn open_source(spec: &SourceSpec) -> Result<Box<dyn ObjectSource>> {
+pub fn open_source(spec: &SourceSpec, s3: &s3::S3Section) -> Result<Box<dyn ObjectSource>> {
     match spec {
         SourceSpec::Local(path) => Ok(Box::new(dir::DirSource::new(path)?)),
-        SourceSpec::S3 { .. } => {
-            bail!("source {spec}: reading from S3/R2 is not available in this build yet; download the objects and pass the folder with --source")
-        }
+        SourceSpec::S3 { bucket, prefix } => Ok(Box::new(s3::S3Source::new(bucket, prefix, s3.options()?)?)),
     }
 }
 
@@ -60,7 +60,7 @@ pub fn run(settings: &Settings) -> Result<Summary> {
     let Some(spec) = &settings.source else {
         bail!("no source: pass --source (a Logpush folder, a tail capture or s3://bucket/prefix) or set [source] location in the pipeline file");
     };
-    let source = open_source(spec)?;
+    let source = open_source(spec, &settings.s3)?;
     let summary = mirror(source.as_ref(), settings)?;
     print_summary(&summary, settings);
     if summary.failed > 0 {
@@ -88,7 +88,7 @@ pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary>
         .into_iter()
         .filter(|o| !manifest.is_current(&o.key, o.size, &o.version))
         .collect();
-    summary.unchanged = summary.listed - pending.len() as u64;
+    summary.unchanged = summary.listed - summary.refused_keys - pending.len() as u64;
     if pending.is_empty() {
         sweep(lake, &settings.quarantine, &manifest)?;
         return Ok(summary);
@@ -101,7 +101,7 @@ pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary>
     };
     let mut progress = Progress::new(&pending, settings.quiet);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(settings.jobs)
+        .num_threads(settings.jobs.max(source.parallelism().unwrap_or(0)))
         .build()
         .context("cannot start worker threads")?;
     let (tx, rx) = std::sync::mpsc::channel::<(ObjectRef, Result<Outcome>)>();
@@ -362,6 +362,9 @@ fn print_summary(s: &Summary, settings: &Settings) {
             n(s.rejected_lines),
             n(s.quarantined_objects)
         );
+    }
+    if s.refused_keys > 0 {
+        println!("  refused keys {} (unsafe names, not read)", n(s.refused_keys));
     }
     if s.rejected_lines + s.quarantined_objects > 0 {
         println!("  quarantine: {}", settings.quarantine.display());

@@ -22,6 +22,14 @@ pub trait ObjectSource: Send + Sync {
     fn list(&self, window: &Window) -> Result<Vec<ObjectRef>>;
     /// The object's raw bytes, as stored (gzipped or not).
     fn open(&self, obj: &ObjectRef) -> Result<Box<dyn Read + Send>>;
+    /// Objects worth opening at once (network sources wait more than they compute).
+    fn parallelism(&self) -> Option<usize> {
+        None
+    }
+    /// Refuses keys that must not be read (network sources list keys they do not control).
+    fn check_key(&self, _key: &str) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// The UTC date a Logpush key's folder names: `YYYYMMDD`, `date=YYYYMMDD` or `date=YYYY-MM-DD`.
