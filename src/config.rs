@@ -294,7 +294,10 @@ impl Settings {
             no_charts: args.no_charts,
             s3: S3Section {
                 endpoint: args.endpoint.clone().or(file.source.s3.endpoint.clone()),
-                account_id: args.account_id.clone().or(file.source.s3.account_id.clone()),
+                account_id: args
+                    .account_id
+                    .clone()
+                    .or(file.source.s3.account_id.clone()),
                 ..file.source.s3.clone()
             },
             name,

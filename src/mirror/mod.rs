@@ -51,7 +51,9 @@ pub struct Summary {
 pub fn open_source(spec: &SourceSpec, s3: &s3::S3Section) -> Result<Box<dyn ObjectSource>> {
     match spec {
         SourceSpec::Local(path) => Ok(Box::new(dir::DirSource::new(path)?)),
-        SourceSpec::S3 { bucket, prefix } => Ok(Box::new(s3::S3Source::new(bucket, prefix, s3.options()?)?)),
+        SourceSpec::S3 { bucket, prefix } => {
+            Ok(Box::new(s3::S3Source::new(bucket, prefix, s3.options()?)?))
+        }
     }
 }
 
@@ -364,7 +366,10 @@ fn print_summary(s: &Summary, settings: &Settings) {
         );
     }
     if s.refused_keys > 0 {
-        println!("  refused keys {} (unsafe names, not read)", n(s.refused_keys));
+        println!(
+            "  refused keys {} (unsafe names, not read)",
+            n(s.refused_keys)
+        );
     }
     if s.rejected_lines + s.quarantined_objects > 0 {
         println!("  quarantine: {}", settings.quarantine.display());

@@ -67,7 +67,9 @@ impl S3Section {
             }
             (None, None) => None,
         };
-        let env_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"].iter().any(|v| std::env::var_os(v).is_some());
+        let env_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some());
         if endpoint.is_none() && !env_endpoint {
             bail!("no S3 endpoint: pass --account-id (R2) or --endpoint URL, or set AWS_ENDPOINT_URL_S3");
         }
@@ -99,7 +101,10 @@ enum Failure {
     Fatal(String),
 }
 
-fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(err: SdkError<E>, place: &str) -> Failure {
+fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    err: SdkError<E>,
+    place: &str,
+) -> Failure {
     match &err {
         SdkError::TimeoutError(_) => Failure::Transient(format!("{place}: timed out")),
         SdkError::DispatchFailure(f) => {
@@ -110,12 +115,16 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(err: SdkError
                 Failure::Fatal(format!("{place}: {}", last_cause(&why)))
             }
         }
-        SdkError::ResponseError(_) => Failure::Transient(format!("{place}: connection dropped during the response")),
+        SdkError::ResponseError(_) => {
+            Failure::Transient(format!("{place}: connection dropped during the response"))
+        }
         SdkError::ServiceError(e) => {
             let status = e.raw().status().as_u16();
             let code = err.code().unwrap_or("");
             let message = err.message().unwrap_or("");
-            let text = format!("{place}: HTTP {status} {code} {message}").trim_end().to_string();
+            let text = format!("{place}: HTTP {status} {code} {message}")
+                .trim_end()
+                .to_string();
             if status == 429 || status >= 500 || code == "SlowDown" {
                 Failure::Transient(text)
             } else {
@@ -144,7 +153,12 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(err: SdkError
 
 /// The innermost cause of an SDK error chain, which says what happened.
 fn last_cause(chain: &str) -> String {
-    chain.rsplit(": ").next().unwrap_or(chain).trim().to_string()
+    chain
+        .rsplit(": ")
+        .next()
+        .unwrap_or(chain)
+        .trim()
+        .to_string()
 }
 
 /// Checks a key before it gets near the file system.
@@ -195,9 +209,19 @@ impl S3Source {
         });
         let place = format!(
             "s3://{bucket}/{prefix} at {}",
-            options.endpoint.clone().unwrap_or_else(|| "the endpoint from AWS_ENDPOINT_URL_S3".into())
+            options
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| "the endpoint from AWS_ENDPOINT_URL_S3".into())
         );
-        Ok(S3Source { runtime, client, bucket: bucket.into(), prefix: prefix.trim_matches('/').into(), options, place })
+        Ok(S3Source {
+            runtime,
+            client,
+            bucket: bucket.into(),
+            prefix: prefix.trim_matches('/').into(),
+            options,
+            place,
+        })
     }
 
     fn full_prefix(&self) -> String {
@@ -218,8 +242,15 @@ impl S3Source {
         for n in 0..self.options.max_attempts {
             if n > 0 {
                 // Full jitter: anywhere up to base · 2^n, capped.
-                let cap = self.options.retry_base.saturating_mul(1 << n.min(10)).min(Duration::from_secs(20));
-                let jitter = (xxhash_rust::xxh3::xxh3_64(format!("{what}{n}{:?}", std::time::SystemTime::now()).as_bytes()) % 1000) as f64 / 1000.0;
+                let cap = self
+                    .options
+                    .retry_base
+                    .saturating_mul(1 << n.min(10))
+                    .min(Duration::from_secs(20));
+                let jitter = (xxhash_rust::xxh3::xxh3_64(
+                    format!("{what}{n}{:?}", std::time::SystemTime::now()).as_bytes(),
+                ) % 1000) as f64
+                    / 1000.0;
                 tokio::time::sleep(cap.mul_f64(jitter)).await;
             }
             match attempt().await {
@@ -228,25 +259,43 @@ impl S3Source {
                 Err(Failure::Transient(e)) => last = e,
             }
         }
-        bail!("{last} ({} attempts; run the mirror again to resume)", self.options.max_attempts)
+        bail!(
+            "{last} ({} attempts; run the mirror again to resume)",
+            self.options.max_attempts
+        )
     }
 
     /// One level of "folders" under a prefix, and the objects directly in it.
-    async fn list_level(&self, prefix: &str, delimiter: bool) -> Result<(Vec<String>, Vec<ObjectRef>)> {
+    async fn list_level(
+        &self,
+        prefix: &str,
+        delimiter: bool,
+    ) -> Result<(Vec<String>, Vec<ObjectRef>)> {
         let (mut folders, mut objects) = (Vec::new(), Vec::new());
         let mut token: Option<String> = None;
         let base = self.full_prefix();
         loop {
             let page = self
                 .retry("list", || async {
-                    let mut req = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix);
+                    let mut req = self
+                        .client
+                        .list_objects_v2()
+                        .bucket(&self.bucket)
+                        .prefix(prefix);
                     if delimiter {
                         req = req.delimiter("/");
                     }
-                    req.set_continuation_token(token.clone()).send().await.map_err(|e| classify(e, &self.place))
+                    req.set_continuation_token(token.clone())
+                        .send()
+                        .await
+                        .map_err(|e| classify(e, &self.place))
                 })
                 .await?;
-            folders.extend(page.common_prefixes().iter().filter_map(|p| p.prefix().map(String::from)));
+            folders.extend(
+                page.common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(String::from)),
+            );
             for o in page.contents() {
                 let Some(key) = o.key() else { continue };
                 let rel = key.strip_prefix(&base).unwrap_or(key).to_string();
@@ -346,7 +395,14 @@ mod tests {
 
     #[test]
     fn hostile_keys_are_refused() {
-        for key in ["../x.log.gz", "a/../../b", "/etc/passwd", "a\\b", "a/./b", "a\nb"] {
+        for key in [
+            "../x.log.gz",
+            "a/../../b",
+            "/etc/passwd",
+            "a\\b",
+            "a/./b",
+            "a\nb",
+        ] {
             assert!(check_key(key).is_err(), "{key:?}");
         }
         for key in ["20251118/a_b_c.log.gz", "date=2025-11-18/x..y.log.gz"] {
@@ -356,11 +412,22 @@ mod tests {
 
     #[test]
     fn account_id_builds_the_r2_endpoint() {
-        let s = S3Section { account_id: Some("abc123".into()), ..Default::default() };
+        let s = S3Section {
+            account_id: Some("abc123".into()),
+            ..Default::default()
+        };
         let o = s.options().unwrap();
-        assert_eq!(o.endpoint.as_deref(), Some("https://abc123.r2.cloudflarestorage.com"));
+        assert_eq!(
+            o.endpoint.as_deref(),
+            Some("https://abc123.r2.cloudflarestorage.com")
+        );
         assert_eq!(o.region, "auto");
         assert!(o.path_style);
-        assert!(S3Section { account_id: Some("a/b".into()), ..Default::default() }.options().is_err());
+        assert!(S3Section {
+            account_id: Some("a/b".into()),
+            ..Default::default()
+        }
+        .options()
+        .is_err());
     }
 }
