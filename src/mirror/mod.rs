@@ -81,11 +81,19 @@ pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary>
         .with_context(|| format!("cannot create lake folder {}", lake.display()))?;
     let _lock = LakeLock::acquire(lake)?;
     let mut manifest = Manifest::load(lake)?;
-    let listed = source.list(&settings.window)?;
+    let mut listed = source.list(&settings.window)?;
     let mut summary = Summary {
         listed: listed.len() as u64,
         ..Summary::default()
     };
+    listed.retain(|o| match source.check_key(&o.key) {
+        Ok(()) => true,
+        Err(why) => {
+            summary.refused_keys += 1;
+            eprintln!("refused: key {:?} ({why}): not read", o.key);
+            false
+        }
+    });
     let pending: Vec<ObjectRef> = listed
         .into_iter()
         .filter(|o| !manifest.is_current(&o.key, o.size, &o.version))

@@ -108,11 +108,11 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
     match &err {
         SdkError::TimeoutError(_) => Failure::Transient(format!("{place}: timed out")),
         SdkError::DispatchFailure(f) => {
-            let why = DisplayErrorContext(&err).to_string();
-            if f.is_io() || f.is_timeout() {
-                Failure::Transient(format!("{place}: cannot connect ({})", last_cause(&why)))
+            let why = DisplayErrorContext(&err).to_string().replace('\n', " ");
+            if f.is_user() {
+                Failure::Fatal(format!("{place}: {why}"))
             } else {
-                Failure::Fatal(format!("{place}: {}", last_cause(&why)))
+                Failure::Transient(format!("{place}: cannot connect ({})", last_cause(&why)))
             }
         }
         SdkError::ResponseError(_) => {

@@ -187,3 +187,23 @@ pub fn text_col(df: &DataFrame, name: &str) -> Vec<String> {
         .map(|v| v.unwrap_or("").to_string())
         .collect()
 }
+
+/// Runs tracecost with extra environment variables (and no AWS configuration
+/// from the host), returning its output whatever the status.
+pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = bin();
+    cmd.args(args)
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_ENDPOINT_URL_S3")
+        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("tracecost runs")
+}
