@@ -100,6 +100,26 @@ pub struct StepArgs {
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
 
+    /// mirror: poll until the lake holds what is needed (--until, --events, or the run manifest's windows).
+    #[arg(long)]
+    pub wait: bool,
+
+    /// With --wait: until the lake holds events up to this UTC time.
+    #[arg(long, value_name = "UTC")]
+    pub until: Option<String>,
+
+    /// With --wait: until this many events match the pipeline's filters.
+    #[arg(long, value_name = "N")]
+    pub events: Option<u64>,
+
+    /// With --wait: seconds between polls (90, 90s, 10m).
+    #[arg(long, value_name = "DURATION", default_value = "10")]
+    pub every: String,
+
+    /// With --wait: give up after this long (exit status 1).
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub timeout: String,
+
     /// Print only errors and the final summary line.
     #[arg(long, short)]
     pub quiet: bool,

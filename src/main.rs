@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use tracecost::cli::{Cli, Command};
+use tracecost::cli::{Cli, Command, StepArgs};
 use tracecost::config::Settings;
 use tracecost::{mirror, report, simulate, transform};
 
@@ -23,7 +23,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Mirror(args) => {
             let settings = Settings::resolve(&args)?;
-            mirror::run(&settings)?;
+            mirror_step(&settings, &args)?;
         }
         Command::Transform(args) => {
             let settings = Settings::resolve(&args)?;
@@ -35,11 +35,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Run(args) => {
             let settings = Settings::resolve(&args)?;
-            mirror::run(&settings)?;
+            mirror_step(&settings, &args)?;
             transform::run(&settings)?;
             report::run(&settings)?;
         }
         Command::Simulate(args) => simulate::run(&args)?,
     }
     Ok(())
+}
+
+fn mirror_step(settings: &Settings, args: &StepArgs) -> anyhow::Result<()> {
+    if !args.wait {
+        if args.until.is_some() || args.events.is_some() {
+            anyhow::bail!("--until and --events only apply with --wait");
+        }
+        mirror::run(settings)?;
+        return Ok(());
+    }
+    let options = mirror::wait::WaitOptions {
+        goal: mirror::wait::Goal::from_settings(settings, args.until.as_deref(), args.events)?,
+        every: mirror::wait::parse_duration(&args.every)?,
+        timeout: mirror::wait::parse_duration(&args.timeout)?,
+    };
+    mirror::wait::run(settings, &options)
 }

@@ -445,3 +445,80 @@ print(n, days, t, table.num_rows, str(table.schema.field("date").type), sep="|")
     assert_eq!(fields[2], "TIMESTAMP WITH TIME ZONE", "{text}");
     assert_eq!(fields[3], rows.to_string());
 }
+
+#[test]
+fn wait_polls_until_late_objects_arrive_and_times_out_with_one_clear_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulate(tmp.path(), 3, &[]);
+    let counts = read_json(&sim.join("truth/archive.json"));
+    let rows = counts["lines"].as_u64().unwrap() - counts["malformed_lines"].as_u64().unwrap();
+    // Hold the last three objects back, as Logpush does for minutes.
+    let source = tmp.path().join("src");
+    let late = tmp.path().join("late");
+    fs::create_dir_all(&late).unwrap();
+    let day = sim.join("logpush/20251119");
+    let mut names: Vec<_> = fs::read_dir(&day)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    for name in names.iter().rev().take(3) {
+        fs::rename(day.join(name), late.join(name)).unwrap();
+    }
+    fs::rename(sim.join("logpush"), &source).unwrap();
+    let lake = tmp.path().join("lake");
+    let pipeline = empty_pipeline(tmp.path());
+    let args = |events: u64, timeout: &str| -> Vec<String> {
+        [
+            "mirror",
+            "--pipeline",
+            pipeline.to_str().unwrap(),
+            "--source",
+            source.to_str().unwrap(),
+            "--lake",
+            lake.to_str().unwrap(),
+            "--wait",
+            "--events",
+            &events.to_string(),
+            "--every",
+            "1",
+            "--timeout",
+            timeout,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let (late_dir, day_dir) = (late.clone(), source.join("20251119"));
+    let delivery = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        for e in fs::read_dir(&late_dir).unwrap() {
+            let e = e.unwrap();
+            fs::rename(e.path(), day_dir.join(e.file_name())).unwrap();
+        }
+    });
+    let out = bin().args(args(rows, "60")).output().unwrap();
+    delivery.join().unwrap();
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "waiting for {} events",
+            tracecost::report::format::thousands(rows)
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("next poll in 1 s") && text.contains("wait: done"),
+        "{text}"
+    );
+    assert_eq!(read_lake(&lake).height() as u64, rows);
+
+    let out = bin().args(args(rows + 1, "2")).output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("timed out after 2 s") && err.contains("--timeout"),
+        "{err}"
+    );
+}

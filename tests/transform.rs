@@ -265,7 +265,7 @@ fn the_window_selects_events_and_partitions() {
     let base = archive_flags(&sim, &lake, &sim.join("run-manifest.csv"));
     step("mirror", &pipeline, &base, true);
     // Only the events after midnight: the partition of the 18th is not even read.
-    let files = tracecost::transform::scan::lake_files(
+    let files = tracecost::mirror::lake::lake_files(
         &lake,
         &tracecost::config::Window {
             from: Some(tracecost::config::parse_utc("2025-11-19", false).unwrap()),

@@ -13,6 +13,7 @@ pub mod record;
 pub mod s3;
 pub mod source;
 pub mod tail;
+pub mod wait;
 
 use std::collections::BTreeSet;
 use std::fs;

@@ -8,7 +8,6 @@
 pub mod quality;
 pub mod rules;
 pub mod run_manifest;
-pub mod scan;
 
 use std::path::{Path, PathBuf};
 
@@ -73,7 +72,7 @@ pub fn run(settings: &Settings) -> Result<Transformed> {
 pub fn transform(settings: &Settings) -> Result<Transformed> {
     let t = &settings.transform;
     t.validate()?;
-    let Some(lake) = scan::scan_lake(&settings.lake, &settings.window)? else {
+    let Some(lake) = crate::mirror::lake::scan_lake(&settings.lake, &settings.window)? else {
         bail!(
             "the lake {} holds no events{}: run `tracecost mirror` first",
             settings.lake.display(),

@@ -67,7 +67,7 @@ pub fn mirror(dir: &Path, source: &Path, lake: &Path, extra: &[&str]) -> Output 
 }
 
 pub fn read_lake(lake: &Path) -> DataFrame {
-    tracecost::transform::scan::scan_lake(lake, &Default::default())
+    tracecost::mirror::lake::scan_lake(lake, &Default::default())
         .unwrap()
         .expect("lake has files")
         .collect()

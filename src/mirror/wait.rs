@@ -1,0 +1,215 @@
+//! `tracecost mirror --wait`: Logpush delivers events 1-10 minutes after
+//! they happen, so the mirror polls until the lake holds what the analysis needs.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use chrono::{DateTime, SecondsFormat, Utc};
+use polars::prelude::*;
+
+use super::lake::scan_lake;
+use crate::config::Settings;
+use crate::report::format::thousands;
+use crate::transform::rules::{event_type_selected, script_selected};
+use crate::transform::run_manifest::{self, RunWindow};
+
+/// What the lake must hold before the wait is over.
+#[derive(Debug, Clone)]
+pub enum Goal {
+    /// Events up to this time.
+    Until(DateTime<Utc>),
+    /// At least one event inside every window of a run manifest.
+    Windows(Vec<RunWindow>),
+    /// This many events matching the pipeline's filters.
+    Events(u64),
+}
+
+#[derive(Debug, Clone)]
+pub struct WaitOptions {
+    pub goal: Goal,
+    pub every: Duration,
+    pub timeout: Duration,
+}
+
+/// `90`, `90s`, `10m`, `1h` → a duration.
+pub fn parse_duration(text: &str) -> Result<Duration> {
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("`{text}` is not a duration: write 90, 90s, 10m or 1h"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => bail!("`{text}` is not a duration: write 90, 90s, 10m or 1h"),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+impl Goal {
+    pub fn from_settings(
+        settings: &Settings,
+        until: Option<&str>,
+        events: Option<u64>,
+    ) -> Result<Goal> {
+        if let Some(u) = until {
+            return Ok(Goal::Until(crate::config::parse_utc(u, false)?));
+        }
+        if let Some(n) = events {
+            return Ok(Goal::Events(n));
+        }
+        if let Some(path) = &settings.transform.run_manifest {
+            return Ok(Goal::Windows(run_manifest::load(path)?));
+        }
+        bail!("--wait needs a goal: --until TIME, --events N, or a run manifest (--run-manifest FILE or [transform] run_manifest)")
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Goal::Until(t) => format!(
+                "events up to {}",
+                t.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+            Goal::Windows(w) => format!(
+                "an event in each of the {} run manifest windows",
+                thousands(w.len() as u64)
+            ),
+            Goal::Events(n) => format!("{} events matching the pipeline's filters", thousands(*n)),
+        }
+    }
+}
+
+/// Timestamps of lake events that pass the pipeline's filters, sorted.
+fn matching_timestamps(settings: &Settings) -> Result<Vec<i64>> {
+    let Some(lf) = scan_lake(&settings.lake, &settings.window)? else {
+        return Ok(Vec::new());
+    };
+    let mut keep = script_selected(&settings.transform.filters)
+        .and(event_type_selected(&settings.transform.filters));
+    if let Some(from) = settings.window.from {
+        keep = keep.and(col("EventTimestampMs").gt_eq(lit(from.timestamp_millis())));
+    }
+    if let Some(to) = settings.window.to {
+        keep = keep.and(col("EventTimestampMs").lt(lit(to.timestamp_millis())));
+    }
+    let df = lf
+        .filter(keep)
+        .select([col("EventTimestampMs")])
+        .sort(["EventTimestampMs"], Default::default())
+        .collect()
+        .map_err(|e| anyhow::anyhow!("cannot read the lake: {e}"))?;
+    Ok(df
+        .column("EventTimestampMs")?
+        .i64()?
+        .iter()
+        .flatten()
+        .collect())
+}
+
+/// How far the lake is: (goal met, progress in words).
+fn progress(goal: &Goal, ts: &[i64]) -> (bool, String) {
+    match goal {
+        Goal::Until(t) => {
+            let latest = ts.last().copied();
+            let text = latest.map_or("the lake holds no matching event yet".into(), |l| {
+                let at = DateTime::from_timestamp_millis(l).unwrap_or_default();
+                format!(
+                    "latest event {}",
+                    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+                )
+            });
+            (latest.is_some_and(|l| l >= t.timestamp_millis()), text)
+        }
+        Goal::Windows(windows) => {
+            let covered = windows
+                .iter()
+                .filter(|w| {
+                    let i = ts.partition_point(|t| *t < w.start_ms);
+                    ts.get(i).is_some_and(|t| *t <= w.end_ms)
+                })
+                .count();
+            (
+                covered == windows.len(),
+                format!(
+                    "{} of {} windows covered",
+                    thousands(covered as u64),
+                    thousands(windows.len() as u64)
+                ),
+            )
+        }
+        Goal::Events(n) => (
+            ts.len() as u64 >= *n,
+            format!("{} of {} events", thousands(ts.len() as u64), thousands(*n)),
+        ),
+    }
+}
+
+/// Mirrors, checks, sleeps, until the goal is met or the timeout passes.
+pub fn run(settings: &Settings, options: &WaitOptions) -> Result<()> {
+    let started = Instant::now();
+    let goal = options.goal.describe();
+    println!(
+        "waiting for {goal}: polling every {} s for up to {} s",
+        options.every.as_secs(),
+        options.timeout.as_secs()
+    );
+    loop {
+        super::run(settings)?;
+        let (done, how_far) = progress(&options.goal, &matching_timestamps(settings)?);
+        if done {
+            println!(
+                "wait: done after {} s: {how_far}",
+                started.elapsed().as_secs()
+            );
+            return Ok(());
+        }
+        let left = options.timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            bail!(
+                "timed out after {} s waiting for {goal}: {how_far}; Logpush delivers 1-10 minutes late, so raise --timeout, or check that the job is enabled and the source is right",
+                options.timeout.as_secs()
+            );
+        }
+        println!(
+            "wait: {how_far}; next poll in {} s ({} s left)",
+            options.every.as_secs(),
+            left.as_secs()
+        );
+        std::thread::sleep(options.every.min(left));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+
+    #[test]
+    fn progress_says_how_far() {
+        let w = |s, e| RunWindow {
+            approach: "a".into(),
+            delay_ms: 0,
+            start_ms: s,
+            end_ms: e,
+            run_id: None,
+            client_latency_ms: None,
+        };
+        let (done, text) = progress(&Goal::Windows(vec![w(0, 10), w(20, 30)]), &[5, 15]);
+        assert!(!done);
+        assert_eq!(text, "1 of 2 windows covered");
+        assert!(progress(&Goal::Windows(vec![w(0, 10), w(20, 30)]), &[5, 25]).0);
+        assert!(progress(&Goal::Events(2), &[1, 2]).0);
+        let until = DateTime::from_timestamp_millis(10).unwrap();
+        assert!(!progress(&Goal::Until(until), &[5]).0);
+        assert!(progress(&Goal::Until(until), &[5, 10]).0);
+    }
+}
