@@ -1,4 +1,4 @@
-//! Lake layout and atomic file writes.
+//! Lake layout: atomic file writes, and the lazy scans that read the lake back.
 //!
 //! ```text
 //! <lake>/date=YYYY-MM-DD/<object>-<keyhash>.parquet   one file per source object and event date
