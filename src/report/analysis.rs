@@ -75,8 +75,12 @@ pub struct ComparisonRow {
     pub approach: String,
     pub baseline: String,
     pub metric: &'static str,
+    /// Difference and ratio of means (other − baseline, other / baseline).
     pub diff: Estimate,
     pub ratio: Estimate,
+    /// The same for medians.
+    pub median_diff: Estimate,
+    pub median_ratio: Estimate,
 }
 
 #[derive(Debug, Clone)]
@@ -299,10 +303,18 @@ pub fn analyse(requests: &DataFrame, s: &Settings) -> Result<Analysis> {
         .par_iter()
         .map(|(d, o, b, m)| {
             let stream = stream_id(&["compare", &o.approach, &b.approach, &d.to_string(), m]);
-            let [diff, ratio] = estimate(&s.bootstrap, &[b.get(m), o.get(m)], stream, |r| {
-                let (base, other) = (mean(&r[0]), mean(&r[1]));
-                [other - base, other / base]
-            });
+            let [diff, ratio, median_diff, median_ratio] =
+                estimate(&s.bootstrap, &[b.get(m), o.get(m)], stream, |r| {
+                    let (base, other) = (mean(&r[0]), mean(&r[1]));
+                    let (base_median, other_median) =
+                        (median_in_place(&mut r[0]), median_in_place(&mut r[1]));
+                    [
+                        other - base,
+                        other / base,
+                        other_median - base_median,
+                        other_median / base_median,
+                    ]
+                });
             ComparisonRow {
                 delay_ms: *d,
                 approach: o.approach.clone(),
@@ -310,6 +322,8 @@ pub fn analyse(requests: &DataFrame, s: &Settings) -> Result<Analysis> {
                 metric: m,
                 diff,
                 ratio,
+                median_diff,
+                median_ratio,
             }
         })
         .collect();

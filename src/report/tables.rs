@@ -187,6 +187,12 @@ pub fn comparisons(a: &Analysis) -> Table {
             ("ratio", F),
             ("ratio_ci_low", F),
             ("ratio_ci_high", F),
+            ("median_diff", F),
+            ("median_diff_ci_low", F),
+            ("median_diff_ci_high", F),
+            ("median_ratio", F),
+            ("median_ratio_ci_low", F),
+            ("median_ratio_ci_high", F),
         ],
     );
     for r in &a.comparisons {
@@ -201,6 +207,12 @@ pub fn comparisons(a: &Analysis) -> Table {
             r.ratio.value.into(),
             lo(&r.ratio),
             hi(&r.ratio),
+            r.median_diff.value.into(),
+            lo(&r.median_diff),
+            hi(&r.median_diff),
+            r.median_ratio.value.into(),
+            lo(&r.median_ratio),
+            hi(&r.median_ratio),
         ]);
     }
     t
