@@ -216,7 +216,7 @@ fn read_tail(text: Box<dyn BufRead>, w: &mut ObjectWriter) -> io::Result<()> {
 /// Rows of one object for one event date, written as they accumulate.
 struct DateSink {
     batch: LakeBatch,
-    writer: Option<polars::io::parquet::write::BatchedWriter<File>>,
+    writer: Option<polars::io::parquet::write::BatchedWriter<io::BufWriter<File>>>,
     tmp: PathBuf,
     dest: PathBuf,
     rel: String,
@@ -376,7 +376,7 @@ fn flush(sink: &mut DateSink, key: &str, format: &str) -> PolarsResult<()> {
         if let Some(dir) = sink.tmp.parent() {
             fs::create_dir_all(dir)?;
         }
-        let file = File::create(&sink.tmp)?;
+        let file = io::BufWriter::with_capacity(1 << 20, File::create(&sink.tmp)?);
         let writer = ParquetWriter::new(file)
             .with_compression(ParquetCompression::Zstd(None))
             .set_parallel(false)
