@@ -89,7 +89,11 @@ fn the_report_on_the_embedded_sample_agrees_with_truth_and_with_requests_csv() {
             ("diff", "diff_ci_low", "diff_ci_high"),
             ("ratio", "ratio_ci_low", "ratio_ci_high"),
             ("median_diff", "median_diff_ci_low", "median_diff_ci_high"),
-            ("median_ratio", "median_ratio_ci_low", "median_ratio_ci_high"),
+            (
+                "median_ratio",
+                "median_ratio_ci_low",
+                "median_ratio_ci_high",
+            ),
         ] {
             assert!(
                 f(&row[lo]) <= f(&row[v]) && f(&row[v]) <= f(&row[hi]),

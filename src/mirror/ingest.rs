@@ -397,9 +397,14 @@ struct LakeFileWriter {
 
 impl LakeFileWriter {
     fn create(path: &Path, like: &DataFrame) -> PolarsResult<Self> {
-        use polars_parquet::write::{CompressionOptions, Encoding, FileWriter, StatisticsOptions, Version, WriteOptions};
+        use polars_parquet::write::{
+            CompressionOptions, Encoding, FileWriter, StatisticsOptions, Version, WriteOptions,
+        };
         let schema = like.schema().to_arrow(CompatLevel::newest());
-        let encodings = schema.iter_values().map(|_| vec![Encoding::Plain]).collect();
+        let encodings = schema
+            .iter_values()
+            .map(|_| vec![Encoding::Plain])
+            .collect();
         let options = WriteOptions {
             statistics: StatisticsOptions::default(),
             version: Version::V2,
@@ -408,12 +413,22 @@ impl LakeFileWriter {
         };
         let file = io::BufWriter::with_capacity(1 << 20, File::create(path)?);
         let writer = FileWriter::try_new(file, schema.clone(), options)?;
-        Ok(LakeFileWriter { writer, schema, encodings, options })
+        Ok(LakeFileWriter {
+            writer,
+            schema,
+            encodings,
+            options,
+        })
     }
 
     fn write(&mut self, df: &DataFrame) -> PolarsResult<()> {
         let batches = df.iter_chunks(CompatLevel::newest(), false).map(Ok);
-        let groups = polars_parquet::write::RowGroupIterator::try_new(batches, &self.schema, self.options, self.encodings.clone())?;
+        let groups = polars_parquet::write::RowGroupIterator::try_new(
+            batches,
+            &self.schema,
+            self.options,
+            self.encodings.clone(),
+        )?;
         for group in groups {
             self.writer.write(u64::MAX, group?)?;
         }

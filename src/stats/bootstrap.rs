@@ -97,19 +97,34 @@ where
     per_chunk.into_iter().flatten().collect()
 }
 
-/// Leave-one-out values, sample by sample (scipy's multi-sample jackknife).
+/// Jackknife groups per sample at most. Up to this size the jackknife leaves
+/// out one value at a time, exactly as scipy does; a larger sample is cut
+/// into this many contiguous blocks, each left out in turn (the delete-a-group
+/// jackknife), which keeps the cost linear in the sample size.
+pub const JACKKNIFE_GROUPS: usize = 200;
+
+/// Leave-one-out (or leave-block-out) values, sample by sample, as scipy's
+/// multi-sample jackknife. Statistics must not depend on the order of values
+/// within a sample, which lets the other samples' buffers be reused.
 fn jackknife<const K: usize, F>(samples: &[&[f64]], stat: &F) -> Vec<Vec<[f64; K]>>
 where
     F: Fn(&mut [Vec<f64>]) -> [f64; K],
 {
+    let mut bufs: Vec<Vec<f64>> = samples.iter().map(|s| s.to_vec()).collect();
     let mut out = Vec::with_capacity(samples.len());
-    for j in 0..samples.len() {
-        let mut values = Vec::with_capacity(samples[j].len());
-        for i in 0..samples[j].len() {
-            let mut bufs: Vec<Vec<f64>> = samples.iter().map(|s| s.to_vec()).collect();
-            bufs[j].remove(i);
+    for (j, sample) in samples.iter().enumerate() {
+        let n = sample.len();
+        let groups = n.min(JACKKNIFE_GROUPS);
+        let mut values = Vec::with_capacity(groups);
+        for g in 0..groups {
+            let (start, end) = (g * n / groups, (g + 1) * n / groups);
+            bufs[j].clear();
+            bufs[j].extend_from_slice(&sample[..start]);
+            bufs[j].extend_from_slice(&sample[end..]);
             values.push(stat(&mut bufs));
         }
+        bufs[j].clear();
+        bufs[j].extend_from_slice(sample);
         out.push(values);
     }
     out
@@ -276,6 +291,20 @@ mod tests {
             let [m, _] = estimate(&cfg, &[&flat], 1, mean_median);
             assert_eq!(m.ci, Interval::point(3.0));
         }
+    }
+
+    #[test]
+    fn large_samples_use_a_block_jackknife_of_bounded_size() {
+        let x: Vec<f64> = (0..5_000).map(|i| ((i * 7919) % 1000) as f64).collect();
+        let jack = jackknife(&[&x], &|s: &mut [Vec<f64>]| [mean(&s[0])]);
+        assert_eq!(jack[0].len(), JACKKNIFE_GROUPS);
+        let small = [1.0, 2.0, 4.0];
+        let jack = jackknife(&[&small], &|s: &mut [Vec<f64>]| [mean(&s[0])]);
+        assert_eq!(
+            jack[0],
+            vec![[3.0], [2.5], [1.5]],
+            "leave-one-out below the bound"
+        );
     }
 
     #[test]
