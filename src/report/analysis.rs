@@ -364,6 +364,14 @@ fn cost_groups<'a>(groups: &'a [Group], approach: &str) -> Vec<(f64, &'a [f64])>
         .collect()
 }
 
+/// Resampled groups paired again with their delays, for refitting.
+fn with_delays<'a>(xs: &[f64], groups: &'a [Vec<f64>]) -> Vec<(f64, &'a [f64])> {
+    xs.iter()
+        .zip(groups)
+        .map(|(x, y)| (*x, y.as_slice()))
+        .collect()
+}
+
 /// Cost against delay for one approach, with a 95% band from refits on resampled requests.
 fn fit_with_band(groups: &[Group], approach: &str, delays: &[i64], cfg: &Config) -> Option<Fit> {
     let data = cost_groups(groups, approach);
@@ -376,12 +384,7 @@ fn fit_with_band(groups: &[Group], approach: &str, delays: &[i64], cfg: &Config)
         cfg.seed,
         stream_id(&["fit", approach]),
         &|r: &mut [Vec<f64>]| {
-            let g: Vec<(f64, &[f64])> = xs
-                .iter()
-                .zip(r.iter())
-                .map(|(x, y)| (*x, y.as_slice()))
-                .collect();
-            fit_groups(&g).map_or([f64::NAN; 2], |l| [l.intercept, l.slope])
+            fit_groups(&with_delays(&xs, r)).map_or([f64::NAN; 2], |l| [l.intercept, l.slope])
         },
     );
     let (lo, hi) = (*delays.first()? as f64, *delays.last()? as f64);
@@ -440,11 +443,7 @@ fn breakeven_row(
         cfg.seed,
         stream,
         &|r: &mut [Vec<f64>]| {
-            let g: Vec<(f64, &[f64])> = xs
-                .iter()
-                .zip(r.iter())
-                .map(|(x, y)| (*x, y.as_slice()))
-                .collect();
+            let g = with_delays(&xs, r);
             match (fit_groups(&g[..split]), fit_groups(&g[split..])) {
                 (Some(b), Some(o)) => [break_even(b, o).unwrap_or(f64::NAN)],
                 _ => [f64::NAN],
