@@ -181,8 +181,10 @@ pub fn classify(rows: LazyFrame, t: &TransformSection) -> LazyFrame {
                 .otherwise(null_str())
                 .alias("request_id"),
         )
+        // Log text was only needed to find ids and attributes; keeping it would
+        // hold every message of the window in memory.
         .drop(Selector::ByName {
-            names: Arc::new(["role_rule".into()]),
+            names: Arc::new(["role_rule".into(), "LogMessages".into()]),
             strict: true,
         })
 }
