@@ -109,11 +109,6 @@ pub struct Window {
 }
 
 impl Window {
-    pub fn contains_ms(&self, ms: i64) -> bool {
-        self.from.is_none_or(|f| ms >= f.timestamp_millis())
-            && self.to.is_none_or(|t| ms < t.timestamp_millis())
-    }
-
     /// Whether a lake `date=` partition (the events' own UTC day) can hold events of the window.
     pub fn may_hold_day(&self, day: NaiveDate) -> bool {
         let day_start = Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN));
