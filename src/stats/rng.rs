@@ -50,13 +50,16 @@ impl Rng {
     /// Uniform in `0..n` (Lemire's multiply-shift with rejection: unbiased).
     pub fn below(&mut self, n: usize) -> usize {
         let n = n as u64;
-        let threshold = n.wrapping_neg() % n;
-        loop {
-            let m = (self.next_u64() as u128) * (n as u128);
-            if (m as u64) >= threshold {
-                return (m >> 64) as usize;
+        let mut m = (self.next_u64() as u128) * (n as u128);
+        // The rejection threshold is below n: only then is the division worth
+        // doing (the bootstrap draws billions of indices).
+        if (m as u64) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u64) < threshold {
+                m = (self.next_u64() as u128) * (n as u128);
             }
         }
+        (m >> 64) as usize
     }
 
     /// Uniform in `[0, 1)`.
@@ -91,6 +94,23 @@ mod tests {
             Rng::derive(7, 1, 0).next_u64(),
             Rng::derive(7, 1, 1).next_u64()
         );
+    }
+
+    #[test]
+    fn below_draws_what_the_plain_rejection_method_draws() {
+        let (mut fast, mut plain) = (Rng::new(9), Rng::new(9));
+        for n in [1usize, 2, 3, 7, 30, 1000, 9_601, usize::MAX / 3] {
+            for _ in 0..1000 {
+                let threshold = (n as u64).wrapping_neg() % n as u64;
+                let want = loop {
+                    let m = (plain.next_u64() as u128) * (n as u128);
+                    if (m as u64) >= threshold {
+                        break (m >> 64) as usize;
+                    }
+                };
+                assert_eq!(fast.below(n), want);
+            }
+        }
     }
 
     #[test]
