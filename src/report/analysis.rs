@@ -10,10 +10,11 @@ use rayon::prelude::*;
 
 use crate::cost::Prices;
 use crate::stats::bootstrap::{
-    estimate, percentile_interval, replicates, stream_id, Config, Estimate, Interval,
+    compare_two, estimate, mean_and_median, percentile_interval, replicates, stream_id, Config,
+    Estimate, Interval,
 };
 use crate::stats::regression::{break_even, fit_groups, Line};
-use crate::stats::univariate::{describe, mean, median_in_place, Describe};
+use crate::stats::univariate::{describe, mean, Describe};
 
 /// experiment.md's per-request metrics, in report order.
 pub const METRICS: &[&str] = &[
@@ -255,9 +256,7 @@ pub fn analyse(requests: &DataFrame, s: &Settings) -> Result<Analysis> {
         .map(|(g, m)| {
             let x = g.get(m);
             let stream = stream_id(&["summary", &g.approach, &g.delay_ms.to_string(), m]);
-            let [mean_e, median_e] = estimate(&s.bootstrap, &[x], stream, |r| {
-                [mean(&r[0]), median_in_place(&mut r[0])]
-            });
+            let [mean_e, median_e] = mean_and_median(&s.bootstrap, x, stream);
             SummaryRow {
                 approach: g.approach.clone(),
                 delay_ms: g.delay_ms,
@@ -304,17 +303,7 @@ pub fn analyse(requests: &DataFrame, s: &Settings) -> Result<Analysis> {
         .map(|(d, o, b, m)| {
             let stream = stream_id(&["compare", &o.approach, &b.approach, &d.to_string(), m]);
             let [diff, ratio, median_diff, median_ratio] =
-                estimate(&s.bootstrap, &[b.get(m), o.get(m)], stream, |r| {
-                    let (base, other) = (mean(&r[0]), mean(&r[1]));
-                    let (base_median, other_median) =
-                        (median_in_place(&mut r[0]), median_in_place(&mut r[1]));
-                    [
-                        other - base,
-                        other / base,
-                        other_median - base_median,
-                        other_median / base_median,
-                    ]
-                });
+                compare_two(&s.bootstrap, b.get(m), o.get(m), stream);
             ComparisonRow {
                 delay_ms: *d,
                 approach: o.approach.clone(),
