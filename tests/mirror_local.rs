@@ -282,17 +282,8 @@ fn an_interrupted_mirror_rerun_gives_the_same_lake_as_a_clean_run() {
     let lake = tmp.path().join("crashed");
     let pipeline = empty_pipeline(tmp.path());
     let mut child = bin()
-        .args([
-            "mirror",
-            "--pipeline",
-            pipeline.to_str().unwrap(),
-            "--source",
-            source.to_str().unwrap(),
-            "--lake",
-            lake.to_str().unwrap(),
-            "--jobs",
-            "2",
-        ])
+        .args(mirror_args(&pipeline, source.to_str().unwrap(), &lake))
+        .args(["--jobs", "2"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -469,24 +460,20 @@ fn wait_polls_until_late_objects_arrive_and_times_out_with_one_clear_line() {
     let lake = tmp.path().join("lake");
     let pipeline = empty_pipeline(tmp.path());
     let args = |events: u64, timeout: &str| -> Vec<String> {
-        [
-            "mirror",
-            "--pipeline",
-            pipeline.to_str().unwrap(),
-            "--source",
-            source.to_str().unwrap(),
-            "--lake",
-            lake.to_str().unwrap(),
-            "--wait",
-            "--events",
-            &events.to_string(),
-            "--every",
-            "1",
-            "--timeout",
-            timeout,
-        ]
-        .map(String::from)
-        .to_vec()
+        let mut a = mirror_args(&pipeline, source.to_str().unwrap(), &lake);
+        a.extend(
+            [
+                "--wait",
+                "--events",
+                &events.to_string(),
+                "--every",
+                "1",
+                "--timeout",
+                timeout,
+            ]
+            .map(String::from),
+        );
+        a
     };
     let (late_dir, day_dir) = (late.clone(), source.join("20251119"));
     let delivery = std::thread::spawn(move || {

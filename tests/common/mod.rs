@@ -50,19 +50,26 @@ pub fn simulate(dir: &Path, seed: u64, extra: &[&str]) -> PathBuf {
     out
 }
 
-/// `tracecost mirror` from `source` into `lake`, quarantine inside the lake.
-pub fn mirror(dir: &Path, source: &Path, lake: &Path, extra: &[&str]) -> Output {
-    let pipeline = empty_pipeline(dir);
-    let mut args = vec![
+/// `mirror --pipeline P --source S --lake L`, for tests that add flags.
+pub fn mirror_args(pipeline: &Path, source: &str, lake: &Path) -> Vec<String> {
+    [
         "mirror",
         "--pipeline",
         pipeline.to_str().unwrap(),
         "--source",
-        source.to_str().unwrap(),
+        source,
         "--lake",
         lake.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// `tracecost mirror` from `source` into `lake`, quarantine inside the lake.
+pub fn mirror(dir: &Path, source: &Path, lake: &Path, extra: &[&str]) -> Output {
+    let mut args = mirror_args(&empty_pipeline(dir), source.to_str().unwrap(), lake);
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     run(&args, true)
 }
 
