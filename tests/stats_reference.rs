@@ -1,7 +1,9 @@
 //! Issue 4: statistics against numpy/scipy fixtures (tests/fixtures/make_stats_fixtures.py)
-//! and the coverage of the bootstrap interval.
+//! and the coverage of the bootstrap interval. Both bootstrap paths are checked:
+//! resampling per statistic (`bootstrap`) and once per group (`resampled`, the report's).
 
 use tracecost::stats::bootstrap::{estimate, Config, Interval, Method};
+use tracecost::stats::resampled::{self, Resampled};
 use tracecost::stats::rng::Rng;
 use tracecost::stats::univariate::{describe, mean, median_in_place, quantile_sorted, sorted};
 
@@ -73,22 +75,27 @@ fn one_sample_intervals_agree_with_scipy_bootstrap() {
         let name = case["name"].as_str().unwrap();
         let x = floats(&case["data"]);
         for (method, key) in [(Method::Bca, "bca"), (Method::Percentile, "percentile")] {
-            let [m, md] = estimate(&cfg(method), &[&x], 1, |s| {
+            let per_statistic = estimate(&cfg(method), &[&x], 1, |s| {
                 [mean(&s[0]), median_in_place(&mut s[0])]
             });
-            assert_close(
-                &format!("{name} mean {key}"),
-                m.ci,
-                &case[format!("mean_{key}")],
-                0.06,
-            );
-            // Medians of small samples jump between data values: a wider tolerance.
-            assert_close(
-                &format!("{name} median {key}"),
-                md.ci,
-                &case[format!("median_{key}")],
-                0.2,
-            );
+            let group = Resampled::new(&[&x], &cfg(method), 1);
+            let per_group =
+                resampled::estimate(&cfg(method), &[&group], |v| [v.mean(0, 0), v.median(0, 0)]);
+            for (path, [m, md]) in [("bootstrap", per_statistic), ("resampled", per_group)] {
+                assert_close(
+                    &format!("{path}: {name} mean {key}"),
+                    m.ci,
+                    &case[format!("mean_{key}")],
+                    0.06,
+                );
+                // Medians of small samples jump between data values: a wider tolerance.
+                assert_close(
+                    &format!("{path}: {name} median {key}"),
+                    md.ci,
+                    &case[format!("median_{key}")],
+                    0.2,
+                );
+            }
         }
     }
 }
@@ -112,22 +119,32 @@ fn two_sample_difference_and_ratio_agree_with_scipy_bootstrap() {
             data(case["other"].as_str().unwrap()),
         );
         for (method, key) in [(Method::Bca, "bca"), (Method::Percentile, "percentile")] {
-            let [d, r] = estimate(&cfg(method), &[&x, &y], 2, |s| {
+            let per_statistic = estimate(&cfg(method), &[&x, &y], 2, |s| {
                 let (a, b) = (mean(&s[0]), mean(&s[1]));
                 [b - a, b / a]
             });
-            assert_close(
-                &format!("{case} diff {key}"),
-                d.ci,
-                &case[format!("diff_mean_{key}")],
-                0.06,
+            let (gx, gy) = (
+                Resampled::new(&[&x], &cfg(method), 3),
+                Resampled::new(&[&y], &cfg(method), 4),
             );
-            assert_close(
-                &format!("{case} ratio {key}"),
-                r.ci,
-                &case[format!("ratio_mean_{key}")],
-                0.06,
-            );
+            let per_group = resampled::estimate(&cfg(method), &[&gx, &gy], |v| {
+                let (a, b) = (v.mean(0, 0), v.mean(1, 0));
+                [b - a, b / a]
+            });
+            for (path, [d, r]) in [("bootstrap", per_statistic), ("resampled", per_group)] {
+                assert_close(
+                    &format!("{path}: {case} diff {key}"),
+                    d.ci,
+                    &case[format!("diff_mean_{key}")],
+                    0.06,
+                );
+                assert_close(
+                    &format!("{path}: {case} ratio {key}"),
+                    r.ci,
+                    &case[format!("ratio_mean_{key}")],
+                    0.06,
+                );
+            }
         }
     }
 }

@@ -9,12 +9,10 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::cost::Prices;
-use crate::stats::bootstrap::{
-    compare_two, estimate, mean_and_median, percentile_interval, replicates, stream_id, Config,
-    Estimate, Interval,
-};
-use crate::stats::regression::{break_even, fit_groups, Line};
-use crate::stats::univariate::{describe, mean, Describe};
+use crate::stats::bootstrap::{percentile_interval, stream_id, Config, Estimate, Interval};
+use crate::stats::regression::{break_even, fit_groups, GroupMean, Line};
+use crate::stats::resampled::{estimate, replicates, Resampled, View};
+use crate::stats::univariate::{describe, Describe};
 
 /// experiment.md's per-request metrics, in report order.
 pub const METRICS: &[&str] = &[
@@ -214,6 +212,15 @@ pub fn groups(requests: &DataFrame, baseline: &str) -> Result<(Vec<String>, Vec<
             delay_ms: d,
             values: BTreeMap::new(),
         });
+        // Metrics are resampled together, so a request counts for all of them
+        // or none (the transform gives every complete request all of them).
+        if columns
+            .iter()
+            .take(METRICS.len())
+            .any(|(_, values)| values[i].is_none())
+        {
+            continue;
+        }
         for (m, values) in &columns {
             if let Some(v) = values[i] {
                 g.values.entry(m).or_default().push(v);
@@ -235,6 +242,54 @@ pub fn groups(requests: &DataFrame, baseline: &str) -> Result<(Vec<String>, Vec<
     Ok((approaches, delays, list))
 }
 
+/// A group's requests resampled once for every metric; client latencies,
+/// known for some requests only, on their own.
+struct Sampled<'a> {
+    group: &'a Group,
+    requests: Resampled,
+    latency: Option<Resampled>,
+}
+
+impl Sampled<'_> {
+    fn new<'a>(group: &'a Group, cfg: &Config) -> Sampled<'a> {
+        let key = [group.approach.as_str(), &group.delay_ms.to_string()];
+        let columns: Vec<&[f64]> = METRICS.iter().map(|m| group.get(m)).collect();
+        let latency = group.get(CLIENT_LATENCY);
+        Sampled {
+            group,
+            requests: Resampled::new(
+                &columns,
+                cfg,
+                stream_id(&[&["requests"], &key[..]].concat()),
+            ),
+            latency: (!latency.is_empty()).then(|| {
+                Resampled::new(
+                    &[latency],
+                    cfg,
+                    stream_id(&[&["latency"], &key[..]].concat()),
+                )
+            }),
+        }
+    }
+
+    /// The resampled table holding `metric`, and its column there.
+    fn column(&self, metric: &str) -> Option<(&Resampled, usize)> {
+        match METRICS.iter().position(|m| *m == metric) {
+            Some(c) => Some((&self.requests, c)),
+            None if metric == CLIENT_LATENCY => self.latency.as_ref().map(|r| (r, 0)),
+            None => None,
+        }
+    }
+}
+
+/// Column of a request metric in every group's resampled table.
+fn metric_column(metric: &str) -> usize {
+    METRICS
+        .iter()
+        .position(|m| *m == metric)
+        .expect("a metric of METRICS")
+}
+
 pub fn analyse(requests: &DataFrame, s: &Settings) -> Result<Analysis> {
     let (approaches, delays, groups) = groups(requests, &s.baseline)?;
     let has_client_latency = groups.iter().any(|g| !g.get(CLIENT_LATENCY).is_empty());
@@ -242,26 +297,26 @@ pub fn analyse(requests: &DataFrame, s: &Settings) -> Result<Analysis> {
     if has_client_latency {
         metrics.push(CLIENT_LATENCY);
     }
-    let tasks: Vec<(&Group, &'static str)> = groups
+    let cfg = &s.bootstrap;
+    let sampled: Vec<Sampled> = groups.par_iter().map(|g| Sampled::new(g, cfg)).collect();
+    let tasks: Vec<(&Sampled, &'static str)> = sampled
         .iter()
         .flat_map(|g| {
             metrics
                 .iter()
-                .filter(|m| !g.get(m).is_empty())
-                .map(move |m| (g, *m))
+                .filter_map(move |m| g.column(m).map(|_| (g, *m)))
         })
         .collect();
     let summary: Vec<SummaryRow> = tasks
         .par_iter()
         .map(|(g, m)| {
-            let x = g.get(m);
-            let stream = stream_id(&["summary", &g.approach, &g.delay_ms.to_string(), m]);
-            let [mean_e, median_e] = mean_and_median(&s.bootstrap, x, stream);
+            let (r, c) = g.column(m).expect("task of a known column");
+            let [mean_e, median_e] = estimate(cfg, &[r], |v| [v.mean(0, c), v.median(0, c)]);
             SummaryRow {
-                approach: g.approach.clone(),
-                delay_ms: g.delay_ms,
+                approach: g.group.approach.clone(),
+                delay_ms: g.group.delay_ms,
                 metric: m,
-                describe: describe(x),
+                describe: describe(g.group.get(m)),
                 mean: mean_e,
                 median: median_e,
             }
@@ -285,14 +340,18 @@ pub fn analyse(requests: &DataFrame, s: &Settings) -> Result<Analysis> {
     if has_client_latency {
         compared.push(CLIENT_LATENCY);
     }
-    let find = |a: &str, d: i64| groups.iter().find(|g| g.approach == a && g.delay_ms == d);
+    let find = |a: &str, d: i64| {
+        sampled
+            .iter()
+            .find(|g| g.group.approach == a && g.group.delay_ms == d)
+    };
     let mut cmp_tasks = Vec::new();
     for &d in &delays {
         for (other, base) in &pairs {
             if let (Some(o), Some(b)) = (find(other, d), find(base, d)) {
                 for m in &compared {
-                    if !o.get(m).is_empty() && !b.get(m).is_empty() {
-                        cmp_tasks.push((d, o, b, *m));
+                    if let (Some(oc), Some(bc)) = (o.column(m), b.column(m)) {
+                        cmp_tasks.push((d, o.group, b.group, *m, oc, bc));
                     }
                 }
             }
@@ -300,10 +359,12 @@ pub fn analyse(requests: &DataFrame, s: &Settings) -> Result<Analysis> {
     }
     let comparisons: Vec<ComparisonRow> = cmp_tasks
         .par_iter()
-        .map(|(d, o, b, m)| {
-            let stream = stream_id(&["compare", &o.approach, &b.approach, &d.to_string(), m]);
-            let [diff, ratio, median_diff, median_ratio] =
-                compare_two(&s.bootstrap, b.get(m), o.get(m), stream);
+        .map(|(d, o, b, m, (or, oc), (br, bc))| {
+            let [diff, ratio, median_diff, median_ratio] = estimate(cfg, &[*br, *or], |v| {
+                let (bm, om) = (v.mean(0, *bc), v.mean(1, *oc));
+                let (bd, od) = (v.median(0, *bc), v.median(1, *oc));
+                [om - bm, om / bm, od - bd, od / bd]
+            });
             ComparisonRow {
                 delay_ms: *d,
                 approach: o.approach.clone(),
@@ -319,18 +380,19 @@ pub fn analyse(requests: &DataFrame, s: &Settings) -> Result<Analysis> {
 
     let fits: Vec<Fit> = approaches
         .iter()
-        .filter_map(|a| fit_with_band(&groups, a, &delays, &s.bootstrap))
+        .filter_map(|a| fit_with_band(&sampled, a, &delays, cfg))
         .collect();
     let breakeven: Vec<BreakevenRow> = approaches
         .iter()
         .filter(|a| **a != s.baseline)
-        .map(|a| breakeven_row(&groups, a, &s.baseline, &fits, &s.bootstrap))
+        .map(|a| breakeven_row(&sampled, a, &s.baseline, &fits, cfg))
         .collect();
     let hypothesis_delay_ms = delays
         .iter()
         .copied()
         .min_by_key(|d| (d - s.hypothesis_delay_ms).abs());
-    let hypotheses = hypotheses(&groups, &approaches, &delays, hypothesis_delay_ms, s);
+    let hypotheses = hypotheses(&sampled, &approaches, &delays, hypothesis_delay_ms, s);
+    drop(sampled);
     Ok(Analysis {
         approaches,
         delays,
@@ -345,37 +407,42 @@ pub fn analyse(requests: &DataFrame, s: &Settings) -> Result<Analysis> {
     })
 }
 
-fn cost_groups<'a>(groups: &'a [Group], approach: &str) -> Vec<(f64, &'a [f64])> {
-    groups
+/// An approach's groups, by delay, with their resampled requests.
+fn approach_groups<'a>(sampled: &'a [Sampled], approach: &str) -> Vec<&'a Sampled<'a>> {
+    sampled
         .iter()
-        .filter(|g| g.approach == approach)
-        .map(|g| (g.delay_ms as f64, g.get("cost_usd_per_million")))
+        .filter(|g| g.group.approach == approach)
         .collect()
 }
 
-/// Resampled groups paired again with their delays, for refitting.
-fn with_delays<'a>(xs: &[f64], groups: &'a [Vec<f64>]) -> Vec<(f64, &'a [f64])> {
-    xs.iter()
-        .zip(groups)
-        .map(|(x, y)| (*x, y.as_slice()))
-        .collect()
+/// The least squares line of cost against delay through the requests of
+/// `groups`, which sit in the view from position `offset` on.
+fn cost_line(v: &View, groups: &[&Sampled], offset: usize) -> Option<Line> {
+    let cost = metric_column("cost_usd_per_million");
+    let points: Vec<GroupMean> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| GroupMean {
+            x: g.group.delay_ms as f64,
+            n: g.requests.n() as f64,
+            mean: v.mean(offset + i, cost),
+        })
+        .collect();
+    fit_groups(&points)
+}
+
+fn tables<'a>(groups: &[&'a Sampled]) -> Vec<&'a Resampled> {
+    groups.iter().map(|g| &g.requests).collect()
 }
 
 /// Cost against delay for one approach, with a 95% band from refits on resampled requests.
-fn fit_with_band(groups: &[Group], approach: &str, delays: &[i64], cfg: &Config) -> Option<Fit> {
-    let data = cost_groups(groups, approach);
-    let line = fit_groups(&data)?;
-    let xs: Vec<f64> = data.iter().map(|(x, _)| *x).collect();
-    let samples: Vec<&[f64]> = data.iter().map(|(_, y)| *y).collect();
-    let reps = replicates(
-        &samples,
-        cfg.resamples,
-        cfg.seed,
-        stream_id(&["fit", approach]),
-        &|r: &mut [Vec<f64>]| {
-            fit_groups(&with_delays(&xs, r)).map_or([f64::NAN; 2], |l| [l.intercept, l.slope])
-        },
-    );
+fn fit_with_band(sampled: &[Sampled], approach: &str, delays: &[i64], cfg: &Config) -> Option<Fit> {
+    let groups = approach_groups(sampled, approach);
+    let tables = tables(&groups);
+    let line = cost_line(&View::observed(&tables), &groups, 0)?;
+    let reps = replicates(&tables, |v| {
+        cost_line(v, &groups, 0).map_or([f64::NAN; 2], |l| [l.intercept, l.slope])
+    });
     let (lo, hi) = (*delays.first()? as f64, *delays.last()? as f64);
     let band = (0..=100)
         .map(|i| {
@@ -393,7 +460,7 @@ fn fit_with_band(groups: &[Group], approach: &str, delays: &[i64], cfg: &Config)
 }
 
 fn breakeven_row(
-    groups: &[Group],
+    sampled: &[Sampled],
     approach: &str,
     baseline: &str,
     fits: &[Fit],
@@ -421,25 +488,20 @@ fn breakeven_row(
             format!("{approach} never gets cheaper than {baseline}: its cost grows with the delay at least as fast"),
         );
     };
-    let (base, other) = (cost_groups(groups, baseline), cost_groups(groups, approach));
-    let split = base.len();
-    let xs: Vec<f64> = base.iter().chain(&other).map(|(x, _)| *x).collect();
-    let samples: Vec<&[f64]> = base.iter().chain(&other).map(|(_, y)| *y).collect();
-    let stream = stream_id(&["breakeven", approach, baseline]);
-    let reps = replicates(
-        &samples,
-        cfg.resamples,
-        cfg.seed,
-        stream,
-        &|r: &mut [Vec<f64>]| {
-            let g = with_delays(&xs, r);
-            match (fit_groups(&g[..split]), fit_groups(&g[split..])) {
-                (Some(b), Some(o)) => [break_even(b, o).unwrap_or(f64::NAN)],
-                _ => [f64::NAN],
-            }
-        },
+    let (base, other) = (
+        approach_groups(sampled, baseline),
+        approach_groups(sampled, approach),
     );
-    let values: Vec<f64> = reps.iter().map(|r| r[0]).collect();
+    let both: Vec<&Sampled> = base.iter().chain(&other).copied().collect();
+    let values: Vec<f64> = replicates(&tables(&both), |v| {
+        match (cost_line(v, &base, 0), cost_line(v, &other, base.len())) {
+            (Some(b), Some(o)) => [break_even(b, o).unwrap_or(f64::NAN)],
+            _ => [f64::NAN],
+        }
+    })
+    .into_iter()
+    .map(|[v]| v)
+    .collect();
     let crossing =
         values.iter().filter(|v| v.is_finite()).count() as f64 / values.len().max(1) as f64;
     let alpha = (1.0 - cfg.confidence) / 2.0;
@@ -462,47 +524,37 @@ fn breakeven_row(
     row(Some(point), Some(ci), note)
 }
 
-/// Index samples `0..n` so that a statistic can resample whole requests
-/// (several metrics of the same request together).
-fn indices(n: usize) -> Vec<f64> {
-    (0..n).map(|i| i as f64).collect()
-}
-
-fn mean_at(values: &[f64], idx: &[f64]) -> f64 {
-    idx.iter().map(|i| values[*i as usize]).sum::<f64>() / idx.len() as f64
-}
-
 fn hypotheses(
-    groups: &[Group],
+    sampled: &[Sampled],
     approaches: &[String],
     delays: &[i64],
     at: Option<i64>,
     s: &Settings,
 ) -> Vec<HypothesisRow> {
     let mut out = Vec::new();
-    let find = |a: &str, d: i64| groups.iter().find(|g| g.approach == a && g.delay_ms == d);
+    let find = |a: &str, d: i64| {
+        sampled
+            .iter()
+            .find(|g| g.group.approach == a && g.group.delay_ms == d)
+    };
     let cfg = &s.bootstrap;
     let p = &s.prices;
+    let (wall, cpu, span) = (
+        metric_column("do_wall_ms"),
+        metric_column("worker_cpu_ms"),
+        metric_column("span_ms"),
+    );
     if let Some(d) = at {
         for a in approaches.iter().filter(|a| **a != s.baseline) {
             let (Some(base), Some(proxy)) = (find(&s.baseline, d), find(a, d)) else {
                 continue;
             };
-            let (bi, pi) = (indices(base.n()), indices(proxy.n()));
-            let (b_wall, p_wall, p_cpu) = (
-                base.get("do_wall_ms"),
-                proxy.get("do_wall_ms"),
-                proxy.get("worker_cpu_ms"),
-            );
-            let [saving] = estimate(
-                cfg,
-                &[&bi, &pi],
-                stream_id(&["H1", a, &d.to_string()]),
-                |r| {
-                    let replaced = (mean_at(b_wall, &r[0]) - mean_at(p_wall, &r[1])) * p.do_wall_ms;
-                    [replaced / (mean_at(p_cpu, &r[1]) * p.worker_cpu_ms)]
-                },
-            );
+            let pair = [&base.requests, &proxy.requests];
+            // Wall and CPU of the proxy's requests come from the same resample.
+            let [saving] = estimate(cfg, &pair, |v| {
+                let replaced = (v.mean(0, wall) - v.mean(1, wall)) * p.do_wall_ms;
+                [replaced / (v.mean(1, cpu) * p.worker_cpu_ms)]
+            });
             out.push(HypothesisRow {
                 id: format!("H1 {a}"),
                 claim: format!(
@@ -513,12 +565,7 @@ fn hypotheses(
                 measured: saving,
                 verdict: Verdict::of(saving.ci, (1_000.0, 10_000.0)),
             });
-            let [ratio] = estimate(
-                cfg,
-                &[b_wall, p_wall],
-                stream_id(&["H2", a, &d.to_string()]),
-                |r| [mean(&r[0]) / mean(&r[1])],
-            );
+            let [ratio] = estimate(cfg, &pair, |v| [v.mean(0, wall) / v.mean(1, wall)]);
             out.push(HypothesisRow {
                 id: format!("H2 {a}"),
                 claim: format!("For a {d} ms fetch, {a} cuts billed DO wall clock 33-100x ({}'s do_wall_ms / {a}'s)", s.baseline),
@@ -531,27 +578,23 @@ fn hypotheses(
     }
     // One hop fewer: simple against current, averaged over the delays both have.
     let (many, few) = ("current", "simple");
-    let both: Vec<(&Group, &Group)> = delays
+    let both: Vec<&Resampled> = delays
         .iter()
-        .filter_map(|d| Some((find(many, *d)?, find(few, *d)?)))
+        .filter_map(|d| Some([&find(many, *d)?.requests, &find(few, *d)?.requests]))
+        .flatten()
         .collect();
     if !both.is_empty() {
-        let samples: Vec<&[f64]> = both
-            .iter()
-            .flat_map(|(m, f)| [m.get("span_ms"), f.get("span_ms")])
-            .collect();
-        let [cut] = estimate(cfg, &samples, stream_id(&["H3"]), |r| {
-            let diffs: f64 = r
-                .chunks(2)
-                .map(|pair| mean(&pair[0]) - mean(&pair[1]))
+        let pairs = both.len() / 2;
+        let [cut] = estimate(cfg, &both, |v| {
+            let diffs: f64 = (0..pairs)
+                .map(|i| v.mean(2 * i, span) - v.mean(2 * i + 1, span))
                 .sum();
-            [diffs / (r.len() / 2) as f64]
+            [diffs / pairs as f64]
         });
         out.push(HypothesisRow {
             id: "H3".into(),
             claim: format!(
-                "One hop fewer ({few} vs {many}) cuts latency by 10-30 ms (span_ms, mean difference over {} delays)",
-                both.len()
+                "One hop fewer ({few} vs {many}) cuts latency by 10-30 ms (span_ms, mean difference over {pairs} delays)"
             ),
             range: (10.0, 30.0),
             unit: "ms",

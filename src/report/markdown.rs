@@ -248,7 +248,7 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
     );
     let _ = writeln!(
         w,
-        "- Bootstrap: {} resamples, seed {}, {} intervals at {:.0}% confidence, requests resampled within each approach and delay. Quantiles by linear interpolation (numpy's default).",
+        "- Bootstrap: {} resamples, seed {}, {} intervals at {:.0}% confidence, each approach and delay's requests resampled once and every statistic read from those resamples (medians drawn from their exact bootstrap distribution); BCa's jackknife leaves out one of at most 200 blocks of requests. Quantiles by linear interpolation (numpy's default).",
         thousands(b.resamples as u64),
         b.seed,
         match b.method {

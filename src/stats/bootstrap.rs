@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::normal;
 use super::rng::Rng;
-use super::univariate::{mean, median_in_place, quantile_sorted, sorted};
+use super::univariate::quantile_sorted;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -206,86 +206,6 @@ where
     })
 }
 
-/// Mean and median of one sample with their intervals. Same statistic as
-/// `estimate` with `[mean, median]`, with a resampling kernel that counts
-/// draws over the sorted sample instead of selecting in each resample.
-pub fn mean_and_median(cfg: &Config, x: &[f64], stream: u64) -> [Estimate; 2] {
-    let stat = |r: &mut [Vec<f64>]| [mean(&r[0]), median_in_place(&mut r[0])];
-    estimate_with(cfg, &[x], &stat, || {
-        mean_median_replicates(&sorted(x), cfg.resamples, cfg.seed, stream)
-    })
-}
-
-/// Difference and ratio (other against baseline) of the means and of the
-/// medians of two independent samples: `[diff, ratio, median diff, median ratio]`.
-pub fn compare_two(cfg: &Config, baseline: &[f64], other: &[f64], stream: u64) -> [Estimate; 4] {
-    let stat = |r: &mut [Vec<f64>]| {
-        let (b, o) = (mean(&r[0]), mean(&r[1]));
-        let (bm, om) = (median_in_place(&mut r[0]), median_in_place(&mut r[1]));
-        [o - b, o / b, om - bm, om / bm]
-    };
-    estimate_with(cfg, &[baseline, other], &stat, || {
-        let b = mean_median_replicates(&sorted(baseline), cfg.resamples, cfg.seed, stream);
-        let o = mean_median_replicates(
-            &sorted(other),
-            cfg.resamples,
-            cfg.seed,
-            stream.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15,
-        );
-        b.iter()
-            .zip(&o)
-            .map(|(b, o)| [o[0] - b[0], o[0] / b[0], o[1] - b[1], o[1] / b[1]])
-            .collect()
-    })
-}
-
-/// Bootstrap replicates of (mean, median): each resample is a count per
-/// position of the sorted sample; the median is read off the running counts.
-fn mean_median_replicates(
-    sorted: &[f64],
-    resamples: usize,
-    seed: u64,
-    stream: u64,
-) -> Vec<[f64; 2]> {
-    let n = sorted.len();
-    let (rank_lo, rank_hi) = ((n - 1) / 2, n / 2);
-    let chunks = resamples.div_ceil(CHUNK);
-    let per_chunk: Vec<Vec<[f64; 2]>> = (0..chunks)
-        .into_par_iter()
-        .map(|c| {
-            let mut rng = Rng::derive(seed, stream, c as u64);
-            let mut counts = vec![0u32; n];
-            let count = CHUNK.min(resamples - c * CHUNK);
-            (0..count)
-                .map(|_| {
-                    let mut sum = 0.0;
-                    for _ in 0..n {
-                        let i = rng.below(n);
-                        counts[i] += 1;
-                        sum += sorted[i];
-                    }
-                    let (mut seen, mut lo) = (0usize, f64::NAN);
-                    let mut hi = f64::NAN;
-                    for (i, c) in counts.iter().enumerate() {
-                        let before = seen;
-                        seen += *c as usize;
-                        if before <= rank_lo && rank_lo < seen {
-                            lo = sorted[i];
-                        }
-                        if rank_hi < seen {
-                            hi = sorted[i];
-                            break;
-                        }
-                    }
-                    counts.fill(0);
-                    [sum / n as f64, (lo + hi) / 2.0]
-                })
-                .collect()
-        })
-        .collect();
-    per_chunk.into_iter().flatten().collect()
-}
-
 fn estimate_with<const K: usize, F, R>(
     cfg: &Config,
     samples: &[&[f64]],
@@ -310,6 +230,17 @@ where
         Method::Bca => Some(jackknife(samples, stat)),
         Method::Percentile => None,
     };
+    intervals(cfg, observed, &reps, jack.as_deref())
+}
+
+/// Intervals of each component from its replicates and, for BCa, its
+/// jackknife values (per sample, per left-out value or block).
+pub(crate) fn intervals<const K: usize>(
+    cfg: &Config,
+    observed: [f64; K],
+    reps: &[[f64; K]],
+    jack: Option<&[Vec<[f64; K]>]>,
+) -> [Estimate; K] {
     std::array::from_fn(|k| {
         let component: Vec<f64> = reps.iter().map(|r| r[k]).collect();
         let value = observed[k];
@@ -317,7 +248,7 @@ where
         let ci = if all_same || !value.is_finite() {
             Interval::point(value)
         } else {
-            match &jack {
+            match jack {
                 Some(jack) => {
                     let jack_k: Vec<Vec<f64>> = jack
                         .iter()
@@ -341,6 +272,7 @@ pub fn stream_id(parts: &[&str]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::univariate::{mean, median_in_place};
 
     fn mean_median(s: &mut [Vec<f64>]) -> [f64; 2] {
         [mean(&s[0]), median_in_place(&mut s[0])]
@@ -384,42 +316,6 @@ mod tests {
             let flat = [3.0; 10];
             let [m, _] = estimate(&cfg, &[&flat], 1, mean_median);
             assert_eq!(m.ci, Interval::point(3.0));
-        }
-    }
-
-    #[test]
-    fn the_counting_kernel_gives_the_medians_and_means_of_real_resamples() {
-        let mut r = Rng::new(4);
-        for n in [1usize, 2, 5, 30, 31] {
-            let x: Vec<f64> = (0..n).map(|_| r.below(20) as f64).collect();
-            let reps = mean_median_replicates(&sorted(&x), 300, 5, 6);
-            // Each replicate is the (mean, median) of some multiset drawn from x.
-            for [m, md] in reps {
-                assert!(m >= sorted(&x)[0] - 1e-9 && m <= sorted(&x)[n - 1] + 1e-9);
-                assert!(
-                    x.contains(&md) || (n % 2 == 0),
-                    "{md} not a data value for odd n"
-                );
-            }
-        }
-        // Against resampling by selection: same distribution, so close intervals.
-        let x: Vec<f64> = (0..200).map(|_| (r.normal() * 0.5).exp() * 40.0).collect();
-        let cfg = Config {
-            resamples: 4_000,
-            ..Config::default()
-        };
-        let fast = mean_and_median(&cfg, &x, 8);
-        let slow = estimate(&cfg, &[&x], 8, |s| {
-            [mean(&s[0]), median_in_place(&mut s[0])]
-        });
-        for (f, s) in fast.iter().zip(&slow) {
-            assert_eq!(f.value, s.value);
-            let width = s.ci.high - s.ci.low;
-            assert!(
-                (f.ci.low - s.ci.low).abs() < 0.1 * width
-                    && (f.ci.high - s.ci.high).abs() < 0.1 * width,
-                "{f:?} {s:?}"
-            );
         }
     }
 

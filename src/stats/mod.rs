@@ -4,5 +4,6 @@
 pub mod bootstrap;
 pub mod normal;
 pub mod regression;
+pub mod resampled;
 pub mod rng;
 pub mod univariate;

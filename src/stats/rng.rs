@@ -62,6 +62,31 @@ impl Rng {
         (m >> 64) as usize
     }
 
+    /// Two independent uniform draws in `0..n`, from one 64-bit output when
+    /// n fits in 32 bits (the bootstrap's inner loop).
+    pub fn two_below(&mut self, n: usize) -> (usize, usize) {
+        let Ok(n32) = u32::try_from(n) else {
+            return (self.below(n), self.below(n));
+        };
+        let r = self.next_u64();
+        (
+            self.below_u32(r as u32, n32),
+            self.below_u32((r >> 32) as u32, n32),
+        )
+    }
+
+    /// Lemire's multiply-shift on a 32-bit draw `x`, rejecting as `below` does.
+    fn below_u32(&mut self, x: u32, n: u32) -> usize {
+        let mut m = u64::from(x) * u64::from(n);
+        if (m as u32) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u32) < threshold {
+                m = u64::from(self.next_u64() as u32) * u64::from(n);
+            }
+        }
+        (m >> 32) as usize
+    }
+
     /// Uniform in `[0, 1)`.
     pub fn uniform(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
@@ -72,6 +97,31 @@ impl Rng {
         let u1 = 1.0 - self.uniform();
         let u2 = self.uniform();
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+
+    /// Gamma(shape, 1) for shape ≥ 1 (Marsaglia and Tsang, 2000).
+    pub fn gamma(&mut self, shape: f64) -> f64 {
+        debug_assert!(shape >= 1.0);
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let x = self.normal();
+            let v = 1.0 + c * x;
+            if v <= 0.0 {
+                continue;
+            }
+            let v = v * v * v;
+            let u = self.uniform();
+            if u < 1.0 - 0.0331 * x.powi(4) || u.ln() < 0.5 * x * x + d * (1.0 - v + v.ln()) {
+                return d * v;
+            }
+        }
+    }
+
+    /// Beta(a, b) for a, b ≥ 1, as the share of one Gamma in the sum of two.
+    pub fn beta(&mut self, a: f64, b: f64) -> f64 {
+        let x = self.gamma(a);
+        x / (x + self.gamma(b))
     }
 }
 
@@ -110,6 +160,37 @@ mod tests {
                 };
                 assert_eq!(fast.below(n), want);
             }
+        }
+    }
+
+    #[test]
+    fn paired_draws_are_uniform_and_unbiased() {
+        let mut r = Rng::new(12);
+        let mut counts = [0u32; 7];
+        for _ in 0..35_000 {
+            let (i, j) = r.two_below(7);
+            counts[i] += 1;
+            counts[j] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (9_500..10_500).contains(&c)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn beta_has_its_mean_and_variance() {
+        let mut r = Rng::new(13);
+        for (a, b) in [(1.0, 1.0), (3.0, 8.0), (500.0, 501.0)] {
+            let xs: Vec<f64> = (0..100_000).map(|_| r.beta(a, b)).collect();
+            let m = xs.iter().sum::<f64>() / xs.len() as f64;
+            let v = xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / xs.len() as f64;
+            let (want_m, want_v) = (a / (a + b), a * b / ((a + b).powi(2) * (a + b + 1.0)));
+            assert!(
+                (m - want_m).abs() < 4.0 * (want_v / 1e5).sqrt(),
+                "{a},{b}: {m}"
+            );
+            assert!((v / want_v - 1.0).abs() < 0.03, "{a},{b}: {v} vs {want_v}");
         }
     }
 
