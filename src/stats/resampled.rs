@@ -28,6 +28,14 @@ const CHUNK: usize = 250;
 /// cut into batches that replay the same draws.
 const LANES: usize = 8;
 
+/// One row of up to [`LANES`] columns, on a cache line of its own: a draw
+/// then loads one line, not two.
+#[repr(align(64))]
+struct Row([f64; LANES]);
+
+/// Row indices drawn ahead of their loads (even, and small enough for the stack).
+const DRAWS: usize = 64;
+
 /// One group's columns (same rows) resampled `cfg.resamples` times.
 #[derive(Debug, Clone)]
 pub struct Resampled {
@@ -50,6 +58,10 @@ impl Resampled {
         let n = columns.first().map_or(0, |c| c.len());
         assert!(n > 0, "a resampled group needs at least one row");
         assert!(
+            u32::try_from(n).is_ok(),
+            "row indices are drawn as 32-bit numbers"
+        );
+        assert!(
             columns.iter().all(|c| c.len() == n),
             "columns of one group must have the same rows"
         );
@@ -66,15 +78,15 @@ impl Resampled {
         let mut rep_mean = vec![0.0; cfg.resamples * width];
         for first in (0..width).step_by(LANES) {
             let lanes = LANES.min(width - first);
-            let rows: Vec<[f64; LANES]> = (0..n)
+            let rows: Vec<Row> = (0..n)
                 .map(|i| {
-                    std::array::from_fn(|k| {
+                    Row(std::array::from_fn(|k| {
                         if k < lanes {
                             columns[first + k][i]
                         } else {
                             0.0
                         }
-                    })
+                    }))
                 })
                 .collect();
             let sums = replicate_sums(&rows, cfg.resamples, cfg.seed, stream);
@@ -129,12 +141,7 @@ impl Resampled {
 
 /// Per replicate, the column sums of one resample of rows (n draws with
 /// replacement). Rows are contiguous so one draw touches one cache line.
-fn replicate_sums(
-    rows: &[[f64; LANES]],
-    resamples: usize,
-    seed: u64,
-    stream: u64,
-) -> Vec<[f64; LANES]> {
+fn replicate_sums(rows: &[Row], resamples: usize, seed: u64, stream: u64) -> Vec<[f64; LANES]> {
     let n = rows.len();
     let chunks = resamples.div_ceil(CHUNK);
     let per_chunk: Vec<Vec<[f64; LANES]>> = (0..chunks)
@@ -142,25 +149,38 @@ fn replicate_sums(
         .map(|c| {
             let mut rng = Rng::derive(seed, stream, c as u64);
             let count = CHUNK.min(resamples - c * CHUNK);
+            let mut batch = [0u32; DRAWS];
             (0..count)
                 .map(|_| {
-                    // Two accumulators halve the chain of dependent additions.
+                    // Indices are drawn a batch ahead so that the row loads of
+                    // a batch overlap; two accumulators halve the chain of
+                    // dependent additions.
                     let (mut even, mut odd) = ([0.0; LANES], [0.0; LANES]);
                     let mut left = n;
-                    while left >= 2 {
-                        let (i, j) = rng.two_below(n);
-                        let (ri, rj) = (&rows[i], &rows[j]);
-                        for k in 0..LANES {
-                            even[k] += ri[k];
-                            odd[k] += rj[k];
+                    while left > 0 {
+                        let m = left.min(DRAWS);
+                        for pair in batch[..m.next_multiple_of(2)].chunks_exact_mut(2) {
+                            let (i, j) = rng.two_below(n);
+                            pair[0] = i as u32;
+                            pair[1] = j as u32;
                         }
-                        left -= 2;
-                    }
-                    if left == 1 {
-                        let r = &rows[rng.below(n)];
-                        for k in 0..LANES {
-                            even[k] += r[k];
+                        let drawn = &batch[..m];
+                        for two in drawn.chunks_exact(2) {
+                            let (ri, rj) = (&rows[two[0] as usize].0, &rows[two[1] as usize].0);
+                            for k in 0..LANES {
+                                even[k] += ri[k];
+                                odd[k] += rj[k];
+                            }
                         }
+                        if let [.., last] = drawn {
+                            if m % 2 == 1 {
+                                let r = &rows[*last as usize].0;
+                                for k in 0..LANES {
+                                    even[k] += r[k];
+                                }
+                            }
+                        }
+                        left -= m;
                     }
                     std::array::from_fn(|k| even[k] + odd[k])
                 })

@@ -35,6 +35,7 @@ impl Rng {
         Rng::new(splitmix(&mut state))
     }
 
+    #[inline]
     pub fn next_u64(&mut self) -> u64 {
         let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
         let t = self.s[1] << 17;
@@ -64,6 +65,7 @@ impl Rng {
 
     /// Two independent uniform draws in `0..n`, from one 64-bit output when
     /// n fits in 32 bits (the bootstrap's inner loop).
+    #[inline]
     pub fn two_below(&mut self, n: usize) -> (usize, usize) {
         let Ok(n32) = u32::try_from(n) else {
             return (self.below(n), self.below(n));
@@ -76,6 +78,7 @@ impl Rng {
     }
 
     /// Lemire's multiply-shift on a 32-bit draw `x`, rejecting as `below` does.
+    #[inline]
     fn below_u32(&mut self, x: u32, n: u32) -> usize {
         let mut m = u64::from(x) * u64::from(n);
         if (m as u32) < n {
