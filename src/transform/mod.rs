@@ -16,7 +16,7 @@ use polars::prelude::*;
 
 use crate::config::Settings;
 use crate::cost::Prices;
-use crate::mirror::lake::write_parquet;
+use crate::mirror::lake::{read_lake, write_parquet};
 use quality::QualityRow;
 use rules::{has_role_column, TransformSection};
 use run_manifest::{Index, Match};
@@ -72,7 +72,7 @@ pub fn run(settings: &Settings) -> Result<Transformed> {
 pub fn transform(settings: &Settings) -> Result<Transformed> {
     let t = &settings.transform;
     t.validate()?;
-    let Some(lake) = crate::mirror::lake::scan_lake(&settings.lake, &settings.window)? else {
+    let Some(lake) = read_lake(&settings.lake, &settings.window, LEG_COLUMNS)? else {
         bail!(
             "the lake {} holds no events{}: run `tracecost mirror` first",
             settings.lake.display(),
@@ -90,9 +90,9 @@ pub fn transform(settings: &Settings) -> Result<Transformed> {
     if let Some(to) = settings.window.to {
         in_window = in_window.and(col("EventTimestampMs").lt(lit(to.timestamp_millis())));
     }
-    let columns: Vec<Expr> = LEG_COLUMNS.iter().map(|c| col(*c)).collect();
-    let rows = lake.filter(in_window).select(columns);
-    let lake_rows = count(rows.clone())?;
+    let rows = lake.lazy().filter(in_window).collect()?;
+    let lake_rows = rows.height() as u64;
+    let rows = rows.lazy();
     let legs = Context::context(classify(rows, t).collect(), "cannot classify legs")?;
     let base = Context::context(
         aggregate(legs.clone().lazy(), t).collect(),
@@ -130,11 +130,6 @@ pub fn transform(settings: &Settings) -> Result<Transformed> {
         requests,
         quality,
     })
-}
-
-fn count(lf: LazyFrame) -> Result<u64> {
-    let df = lf.select([len().alias("n")]).collect()?;
-    Ok(df.column("n")?.get(0)?.try_extract::<u64>()?)
 }
 
 fn null_str() -> Expr {
