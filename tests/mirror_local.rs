@@ -249,12 +249,24 @@ fn a_changed_object_replaces_exactly_its_rows() {
     write(&src.join("two.log.gz"), &gzip(lines(7, 9).as_bytes()));
     let lake = tmp.path().join("lake");
     mirror(tmp.path(), &tmp.path().join("src"), &lake, &[]);
-    let two_file = fs::read_dir(lake.join("date=2025-11-18"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_string_lossy().contains("two-"))
-        .unwrap();
-    let two_before = fs::read(&two_file).unwrap();
+    // Both objects share one segment file.
+    let files = |lake: &std::path::Path| {
+        fs::read_dir(lake.join("date=2025-11-18"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(files(&lake).len(), 1, "{:?}", files(&lake));
+    let rows_of = |df: &polars::prelude::DataFrame, key: &str| -> Vec<Option<i64>> {
+        let objects = str_col(df, "source_object");
+        let walls = i64_col(df, "WallTimeMs");
+        (0..df.height())
+            .filter(|i| objects[*i] == Some(key))
+            .map(|i| walls[i])
+            .collect()
+    };
+    let two_before = rows_of(&read_lake(&lake), "20251119/two.log.gz");
+    assert_eq!(two_before, vec![Some(9); 7]);
     std::thread::sleep(std::time::Duration::from_millis(20));
     write(&src.join("one.log.gz"), &gzip(lines(3, 42).as_bytes()));
     let out = mirror(tmp.path(), &tmp.path().join("src"), &lake, &[]);
@@ -268,7 +280,13 @@ fn a_changed_object_replaces_exactly_its_rows() {
     let walls = i64_col(&df, "WallTimeMs");
     assert_eq!(walls.iter().filter(|w| **w == Some(42)).count(), 3);
     assert_eq!(walls.iter().filter(|w| **w == Some(5)).count(), 0);
-    assert_eq!(fs::read(&two_file).unwrap(), two_before);
+    assert_eq!(rows_of(&df, "20251119/two.log.gz"), two_before);
+    // The old segment lost one's rows; the new version has a segment of its own.
+    assert_eq!(files(&lake).len(), 2, "{:?}", files(&lake));
+    // And the manifest still accounts for every file.
+    let again = mirror(tmp.path(), &tmp.path().join("src"), &lake, &[]);
+    assert!(stdout(&again).contains("0 read"), "{}", stdout(&again));
+    assert_eq!(read_lake(&lake).height(), 10);
 }
 
 #[test]

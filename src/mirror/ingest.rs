@@ -1,5 +1,7 @@
-//! Reading one source object into lake files, streaming: bytes → gunzip →
-//! lines → column builders → Parquet row groups, with bad lines quarantined.
+//! Reading one source object, streaming: bytes → gunzip → lines → column
+//! builders → Parquet row groups, with bad lines quarantined. A day with more
+//! than a row group of rows gets a lake file of the object's own; the rows of
+//! other days are handed back for the run's segment files.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -22,7 +24,7 @@ use super::tail::{self, Item, TailReader};
 use crate::cli::InputFormat;
 
 /// Rows per Parquet row group; also bounds the rows held in memory per date.
-const ROW_GROUP: usize = 50_000;
+pub(super) const ROW_GROUP: usize = 50_000;
 const READ_BUFFER: usize = 256 * 1024;
 /// How many line errors of one object are kept for the terminal.
 pub const SHOWN_ERRORS: usize = 3;
@@ -38,6 +40,10 @@ pub struct Outcome {
     pub entry: Entry,
     /// First few one-line errors (object, line, cause) for the terminal.
     pub messages: Vec<String>,
+    /// Rows that did not fill a row group, by event day: they go to the
+    /// run's segment file of that day (see `segment.rs`), not to a file of
+    /// their own.
+    pub held: Vec<(i32, DataFrame)>,
 }
 
 /// Reads one object. `Err` means the source itself failed (I/O, network): the
@@ -56,13 +62,7 @@ pub fn ingest_object(
     };
     let mut writer = ObjectWriter::new(dest, &obj.key);
     match read_content(reader, obj, dest.format, &mut writer) {
-        Ok(format) => {
-            let entry = writer.finish(obj, format)?;
-            Ok(Outcome {
-                messages: entry.1,
-                entry: entry.0,
-            })
-        }
+        Ok(format) => writer.finish(obj, format),
         Err(e) if failed.load(Ordering::Relaxed) => {
             writer.abort();
             Err(anyhow::Error::new(e).context(format!("cannot read {}", obj.key)))
@@ -306,16 +306,12 @@ impl<'a> ObjectWriter<'a> {
         }
     }
 
-    fn finish(
-        mut self,
-        obj: &ObjectRef,
-        format: Option<InputFormat>,
-    ) -> Result<(Entry, Vec<String>)> {
+    fn finish(mut self, obj: &ObjectRef, format: Option<InputFormat>) -> Result<Outcome> {
         let result = self.finish_files(format);
         if result.is_err() {
             self.abort();
         }
-        let (files, quarantine) = result?;
+        let (files, quarantine, held) = result?;
         let status = if self.lines == 0 {
             Status::Empty
         } else if self.rows == 0 && self.rejected == 0 && self.test_lines > 0 {
@@ -336,14 +332,29 @@ impl<'a> ObjectWriter<'a> {
             files,
             quarantine,
         };
-        Ok((entry, std::mem::take(&mut self.messages)))
+        Ok(Outcome {
+            entry,
+            messages: std::mem::take(&mut self.messages),
+            held,
+        })
     }
 
-    fn finish_files(&mut self, format: Option<InputFormat>) -> Result<(Vec<String>, Vec<String>)> {
+    /// Closes the object's own files (days with more than a row group of
+    /// rows) and hands back the rows of the other days.
+    #[allow(clippy::type_complexity)]
+    fn finish_files(
+        &mut self,
+        format: Option<InputFormat>,
+    ) -> Result<(Vec<String>, Vec<String>, Vec<(i32, DataFrame)>)> {
         self.format_name = format.map(format_name).unwrap_or("");
         let mut files = Vec::new();
-        for sink in self.dates.values_mut() {
-            if !sink.batch.is_empty() || sink.writer.is_none() {
+        let mut held = Vec::new();
+        for (day, sink) in self.dates.iter_mut() {
+            if sink.writer.is_none() {
+                held.push((*day, sink.batch.take_frame(&self.key, self.format_name)?));
+                continue;
+            }
+            if !sink.batch.is_empty() {
                 flush(sink, &self.key, self.format_name)?;
             }
             let writer = sink.writer.take().expect("flushed above");
@@ -359,7 +370,7 @@ impl<'a> ObjectWriter<'a> {
             fs::rename(&tmp, &dest)?;
             quarantine.push(format!("lines/{}.jsonl", self.stem));
         }
-        Ok((files, quarantine))
+        Ok((files, quarantine, held))
     }
 }
 
@@ -388,7 +399,7 @@ fn flush(sink: &mut DateSink, key: &str, format: &str) -> PolarsResult<()> {
 /// objects. Snappy: measured on a 300 MB archive, ingest took 3.7 s with it,
 /// 4.3 s with LZ4 and 5.5 s with zstd, for a lake 1.3x the size of zstd's;
 /// every Parquet reader supports it.
-struct LakeFileWriter {
+pub(super) struct LakeFileWriter {
     writer: polars_parquet::write::FileWriter<io::BufWriter<File>>,
     schema: ArrowSchema,
     encodings: polars_buffer::Buffer<Vec<polars_parquet::write::Encoding>>,
@@ -396,7 +407,7 @@ struct LakeFileWriter {
 }
 
 impl LakeFileWriter {
-    fn create(path: &Path, like: &DataFrame) -> PolarsResult<Self> {
+    pub(super) fn create(path: &Path, like: &DataFrame) -> PolarsResult<Self> {
         use polars_parquet::write::{
             CompressionOptions, Encoding, FileWriter, StatisticsOptions, Version, WriteOptions,
         };
@@ -421,7 +432,8 @@ impl LakeFileWriter {
         })
     }
 
-    fn write(&mut self, df: &DataFrame) -> PolarsResult<()> {
+    /// One row group per chunk of `df`.
+    pub(super) fn write(&mut self, df: &DataFrame) -> PolarsResult<()> {
         let batches = df.iter_chunks(CompatLevel::newest(), false).map(Ok);
         let groups = polars_parquet::write::RowGroupIterator::try_new(
             batches,
@@ -435,7 +447,8 @@ impl LakeFileWriter {
         Ok(())
     }
 
-    fn finish(mut self) -> PolarsResult<()> {
+    /// Ends the file and waits until its bytes are on disk.
+    pub(super) fn finish(mut self) -> PolarsResult<()> {
         self.writer.end(None)?;
         let file = self.writer.into_inner();
         file.into_inner().map_err(|e| e.into_error())?.sync_data()?;
@@ -491,6 +504,7 @@ fn quarantine_object(
     Ok(Outcome {
         entry,
         messages: vec![format!("{}: {reason}", obj.key)],
+        held: Vec::new(),
     })
 }
 

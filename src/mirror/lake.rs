@@ -1,7 +1,8 @@
 //! Lake layout: atomic file writes, and the scans that read the lake back.
 //!
 //! ```text
-//! <lake>/date=YYYY-MM-DD/<object>-<keyhash>.parquet   one file per source object and event date
+//! <lake>/date=YYYY-MM-DD/segment-<hash>.parquet       rows of up to 64 objects of a run (segment.rs)
+//! <lake>/date=YYYY-MM-DD/<object>-<keyhash>.parquet   an object with more than a row group on a date
 //! <lake>/_manifest.json                               what each source object produced
 //! <lake>/_derived/                                    outputs of later steps
 //! <lake>/_quarantine/                                 bad lines and objects (default place)
@@ -183,14 +184,19 @@ pub fn read_lake(lake_dir: &Path, window: &Window, columns: &[&str]) -> Result<O
                 .with_columns(Some(wanted.clone()))
                 .read_parallel(ParallelStrategy::None)
                 .finish()
-                .with_context(|| format!("cannot read {path}: remove it and run `tracecost mirror` again"))
+                .with_context(|| {
+                    format!("cannot read {path}: remove it and run `tracecost mirror` again")
+                })
         })
         .collect::<Result<_>>()?;
     let mut frames = frames.into_iter();
     let mut all = frames.next().expect("at least one file");
     for frame in frames {
         all.vstack_mut_owned(frame).with_context(|| {
-            format!("the files of the lake {} do not share one schema", lake_dir.display())
+            format!(
+                "the files of the lake {} do not share one schema",
+                lake_dir.display()
+            )
         })?;
     }
     all.rechunk_mut_par();

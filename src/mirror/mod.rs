@@ -1,8 +1,10 @@
 //! Step 1: mirror source objects into the local Parquet lake, incrementally.
 //!
 //! Only objects that are new or changed (size, ETag or mtime) against the
-//! manifest are read; each one replaces exactly its own lake files. Work is
-//! spread over `jobs` threads, each streaming one object at a time.
+//! manifest are read; each one replaces exactly its own rows. Objects are cut
+//! into segments of consecutive keys that share their lake files (see
+//! `segment.rs`); segments are spread over `jobs` threads, each streaming one
+//! object at a time.
 
 pub mod dir;
 pub mod ingest;
@@ -11,6 +13,7 @@ pub mod logpush;
 pub mod manifest;
 pub mod record;
 pub mod s3;
+pub mod segment;
 pub mod source;
 pub mod tail;
 pub mod wait;
@@ -115,21 +118,27 @@ pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary>
         .num_threads(settings.jobs.max(source.parallelism().unwrap_or(0)))
         .build()
         .context("cannot start worker threads")?;
-    let (tx, rx) = std::sync::mpsc::channel::<(ObjectRef, Result<Outcome>)>();
+    let segments = segment::cut(pending);
+    let (tx, rx) = std::sync::mpsc::channel::<Done>();
     let mut shown = 0usize;
     let mut last_save = Instant::now();
     std::thread::scope(|scope| -> Result<()> {
         let dest = &dest;
         scope.spawn(move || {
             pool.install(|| {
-                pending.par_iter().for_each_with(tx, |tx, obj| {
-                    let outcome = ingest::ingest_object(source, obj, dest);
-                    let _ = tx.send((obj.clone(), outcome));
+                segments.par_iter().for_each_with(tx, |tx, objects| {
+                    mirror_segment(source, objects, dest, tx);
                 })
             })
         });
-        for (obj, outcome) in rx {
-            progress.advance(obj.size);
+        for done in rx {
+            let (obj, outcome) = match done {
+                Done::Read(bytes) => {
+                    progress.advance(bytes);
+                    continue;
+                }
+                Done::Object(obj, outcome) => (obj, *outcome),
+            };
             match outcome {
                 Ok(outcome) => {
                     for message in &outcome.messages {
@@ -145,7 +154,7 @@ pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary>
                         &settings.quarantine,
                         &obj.key,
                         outcome.entry,
-                    );
+                    )?;
                 }
                 Err(e) => {
                     summary.failed += 1;
@@ -172,6 +181,71 @@ pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary>
     Ok(summary)
 }
 
+/// What a worker reports: progress while it reads, then each object of a
+/// segment once the segment is on disk.
+enum Done {
+    Read(u64),
+    Object(ObjectRef, Box<Result<Outcome>>),
+}
+
+/// Reads a segment's objects one after the other into its files, commits
+/// them, and reports every object. If the segment cannot be written, none of
+/// its objects is recorded and the next run reads them again.
+fn mirror_segment(
+    source: &dyn ObjectSource,
+    objects: &[ObjectRef],
+    dest: &Destinations,
+    tx: &mut std::sync::mpsc::Sender<Done>,
+) {
+    let mut segment = segment::Segment::new(dest.lake, objects);
+    let mut done = Vec::with_capacity(objects.len());
+    let mut failure = None;
+    'objects: for obj in objects {
+        let outcome = ingest::ingest_object(source, obj, dest);
+        let _ = tx.send(Done::Read(obj.size));
+        let mut outcome = match outcome {
+            Ok(outcome) => outcome,
+            // This object only (a source error): the others still land.
+            Err(e) => {
+                done.push((obj.clone(), Err(e)));
+                continue;
+            }
+        };
+        for (day, rows) in std::mem::take(&mut outcome.held) {
+            outcome.entry.files.push(segment.file_of(day));
+            if let Err(e) = segment.append(day, rows) {
+                failure = Some(e);
+                break 'objects;
+            }
+        }
+        outcome.entry.files.sort();
+        done.push((obj.clone(), Ok(outcome)));
+    }
+    let failure = match failure {
+        Some(e) => {
+            segment.abort();
+            Some(e)
+        }
+        None => segment.commit().err(),
+    };
+    if let Some(e) = failure {
+        let why = format!("{e:#}");
+        for obj in objects {
+            let _ = tx.send(Done::Object(
+                obj.clone(),
+                Box::new(Err(anyhow::anyhow!(
+                    "{}: its rows could not be written ({why}); the next run reads it again",
+                    obj.key
+                ))),
+            ));
+        }
+        return;
+    }
+    for (obj, outcome) in done {
+        let _ = tx.send(Done::Object(obj, Box::new(outcome)));
+    }
+}
+
 fn record(summary: &mut Summary, obj: &ObjectRef, outcome: &Outcome) {
     let e = &outcome.entry;
     summary.read += 1;
@@ -187,18 +261,23 @@ fn record(summary: &mut Summary, obj: &ObjectRef, outcome: &Outcome) {
     }
 }
 
-/// Records an object's new entry and removes the files its old version had
-/// and the new one does not.
+/// Records an object's new entry and takes its old version's rows out of the
+/// lake: files of its own are removed, files it shared lose its rows.
 fn replace_entry(
     manifest: &mut Manifest,
     lake: &Path,
     quarantine: &Path,
     key: &str,
     entry: manifest::Entry,
-) {
-    if let Some(old) = manifest.objects.get(key) {
+) -> Result<()> {
+    if let Some(old) = manifest.objects.remove(key) {
         for stale in old.files.iter().filter(|f| !entry.files.contains(f)) {
-            let _ = fs::remove_file(lake.join(stale));
+            let shared = manifest.objects.values().any(|e| e.files.contains(stale));
+            if shared {
+                segment::remove_object_rows(lake, stale, key)?;
+            } else {
+                let _ = fs::remove_file(lake.join(stale));
+            }
         }
         for stale in old
             .quarantine
@@ -209,6 +288,7 @@ fn replace_entry(
         }
     }
     manifest.objects.insert(key.to_string(), entry);
+    Ok(())
 }
 
 /// Removes what no manifest entry owns: temporaries and files of an

@@ -1,0 +1,190 @@
+//! Segment files: the rows of up to [`OBJECTS`] consecutive source objects
+//! (in key order) share one Parquet file per event day, instead of one small
+//! file per object and day. Logpush writes an object every few minutes, so a
+//! file per object meant thousands of files of a few hundred rows: each one
+//! created and synced on ingest, opened again by every reader.
+//!
+//! A segment is committed whole (every file synced, then renamed) before the
+//! manifest records any of its objects, and its name and bytes depend only on
+//! its objects: after a crash, the rerun cuts the objects still to read into
+//! the same segments and writes the same files.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use polars::prelude::{col, lit, DataFrame, IntoLazy, ParquetReader, SerReader};
+
+use super::ingest::{LakeFileWriter, ROW_GROUP};
+use super::lake::{partition_dir, tmp_path};
+use super::source::ObjectRef;
+
+/// Source objects per segment.
+pub const OBJECTS: usize = 64;
+
+/// The segments of a run: consecutive objects in key order.
+pub fn cut(mut pending: Vec<ObjectRef>) -> Vec<Vec<ObjectRef>> {
+    pending.sort_by(|a, b| a.key.cmp(&b.key));
+    pending.chunks(OBJECTS).map(<[ObjectRef]>::to_vec).collect()
+}
+
+/// One day's file of a segment: rows are held until they fill a row group.
+struct DayFile {
+    held: Vec<DataFrame>,
+    rows: usize,
+    writer: Option<LakeFileWriter>,
+    tmp: PathBuf,
+    dest: PathBuf,
+}
+
+pub struct Segment {
+    lake: PathBuf,
+    name: String,
+    days: BTreeMap<i32, DayFile>,
+}
+
+impl Segment {
+    pub fn new(lake: &Path, objects: &[ObjectRef]) -> Self {
+        let keys: Vec<&str> = objects.iter().map(|o| o.key.as_str()).collect();
+        let hash = xxhash_rust::xxh3::xxh3_64(keys.join("\n").as_bytes());
+        Segment {
+            lake: lake.to_path_buf(),
+            name: format!("segment-{hash:016x}.parquet"),
+            days: BTreeMap::new(),
+        }
+    }
+
+    /// The lake file (relative to the lake) of the segment's rows of `day`.
+    pub fn file_of(&self, day: i32) -> String {
+        format!("{}/{}", partition_dir(day), self.name)
+    }
+
+    /// Adds one object's rows of `day`.
+    pub fn append(&mut self, day: i32, rows: DataFrame) -> Result<()> {
+        let rel = self.file_of(day);
+        let file = self.days.entry(day).or_insert_with(|| {
+            let dest = self.lake.join(&rel);
+            DayFile {
+                held: Vec::new(),
+                rows: 0,
+                writer: None,
+                tmp: tmp_path(&dest),
+                dest,
+            }
+        });
+        file.rows += rows.height();
+        file.held.push(rows);
+        if file.rows >= ROW_GROUP {
+            write_held(file)?;
+        }
+        Ok(())
+    }
+
+    /// Syncs and renames every file into place. On error nothing is renamed
+    /// that the manifest will name, and the temporaries are removed.
+    pub fn commit(mut self) -> Result<()> {
+        let result = self.commit_files();
+        if result.is_err() {
+            self.abort();
+        }
+        result
+    }
+
+    fn commit_files(&mut self) -> Result<()> {
+        for file in self.days.values_mut() {
+            if !file.held.is_empty() {
+                write_held(file)?;
+            }
+            let writer = file.writer.take().expect("a day has rows, so a writer");
+            writer
+                .finish()
+                .with_context(|| format!("cannot write {}", file.tmp.display()))?;
+        }
+        for file in self.days.values() {
+            fs::rename(&file.tmp, &file.dest)
+                .with_context(|| format!("cannot write {}", file.dest.display()))?;
+        }
+        Ok(())
+    }
+
+    pub fn abort(&mut self) {
+        for file in std::mem::take(&mut self.days).into_values() {
+            drop(file.writer);
+            let _ = fs::remove_file(&file.tmp);
+        }
+    }
+}
+
+/// Writes the held rows as one row group.
+fn write_held(file: &mut DayFile) -> Result<()> {
+    let mut parts = std::mem::take(&mut file.held).into_iter();
+    let mut rows = parts.next().expect("rows are held");
+    for part in parts {
+        rows.vstack_mut_owned(part)?;
+    }
+    rows.rechunk_mut();
+    file.rows = 0;
+    if file.writer.is_none() {
+        if let Some(dir) = file.tmp.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        file.writer = Some(LakeFileWriter::create(&file.tmp, &rows)?);
+    }
+    file.writer.as_mut().expect("created above").write(&rows)?;
+    Ok(())
+}
+
+/// Takes the rows of `key` out of a lake file that other objects share (the
+/// object changed at its source); removes the file when nothing is left.
+pub fn remove_object_rows(lake: &Path, rel: &str, key: &str) -> Result<()> {
+    let path = lake.join(rel);
+    let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let all = ParquetReader::new(file)
+        .finish()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let mut rest = all
+        .lazy()
+        .filter(col("source_object").neq(lit(key)))
+        .collect()?;
+    if rest.height() == 0 {
+        return fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()));
+    }
+    rest.rechunk_mut();
+    let tmp = tmp_path(&path);
+    let mut writer = LakeFileWriter::create(&tmp, &rest)?;
+    for start in (0..rest.height()).step_by(ROW_GROUP) {
+        writer.write(&rest.slice(start as i64, ROW_GROUP))?;
+    }
+    writer.finish()?;
+    fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(key: &str) -> ObjectRef {
+        ObjectRef {
+            key: key.into(),
+            size: 1,
+            version: "v".into(),
+        }
+    }
+
+    #[test]
+    fn segments_are_consecutive_keys_and_named_by_them() {
+        let pending: Vec<ObjectRef> = (0..150).rev().map(|i| obj(&format!("k{i:03}"))).collect();
+        let cut = cut(pending);
+        assert_eq!(
+            cut.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![64, 64, 22]
+        );
+        assert_eq!(cut[1][0].key, "k064");
+        let lake = Path::new("/lake");
+        let (a, b) = (Segment::new(lake, &cut[0]), Segment::new(lake, &cut[1]));
+        assert_ne!(a.file_of(0), b.file_of(0));
+        assert_eq!(a.file_of(0), Segment::new(lake, &cut[0]).file_of(0));
+        assert!(a.file_of(20410).starts_with("date=2025-11-18/segment-"));
+    }
+}
