@@ -6,11 +6,6 @@ use tracecost::cli::{Cli, Command, StepArgs};
 use tracecost::config::Settings;
 use tracecost::{mirror, report, simulate, transform};
 
-// Ingest and transform allocate per line and per value; the system allocator
-// took ~17% of the mirror's CPU in profiles.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
