@@ -103,7 +103,7 @@ impl<'de: 'a, 'a> Visitor<'de> for FieldsVisitor<'a> {
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Fields<'a>, M::Error> {
         let mut out = Fields::default();
         let mut extra: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
             out.keys += 1;
             match key.as_ref() {
                 "EventTimestampMs" => {
@@ -113,12 +113,12 @@ impl<'de: 'a, 'a> Visitor<'de> for FieldsVisitor<'a> {
                 "WallTimeMs" | "WallTimeMS" => {
                     out.wall = map.next_value::<Option<Millis>>()?.map(|m| m.0)
                 }
-                "ScriptName" => out.script_name = map.next_value()?,
-                "Entrypoint" => out.entrypoint = map.next_value()?,
-                "EventType" => out.event_type = map.next_value()?,
-                "Outcome" => out.outcome = map.next_value()?,
-                "ExecutionModel" => out.execution_model = map.next_value()?,
-                "DispatchNamespace" => out.dispatch_namespace = map.next_value()?,
+                "ScriptName" => out.script_name = text(&mut map)?,
+                "Entrypoint" => out.entrypoint = text(&mut map)?,
+                "EventType" => out.event_type = text(&mut map)?,
+                "Outcome" => out.outcome = text(&mut map)?,
+                "ExecutionModel" => out.execution_model = text(&mut map)?,
+                "DispatchNamespace" => out.dispatch_namespace = text(&mut map)?,
                 "Truncated" => out.truncated = map.next_value()?,
                 "Event" => out.event = Some(map.next_value()?),
                 "Logs" => out.logs = Some(map.next_value()?),
@@ -146,6 +146,37 @@ impl<'de: 'a, 'a> Visitor<'de> for FieldsVisitor<'a> {
         }
         Ok(out)
     }
+}
+
+/// A string borrowed from the line when it has no escapes (serde's own `Cow`
+/// always copies: one allocation per key and value of every line).
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(TextVisitor)
+    }
+}
+
+/// An optional string field of the line.
+fn text<'de, M: MapAccess<'de>>(map: &mut M) -> Result<Option<Cow<'de, str>>, M::Error> {
+    Ok(map.next_value::<Option<Text<'de>>>()?.map(|t| t.0))
 }
 
 /// A millisecond count; some writers emit floats, which are rounded.
@@ -223,7 +254,7 @@ pub fn log_messages(logs: &str) -> Result<Option<String>, serde_json::Error> {
         }
         let text = value.get();
         if text.starts_with('"') {
-            out.push_str(&serde_json::from_str::<Cow<str>>(text)?);
+            out.push_str(&serde_json::from_str::<Text>(text)?.0);
         } else {
             out.push_str(text);
         }
