@@ -76,6 +76,16 @@ def main():
         return measure([tc, "run", "--pipeline", pipeline, "--source", logpush, "--lake", lake, "--out", out,
                         "--no-charts", "--quiet"])
 
+    steps = {}
+
+    def tracecost_steps():
+        """The run's three steps one by one, to show where its time goes."""
+        lake, out = fresh("lake"), fresh("report")
+        common = ["--pipeline", pipeline, "--lake", lake, "--quiet"]
+        for step, extra in [("mirror", ["--source", logpush]), ("transform", []),
+                            ("report", ["--out", out, "--no-charts"])]:
+            steps.setdefault(step, []).append(measure([tc, step, *common, *extra]))
+
     def duckdb_ingest():
         return measure([a.python, HERE / "duckdb_ingest.py", logpush, fresh("duck").with_suffix(".parquet")])
 
@@ -102,6 +112,7 @@ def main():
             for name, fn in entries:  # interleaved: A B C D, A B C D, ...
                 results.setdefault(name, []).append(fn())
                 print(f"round {r + 1}: {name}: {results[name][-1][0]:.2f} s", flush=True)
+        tracecost_steps()
         shutil.rmtree(work / "runs", ignore_errors=True)
 
     # Memory at 4x the archive, and the two small targets.
@@ -149,6 +160,14 @@ def main():
             wall, cpu_s, rss = med[name]
             w(f"| {name} | {wall:.2f} | {cpu_s:.2f} | {rss:.0f} | {raw_bytes / 1e6 / wall:.0f} | {wall / base:.2f} |")
         w("")
+    w("## The whole run, step by step\n")
+    w("The same archive, each step on its own (medians of the same rounds):\n")
+    w("| step | wall (s) | CPU (s) | peak RSS (MB) |")
+    w("|---|---:|---:|---:|")
+    for step, runs in steps.items():
+        wall, cpu_s, rss = (statistics.median(x[i] for x in runs) for i in range(3))
+        w(f"| tracecost {step} | {wall:.2f} | {cpu_s:.2f} | {rss:.0f} |")
+    w("")
     duck_i, zcat = med["DuckDB read_json -> Parquet"][0], med["zcat (1 thread, floor)"][0]
     duck_run = med["DuckDB ingest + SQL query"][0]
     rss1 = med["tracecost mirror"][2]
