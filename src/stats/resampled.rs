@@ -17,7 +17,7 @@
 use rayon::prelude::*;
 
 use super::bootstrap::{intervals, Config, Estimate, Method, JACKKNIFE_GROUPS};
-use super::rng::Rng;
+use super::rng::{IndexRng, Rng};
 use super::univariate::median_in_place;
 
 /// Replicates drawn from one random stream; fixed, so that the result does
@@ -33,8 +33,12 @@ const LANES: usize = 8;
 #[repr(align(64))]
 struct Row([f64; LANES]);
 
-/// Row indices drawn ahead of their loads (even, and small enough for the stack).
+/// Row indices drawn ahead of their loads (a multiple of 2, small enough for the stack).
 const DRAWS: usize = 64;
+
+/// Independent running sums per resample: an addition waits for the previous
+/// one on its accumulator only.
+const ACCUMULATORS: usize = 4;
 
 /// One group's columns (same rows) resampled `cfg.resamples` times.
 #[derive(Debug, Clone)]
@@ -142,52 +146,69 @@ impl Resampled {
 /// Per replicate, the column sums of one resample of rows (n draws with
 /// replacement). Rows are contiguous so one draw touches one cache line.
 fn replicate_sums(rows: &[Row], resamples: usize, seed: u64, stream: u64) -> Vec<[f64; LANES]> {
-    let n = rows.len();
     let chunks = resamples.div_ceil(CHUNK);
     let per_chunk: Vec<Vec<[f64; LANES]>> = (0..chunks)
         .into_par_iter()
         .map(|c| {
-            let mut rng = Rng::derive(seed, stream, c as u64);
+            let mut rng = IndexRng::new(&mut Rng::derive(seed, stream, c as u64));
             let count = CHUNK.min(resamples - c * CHUNK);
-            let mut batch = [0u32; DRAWS];
-            (0..count)
-                .map(|_| {
-                    // Indices are drawn a batch ahead so that the row loads of
-                    // a batch overlap; two accumulators halve the chain of
-                    // dependent additions.
-                    let (mut even, mut odd) = ([0.0; LANES], [0.0; LANES]);
-                    let mut left = n;
-                    while left > 0 {
-                        let m = left.min(DRAWS);
-                        for pair in batch[..m.next_multiple_of(2)].chunks_exact_mut(2) {
-                            let (i, j) = rng.two_below(n);
-                            pair[0] = i as u32;
-                            pair[1] = j as u32;
-                        }
-                        let drawn = &batch[..m];
-                        for two in drawn.chunks_exact(2) {
-                            let (ri, rj) = (&rows[two[0] as usize].0, &rows[two[1] as usize].0);
-                            for k in 0..LANES {
-                                even[k] += ri[k];
-                                odd[k] += rj[k];
-                            }
-                        }
-                        if let [.., last] = drawn {
-                            if m % 2 == 1 {
-                                let r = &rows[*last as usize].0;
-                                for k in 0..LANES {
-                                    even[k] += r[k];
-                                }
-                            }
-                        }
-                        left -= m;
-                    }
-                    std::array::from_fn(|k| even[k] + odd[k])
-                })
-                .collect()
+            (0..count).map(|_| resample_sums(rows, &mut rng)).collect()
         })
         .collect();
     per_chunk.into_iter().flatten().collect()
+}
+
+/// One resample's column sums, with the vector instructions the CPU has.
+/// Each lane adds the same values in the same order whatever the width, so
+/// every CPU gives the same bits.
+fn resample_sums(rows: &[Row], rng: &mut IndexRng) -> [f64; LANES] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { resample_sums_avx2(rows, rng) };
+    }
+    sums_kernel(rows, rng)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn resample_sums_avx2(rows: &[Row], rng: &mut IndexRng) -> [f64; LANES] {
+    sums_kernel(rows, rng)
+}
+
+#[inline(always)]
+fn sums_kernel(rows: &[Row], rng: &mut IndexRng) -> [f64; LANES] {
+    let n = rows.len();
+    let n32 = n as u32;
+    let mut batch = [0u32; DRAWS];
+    // Indices are drawn a batch ahead so that the row loads of a batch
+    // overlap; several accumulators keep several additions in flight.
+    let mut acc = [[0.0; LANES]; ACCUMULATORS];
+    let mut left = n;
+    while left > 0 {
+        let m = left.min(DRAWS);
+        for pair in batch[..m.next_multiple_of(2)].chunks_exact_mut(2) {
+            (pair[0], pair[1]) = rng.two_below(n32);
+        }
+        let drawn = &batch[..m];
+        let mut groups = drawn.chunks_exact(ACCUMULATORS);
+        for group in &mut groups {
+            for (a, i) in acc.iter_mut().zip(group) {
+                let r = &rows[*i as usize].0;
+                for k in 0..LANES {
+                    a[k] += r[k];
+                }
+            }
+        }
+        for (a, i) in acc.iter_mut().zip(groups.remainder()) {
+            let r = &rows[*i as usize].0;
+            for k in 0..LANES {
+                a[k] += r[k];
+            }
+        }
+        left -= m;
+    }
+    std::array::from_fn(|k| acc.iter().map(|a| a[k]).sum())
 }
 
 /// Per replicate, the two sorted positions whose average is the median of a
@@ -401,6 +422,22 @@ mod tests {
                 let se = (s.max(f).max(1e-6) * (1.0 - s.min(f)) / draws as f64).sqrt();
                 assert!((f - s).abs() < 5.0 * se + 1e-5, "n={n} {key:?}: {f} vs {s}");
             }
+        }
+    }
+
+    #[test]
+    fn every_instruction_set_gives_the_same_bits() {
+        let mut r = Rng::new(30);
+        let rows: Vec<Row> = (0..1_001)
+            .map(|_| Row(std::array::from_fn(|_| (r.normal() * 0.7).exp() * 123.456)))
+            .collect();
+        let mut portable = IndexRng::new(&mut Rng::new(31));
+        let mut dispatched = portable.clone();
+        for _ in 0..50 {
+            assert_eq!(
+                sums_kernel(&rows, &mut portable),
+                resample_sums(&rows, &mut dispatched)
+            );
         }
     }
 

@@ -63,33 +63,6 @@ impl Rng {
         (m >> 64) as usize
     }
 
-    /// Two independent uniform draws in `0..n`, from one 64-bit output when
-    /// n fits in 32 bits (the bootstrap's inner loop).
-    #[inline]
-    pub fn two_below(&mut self, n: usize) -> (usize, usize) {
-        let Ok(n32) = u32::try_from(n) else {
-            return (self.below(n), self.below(n));
-        };
-        let r = self.next_u64();
-        (
-            self.below_u32(r as u32, n32),
-            self.below_u32((r >> 32) as u32, n32),
-        )
-    }
-
-    /// Lemire's multiply-shift on a 32-bit draw `x`, rejecting as `below` does.
-    #[inline]
-    fn below_u32(&mut self, x: u32, n: u32) -> usize {
-        let mut m = u64::from(x) * u64::from(n);
-        if (m as u32) < n {
-            let threshold = n.wrapping_neg() % n;
-            while (m as u32) < threshold {
-                m = u64::from(self.next_u64() as u32) * u64::from(n);
-            }
-        }
-        (m >> 32) as usize
-    }
-
     /// Uniform in `[0, 1)`.
     pub fn uniform(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
@@ -125,6 +98,46 @@ impl Rng {
     pub fn beta(&mut self, a: f64, b: f64) -> f64 {
         let x = self.gamma(a);
         x / (x + self.gamma(b))
+    }
+}
+
+/// wyrand (Wang Yi): one multiplication per 64-bit output and no chain of
+/// dependent steps, for the bootstrap's index draws, which are most of the
+/// report's work (a resample of n requests is n draws). Seeded from a
+/// [`Rng`] stream, so it inherits that stream's independence.
+#[derive(Debug, Clone)]
+pub struct IndexRng(u64);
+
+impl IndexRng {
+    pub fn new(seed: &mut Rng) -> Self {
+        IndexRng(seed.next_u64())
+    }
+
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0xa076_1d64_78bd_642f);
+        let t = u128::from(self.0) * u128::from(self.0 ^ 0xe703_7ed1_a0b4_28db);
+        ((t >> 64) as u64) ^ (t as u64)
+    }
+
+    /// Two independent uniform draws in `0..n` (n < 2³²) from one output.
+    #[inline]
+    pub fn two_below(&mut self, n: u32) -> (u32, u32) {
+        let r = self.next_u64();
+        (self.below(r as u32, n), self.below((r >> 32) as u32, n))
+    }
+
+    /// Lemire's multiply-shift on a 32-bit draw `x`, with rejection: unbiased.
+    #[inline]
+    fn below(&mut self, x: u32, n: u32) -> u32 {
+        let mut m = u64::from(x) * u64::from(n);
+        if (m as u32) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u32) < threshold {
+                m = u64::from(self.next_u64() as u32) * u64::from(n);
+            }
+        }
+        (m >> 32) as u32
     }
 }
 
@@ -168,13 +181,20 @@ mod tests {
 
     #[test]
     fn paired_draws_are_uniform_and_unbiased() {
-        let mut r = Rng::new(12);
+        let mut r = IndexRng::new(&mut Rng::new(12));
         let mut counts = [0u32; 7];
         for _ in 0..35_000 {
             let (i, j) = r.two_below(7);
-            counts[i] += 1;
-            counts[j] += 1;
+            counts[i as usize] += 1;
+            counts[j as usize] += 1;
         }
+        // Pairs are independent: the second draw does not follow the first.
+        let mut same = 0;
+        for _ in 0..70_000 {
+            let (i, j) = r.two_below(2);
+            same += u32::from(i == j);
+        }
+        assert!((34_000..36_000).contains(&same), "{same}");
         assert!(
             counts.iter().all(|&c| (9_500..10_500).contains(&c)),
             "{counts:?}"
