@@ -15,7 +15,7 @@ use flate2::read::MultiGzDecoder;
 use polars::prelude::*;
 use serde_json::{json, Map, Value};
 
-use super::lake::{object_stem, partition_dir, tmp_path};
+use super::lake::{object_stem, partition_dir, tmp_path, LakeFileWriter};
 use super::logpush::{self, Line};
 use super::manifest::{Entry, Status};
 use super::record::{epoch_day, LakeBatch, Row};
@@ -390,70 +390,6 @@ fn flush(sink: &mut DateSink, key: &str, format: &str) -> PolarsResult<()> {
         sink.writer = Some(LakeFileWriter::create(&sink.tmp, &df)?);
     }
     sink.writer.as_mut().expect("created above").write(&df)
-}
-
-/// A Parquet file of the lake. Every column is written with the plain
-/// encoding: polars would otherwise estimate each column's cardinality
-/// (HyperLogLog) for every row group to choose dictionary encoding, which
-/// cost more than a quarter of the ingest CPU for an archive of small Logpush
-/// objects. Snappy: measured on a 300 MB archive, ingest took 3.7 s with it,
-/// 4.3 s with LZ4 and 5.5 s with zstd, for a lake 1.3x the size of zstd's;
-/// every Parquet reader supports it.
-pub(super) struct LakeFileWriter {
-    writer: polars_parquet::write::FileWriter<io::BufWriter<File>>,
-    schema: ArrowSchema,
-    encodings: polars_buffer::Buffer<Vec<polars_parquet::write::Encoding>>,
-    options: polars_parquet::write::WriteOptions,
-}
-
-impl LakeFileWriter {
-    pub(super) fn create(path: &Path, like: &DataFrame) -> PolarsResult<Self> {
-        use polars_parquet::write::{
-            CompressionOptions, Encoding, FileWriter, StatisticsOptions, Version, WriteOptions,
-        };
-        let schema = like.schema().to_arrow(CompatLevel::newest());
-        let encodings = schema
-            .iter_values()
-            .map(|_| vec![Encoding::Plain])
-            .collect();
-        let options = WriteOptions {
-            statistics: StatisticsOptions::default(),
-            version: Version::V2,
-            compression: CompressionOptions::Snappy,
-            data_page_size: None,
-        };
-        let file = io::BufWriter::with_capacity(1 << 20, File::create(path)?);
-        let writer = FileWriter::try_new(file, schema.clone(), options)?;
-        Ok(LakeFileWriter {
-            writer,
-            schema,
-            encodings,
-            options,
-        })
-    }
-
-    /// One row group per chunk of `df`.
-    pub(super) fn write(&mut self, df: &DataFrame) -> PolarsResult<()> {
-        let batches = df.iter_chunks(CompatLevel::newest(), false).map(Ok);
-        let groups = polars_parquet::write::RowGroupIterator::try_new(
-            batches,
-            &self.schema,
-            self.options,
-            self.encodings.clone(),
-        )?;
-        for group in groups {
-            self.writer.write(u64::MAX, group?)?;
-        }
-        Ok(())
-    }
-
-    /// Ends the file and waits until its bytes are on disk.
-    pub(super) fn finish(mut self) -> PolarsResult<()> {
-        self.writer.end(None)?;
-        let file = self.writer.into_inner();
-        file.into_inner().map_err(|e| e.into_error())?.sync_data()?;
-        Ok(())
-    }
 }
 
 /// Copies an unreadable object whole into the quarantine, with its reason.

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use polars::prelude::{col, lit, DataFrame, IntoLazy, ParquetReader, SerReader};
 
-use super::ingest::{LakeFileWriter, ROW_GROUP};
-use super::lake::{partition_dir, tmp_path};
+use super::ingest::ROW_GROUP;
+use super::lake::{partition_dir, tmp_path, LakeFileWriter};
 use super::source::ObjectRef;
 
 /// Source objects per segment.

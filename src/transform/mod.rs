@@ -58,8 +58,13 @@ pub fn run(settings: &Settings) -> Result<Transformed> {
     let out = transform(settings)?;
     let dir = derived_dir(settings);
     let (mut legs, mut requests) = (out.legs.clone(), out.requests.clone());
-    write_parquet(&mut requests, &dir.join(REQUESTS_FILE))?;
-    write_parquet(&mut legs, &dir.join(LEGS_FILE))?;
+    // Each file is encoded on one thread: two at a time.
+    let (requests_written, legs_written) = rayon::join(
+        || write_parquet(&mut requests, &dir.join(REQUESTS_FILE)),
+        || write_parquet(&mut legs, &dir.join(LEGS_FILE)),
+    );
+    requests_written?;
+    legs_written?;
     write_parquet(
         &mut quality::to_frame(&out.quality)?,
         &dir.join(QUALITY_FILE),
