@@ -20,38 +20,63 @@ pub fn number(v: f64) -> String {
 }
 
 /// Keeps a spreadsheet from evaluating text that starts like a formula.
-pub fn neutralise(text: &str) -> String {
-    match text.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
-        _ => text.to_string(),
-    }
+fn needs_neutralising(text: &str) -> bool {
+    matches!(
+        text.chars().next(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r')
+    )
 }
 
-fn quote(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
+/// Appends a text field, quoted when it must be; text from the data is
+/// neutralised first.
+fn push_text(out: &mut String, text: &str, from_data: bool) {
+    let prefix = if from_data && needs_neutralising(text) {
+        "'"
     } else {
-        field.to_string()
+        ""
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(prefix);
+        out.push_str(&text.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(prefix);
+        out.push_str(text);
     }
 }
 
-fn cell(c: &Cell) -> String {
+fn push_cell(out: &mut String, c: &Cell) {
     match c {
-        Cell::Text(s) => quote(&neutralise(s)),
-        Cell::Int(v) => v.to_string(),
-        Cell::Float(v) => number(*v),
-        Cell::Bool(v) => v.to_string(),
-        Cell::Null => String::new(),
+        Cell::Text(s) => push_text(out, s, true),
+        Cell::Int(v) => {
+            let _ = write!(out, "{v}");
+        }
+        Cell::Float(v) => out.push_str(&number(*v)),
+        Cell::Bool(v) => {
+            let _ = write!(out, "{v}");
+        }
+        Cell::Null => {}
     }
 }
 
 pub fn render(t: &Table) -> String {
-    let mut out = String::new();
-    let header: Vec<String> = t.columns.iter().map(|(n, _)| quote(n)).collect();
-    let _ = write!(out, "{}\r\n", header.join(","));
+    let mut out = String::with_capacity(64 * (t.rows.len() + 1) * t.columns.len().max(1));
+    for (i, (name, _)) in t.columns.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_text(&mut out, name, false);
+    }
+    out.push_str("\r\n");
     for row in &t.rows {
-        let fields: Vec<String> = row.iter().map(cell).collect();
-        let _ = write!(out, "{}\r\n", fields.join(","));
+        for (i, c) in row.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_cell(&mut out, c);
+        }
+        out.push_str("\r\n");
     }
     out
 }

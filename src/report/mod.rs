@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::config::Settings;
@@ -92,7 +93,17 @@ pub fn run(settings: &Settings) -> Result<Written> {
     .finish()
     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", quality_path.display()))?;
     let s = settings.report.analysis_settings(&settings.prices)?;
-    let a = analysis::analyse(&requests, &s)?;
+    // The data tables do not depend on the analysis: built alongside it.
+    let (a, data_tables) = rayon::join(
+        || analysis::analyse(&requests, &s),
+        || -> Result<[tables::Table; 2]> {
+            Ok([
+                tables::from_frame("quality", &quality)?,
+                tables::from_frame("requests", &requests)?,
+            ])
+        },
+    );
+    let (a, [quality_table, requests_table]) = (a?, data_tables?);
 
     let out = &settings.out;
     std::fs::create_dir_all(out)
@@ -102,16 +113,16 @@ pub fn run(settings: &Settings) -> Result<Written> {
         tables::comparisons(&a),
         tables::breakeven(&a),
         tables::hypotheses(&a),
-        tables::from_frame("quality", &quality)?,
-        tables::from_frame("requests", &requests)?,
+        quality_table,
+        requests_table,
     ];
-    for t in &tables {
+    tables.par_iter().try_for_each(|t| -> Result<()> {
         write_atomic(
             &out.join(format!("{}.csv", t.name)),
             csv::render(t).as_bytes(),
         )?;
-        write_parquet(&mut t.to_frame()?, &out.join(format!("{}.parquet", t.name)))?;
-    }
+        write_parquet(&mut t.to_frame()?, &out.join(format!("{}.parquet", t.name)))
+    })?;
     let charts = settings.report.charts.unwrap_or(true) && !settings.no_charts;
     if charts {
         charts::write_all(&a, &out.join("charts"))?;
