@@ -290,6 +290,58 @@ fn a_changed_object_replaces_exactly_its_rows() {
 }
 
 #[test]
+fn an_object_larger_than_a_row_group_gets_a_file_of_its_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src/20251119");
+    let lines = |n: usize, from: i64| {
+        (0..n)
+            .map(|i| GOOD.replace("1763510000000", &(from + i as i64).to_string()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    // 60,000 rows on one date: more than a row group (50,000).
+    write(
+        &src.join("big.log.gz"),
+        &gzip(lines(60_000, 1763510000000).as_bytes()),
+    );
+    write(
+        &src.join("small.log.gz"),
+        &gzip(lines(10, 1763500000000).as_bytes()),
+    );
+    let lake = tmp.path().join("lake");
+    let out = mirror(tmp.path(), &tmp.path().join("src"), &lake, &[]);
+    assert!(stdout(&out).contains("rows 60,010"), "{}", stdout(&out));
+    let mut names: Vec<String> = fs::read_dir(lake.join("date=2025-11-18"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(
+        names[0].starts_with("big-") && names[1].starts_with("segment-"),
+        "{names:?}"
+    );
+    let df = read_lake(&lake);
+    assert_eq!(df.height(), 60_010);
+    let objects = str_col(&df, "source_object");
+    assert_eq!(
+        objects
+            .iter()
+            .filter(|o| **o == Some("20251119/big.log.gz"))
+            .count(),
+        60_000
+    );
+    let manifest = read_json(&lake.join("_manifest.json"));
+    let files = |key: &str| manifest["objects"][key]["files"].as_array().unwrap().len();
+    assert_eq!(
+        (files("20251119/big.log.gz"), files("20251119/small.log.gz")),
+        (1, 1)
+    );
+    let again = mirror(tmp.path(), &tmp.path().join("src"), &lake, &[]);
+    assert!(stdout(&again).contains("0 read"), "{}", stdout(&again));
+}
+
+#[test]
 fn an_interrupted_mirror_rerun_gives_the_same_lake_as_a_clean_run() {
     let tmp = tempfile::tempdir().unwrap();
     let sim = simulate(tmp.path(), 11, &["--scale", "8"]);
