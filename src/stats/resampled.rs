@@ -40,19 +40,24 @@ const DRAWS: usize = 64;
 /// one on its accumulator only.
 const ACCUMULATORS: usize = 4;
 
+/// A statistic of every column: on the data, on each replicate, and without
+/// each jackknife block.
+#[derive(Debug, Clone)]
+struct Values {
+    observed: Vec<f64>,
+    /// `[replicate * columns + column]`
+    replicates: Vec<f64>,
+    /// `[block * columns + column]`
+    left_out: Vec<f64>,
+}
+
 /// One group's columns (same rows) resampled `cfg.resamples` times.
 #[derive(Debug, Clone)]
 pub struct Resampled {
     n: usize,
     columns: usize,
-    mean: Vec<f64>,
-    median: Vec<f64>,
-    /// `[replicate * columns + column]`
-    rep_mean: Vec<f64>,
-    rep_median: Vec<f64>,
-    /// `[block * columns + column]`: the statistic without that block of rows.
-    jack_mean: Vec<f64>,
-    jack_median: Vec<f64>,
+    mean: Values,
+    median: Values,
     blocks: usize,
 }
 
@@ -124,12 +129,16 @@ impl Resampled {
         Resampled {
             n,
             columns: width,
-            mean,
-            median,
-            rep_mean,
-            rep_median,
-            jack_mean,
-            jack_median,
+            mean: Values {
+                observed: mean,
+                replicates: rep_mean,
+                left_out: jack_mean,
+            },
+            median: Values {
+                observed: median,
+                replicates: rep_median,
+                left_out: jack_median,
+            },
             blocks,
         }
     }
@@ -139,7 +148,7 @@ impl Resampled {
     }
 
     fn resamples(&self) -> usize {
-        self.rep_mean.len() / self.columns
+        self.mean.replicates.len() / self.columns
     }
 }
 
@@ -310,22 +319,21 @@ impl<'a> View<'a> {
     }
 
     pub fn mean(&self, group: usize, column: usize) -> f64 {
-        let g = self.groups[group];
-        match self.at {
-            At::Observed => g.mean[column],
-            At::Replicate(b) => g.rep_mean[b * g.columns + column],
-            At::LeftOut(i, j) if i == group => g.jack_mean[j * g.columns + column],
-            At::LeftOut(..) => g.mean[column],
-        }
+        self.pick(group, column, |g| &g.mean)
     }
 
     pub fn median(&self, group: usize, column: usize) -> f64 {
+        self.pick(group, column, |g| &g.median)
+    }
+
+    fn pick(&self, group: usize, column: usize, values: fn(&Resampled) -> &Values) -> f64 {
         let g = self.groups[group];
+        let v = values(g);
         match self.at {
-            At::Observed => g.median[column],
-            At::Replicate(b) => g.rep_median[b * g.columns + column],
-            At::LeftOut(i, j) if i == group => g.jack_median[j * g.columns + column],
-            At::LeftOut(..) => g.median[column],
+            At::Observed => v.observed[column],
+            At::Replicate(b) => v.replicates[b * g.columns + column],
+            At::LeftOut(i, j) if i == group => v.left_out[j * g.columns + column],
+            At::LeftOut(..) => v.observed[column],
         }
     }
 }
