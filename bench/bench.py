@@ -86,6 +86,11 @@ def main():
                             ("report", ["--out", out, "--no-charts"])]:
             steps.setdefault(step, []).append(measure([tc, step, *common, *extra]))
 
+    def tracecost_run_1000():
+        lake, out = fresh("lake"), fresh("report")
+        return measure([tc, "run", "--pipeline", pipeline, "--source", logpush, "--lake", lake, "--out", out,
+                        "--no-charts", "--quiet", "--resamples", "1000"])
+
     def duckdb_ingest():
         return measure([a.python, HERE / "duckdb_ingest.py", logpush, fresh("duck").with_suffix(".parquet")])
 
@@ -104,7 +109,9 @@ def main():
     jobs = {
         "ingest": [("tracecost mirror", tracecost_ingest), ("DuckDB read_json -> Parquet", duckdb_ingest),
                    ("Python Polars read_ndjson -> Parquet", polars_ingest), ("zcat (1 thread, floor)", zcat_floor)],
-        "whole run": [("tracecost run --no-charts", tracecost_run), ("DuckDB ingest + SQL query", duckdb_run)],
+        "whole run": [("tracecost run --no-charts", tracecost_run),
+                      ("tracecost run --no-charts --resamples 1000", tracecost_run_1000),
+                      ("DuckDB ingest + SQL query", duckdb_run)],
     }
     results = {}
     for r in range(a.rounds):
