@@ -26,6 +26,9 @@ use crate::cli::InputFormat;
 /// Rows per Parquet row group; also bounds the rows held in memory per date.
 pub(super) const ROW_GROUP: usize = 50_000;
 const READ_BUFFER: usize = 256 * 1024;
+/// Rows an object's builders start with: a Logpush object holds a few
+/// hundred events; 28 builders sized for more cost a page fault each.
+const OBJECT_ROWS: usize = 256;
 /// How many line errors of one object are kept for the terminal.
 pub const SHOWN_ERRORS: usize = 3;
 
@@ -261,7 +264,7 @@ impl<'a> ObjectWriter<'a> {
                 let rel = format!("{}/{}.parquet", partition_dir(day), self.stem);
                 let dest = self.dest.lake.join(&rel);
                 v.insert(DateSink {
-                    batch: LakeBatch::new(1024),
+                    batch: LakeBatch::new(OBJECT_ROWS),
                     writer: None,
                     tmp: tmp_path(&dest),
                     dest,
