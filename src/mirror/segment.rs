@@ -7,7 +7,9 @@
 //! A segment is committed whole (every file synced, then renamed) before the
 //! manifest records any of its objects, and its name and bytes depend only on
 //! its objects: after a crash, the rerun cuts the objects still to read into
-//! the same segments and writes the same files.
+//! the same segments and writes the same files. (An object the source fails
+//! to deliver is left out of its segment and read into another one by the
+//! next run: the rows are the same, the files are not.)
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
