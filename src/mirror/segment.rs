@@ -19,7 +19,7 @@ use anyhow::{Context, Result};
 use polars::prelude::{col, lit, DataFrame, IntoLazy, ParquetReader, SerReader};
 
 use super::ingest::ROW_GROUP;
-use super::lake::{partition_dir, tmp_path, LakeFileWriter};
+use super::lake::{partition_dir, tmp_path, write_parquet, LakeFileWriter};
 use super::source::ObjectRef;
 
 /// Source objects per segment.
@@ -152,14 +152,7 @@ pub fn remove_object_rows(lake: &Path, rel: &str, key: &str) -> Result<()> {
     if rest.height() == 0 {
         return fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()));
     }
-    rest.rechunk_mut();
-    let tmp = tmp_path(&path);
-    let mut writer = LakeFileWriter::create(&tmp, &rest)?;
-    for start in (0..rest.height()).step_by(ROW_GROUP) {
-        writer.write(&rest.slice(start as i64, ROW_GROUP))?;
-    }
-    writer.finish()?;
-    fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))
+    write_parquet(&mut rest, &path)
 }
 
 #[cfg(test)]

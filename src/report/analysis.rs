@@ -392,7 +392,6 @@ pub fn analyse(requests: &DataFrame, s: &Settings) -> Result<Analysis> {
         .copied()
         .min_by_key(|d| (d - s.hypothesis_delay_ms).abs());
     let hypotheses = hypotheses(&sampled, &approaches, &delays, hypothesis_delay_ms, s);
-    drop(sampled);
     Ok(Analysis {
         approaches,
         delays,
@@ -431,14 +430,14 @@ fn cost_line(v: &View, groups: &[&Sampled], offset: usize) -> Option<Line> {
     fit_groups(&points)
 }
 
-fn tables<'a>(groups: &[&'a Sampled]) -> Vec<&'a Resampled> {
+fn resampled_requests<'a>(groups: &[&'a Sampled]) -> Vec<&'a Resampled> {
     groups.iter().map(|g| &g.requests).collect()
 }
 
 /// Cost against delay for one approach, with a 95% band from refits on resampled requests.
 fn fit_with_band(sampled: &[Sampled], approach: &str, delays: &[i64], cfg: &Config) -> Option<Fit> {
     let groups = approach_groups(sampled, approach);
-    let tables = tables(&groups);
+    let tables = resampled_requests(&groups);
     let line = cost_line(&View::observed(&tables), &groups, 0)?;
     let reps = replicates(&tables, |v| {
         cost_line(v, &groups, 0).map_or([f64::NAN; 2], |l| [l.intercept, l.slope])
@@ -493,7 +492,7 @@ fn breakeven_row(
         approach_groups(sampled, approach),
     );
     let both: Vec<&Sampled> = base.iter().chain(&other).copied().collect();
-    let values: Vec<f64> = replicates(&tables(&both), |v| {
+    let values: Vec<f64> = replicates(&resampled_requests(&both), |v| {
         match (cost_line(v, &base, 0), cost_line(v, &other, base.len())) {
             (Some(b), Some(o)) => [break_even(b, o).unwrap_or(f64::NAN)],
             _ => [f64::NAN],
