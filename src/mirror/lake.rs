@@ -133,7 +133,7 @@ pub fn write_parquet(df: &mut DataFrame, dest: &Path) -> Result<()> {
     let result = (|| -> Result<()> {
         let mut writer = LakeFileWriter::create(&tmp, df)?;
         for start in (0..df.height().max(1)).step_by(ROW_GROUP) {
-            writer.write(&df.slice(start as i64, ROW_GROUP))?;
+            writer.write_parallel(&df.slice(start as i64, ROW_GROUP))?;
         }
         writer.finish()?;
         fs::rename(&tmp, dest)?;
@@ -185,7 +185,8 @@ impl LakeFileWriter {
         })
     }
 
-    /// One row group per chunk of `df`.
+    /// One row group per chunk of `df`, each column's pages compressed as they
+    /// are written.
     pub fn write(&mut self, df: &DataFrame) -> PolarsResult<()> {
         let batches = df.iter_chunks(CompatLevel::newest(), false).map(Ok);
         let groups = polars_parquet::write::RowGroupIterator::try_new(
@@ -196,6 +197,46 @@ impl LakeFileWriter {
         )?;
         for group in groups {
             self.writer.write(u64::MAX, group?)?;
+        }
+        Ok(())
+    }
+
+    /// Like `write`, but a row group's columns are encoded and compressed at
+    /// once (one task per column), then written in order: for one large frame
+    /// on otherwise idle cores. The mirror, which writes several segments at
+    /// once, gained nothing from it and held every page of a row group.
+    pub fn write_parallel(&mut self, df: &DataFrame) -> PolarsResult<()> {
+        use polars_parquet::write::{
+            array_to_columns, compress, fallible_streaming_iterator, CompressedPage, DynIter,
+            DynStreamingIterator, ParquetType,
+        };
+        let options = self.options;
+        let fields = self.writer.parquet_schema().fields().to_vec();
+        let encode = |((array, field), encoding): ((&ArrayRef, &ParquetType), &Vec<_>)| {
+            array_to_columns(array, field.clone(), options, encoding)?
+                .into_iter()
+                .map(|pages| {
+                    pages
+                        .map(|page| Ok(compress(page?, vec![], options.compression)?))
+                        .collect::<PolarsResult<Vec<CompressedPage>>>()
+                })
+                .collect::<PolarsResult<Vec<_>>>()
+        };
+        for batch in df.iter_chunks(CompatLevel::newest(), false) {
+            if batch.is_empty() {
+                continue;
+            }
+            let columns: Vec<Vec<Vec<CompressedPage>>> = (batch.columns().par_iter())
+                .zip(fields.par_iter())
+                .zip(self.encodings.par_iter())
+                .map(encode)
+                .collect::<PolarsResult<_>>()?;
+            let group = DynIter::new(columns.iter().flatten().map(|pages| {
+                Ok(DynStreamingIterator::new(
+                    fallible_streaming_iterator::convert(pages.iter().map(PolarsResult::Ok)),
+                ))
+            }));
+            self.writer.write(batch.len() as u64, group)?;
         }
         Ok(())
     }
@@ -244,10 +285,20 @@ pub fn scan_lake(lake_dir: &Path, window: &Window) -> Result<Option<LazyFrame>> 
     Ok(Some(lf))
 }
 
-/// `columns` of every lake file the window may need, read eagerly: one task
-/// per file on all cores, which for a lake of many small files is several
-/// times faster than a lazy scan's per-file setup.
-pub fn read_lake(lake_dir: &Path, window: &Window, columns: &[&str]) -> Result<Option<DataFrame>> {
+/// `columns` of every lake file the window may need, each file read eagerly
+/// and passed through `shape` (filter, derive, drop) before all are stacked:
+/// one task per file on all cores, which for a lake of many small files is
+/// several times faster than a lazy scan's per-file setup, and wide text a
+/// step only needs per row is never held for the whole window.
+pub fn read_lake<F>(
+    lake_dir: &Path,
+    window: &Window,
+    columns: &[&str],
+    shape: F,
+) -> Result<Option<DataFrame>>
+where
+    F: Fn(DataFrame) -> Result<DataFrame> + Sync,
+{
     let files = lake_files(lake_dir, window)?;
     if files.is_empty() {
         return Ok(None);
@@ -257,7 +308,7 @@ pub fn read_lake(lake_dir: &Path, window: &Window, columns: &[&str]) -> Result<O
         .par_iter()
         .map(|path| {
             let file = fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
-            ParquetReader::new(file)
+            let rows = ParquetReader::new(file)
                 .with_columns(Some(wanted.clone()))
                 .read_parallel(ParallelStrategy::None)
                 .finish()
@@ -265,7 +316,8 @@ pub fn read_lake(lake_dir: &Path, window: &Window, columns: &[&str]) -> Result<O
                     anyhow::anyhow!(
                         "cannot read {path}: {e}; remove it and run `tracecost mirror` again"
                     )
-                })
+                })?;
+            shape(rows).with_context(|| format!("in {path}"))
         })
         .collect::<Result<_>>()?;
     let mut frames = frames.into_iter();
@@ -278,7 +330,6 @@ pub fn read_lake(lake_dir: &Path, window: &Window, columns: &[&str]) -> Result<O
             )
         })?;
     }
-    all.rechunk_mut_par();
     Ok(Some(all))
 }
 

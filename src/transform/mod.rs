@@ -77,7 +77,18 @@ pub fn run(settings: &Settings) -> Result<Transformed> {
 pub fn transform(settings: &Settings) -> Result<Transformed> {
     let t = &settings.transform;
     t.validate()?;
-    let Some(lake) = read_lake(&settings.lake, &settings.window, LEG_COLUMNS)? else {
+    let mut in_window = lit(true);
+    if let Some(from) = settings.window.from {
+        in_window = in_window.and(col("EventTimestampMs").gt_eq(lit(from.timestamp_millis())));
+    }
+    if let Some(to) = settings.window.to {
+        in_window = in_window.and(col("EventTimestampMs").lt(lit(to.timestamp_millis())));
+    }
+    let per_file = |rows: DataFrame| {
+        let lines = line_columns(rows.lazy().filter(in_window.clone()), t).collect();
+        Context::context(lines, "cannot classify legs")
+    };
+    let Some(lines) = read_lake(&settings.lake, &settings.window, LEG_COLUMNS, per_file)? else {
         bail!(
             "the lake {} holds no events{}: run `tracecost mirror` first",
             settings.lake.display(),
@@ -88,17 +99,11 @@ pub fn transform(settings: &Settings) -> Result<Transformed> {
             }
         );
     };
-    let mut in_window = lit(true);
-    if let Some(from) = settings.window.from {
-        in_window = in_window.and(col("EventTimestampMs").gt_eq(lit(from.timestamp_millis())));
-    }
-    if let Some(to) = settings.window.to {
-        in_window = in_window.and(col("EventTimestampMs").lt(lit(to.timestamp_millis())));
-    }
-    let rows = lake.lazy().filter(in_window).collect()?;
-    let lake_rows = rows.height() as u64;
-    let rows = rows.lazy();
-    let legs = Context::context(classify(rows, t).collect(), "cannot classify legs")?;
+    let lake_rows = lines.height() as u64;
+    let legs = Context::context(
+        deduplicate(lines.lazy()).collect(),
+        "cannot drop duplicate lines",
+    )?;
     let base = Context::context(
         aggregate(legs.clone().lazy(), t).collect(),
         "cannot aggregate requests",
@@ -141,9 +146,10 @@ fn null_str() -> Expr {
     lit(NULL).cast(DataType::String)
 }
 
-/// One row per distinct line, with its role (or why it has none), billing,
-/// correlation id, request id and the approach and delay it carries.
-pub fn classify(rows: LazyFrame, t: &TransformSection) -> LazyFrame {
+/// Each line's role (or why it has none), billing, correlation id, request id
+/// and the approach and delay it carries; row by row, so each lake file is
+/// classified on its own.
+pub fn line_columns(rows: LazyFrame, t: &TransformSection) -> LazyFrame {
     let reason = when(rules::script_selected(&t.filters).not())
         .then(lit("script not selected"))
         .when(rules::event_type_selected(&t.filters).not())
@@ -151,15 +157,7 @@ pub fn classify(rows: LazyFrame, t: &TransformSection) -> LazyFrame {
         .when(col("role_rule").is_null())
         .then(lit("no role rule matched"))
         .otherwise(null_str());
-    let by = [
-        "EventTimestampMs",
-        "event_id",
-        "source_object",
-        "source_line",
-    ];
-    rows.sort(by, SortMultipleOptions::default())
-        .unique_stable_generic(Some(vec![col("event_id")]), UniqueKeepStrategy::First)
-        .with_column(rules::role_expr(&t.roles).alias("role_rule"))
+    rows.with_column(rules::role_expr(&t.roles).alias("role_rule"))
         .with_column(reason.alias("ignored_reason"))
         .with_column(
             when(col("ignored_reason").is_null())
@@ -187,6 +185,21 @@ pub fn classify(rows: LazyFrame, t: &TransformSection) -> LazyFrame {
             names: Arc::new(["role_rule".into(), "LogMessages".into()]),
             strict: true,
         })
+}
+
+/// One row per distinct line: of a line delivered more than once, the copy
+/// first in (time, event id, object, line) order, so the choice does not
+/// depend on the order files are read in. Rows come out in that order.
+pub fn deduplicate(lines: LazyFrame) -> LazyFrame {
+    let by = [
+        "EventTimestampMs",
+        "event_id",
+        "source_object",
+        "source_line",
+    ];
+    lines
+        .sort(by, SortMultipleOptions::default())
+        .unique_stable_generic(Some(vec![col("event_id")]), UniqueKeepStrategy::First)
 }
 
 fn billed(billing: &str, value: &str) -> Expr {

@@ -75,27 +75,28 @@ pub fn build(
     out.push(row("events", "duplicates dropped", lake_rows - unique));
     out.push(row("events", "distinct legs", unique));
 
-    let roles = str_values(legs, "role")?;
-    let reasons = str_values(legs, "ignored_reason")?;
-    let approaches = str_values(legs, "request_approach")?;
-    let mut classified: BTreeMap<String, u64> = BTreeMap::new();
-    let mut ignored: BTreeMap<String, u64> = BTreeMap::new();
+    // Borrowed, not copied: there is one leg per event of the window.
+    let text = |name: &str| legs.column(name).and_then(|c| c.str());
+    let (roles, reasons) = (text("role")?, text("ignored_reason")?);
+    let approaches = text("request_approach")?;
+    let mut classified: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut ignored: BTreeMap<&str, u64> = BTreeMap::new();
     let mut orphans = 0;
-    for i in 0..legs.height() {
-        match (&roles[i], &reasons[i]) {
+    for ((role, reason), approach) in roles.iter().zip(reasons.iter()).zip(approaches.iter()) {
+        match (role, reason) {
             (Some(role), _) => {
-                *classified.entry(role.clone()).or_default() += 1;
-                orphans += u64::from(approaches[i].is_none());
+                *classified.entry(role).or_default() += 1;
+                orphans += u64::from(approach.is_none());
             }
-            (None, Some(reason)) => *ignored.entry(reason.clone()).or_default() += 1,
+            (None, Some(reason)) => *ignored.entry(reason).or_default() += 1,
             (None, None) => unreachable!("a leg without a role has a reason"),
         }
     }
     for (role, n) in classified {
-        out.push(row("legs classified", &role, n));
+        out.push(row("legs classified", role, n));
     }
     for (reason, n) in ignored {
-        out.push(row("legs ignored", &reason, n));
+        out.push(row("legs ignored", reason, n));
     }
     out.push(row(
         "legs orphaned",
