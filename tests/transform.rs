@@ -341,3 +341,39 @@ fn transform_configuration_mistakes_name_the_field() {
         assert_eq!(err.trim().lines().count(), 1, "case {i}: {err}");
     }
 }
+
+#[test]
+fn joining_in_partitions_changes_nothing_but_the_order_of_legs() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Scale 2: duplicates, late batches and requests across midnight.
+    let sim = simulate(tmp.path(), 21, &["--scale", "2"]);
+    let lake = tmp.path().join("lake");
+    let whole = shipped_pipeline(tmp.path(), "proxy-fetch.toml");
+    let text = std::fs::read_to_string(&whole).unwrap();
+    assert!(text.contains("\n[transform]\n"));
+    let pieces = tmp.path().join("pieces.toml");
+    let seven = text.replacen("\n[transform]\n", "\n[transform]\npartitions = 7\n", 1);
+    std::fs::write(&pieces, seven).unwrap();
+    let flags = archive_flags(&sim, &lake, &sim.join("run-manifest.csv"));
+    step("mirror", &whole, &flags, true);
+    let derived = lake.join("_derived/proxy-fetch");
+    let read = |name: &str| read_parquet(&derived.join(name));
+    let by_event =
+        |df: polars::prelude::DataFrame| df.sort(["event_id"], Default::default()).unwrap();
+
+    step("transform", &whole, &flags, true);
+    let (requests, legs, quality) = (
+        read("requests.parquet"),
+        read("legs.parquet"),
+        read("quality.parquet"),
+    );
+    step("transform", &pieces, &flags, true);
+    assert!(requests.height() > 1000);
+    assert!(read("requests.parquet").equals_missing(&requests));
+    assert!(read("quality.parquet").equals_missing(&quality));
+    assert!(by_event(read("legs.parquet")).equals_missing(&by_event(legs)));
+    assert!(
+        !derived.join(".partitions").exists(),
+        "partition files are removed"
+    );
+}

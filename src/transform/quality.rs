@@ -39,10 +39,47 @@ fn str_values(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
         .collect())
 }
 
+/// What the window's distinct legs were; summed over partitions.
+#[derive(Debug, Default)]
+pub struct LegCounts {
+    distinct: u64,
+    classified: BTreeMap<String, u64>,
+    ignored: BTreeMap<String, u64>,
+    orphans: u64,
+}
+
+impl LegCounts {
+    /// Counts legs that carry their request's columns.
+    pub fn add(&mut self, legs: &DataFrame) -> Result<()> {
+        // Borrowed, not copied: there is one leg per event of the window.
+        let text = |name: &str| legs.column(name).and_then(|c| c.str());
+        let (roles, reasons) = (text("role")?, text("ignored_reason")?);
+        let approaches = text("request_approach")?;
+        for ((role, reason), approach) in roles.iter().zip(reasons.iter()).zip(approaches.iter()) {
+            let (counts, key) = match (role, reason) {
+                (Some(role), _) => {
+                    self.orphans += u64::from(approach.is_none());
+                    (&mut self.classified, role)
+                }
+                (None, Some(reason)) => (&mut self.ignored, reason),
+                (None, None) => unreachable!("a leg without a role has a reason"),
+            };
+            match counts.get_mut(key) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(key.to_string(), 1);
+                }
+            }
+        }
+        self.distinct += legs.height() as u64;
+        Ok(())
+    }
+}
+
 pub fn build(
     lake: &Path,
     lake_rows: u64,
-    legs: &DataFrame,
+    legs: &LegCounts,
     requests: &DataFrame,
     m: &ManifestCounts,
 ) -> Result<Vec<QualityRow>> {
@@ -70,38 +107,23 @@ pub fn build(
     out.push(row("source lines", "malformed (quarantined)", rejected));
     out.push(row("source lines", "test", test_lines));
 
-    let unique = legs.height() as u64;
     out.push(row("events", "lake rows in window", lake_rows));
-    out.push(row("events", "duplicates dropped", lake_rows - unique));
-    out.push(row("events", "distinct legs", unique));
-
-    // Borrowed, not copied: there is one leg per event of the window.
-    let text = |name: &str| legs.column(name).and_then(|c| c.str());
-    let (roles, reasons) = (text("role")?, text("ignored_reason")?);
-    let approaches = text("request_approach")?;
-    let mut classified: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut ignored: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut orphans = 0;
-    for ((role, reason), approach) in roles.iter().zip(reasons.iter()).zip(approaches.iter()) {
-        match (role, reason) {
-            (Some(role), _) => {
-                *classified.entry(role).or_default() += 1;
-                orphans += u64::from(approach.is_none());
-            }
-            (None, Some(reason)) => *ignored.entry(reason).or_default() += 1,
-            (None, None) => unreachable!("a leg without a role has a reason"),
-        }
+    out.push(row(
+        "events",
+        "duplicates dropped",
+        lake_rows - legs.distinct,
+    ));
+    out.push(row("events", "distinct legs", legs.distinct));
+    for (role, n) in &legs.classified {
+        out.push(row("legs classified", role, *n));
     }
-    for (role, n) in classified {
-        out.push(row("legs classified", role, n));
-    }
-    for (reason, n) in ignored {
-        out.push(row("legs ignored", reason, n));
+    for (reason, n) in &legs.ignored {
+        out.push(row("legs ignored", reason, *n));
     }
     out.push(row(
         "legs orphaned",
         "in requests without an approach",
-        orphans,
+        legs.orphans,
     ));
 
     let approach = str_values(requests, "approach")?;

@@ -142,6 +142,9 @@ pub struct TransformSection {
     pub filters: Filters,
     /// CSV of `approach, delay_ms, start, end[, run_id, client_latency_ms]`.
     pub run_manifest: Option<PathBuf>,
+    /// Pieces the window is joined in, one at a time; by default one per
+    /// 8 MB of lake files. More pieces, less memory; the outputs are the same.
+    pub partitions: Option<usize>,
 }
 
 fn check_regex(field: &str, pattern: &str, capture: bool) -> Result<()> {
@@ -164,6 +167,9 @@ impl TransformSection {
     pub fn validate(&self) -> Result<()> {
         if self.roles.is_empty() {
             bail!("the pipeline file has no [[transform.roles]]: declare at least the origin role (see README, Transform)");
+        }
+        if self.partitions == Some(0) {
+            bail!("transform.partitions is 0: give at least 1, or leave it out to size pieces by the lake");
         }
         let roles: Vec<&str> = self.roles.iter().map(|r| r.name.as_str()).collect();
         for (i, rule) in self.roles.iter().enumerate() {

@@ -103,6 +103,14 @@ impl Index {
         }
     }
 
+    pub fn len(&self) -> usize {
+        self.windows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+
     /// The window holding `t` (start ≤ t ≤ end), if exactly one does.
     pub fn find(&self, t: i64) -> Match<'_> {
         let upto = self.windows.partition_point(|w| w.start_ms <= t);

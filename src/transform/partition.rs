@@ -1,0 +1,245 @@
+//! The transform's first pass: every lake file of the window is read,
+//! classified line by line and spread over partitions on disk by request key,
+//! so that all legs of a request, and every copy of a line delivered twice,
+//! land in one partition. The second pass then joins one partition at a time:
+//! memory follows the size of a partition, not of the window.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result};
+use polars::prelude::*;
+
+use crate::memory;
+use crate::mirror::lake::{read_lake_file, LakeFileWriter};
+
+/// Bytes of lake files per partition: the join of one partition peaks ~100 MB
+/// above the rest of the transform (measured at 1x and 4x the benchmark archive).
+pub const LAKE_BYTES_PER_PARTITION: u64 = 8 << 20;
+
+/// Lines classified between two returns of freed memory to the system: each
+/// return costs page faults later, every lake file (~10,000 lines) was +15%
+/// time for the whole transform.
+const RELEASE_EVERY_LINES: u64 = 100_000;
+
+/// How many partitions a window's lake files need.
+pub fn count_for(files: &[String]) -> Result<usize> {
+    let mut bytes = 0;
+    for path in files {
+        bytes += fs::metadata(path)
+            .with_context(|| format!("cannot read {path}"))?
+            .len();
+    }
+    Ok(bytes.div_ceil(LAKE_BYTES_PER_PARTITION).max(1) as usize)
+}
+
+/// The files of each partition, of classified lines; removed when dropped.
+pub struct Partitions {
+    dir: PathBuf,
+    pub files: Vec<Vec<PathBuf>>,
+    /// Lines of the window, duplicates included.
+    pub lines: u64,
+    /// No lines, the columns of classified lines: the shape of the outputs
+    /// when the window holds none.
+    pub no_lines: Option<DataFrame>,
+}
+
+impl Drop for Partitions {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Row groups per partition file. A Parquet writer keeps every row group's
+/// metadata until the file ends (~3 KB per column chunk); with one row group
+/// per lake file and partition, one file per partition held 220 MB at 4x the
+/// benchmark archive. A new file every few row groups keeps that flat.
+const ROW_GROUPS_PER_FILE: usize = 16;
+
+/// The partition file being written, and those already written.
+struct Spill {
+    partition: usize,
+    open: Option<(LakeFileWriter, usize)>,
+    files: Vec<PathBuf>,
+}
+
+impl Spill {
+    fn append(&mut self, dir: &Path, lines: &DataFrame) -> Result<()> {
+        let (writer, groups) = match &mut self.open {
+            Some(open) => open,
+            None => {
+                let path = dir.join(format!(
+                    "part-{}-{}.parquet",
+                    self.partition,
+                    self.files.len()
+                ));
+                let writer = LakeFileWriter::scratch(&path, lines)?;
+                self.files.push(path);
+                self.open.insert((writer, 0))
+            }
+        };
+        writer.write(lines)?;
+        *groups += 1;
+        if *groups == ROW_GROUPS_PER_FILE {
+            self.close()?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if let Some((writer, _)) = self.open.take() {
+            let path = self.files.last().expect("an open file is listed");
+            writer
+                .finish()
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// The partition of a line: its correlation id, or its own event id when it
+/// has none, hashed. Both come from the line's content alone, so copies of a
+/// line agree.
+fn partition_of(correlation_id: Option<&str>, event_id: Option<&str>, count: usize) -> usize {
+    let key = correlation_id.or(event_id).unwrap_or_default();
+    (xxhash_rust::xxh3::xxh3_64(key.as_bytes()) % count as u64) as usize
+}
+
+fn split(lines: &DataFrame, count: usize) -> Result<Vec<DataFrame>> {
+    let correlation = lines.column("correlation_id")?.str()?;
+    let event = lines.column("event_id")?.str()?;
+    let mut rows: Vec<Vec<IdxSize>> = vec![Vec::new(); count];
+    for (i, (c, e)) in correlation.iter().zip(event.iter()).enumerate() {
+        rows[partition_of(c, e, count)].push(i as IdxSize);
+    }
+    rows.into_iter()
+        .map(|r| Ok(lines.take(&IdxCa::from_vec(PlSmallStr::EMPTY, r))?))
+        .collect()
+}
+
+/// Reads `files` (several at once), turns each into classified lines with
+/// `classify` and appends them to `count` partition files in `dir`.
+pub fn scatter<F>(
+    files: &[String],
+    columns: &[&str],
+    dir: &Path,
+    count: usize,
+    classify: F,
+) -> Result<Partitions>
+where
+    F: Fn(DataFrame) -> Result<DataFrame> + Sync,
+{
+    let _ = fs::remove_dir_all(dir); // left by a run that crashed
+    fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+    let mut partitions = Partitions {
+        dir: dir.to_path_buf(),
+        files: vec![Vec::new(); count],
+        lines: 0,
+        no_lines: None,
+    };
+    let no_lines = Mutex::new(None);
+    let spills: Vec<Mutex<Spill>> = (0..count)
+        .map(|partition| {
+            Mutex::new(Spill {
+                partition,
+                open: None,
+                files: Vec::new(),
+            })
+        })
+        .collect();
+    let read = |path: &String| {
+        classify(read_lake_file(path, columns)?).with_context(|| format!("in {path}"))
+    };
+    let lines = AtomicU64::new(0);
+    let spread = |classified: DataFrame| -> Result<()> {
+        no_lines
+            .lock()
+            .expect("no writer panicked")
+            .get_or_insert_with(|| classified.clear());
+        let rows = classified.height() as u64;
+        let before = lines.fetch_add(rows, Ordering::Relaxed);
+        for (part, spill) in split(&classified, count)?.iter().zip(&spills) {
+            if part.height() > 0 {
+                spill
+                    .lock()
+                    .expect("no writer panicked")
+                    .append(dir, part)?;
+            }
+        }
+        drop(classified);
+        if (before + rows) / RELEASE_EVERY_LINES != before / RELEASE_EVERY_LINES {
+            memory::release_freed();
+        }
+        Ok(())
+    };
+    // One file per thread at a time, on plain threads: in a rayon task, a
+    // polars query waiting on its own pool lets the task's thread start
+    // other files meanwhile, and at 4x this archive some 200 files were in
+    // memory at once (800 MB).
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(files.len()))
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    while let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        spread(read(path)?)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("a partition worker panicked"))
+    })?;
+    for (spill, files) in spills.into_iter().zip(&mut partitions.files) {
+        let mut spill = spill.into_inner().expect("no writer panicked");
+        spill.close()?;
+        *files = spill.files;
+    }
+    partitions.lines = lines.into_inner();
+    partitions.no_lines = no_lines.into_inner().expect("no writer panicked");
+    memory::release_freed(); // the writers' row group metadata
+    Ok(partitions)
+}
+
+/// Every line of one partition, from its files (at least one).
+pub fn read(files: &[PathBuf]) -> Result<DataFrame> {
+    let mut all: Option<DataFrame> = None;
+    for path in files {
+        let file =
+            fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let lines = ParquetReader::new(file)
+            .finish()
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        match &mut all {
+            Some(all) => {
+                all.vstack_mut_owned(lines)?;
+            }
+            None => all = Some(lines),
+        }
+    }
+    Ok(all.expect("a partition has files"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legs_of_a_request_and_copies_of_a_line_share_a_partition() {
+        for count in [1, 2, 7] {
+            let p = partition_of(Some("74f8"), Some("aaaa"), count);
+            assert_eq!(p, partition_of(Some("74f8"), Some("bbbb"), count));
+            assert_eq!(p, partition_of(None, Some("74f8"), count));
+            assert!(p < count);
+        }
+        let spread: std::collections::BTreeSet<usize> = (0..100)
+            .map(|i| partition_of(Some(&format!("{i:x}")), None, 4))
+            .collect();
+        assert_eq!(spread.len(), 4, "keys reach every partition");
+    }
+}
