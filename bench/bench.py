@@ -125,6 +125,10 @@ def main():
     # Memory at 4x the archive, and the two small targets.
     sim4, files4, raw4 = archive(tc, work, a.scale * 4, seed=2)
     rss4 = measure([tc, "mirror", "--pipeline", pipeline, "--source", sim4 / "logpush", "--lake", fresh("lake4"), "--quiet"])
+    lake4, out4 = fresh("lake4"), fresh("report4")
+    common4 = ["--pipeline", pipeline, "--lake", lake4, "--quiet"]
+    steps4 = {step: measure([tc, step, *common4, *extra]) for step, extra in
+              [("mirror", ["--source", sim4 / "logpush"]), ("transform", []), ("report", ["--out", out4, "--no-charts"])]}
     lake = fresh("lake")
     measure([tc, "mirror", "--pipeline", pipeline, "--source", logpush, "--lake", lake, "--quiet"])
     second = [measure([tc, "mirror", "--pipeline", pipeline, "--source", logpush, "--lake", lake, "--quiet"]) for _ in range(5)]
@@ -174,6 +178,12 @@ def main():
     for step, runs in steps.items():
         wall, cpu_s, rss = (statistics.median(x[i] for x in runs) for i in range(3))
         w(f"| tracecost {step} | {wall:.2f} | {cpu_s:.2f} | {rss:.0f} |")
+    w("")
+    w(f"Each step's peak RSS on this archive and on the 4x one ({len(files4):,} objects), to show what grows:\n")
+    w("| step | 1x (MB) | 4x (MB) | 4x wall (s) |")
+    w("|---|---:|---:|---:|")
+    for step, m in steps4.items():
+        w(f"| tracecost {step} | {statistics.median(x[2] for x in steps[step]):.0f} | {m[2]:.0f} | {m[0]:.2f} |")
     w("")
     duck_i, zcat = med["DuckDB read_json -> Parquet"][0], med["zcat (1 thread, floor)"][0]
     duck_run = med["DuckDB ingest + SQL query"][0]

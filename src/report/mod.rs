@@ -93,28 +93,29 @@ pub fn run(settings: &Settings) -> Result<Written> {
     .finish()
     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", quality_path.display()))?;
     let s = settings.report.analysis_settings(&settings.prices)?;
-    // The data tables do not depend on the analysis: built alongside it.
-    let (a, data_tables) = rayon::join(
-        || analysis::analyse(&requests, &s),
-        || -> Result<[tables::Table; 2]> {
-            Ok([
-                tables::from_frame("quality", &quality)?,
-                tables::from_frame("requests", &requests)?,
-            ])
-        },
-    );
-    let (a, [quality_table, requests_table]) = (a?, data_tables?);
-
+    // The requests table does not depend on the analysis: written alongside it.
     let out = &settings.out;
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create report folder {}", out.display()))?;
+    let (a, requests_written) = rayon::join(
+        || analysis::analyse(&requests, &s),
+        || -> Result<()> {
+            csv::write_frame(&requests, &out.join("requests.csv"))?;
+            write_parquet(
+                &mut tables::typed_frame(&requests)?,
+                &out.join("requests.parquet"),
+            )
+        },
+    );
+    let a = a?;
+    requests_written?;
+
     let tables = [
         tables::summary(&a),
         tables::comparisons(&a),
         tables::breakeven(&a),
         tables::hypotheses(&a),
-        quality_table,
-        requests_table,
+        tables::from_frame("quality", &quality)?,
     ];
     tables.par_iter().try_for_each(|t| -> Result<()> {
         write_atomic(

@@ -273,43 +273,48 @@ pub fn hypotheses(a: &Analysis) -> Table {
     t
 }
 
-/// A data frame (requests, quality) as a table, columns typed by dtype.
+/// A data frame's columns as the four kinds a table holds: booleans, f64,
+/// i64 and text.
+pub fn typed_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| {
+            let s = c.as_materialized_series();
+            let kind = match s.dtype() {
+                DataType::Boolean => DataType::Boolean,
+                DataType::Float32 | DataType::Float64 => DataType::Float64,
+                d if d.is_integer() => DataType::Int64,
+                _ => DataType::String,
+            };
+            Ok(s.cast(&kind)?.into_column())
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    DataFrame::new(df.height(), columns)
+}
+
+/// A small data frame (the quality table) as a table, columns typed by dtype.
 pub fn from_frame(name: &'static str, df: &DataFrame) -> Result<Table> {
+    let df = typed_frame(df)?;
     let mut t = Table {
         name,
         columns: Vec::new(),
         rows: vec![Vec::new(); df.height()],
     };
     for c in df.columns() {
-        let s = c.as_materialized_series();
-        let (kind, cells): (Kind, Vec<Cell>) = match s.dtype() {
+        let (kind, cells): (Kind, Vec<Cell>) = match c.dtype() {
             DataType::Boolean => (
                 B,
-                s.bool()?
+                c.bool()?
                     .iter()
                     .map(|v| v.map_or(Cell::Null, Cell::Bool))
                     .collect(),
             ),
-            DataType::Float32 | DataType::Float64 => (
-                F,
-                s.cast(&DataType::Float64)?
-                    .f64()?
-                    .iter()
-                    .map(Cell::from)
-                    .collect(),
-            ),
-            d if d.is_integer() => (
-                I,
-                s.cast(&DataType::Int64)?
-                    .i64()?
-                    .iter()
-                    .map(Cell::from)
-                    .collect(),
-            ),
+            DataType::Float64 => (F, c.f64()?.iter().map(Cell::from).collect()),
+            DataType::Int64 => (I, c.i64()?.iter().map(Cell::from).collect()),
             _ => (
                 T,
-                s.cast(&DataType::String)?
-                    .str()?
+                c.str()?
                     .iter()
                     .map(|v| Cell::from(v.map(String::from)))
                     .collect(),
