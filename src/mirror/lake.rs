@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use polars::prelude::*;
-use polars_parquet::write::StatisticsOptions;
 use rayon::prelude::*;
 
 use crate::config::Window;
@@ -215,31 +214,8 @@ pub struct LakeFileWriter {
 
 impl LakeFileWriter {
     pub fn create(path: &Path, like: &DataFrame) -> PolarsResult<Self> {
-        Self::with_statistics(path, like, StatisticsOptions::default())
-    }
-
-    /// A file a step writes for itself and reads back whole: no column
-    /// statistics, which the writer keeps in memory for every row group until
-    /// the file ends (measured: ~2.5 KB per column chunk, 180 MB for a
-    /// transform's partitions over 1.2 GB of NDJSON).
-    pub fn scratch(path: &Path, like: &DataFrame) -> PolarsResult<Self> {
-        let none = StatisticsOptions {
-            min_value: false,
-            max_value: false,
-            distinct_count: false,
-            null_count: false,
-            ..Default::default()
-        };
-        Self::with_statistics(path, like, none)
-    }
-
-    fn with_statistics(
-        path: &Path,
-        like: &DataFrame,
-        statistics: StatisticsOptions,
-    ) -> PolarsResult<Self> {
         use polars_parquet::write::{
-            CompressionOptions, Encoding, FileWriter, Version, WriteOptions,
+            CompressionOptions, Encoding, FileWriter, StatisticsOptions, Version, WriteOptions,
         };
         let schema = like.schema().to_arrow(CompatLevel::newest());
         let encodings = schema
@@ -247,7 +223,7 @@ impl LakeFileWriter {
             .map(|_| vec![Encoding::Plain])
             .collect();
         let options = WriteOptions {
-            statistics,
+            statistics: StatisticsOptions::default(),
             version: Version::V2,
             compression: CompressionOptions::Snappy,
             data_page_size: None,
