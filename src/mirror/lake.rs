@@ -214,6 +214,16 @@ pub struct LakeFileWriter {
 
 impl LakeFileWriter {
     pub fn create(path: &Path, like: &DataFrame) -> PolarsResult<Self> {
+        Self::compressed(path, like, true)
+    }
+
+    /// Without compression: for a file a step writes for itself and reads back
+    /// once, where Snappy's time is not paid back.
+    pub fn uncompressed(path: &Path, like: &DataFrame) -> PolarsResult<Self> {
+        Self::compressed(path, like, false)
+    }
+
+    fn compressed(path: &Path, like: &DataFrame, snappy: bool) -> PolarsResult<Self> {
         use polars_parquet::write::{
             CompressionOptions, Encoding, FileWriter, StatisticsOptions, Version, WriteOptions,
         };
@@ -225,7 +235,11 @@ impl LakeFileWriter {
         let options = WriteOptions {
             statistics: StatisticsOptions::default(),
             version: Version::V2,
-            compression: CompressionOptions::Snappy,
+            compression: if snappy {
+                CompressionOptions::Snappy
+            } else {
+                CompressionOptions::Uncompressed
+            },
             data_page_size: None,
         };
         let file = io::BufWriter::with_capacity(1 << 20, File::create(path)?);
