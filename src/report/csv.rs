@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufWriter, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use polars::prelude::*;
@@ -114,37 +114,66 @@ pub fn render(t: &Table) -> String {
     out
 }
 
-/// Writes a frame as CSV, atomically, a block of rows at a time: the same
-/// text as `render` of `tables::from_frame`, without a cell per field in
-/// memory (the requests table at 4x the benchmark archive took 1 GB that way).
-pub fn write_frame(df: &DataFrame, dest: &Path) -> Result<()> {
-    let df = typed_frame(df)?;
-    let mut fields = df
-        .columns()
-        .iter()
-        .map(|c| -> PolarsResult<Box<dyn Iterator<Item = Field> + '_>> {
-            Ok(match c.dtype() {
-                DataType::Boolean => {
-                    Box::new(c.bool()?.iter().map(|v| v.map_or(Field::Null, Field::Bool)))
-                }
-                DataType::Float64 => {
-                    Box::new(c.f64()?.iter().map(|v| v.map_or(Field::Null, Field::Float)))
-                }
-                DataType::Int64 => {
-                    Box::new(c.i64()?.iter().map(|v| v.map_or(Field::Null, Field::Int)))
-                }
-                _ => Box::new(c.str()?.iter().map(|v| v.map_or(Field::Null, Field::Text))),
-            })
-        })
-        .collect::<PolarsResult<Vec<_>>>()?;
-    let tmp = tmp_path(dest);
-    let written = (|| -> Result<()> {
-        let mut file = BufWriter::new(fs::File::create(&tmp)?);
-        let mut out = String::with_capacity(1 << 17);
+/// A CSV file written from frames, a block of rows at a time, under a
+/// temporary name until `commit`: the same text as `render` of
+/// `tables::from_frame`, without a cell per field in memory (the requests
+/// table at 4x the benchmark archive took 1 GB that way).
+pub struct CsvFile {
+    file: BufWriter<fs::File>,
+    tmp: PathBuf,
+    dest: PathBuf,
+    committed: bool,
+}
+
+impl CsvFile {
+    /// Creates the file with the header of `like`'s columns.
+    pub fn create(dest: &Path, like: &DataFrame) -> Result<Self> {
+        let tmp = tmp_path(dest);
+        let file =
+            fs::File::create(&tmp).with_context(|| format!("cannot write {}", dest.display()))?;
+        let mut csv = CsvFile {
+            file: BufWriter::new(file),
+            tmp,
+            dest: dest.to_path_buf(),
+            committed: false,
+        };
+        let mut header = String::new();
         push_header(
-            &mut out,
-            df.get_column_names().into_iter().map(|n| n.as_str()),
+            &mut header,
+            like.get_column_names().into_iter().map(|n| n.as_str()),
         );
+        csv.write(&header)?;
+        Ok(csv)
+    }
+
+    fn write(&mut self, text: &str) -> Result<()> {
+        self.file
+            .write_all(text.as_bytes())
+            .with_context(|| format!("cannot write {}", self.dest.display()))
+    }
+
+    /// Appends the rows of `df`.
+    pub fn append(&mut self, df: &DataFrame) -> Result<()> {
+        let df = typed_frame(df)?;
+        let mut fields = df
+            .columns()
+            .iter()
+            .map(|c| -> PolarsResult<Box<dyn Iterator<Item = Field> + '_>> {
+                Ok(match c.dtype() {
+                    DataType::Boolean => {
+                        Box::new(c.bool()?.iter().map(|v| v.map_or(Field::Null, Field::Bool)))
+                    }
+                    DataType::Float64 => {
+                        Box::new(c.f64()?.iter().map(|v| v.map_or(Field::Null, Field::Float)))
+                    }
+                    DataType::Int64 => {
+                        Box::new(c.i64()?.iter().map(|v| v.map_or(Field::Null, Field::Int)))
+                    }
+                    _ => Box::new(c.str()?.iter().map(|v| v.map_or(Field::Null, Field::Text))),
+                })
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let mut out = String::with_capacity(1 << 17);
         for _ in 0..df.height() {
             for (i, column) in fields.iter_mut().enumerate() {
                 if i > 0 {
@@ -154,19 +183,33 @@ pub fn write_frame(df: &DataFrame, dest: &Path) -> Result<()> {
             }
             out.push_str("\r\n");
             if out.len() >= 1 << 16 {
-                file.write_all(out.as_bytes())?;
+                self.write(&out)?;
                 out.clear();
             }
         }
-        file.write_all(out.as_bytes())?;
-        file.into_inner().map_err(|e| e.into_error())?.sync_data()?;
-        fs::rename(&tmp, dest)?;
-        Ok(())
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
+        self.write(&out)
     }
-    written.with_context(|| format!("cannot write {}", dest.display()))
+
+    pub fn commit(mut self) -> Result<()> {
+        self.committed = true;
+        let done = (|| -> std::io::Result<()> {
+            self.file.flush()?;
+            self.file.get_ref().sync_data()?;
+            fs::rename(&self.tmp, &self.dest)
+        })();
+        if done.is_err() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+        done.with_context(|| format!("cannot write {}", self.dest.display()))
+    }
+}
+
+impl Drop for CsvFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -204,7 +247,7 @@ mod tests {
     }
 
     #[test]
-    fn a_frame_streamed_reads_as_its_table_rendered() {
+    fn a_frame_streamed_in_blocks_reads_as_its_table_rendered() {
         let df = df! {
             "id" => ["=1+1", "a,b", "say \"hi\"", "plain"],
             "n" => [Some(1i32), None, Some(-3), Some(4)],
@@ -214,7 +257,10 @@ mod tests {
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.csv");
-        write_frame(&df, &path).unwrap();
+        let mut csv = CsvFile::create(&path, &df).unwrap();
+        csv.append(&df.slice(0, 3)).unwrap();
+        csv.append(&df.slice(3, 1)).unwrap();
+        csv.commit().unwrap();
         let table = crate::report::tables::from_frame("t", &df).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), render(&table));
     }

@@ -15,9 +15,9 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::config::Settings;
-use crate::mirror::lake::{write_atomic, write_parquet};
+use crate::mirror::lake::{write_atomic, write_parquet, AtomicParquet};
 use crate::stats::bootstrap::{Config, Method};
-use crate::transform::{derived_dir, read_requests, QUALITY_FILE};
+use crate::transform::{derived_dir, RequestsFile, QUALITY_FILE};
 use analysis::Analysis;
 
 /// `[report]` of the pipeline file.
@@ -75,6 +75,31 @@ impl ReportSection {
     }
 }
 
+/// Rows of `requests.parquet` read at a time for the export: its row groups.
+const EXPORT_ROWS: usize = 65_536;
+
+/// `requests.csv` and `requests.parquet` of the report, copied from the
+/// transform's file a block of rows at a time.
+fn export_requests(file: &RequestsFile, out: &std::path::Path) -> Result<()> {
+    let rows = file.rows()?;
+    let mut block = file.read(None, Some((0, EXPORT_ROWS)))?;
+    let mut csv = csv::CsvFile::create(&out.join("requests.csv"), &block)?;
+    let mut parquet =
+        AtomicParquet::create(&out.join("requests.parquet"), &tables::typed_frame(&block)?)?;
+    let mut offset = 0;
+    loop {
+        csv.append(&block)?;
+        parquet.write(&mut tables::typed_frame(&block)?)?;
+        offset += block.height();
+        if offset >= rows || block.height() == 0 {
+            break;
+        }
+        block = file.read(None, Some((offset, EXPORT_ROWS)))?;
+    }
+    csv.commit()?;
+    parquet.commit()
+}
+
 pub struct Written {
     pub dir: PathBuf,
     pub analysis: Analysis,
@@ -82,7 +107,8 @@ pub struct Written {
 
 pub fn run(settings: &Settings) -> Result<Written> {
     let derived = derived_dir(settings);
-    let requests = read_requests(&derived)?;
+    let requests_file = RequestsFile::open(&derived)?;
+    let requests = requests_file.read(Some(analysis::COLUMNS), None)?;
     let quality_path = derived.join(QUALITY_FILE);
     let quality = ParquetReader::new(std::fs::File::open(&quality_path).with_context(|| {
         format!(
@@ -99,13 +125,7 @@ pub fn run(settings: &Settings) -> Result<Written> {
         .with_context(|| format!("cannot create report folder {}", out.display()))?;
     let (a, requests_written) = rayon::join(
         || analysis::analyse(&requests, &s),
-        || -> Result<()> {
-            csv::write_frame(&requests, &out.join("requests.csv"))?;
-            write_parquet(
-                &mut tables::typed_frame(&requests)?,
-                &out.join("requests.parquet"),
-            )
-        },
+        || export_requests(&requests_file, out),
     );
     let a = a?;
     requests_written?;

@@ -480,16 +480,44 @@ pub fn finish(base: LazyFrame, t: &TransformSection, prices: &Prices) -> LazyFra
     ])
 }
 
-/// Reads the transform's outputs back (report step).
-pub fn read_requests(dir: &Path) -> Result<DataFrame> {
-    let path = dir.join(REQUESTS_FILE);
-    let file = std::fs::File::open(&path).with_context(|| {
-        format!(
-            "cannot open {}: run `tracecost transform` first",
-            path.display()
-        )
-    })?;
-    ParquetReader::new(file)
-        .finish()
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+/// `requests.parquet`, read back by the report.
+pub struct RequestsFile {
+    path: PathBuf,
+}
+
+impl RequestsFile {
+    pub fn open(dir: &Path) -> Result<Self> {
+        let path = dir.join(REQUESTS_FILE);
+        if !path.is_file() {
+            bail!(
+                "cannot open {}: run `tracecost transform` first",
+                path.display()
+            );
+        }
+        Ok(RequestsFile { path })
+    }
+
+    fn reader(&self) -> Result<ParquetReader<std::fs::File>> {
+        let file = std::fs::File::open(&self.path)
+            .with_context(|| format!("cannot open {}", self.path.display()))?;
+        Ok(ParquetReader::new(file))
+    }
+
+    pub fn rows(&self) -> Result<usize> {
+        (self.reader()?.num_rows())
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", self.path.display()))
+    }
+
+    /// `columns` (all when `None`) of the rows `offset..offset + len` (all when `None`).
+    pub fn read(
+        &self,
+        columns: Option<&[&str]>,
+        rows: Option<(usize, usize)>,
+    ) -> Result<DataFrame> {
+        (self.reader()?)
+            .with_columns(columns.map(|c| c.iter().map(|c| c.to_string()).collect()))
+            .with_slice(rows)
+            .finish()
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", self.path.display()))
+    }
 }
