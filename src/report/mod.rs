@@ -108,7 +108,7 @@ pub struct Written {
 pub fn run(settings: &Settings) -> Result<Written> {
     let derived = derived_dir(settings);
     let requests_file = RequestsFile::open(&derived)?;
-    let requests = requests_file.read(Some(analysis::COLUMNS), None)?;
+    let requests = requests_file.read(Some(&analysis::columns()), None)?;
     let quality_path = derived.join(QUALITY_FILE);
     let quality = ParquetReader::new(std::fs::File::open(&quality_path).with_context(|| {
         format!(
