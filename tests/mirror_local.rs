@@ -149,6 +149,17 @@ fn write(path: &std::path::Path, bytes: &[u8]) {
 
 const GOOD: &str = r#"{"EventTimestampMs":1763510000000,"ScriptName":"s","WallTimeMs":5,"CPUTimeMs":1,"EventType":"fetch"}"#;
 
+/// `n` GOOD lines, one millisecond apart from `from_ms`, each with `wall` ms of wall time.
+fn good_lines(n: usize, from_ms: i64, wall: i64) -> String {
+    (0..n)
+        .map(|i| {
+            GOOD.replace("1763510000000", &(from_ms + i as i64).to_string())
+                .replace("\"WallTimeMs\":5", &format!("\"WallTimeMs\":{wall}"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[test]
 fn hostile_input_is_quarantined_and_counted_without_failing_the_run() {
     let tmp = tempfile::tempdir().unwrap();
@@ -236,15 +247,7 @@ fn hostile_input_is_quarantined_and_counted_without_failing_the_run() {
 fn a_changed_object_replaces_exactly_its_rows() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src/20251119");
-    let lines = |n: usize, wall: i64| {
-        (0..n)
-            .map(|i| {
-                GOOD.replace("1763510000000", &(1763510000000 + i as i64).to_string())
-                    .replace("\"WallTimeMs\":5", &format!("\"WallTimeMs\":{wall}"))
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let lines = |n: usize, wall: i64| good_lines(n, 1763510000000, wall);
     write(&src.join("one.log.gz"), &gzip(lines(5, 5).as_bytes()));
     write(&src.join("two.log.gz"), &gzip(lines(7, 9).as_bytes()));
     let lake = tmp.path().join("lake");
@@ -293,12 +296,7 @@ fn a_changed_object_replaces_exactly_its_rows() {
 fn an_object_larger_than_a_row_group_gets_a_file_of_its_own() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src/20251119");
-    let lines = |n: usize, from: i64| {
-        (0..n)
-            .map(|i| GOOD.replace("1763510000000", &(from + i as i64).to_string()))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let lines = |n: usize, from: i64| good_lines(n, from, 5);
     // 60,000 rows on one date: more than a row group (50,000).
     write(
         &src.join("big.log.gz"),
