@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 use super::lake::{object_stem, partition_dir, tmp_path, LakeFileWriter};
 use super::logpush::{self, Line};
 use super::manifest::{Entry, Status};
-use super::record::{epoch_day, LakeBatch, Row};
+use super::record::{epoch_day, LakeBatch, Row, NO_MIN_MAX};
 use super::source::{ObjectRef, ObjectSource};
 use super::tail::{self, Item, TailReader};
 use crate::cli::InputFormat;
@@ -397,7 +397,7 @@ fn flush(sink: &mut DateSink, key: &str, format: &str) -> PolarsResult<()> {
         if let Some(dir) = sink.tmp.parent() {
             fs::create_dir_all(dir)?;
         }
-        sink.writer = Some(LakeFileWriter::create(&sink.tmp, &df)?);
+        sink.writer = Some(LakeFileWriter::create(&sink.tmp, &df)?.without_min_max(&NO_MIN_MAX));
     }
     sink.writer.as_mut().expect("created above").write(&df)
 }

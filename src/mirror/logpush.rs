@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -233,33 +233,172 @@ fn lift_event<'a>(event: &'a str, row: &mut Row<'a>) -> Result<(), serde_json::E
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct LogEntry<'a> {
-    #[serde(rename = "Message", alias = "message", borrow, default)]
-    message: Option<Vec<&'a RawValue>>,
-}
-
 /// Every console.log argument of a leg, one per line: strings unescaped (so a
 /// JSON string holding a reqId can be matched by a plain regex), other values
-/// as JSON text.
+/// as JSON text. `None` when the leg has no log entries.
 pub fn log_messages(logs: &str) -> Result<Option<String>, serde_json::Error> {
     if logs == "null" {
         return Ok(None);
     }
-    let entries: Vec<LogEntry> = serde_json::from_str(logs)?;
     let mut out = String::new();
-    for value in entries.iter().flat_map(|e| e.message.iter().flatten()) {
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        let text = value.get();
-        if text.starts_with('"') {
-            out.push_str(&serde_json::from_str::<Text>(text)?.0);
-        } else {
-            out.push_str(text);
-        }
+    let mut de = serde_json::Deserializer::from_str(logs);
+    let entries = EntriesSeed(&mut out).deserialize(&mut de)?;
+    de.end()?;
+    Ok((entries > 0).then_some(out))
+}
+
+/// The `Logs` array, read in one pass straight into the output text (no
+/// entry or message list is built): returns how many entries it holds.
+struct EntriesSeed<'o>(&'o mut String);
+
+impl<'de> DeserializeSeed<'de> for EntriesSeed<'_> {
+    type Value = usize;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_seq(self)
     }
-    Ok((!entries.is_empty()).then_some(out))
+}
+
+impl<'de> Visitor<'de> for EntriesSeed<'_> {
+    type Value = usize;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of log entries")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+        let mut entries = 0;
+        while seq.next_element_seed(EntrySeed(&mut *self.0))?.is_some() {
+            entries += 1;
+        }
+        Ok(entries)
+    }
+}
+
+struct EntrySeed<'o>(&'o mut String);
+
+impl<'de> DeserializeSeed<'de> for EntrySeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EntrySeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a log entry object")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
+        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
+            if key == "Message" || key == "message" {
+                map.next_value_seed(MessagesSeed(&mut *self.0))?;
+            } else {
+                map.next_value::<de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One entry's `Message` array (or `null`).
+struct MessagesSeed<'o>(&'o mut String);
+
+impl<'de> DeserializeSeed<'de> for MessagesSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MessagesSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of messages")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let out = self.0;
+        while let Some(value) = seq.next_element::<&'de RawValue>()? {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            match value.get().strip_prefix('"') {
+                Some(quoted) => {
+                    let body = quoted.strip_suffix('"').unwrap_or(quoted);
+                    push_unescaped(out, body).map_err(de::Error::custom)?;
+                }
+                None => out.push_str(value.get()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Appends the text of a JSON string body (between its quotes, already
+/// validated by the parser) with its escapes decoded. Log messages are often
+/// JSON documents themselves, an escape every few characters: copying the
+/// runs between backslashes is several times faster than serde's scanner.
+fn push_unescaped(out: &mut String, body: &str) -> Result<(), String> {
+    out.reserve(body.len());
+    let mut rest = body;
+    while let Some(at) = memchr::memchr(b'\\', rest.as_bytes()) {
+        out.push_str(&rest[..at]);
+        // An ASCII escape letter keeps the slice below on a char boundary.
+        let Some(escape) = rest.as_bytes().get(at + 1).copied().filter(u8::is_ascii) else {
+            return Err("invalid escape in a log message".into());
+        };
+        rest = &rest[at + 2..];
+        let c = match escape {
+            b'"' => '"',
+            b'\\' => '\\',
+            b'/' => '/',
+            b'b' => '\u{8}',
+            b'f' => '\u{c}',
+            b'n' => '\n',
+            b'r' => '\r',
+            b't' => '\t',
+            b'u' => {
+                let (c, used) = unicode_escape(rest)?;
+                rest = &rest[used..];
+                c
+            }
+            _ => return Err("invalid escape in a log message".into()),
+        };
+        out.push(c);
+    }
+    out.push_str(rest);
+    Ok(())
+}
+
+/// The character of a `\uXXXX` escape (after its `\u`), joining a UTF-16
+/// surrogate pair; returns how many bytes it used.
+fn unicode_escape(text: &str) -> Result<(char, usize), String> {
+    let hex = |at: usize| {
+        text.get(at..at + 4)
+            .and_then(|h| u16::from_str_radix(h, 16).ok())
+            .ok_or_else(|| "invalid \\u escape in a log message".to_string())
+    };
+    let first = hex(0)?;
+    if !(0xD800..0xDC00).contains(&first) {
+        return char::from_u32(u32::from(first))
+            .map(|c| (c, 4))
+            .ok_or_else(|| "lone surrogate in a \\u escape of a log message".into());
+    }
+    let second = text
+        .get(4..6)
+        .filter(|s| *s == "\\u")
+        .map(|_| hex(6))
+        .transpose()?;
+    match second.map(|low| char::decode_utf16([first, low]).next()) {
+        Some(Some(Ok(c))) => Ok((c, 10)),
+        _ => Err("lone surrogate in a \\u escape of a log message".into()),
+    }
 }
 
 #[cfg(test)]
@@ -324,6 +463,51 @@ mod tests {
             .unwrap_err()
             .contains("EventTimestampMs"));
         assert!(parse_line("{\"EventTimestampMs\": \"soon\"}").is_err());
+    }
+
+    #[test]
+    fn log_strings_are_unescaped_as_serde_does() {
+        let cases = [
+            r#""plain""#,
+            r#""{\"reqId\":\"74f8\"}""#,
+            r#""tab\tnew\nline\r \/ \\ \b\f""#,
+            r#""caf\u00e9 \u20ac \ud83d\ude00 \u0000""#,
+            r#""ends with escape\\""#,
+            r#""é ü 😀 unescaped""#,
+            r#""""#,
+        ];
+        for case in cases {
+            let expected: String = serde_json::from_str(case).unwrap();
+            let logs = format!(r#"[{{"Message":[{case}]}}]"#);
+            assert_eq!(
+                log_messages(&logs).unwrap().as_deref(),
+                Some(&*expected),
+                "{case}"
+            );
+        }
+        for lone in [r#""\ud83d""#, r#""\ude00 x""#, r#""\ud83d\u0041""#] {
+            assert!(serde_json::from_str::<String>(lone).is_err());
+            let logs = format!(r#"[{{"Message":[{lone}]}}]"#);
+            assert!(log_messages(&logs).is_err(), "{lone}");
+        }
+    }
+
+    #[test]
+    fn log_entries_keep_non_strings_as_json_and_count_empty_entries() {
+        let logs = r#"[{"Level":"log","Message":["a",{"b":[1,2]},3,null,true]},{"message":["c"]},{"Message":null},{}]"#;
+        assert_eq!(
+            log_messages(logs).unwrap().as_deref(),
+            Some("a\n{\"b\":[1,2]}\n3\nnull\ntrue\nc")
+        );
+        assert_eq!(log_messages("[]").unwrap(), None);
+        assert_eq!(log_messages("null").unwrap(), None);
+        assert_eq!(
+            log_messages(r#"[{"Level":"log"}]"#).unwrap().as_deref(),
+            Some("")
+        );
+        assert!(log_messages(r#"{"Message":["a"]}"#).is_err());
+        assert!(log_messages(r#"[{"Message":"a"}]"#).is_err());
+        assert!(log_messages(r#"[] x"#).is_err());
     }
 
     #[test]

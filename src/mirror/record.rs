@@ -50,6 +50,21 @@ pub struct Row<'a> {
     pub event_id: u64,
 }
 
+/// Lake columns written without min/max statistics: documents, free text and
+/// hashes, which no reader filters by range.
+pub const NO_MIN_MAX: [&str; 10] = [
+    "RequestURL",
+    "LogMessages",
+    "Event",
+    "Logs",
+    "Exceptions",
+    "ScriptVersion",
+    "ScriptTags",
+    "DiagnosticsChannelEvents",
+    "Extra",
+    "event_id",
+];
+
 pub const MS_PER_DAY: i64 = 86_400_000;
 
 /// Days since 1970-01-01 of a millisecond timestamp (floor, so pre-epoch works).

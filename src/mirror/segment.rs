@@ -20,6 +20,7 @@ use polars::prelude::{col, lit, DataFrame, IntoLazy, ParquetReader, SerReader};
 
 use super::ingest::ROW_GROUP;
 use super::lake::{partition_dir, tmp_path, write_parquet, LakeFileWriter};
+use super::record::NO_MIN_MAX;
 use super::source::ObjectRef;
 
 /// Source objects per segment.
@@ -131,7 +132,7 @@ fn write_held(file: &mut DayFile) -> Result<()> {
         if let Some(dir) = file.tmp.parent() {
             fs::create_dir_all(dir)?;
         }
-        file.writer = Some(LakeFileWriter::create(&file.tmp, &rows)?);
+        file.writer = Some(LakeFileWriter::create(&file.tmp, &rows)?.without_min_max(&NO_MIN_MAX));
     }
     file.writer.as_mut().expect("created above").write(&rows)?;
     Ok(())
