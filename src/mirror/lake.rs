@@ -271,8 +271,7 @@ impl LakeFileWriter {
     pub fn write(&mut self, df: &DataFrame) -> PolarsResult<()> {
         use polars_parquet::parquet::error::ParquetError::OutOfSpec;
         use polars_parquet::write::{
-            array_to_columns, Compressor, DynIter, DynStreamingIterator,
-            FallibleStreamingIterator,
+            array_to_columns, Compressor, DynIter, DynStreamingIterator, FallibleStreamingIterator,
         };
         let fields = self.writer.parquet_schema().fields().to_vec();
         for batch in df.iter_chunks(CompatLevel::newest(), false) {
@@ -293,7 +292,8 @@ impl LakeFileWriter {
                     columns.push(Ok(DynStreamingIterator::new(compressed)));
                 }
             }
-            self.writer.write(u64::MAX, DynIter::new(columns.into_iter()))?;
+            self.writer
+                .write(u64::MAX, DynIter::new(columns.into_iter()))?;
         }
         Ok(())
     }

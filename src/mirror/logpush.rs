@@ -18,133 +18,189 @@ pub enum Line<'a> {
 }
 
 /// Parses one line; the error says what is wrong in words a user can act on.
+///
+/// The top-level object is walked here and each value parsed by serde_json
+/// from its first byte, so a value's raw text is just the bytes its parse
+/// used: `Event` and `Logs` are read once, lifted and kept as text in the
+/// same pass (through `RawValue` they were scanned twice).
 pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
-    let fields: Fields = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
-    if fields.is_test() {
-        return Ok(Line::Test);
-    }
-    let Some(ts) = fields.timestamp else {
-        return Err("no EventTimestampMs: not a workers_trace_events line".into());
-    };
+    let mut walk = Walk { line, at: 0 };
     let mut row = Row {
-        event_timestamp_ms: ts,
-        script_name: fields.script_name,
-        entrypoint: fields.entrypoint,
-        event_type: fields.event_type,
-        outcome: fields.outcome,
-        execution_model: fields.execution_model,
-        dispatch_namespace: fields.dispatch_namespace,
-        cpu_time_ms: fields.cpu,
-        wall_time_ms: fields.wall,
-        truncated: fields.truncated,
-        event: fields.event.map(|r| Cow::Borrowed(r.get())),
-        logs: fields.logs.map(|r| Cow::Borrowed(r.get())),
-        exceptions: fields.exceptions.map(|r| Cow::Borrowed(r.get())),
-        script_version: fields.script_version.map(|r| Cow::Borrowed(r.get())),
-        script_tags: fields.script_tags.map(|r| Cow::Borrowed(r.get())),
-        diagnostics: fields.diagnostics.map(|r| Cow::Borrowed(r.get())),
-        extra: fields.extra,
         event_id: xxhash_rust::xxh3::xxh3_64(line.as_bytes()),
         ..Row::default()
     };
-    if let Some(event) = fields.event {
-        lift_event(event.get(), &mut row).map_err(|e| format!("Event: {e}"))?;
+    let mut timestamp = None;
+    let mut extra: Vec<(Cow<str>, &str)> = Vec::new();
+    let mut keys = 0;
+    let mut content_test = false;
+    walk.expect(b'{', "an object")?;
+    let mut more = !walk.eat(b'}');
+    while more {
+        let Text(key) = walk.value()?;
+        walk.expect(b':', "`:` after a key")?;
+        keys += 1;
+        match key.as_ref() {
+            "EventTimestampMs" => timestamp = walk.millis()?,
+            "CPUTimeMs" => row.cpu_time_ms = walk.millis()?,
+            "WallTimeMs" | "WallTimeMS" => row.wall_time_ms = walk.millis()?,
+            "ScriptName" => row.script_name = walk.text()?,
+            "Entrypoint" => row.entrypoint = walk.text()?,
+            "EventType" => row.event_type = walk.text()?,
+            "Outcome" => row.outcome = walk.text()?,
+            "ExecutionModel" => row.execution_model = walk.text()?,
+            "DispatchNamespace" => row.dispatch_namespace = walk.text()?,
+            "Truncated" => row.truncated = walk.value()?,
+            "Event" => {
+                let (event, raw) = walk.raw_value::<Option<EventFields>>("Event")?;
+                if let Some(event) = event {
+                    event.lift(&mut row);
+                }
+                row.event = Some(Cow::Borrowed(raw));
+            }
+            "Logs" => {
+                let (messages, raw) = walk.raw_value::<LogMessages>("Logs")?;
+                row.log_messages = messages.0;
+                row.logs = Some(Cow::Borrowed(raw));
+            }
+            "Exceptions" => row.exceptions = Some(walk.raw()?.into()),
+            "ScriptVersion" => row.script_version = Some(walk.raw()?.into()),
+            "ScriptTags" => row.script_tags = Some(walk.raw()?.into()),
+            "DiagnosticsChannelEvents" => row.diagnostics = Some(walk.raw()?.into()),
+            _ => {
+                let raw = walk.raw()?;
+                content_test |= key == "content" && raw == "\"test\"";
+                extra.push((key, raw));
+            }
+        }
+        more = walk.expect_one_of(b',', b'}', "`,` or `}` after a value")?;
     }
-    if let Some(logs) = fields.logs {
-        row.log_messages = log_messages(logs.get()).map_err(|e| format!("Logs: {e}"))?;
+    walk.end()?;
+    if content_test && keys == 1 {
+        return Ok(Line::Test);
+    }
+    let Some(ts) = timestamp else {
+        return Err("no EventTimestampMs: not a workers_trace_events line".into());
+    };
+    row.event_timestamp_ms = ts;
+    if !extra.is_empty() {
+        let map = extra
+            .into_iter()
+            .map(|(key, raw)| Ok((key.into_owned(), serde_json::from_str(raw)?)))
+            .collect::<Result<serde_json::Map<_, _>, serde_json::Error>>()
+            .map_err(|e| format!("invalid JSON: {e}"))?;
+        row.extra = Some(serde_json::Value::Object(map).to_string());
     }
     Ok(Line::Event(Box::new(row)))
 }
 
-#[derive(Default)]
-struct Fields<'a> {
-    timestamp: Option<i64>,
-    cpu: Option<i64>,
-    wall: Option<i64>,
-    script_name: Option<Cow<'a, str>>,
-    entrypoint: Option<Cow<'a, str>>,
-    event_type: Option<Cow<'a, str>>,
-    outcome: Option<Cow<'a, str>>,
-    execution_model: Option<Cow<'a, str>>,
-    dispatch_namespace: Option<Cow<'a, str>>,
-    truncated: Option<bool>,
-    event: Option<&'a RawValue>,
-    logs: Option<&'a RawValue>,
-    exceptions: Option<&'a RawValue>,
-    script_version: Option<&'a RawValue>,
-    script_tags: Option<&'a RawValue>,
-    diagnostics: Option<&'a RawValue>,
-    extra: Option<String>,
-    content_test: bool,
-    keys: usize,
+/// A position in a line being walked.
+struct Walk<'a> {
+    line: &'a str,
+    at: usize,
 }
 
-impl Fields<'_> {
-    fn is_test(&self) -> bool {
-        self.content_test && self.keys == 1
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_map(FieldsVisitor(std::marker::PhantomData))
-    }
-}
-
-struct FieldsVisitor<'a>(std::marker::PhantomData<&'a ()>);
-
-impl<'de: 'a, 'a> Visitor<'de> for FieldsVisitor<'a> {
-    type Value = Fields<'a>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
+impl<'a> Walk<'a> {
+    fn skip_space(&mut self) {
+        let rest = &self.line.as_bytes()[self.at..];
+        self.at += rest.len() - rest.trim_ascii_start().len();
     }
 
-    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Fields<'a>, M::Error> {
-        let mut out = Fields::default();
-        let mut extra: Vec<(Cow<'de, str>, &'de RawValue)> = Vec::new();
-        while let Some(Text(key)) = map.next_key::<Text<'de>>()? {
-            out.keys += 1;
-            match key.as_ref() {
-                "EventTimestampMs" => {
-                    out.timestamp = map.next_value::<Option<Millis>>()?.map(|m| m.0)
-                }
-                "CPUTimeMs" => out.cpu = map.next_value::<Option<Millis>>()?.map(|m| m.0),
-                "WallTimeMs" | "WallTimeMS" => {
-                    out.wall = map.next_value::<Option<Millis>>()?.map(|m| m.0)
-                }
-                "ScriptName" => out.script_name = text(&mut map)?,
-                "Entrypoint" => out.entrypoint = text(&mut map)?,
-                "EventType" => out.event_type = text(&mut map)?,
-                "Outcome" => out.outcome = text(&mut map)?,
-                "ExecutionModel" => out.execution_model = text(&mut map)?,
-                "DispatchNamespace" => out.dispatch_namespace = text(&mut map)?,
-                "Truncated" => out.truncated = map.next_value()?,
-                "Event" => out.event = Some(map.next_value()?),
-                "Logs" => out.logs = Some(map.next_value()?),
-                "Exceptions" => out.exceptions = Some(map.next_value()?),
-                "ScriptVersion" => out.script_version = Some(map.next_value()?),
-                "ScriptTags" => out.script_tags = Some(map.next_value()?),
-                "DiagnosticsChannelEvents" => out.diagnostics = Some(map.next_value()?),
-                "content" => {
-                    let value: &RawValue = map.next_value()?;
-                    out.content_test = value.get() == "\"test\"";
-                    extra.push((key, value));
-                }
-                _ => extra.push((key, map.next_value()?)),
+    /// Consumes `byte` (after any space) if it comes next.
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_space();
+        let next = self.line.as_bytes().get(self.at) == Some(&byte);
+        self.at += usize::from(next);
+        next
+    }
+
+    fn expect(&mut self, byte: u8, what: &str) -> Result<(), String> {
+        if self.eat(byte) {
+            Ok(())
+        } else {
+            Err(self.expected(what))
+        }
+    }
+
+    /// `true` for `yes`, `false` for `no`.
+    fn expect_one_of(&mut self, yes: u8, no: u8, what: &str) -> Result<bool, String> {
+        if self.eat(yes) {
+            Ok(true)
+        } else if self.eat(no) {
+            Ok(false)
+        } else {
+            Err(self.expected(what))
+        }
+    }
+
+    fn end(&mut self) -> Result<(), String> {
+        self.skip_space();
+        if self.at == self.line.len() {
+            Ok(())
+        } else {
+            Err(format!(
+                "invalid JSON: trailing characters at column {}",
+                self.at + 1
+            ))
+        }
+    }
+
+    fn expected(&self, what: &str) -> String {
+        match self.line[self.at..].chars().next() {
+            None => format!(
+                "invalid JSON: EOF while parsing an object at column {}, expected {what}",
+                self.at
+            ),
+            Some(c) => format!(
+                "invalid JSON: expected {what} at column {}, found `{c}`",
+                self.at + 1
+            ),
+        }
+    }
+
+    /// Parses the value that starts here (after any space) and moves past it.
+    fn value<T: Deserialize<'a>>(&mut self) -> Result<T, String> {
+        self.raw_value("").map(|(value, _)| value)
+    }
+
+    /// Like `value`, with the value's raw text; a type error (not a syntax
+    /// error) is reported under `field`.
+    fn raw_value<T: Deserialize<'a>>(&mut self, field: &str) -> Result<(T, &'a str), String> {
+        self.skip_space();
+        let rest = &self.line[self.at..];
+        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<T>();
+        match values.next() {
+            Some(Ok(value)) => {
+                let used = values.byte_offset();
+                self.at += used;
+                Ok((value, &rest[..used]))
             }
+            Some(Err(e)) => Err(self.error(field, &e)),
+            None => Err(self.expected("a value")),
         }
-        if !extra.is_empty() {
-            let map: serde_json::Map<String, serde_json::Value> = extra
-                .into_iter()
-                .map(|(k, v)| {
-                    let value = serde_json::from_str(v.get()).map_err(de::Error::custom)?;
-                    Ok((k.into_owned(), value))
-                })
-                .collect::<Result<_, M::Error>>()?;
-            out.extra = Some(serde_json::Value::Object(map).to_string());
+    }
+
+    /// serde_json's message, with the column counted from the line's start.
+    fn error(&self, field: &str, e: &serde_json::Error) -> String {
+        let text = e.to_string();
+        let message = text.rsplit_once(" at line ").map_or(&*text, |(m, _)| m);
+        let column = self.at + e.column();
+        if e.is_data() && !field.is_empty() {
+            format!("{field}: {message} at column {column}")
+        } else {
+            format!("invalid JSON: {message} at column {column}")
         }
-        Ok(out)
+    }
+
+    fn raw(&mut self) -> Result<&'a str, String> {
+        self.raw_value::<de::IgnoredAny>("").map(|(_, raw)| raw)
+    }
+
+    fn text(&mut self) -> Result<Option<Cow<'a, str>>, String> {
+        Ok(self.value::<Option<Text>>()?.map(|t| t.0))
+    }
+
+    fn millis(&mut self) -> Result<Option<i64>, String> {
+        Ok(self.value::<Option<Millis>>()?.map(|m| m.0))
     }
 }
 
@@ -172,11 +228,6 @@ impl<'de> Deserialize<'de> for Text<'de> {
         }
         d.deserialize_str(TextVisitor)
     }
-}
-
-/// An optional string field of the line.
-fn text<'de, M: MapAccess<'de>>(map: &mut M) -> Result<Option<Cow<'de, str>>, M::Error> {
-    Ok(map.next_value::<Option<Text<'de>>>()?.map(|t| t.0))
 }
 
 /// A millisecond count; some writers emit floats, which are rounded.
@@ -219,42 +270,43 @@ struct ResponseFields {
     status: Option<i64>,
 }
 
-fn lift_event<'a>(event: &'a str, row: &mut Row<'a>) -> Result<(), serde_json::Error> {
-    if event == "null" {
-        return Ok(());
+impl<'a> EventFields<'a> {
+    fn lift(self, row: &mut Row<'a>) {
+        if let Some(request) = self.request {
+            row.request_url = request.url;
+            row.request_method = request.method;
+        }
+        row.response_status = self.response.and_then(|r| r.status);
+        row.rpc_method = self.rpc_method;
     }
-    let fields: EventFields<'a> = serde_json::from_str(event)?;
-    if let Some(request) = fields.request {
-        row.request_url = request.url;
-        row.request_method = request.method;
-    }
-    row.response_status = fields.response.and_then(|r| r.status);
-    row.rpc_method = fields.rpc_method;
-    Ok(())
 }
 
 /// Every console.log argument of a leg, one per line: strings unescaped (so a
 /// JSON string holding a reqId can be matched by a plain regex), other values
 /// as JSON text. `None` when the leg has no log entries.
 pub fn log_messages(logs: &str) -> Result<Option<String>, serde_json::Error> {
-    if logs == "null" {
-        return Ok(None);
-    }
-    let mut out = String::new();
-    let mut de = serde_json::Deserializer::from_str(logs);
-    let entries = EntriesSeed(&mut out).deserialize(&mut de)?;
-    de.end()?;
-    Ok((entries > 0).then_some(out))
+    Ok(serde_json::from_str::<LogMessages>(logs)?.0)
 }
 
-/// The `Logs` array, read in one pass straight into the output text (no
-/// entry or message list is built): returns how many entries it holds.
+/// The text `log_messages` makes of a `Logs` value.
+struct LogMessages(Option<String>);
+
+impl<'de> Deserialize<'de> for LogMessages {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut out = String::new();
+        let entries = EntriesSeed(&mut out).deserialize(d)?;
+        Ok(LogMessages((entries > 0).then_some(out)))
+    }
+}
+
+/// The `Logs` array (or `null`), read in one pass straight into the output
+/// text (no entry or message list is built): returns how many entries it holds.
 struct EntriesSeed<'o>(&'o mut String);
 
 impl<'de> DeserializeSeed<'de> for EntriesSeed<'_> {
     type Value = usize;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
-        d.deserialize_seq(self)
+        d.deserialize_option(self)
     }
 }
 
@@ -262,6 +314,15 @@ impl<'de> Visitor<'de> for EntriesSeed<'_> {
     type Value = usize;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of log entries")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<usize, E> {
+        Ok(0)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<usize, E> {
+        Ok(0)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        d.deserialize_seq(self)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
         let mut entries = 0;
@@ -463,6 +524,45 @@ mod tests {
             .unwrap_err()
             .contains("EventTimestampMs"));
         assert!(parse_line("{\"EventTimestampMs\": \"soon\"}").is_err());
+        let error = |line: &str| parse_line(line).unwrap_err();
+        assert_eq!(
+            error(r#"{"EventTimestampMs": 1} x"#),
+            "invalid JSON: trailing characters at column 25"
+        );
+        assert_eq!(
+            error(r#"{"EventTimestampMs" 1}"#),
+            "invalid JSON: expected `:` after a key at column 21, found `1`"
+        );
+        assert!(error(r#"{EventTimestampMs: 1}"#).starts_with("invalid JSON: "));
+        assert!(error(r#"{"EventTimestampMs": 1,}"#).starts_with("invalid JSON: "));
+        assert!(error(r#"{"EventTimestampMs": 1 "Outcome": "ok"}"#)
+            .contains("expected `,` or `}` after a value at column 24"));
+        assert!(error(r#"{"EventTimestampMs": 1, "Event": {"Request": 5}}"#)
+            .starts_with("Event: invalid type: integer `5`"));
+        assert!(
+            error(r#"{"EventTimestampMs": 1, "Logs": [{"Message": ["a"]}"#)
+                .starts_with("invalid JSON: EOF while parsing")
+        );
+        assert!(error(r#"{"EventTimestampMs": 1, "Logs": {}}"#).starts_with("Logs: invalid type"));
+    }
+
+    #[test]
+    fn raw_documents_are_kept_as_delivered_and_lifted_in_the_same_pass() {
+        let line = r#"{ "EventTimestampMs" : 1 , "Event" : {"Request": {"URL": "https://x/a\"b", "Method": "GET"}, "Response": {"Status": 503}} , "Logs": null, "Exceptions": [ ], "content": "test" }"#;
+        let row = event(line);
+        assert_eq!(
+            row.event.as_deref(),
+            Some(
+                r#"{"Request": {"URL": "https://x/a\"b", "Method": "GET"}, "Response": {"Status": 503}}"#
+            )
+        );
+        assert_eq!(row.request_url.as_deref(), Some(r#"https://x/a"b"#));
+        assert_eq!(row.response_status, Some(503));
+        assert_eq!(row.logs.as_deref(), Some("null"));
+        assert_eq!(row.log_messages, None);
+        assert_eq!(row.exceptions.as_deref(), Some("[ ]"));
+        assert_eq!(row.extra.as_deref(), Some(r#"{"content":"test"}"#));
+        assert!(matches!(parse_line(r#" {} "#), Err(e) if e.contains("EventTimestampMs")));
     }
 
     #[test]
