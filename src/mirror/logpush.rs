@@ -36,7 +36,10 @@ pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
     walk.expect(b'{', "an object")?;
     let mut more = !walk.eat(b'}');
     while more {
-        let Text(key) = walk.value()?;
+        let key = match walk.plain_string() {
+            Some(key) => Cow::Borrowed(key),
+            None => walk.value::<Text>()?.0,
+        };
         walk.expect(b':', "`:` after a key")?;
         keys += 1;
         match key.as_ref() {
@@ -196,11 +199,61 @@ impl<'a> Walk<'a> {
     }
 
     fn text(&mut self) -> Result<Option<Cow<'a, str>>, String> {
+        if let Some(text) = self.plain_string() {
+            return Ok(Some(Cow::Borrowed(text)));
+        }
         Ok(self.value::<Option<Text>>()?.map(|t| t.0))
     }
 
     fn millis(&mut self) -> Result<Option<i64>, String> {
+        if let Some(n) = self.plain_integer() {
+            return Ok(Some(n));
+        }
         Ok(self.value::<Option<Millis>>()?.map(|m| m.0))
+    }
+
+    /// Fast path for the common string: no escape, no control character
+    /// (anything else is left to serde_json, which decodes or rejects it).
+    /// Keys and short values are most of a line's strings, and serde's
+    /// general scanner costs more than the string itself.
+    fn plain_string(&mut self) -> Option<&'a str> {
+        self.skip_space();
+        let rest = self.line.as_bytes().get(self.at..)?;
+        if rest.first() != Some(&b'"') {
+            return None;
+        }
+        let len = rest[1..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if rest[1 + len] != b'"' {
+            return None;
+        }
+        let text = &self.line[self.at + 1..self.at + 1 + len];
+        self.at += len + 2;
+        Some(text)
+    }
+
+    /// Fast path for a plain integer of up to 18 digits; fractions,
+    /// exponents and malformed numbers are left to serde_json.
+    fn plain_integer(&mut self) -> Option<i64> {
+        self.skip_space();
+        let rest = self.line.as_bytes().get(self.at..)?;
+        let sign = usize::from(rest.first() == Some(&b'-'));
+        let digits = rest[sign..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let end = sign + digits;
+        let ends_number = !matches!(rest.get(end), Some(b'.' | b'e' | b'E'));
+        let leading_zero = digits > 1 && rest[sign] == b'0';
+        if digits == 0 || digits > 18 || !ends_number || leading_zero {
+            return None;
+        }
+        let magnitude = rest[sign..end]
+            .iter()
+            .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'));
+        self.at += end;
+        Some(if sign == 1 { -magnitude } else { magnitude })
     }
 }
 
@@ -608,6 +661,57 @@ mod tests {
         assert!(log_messages(r#"{"Message":["a"]}"#).is_err());
         assert!(log_messages(r#"[{"Message":"a"}]"#).is_err());
         assert!(log_messages(r#"[] x"#).is_err());
+    }
+
+    #[test]
+    fn fast_paths_agree_with_serde_whenever_they_answer() {
+        let values = [
+            "0",
+            "-0",
+            "7",
+            "-12",
+            "1763752380674",
+            "999999999999999999",
+            "2.5",
+            "1e3",
+            "01",
+            "-",
+            "12345678901234567890",
+            "\"x\"",
+            "\"a\\\"b\"",
+            "\"\"",
+            "\"é\"",
+            "\"\\u00e9\"",
+            "null",
+            "\"tab\tin\"",
+            "\"open",
+            "7}",
+            "\"x\"}",
+        ];
+        let mut answered = 0;
+        for value in values {
+            let (mut fast, mut serde) = (Walk { line: value, at: 0 }, Walk { line: value, at: 0 });
+            if let Some(n) = fast.plain_integer() {
+                assert_eq!(
+                    serde.value::<Option<Millis>>().unwrap().map(|m| m.0),
+                    Some(n),
+                    "{value}"
+                );
+                assert_eq!(fast.at, serde.at, "{value}");
+                answered += 1;
+            }
+            let (mut fast, mut serde) = (Walk { line: value, at: 0 }, Walk { line: value, at: 0 });
+            if let Some(text) = fast.plain_string() {
+                assert_eq!(
+                    serde.value::<Option<Text>>().unwrap().unwrap().0,
+                    text,
+                    "{value}"
+                );
+                assert_eq!(fast.at, serde.at, "{value}");
+                answered += 1;
+            }
+        }
+        assert_eq!(answered, 11);
     }
 
     #[test]
