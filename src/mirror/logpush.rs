@@ -222,10 +222,10 @@ impl<'a> Walk<'a> {
         if rest.first() != Some(&b'"') {
             return None;
         }
-        let len = rest[1..]
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        if rest[1 + len] != b'"' {
+        let len = memchr::memchr2(b'"', b'\\', &rest[1..])?;
+        // No early exit: the loop compiles to vector compares.
+        let control = rest[1..=len].iter().fold(false, |any, &b| any | (b < 0x20));
+        if rest[1 + len] != b'"' || control {
             return None;
         }
         let text = &self.line[self.at + 1..self.at + 1 + len];
