@@ -187,24 +187,15 @@ fn hostile_input_is_quarantined_and_counted_without_failing_the_run() {
     );
 
     let q = lake.join("_quarantine");
-    let lines: Vec<serde_json::Value> = fs::read_to_string(
-        fs::read_dir(q.join("lines"))
-            .unwrap()
-            .find(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .file_name()
-                    .to_string_lossy()
-                    .starts_with("a_ok")
-            })
-            .unwrap()
-            .unwrap()
-            .path(),
-    )
-    .unwrap()
-    .lines()
-    .map(|l| serde_json::from_str(l).unwrap())
-    .collect();
+    // The objects of a run share one file of bad lines per segment.
+    let files: Vec<_> = fs::read_dir(q.join("lines")).unwrap().collect();
+    assert_eq!(files.len(), 1);
+    let lines: Vec<serde_json::Value> = fs::read_to_string(files[0].as_ref().unwrap().path())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["object"].as_str().unwrap().contains("a_ok"))
+        .collect();
     let at: Vec<u64> = lines.iter().map(|r| r["line"].as_u64().unwrap()).collect();
     assert_eq!(at, [2, 5, 6]);
     assert!(lines[2]["error"]
@@ -248,10 +239,41 @@ fn a_changed_object_replaces_exactly_its_rows() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src/20251119");
     let lines = |n: usize, wall: i64| good_lines(n, 1763510000000, wall);
-    write(&src.join("one.log.gz"), &gzip(lines(5, 5).as_bytes()));
-    write(&src.join("two.log.gz"), &gzip(lines(7, 9).as_bytes()));
+    let with_bad_line = |good: String| format!("{good}\n{{not json\n");
+    write(
+        &src.join("one.log.gz"),
+        &gzip(with_bad_line(lines(5, 5)).as_bytes()),
+    );
+    write(
+        &src.join("two.log.gz"),
+        &gzip(with_bad_line(lines(7, 9)).as_bytes()),
+    );
     let lake = tmp.path().join("lake");
     mirror(tmp.path(), &tmp.path().join("src"), &lake, &[]);
+    let quarantined = |lake: &std::path::Path| {
+        let mut records: Vec<(String, u64)> = fs::read_dir(lake.join("_quarantine/lines"))
+            .unwrap()
+            .flat_map(|f| {
+                let text = fs::read_to_string(f.unwrap().path()).unwrap();
+                text.lines()
+                    .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+                    .map(|r| {
+                        (
+                            r["object"].as_str().unwrap().to_string(),
+                            r["line"].as_u64().unwrap(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        records.sort();
+        records
+    };
+    let (one, two) = (
+        "20251119/one.log.gz".to_string(),
+        "20251119/two.log.gz".to_string(),
+    );
+    assert_eq!(quarantined(&lake), [(one.clone(), 6), (two.clone(), 8)]);
     // Both objects share one segment file.
     let files = |lake: &std::path::Path| {
         fs::read_dir(lake.join("date=2025-11-18"))
@@ -271,7 +293,10 @@ fn a_changed_object_replaces_exactly_its_rows() {
     let two_before = rows_of(&read_lake(&lake), "20251119/two.log.gz");
     assert_eq!(two_before, vec![Some(9); 7]);
     std::thread::sleep(std::time::Duration::from_millis(20));
-    write(&src.join("one.log.gz"), &gzip(lines(3, 42).as_bytes()));
+    write(
+        &src.join("one.log.gz"),
+        &gzip(with_bad_line(lines(3, 42)).as_bytes()),
+    );
     let out = mirror(tmp.path(), &tmp.path().join("src"), &lake, &[]);
     assert!(
         stdout(&out).contains("2 objects listed, 1 read"),
@@ -286,6 +311,8 @@ fn a_changed_object_replaces_exactly_its_rows() {
     assert_eq!(rows_of(&df, "20251119/two.log.gz"), two_before);
     // The old segment lost one's rows; the new version has a segment of its own.
     assert_eq!(files(&lake).len(), 2, "{:?}", files(&lake));
+    // Likewise its bad lines: the old version's left the shared quarantine file.
+    assert_eq!(quarantined(&lake), [(one, 4), (two, 8)]);
     // And the manifest still accounts for every file.
     let again = mirror(tmp.path(), &tmp.path().join("src"), &lake, &[]);
     assert!(stdout(&again).contains("0 read"), "{}", stdout(&again));

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -19,6 +19,7 @@ use super::lake::{object_stem, partition_dir, tmp_path, LakeFileWriter};
 use super::logpush::{self, Line};
 use super::manifest::{Entry, Status};
 use super::record::{epoch_day, LakeBatch, Row, NO_MIN_MAX};
+use super::rejects::Rejects;
 use super::source::{ObjectRef, ObjectSource};
 use super::tail::{self, Item, TailReader};
 use crate::cli::InputFormat;
@@ -59,6 +60,7 @@ pub fn ingest_object(
     source: &dyn ObjectSource,
     obj: &ObjectRef,
     dest: &Destinations,
+    rejects: &mut Rejects,
 ) -> Result<Outcome> {
     let failed = Arc::new(AtomicBool::new(false));
     let raw = source.open(obj)?;
@@ -66,7 +68,7 @@ pub fn ingest_object(
         inner: raw,
         failed: failed.clone(),
     };
-    let mut writer = ObjectWriter::new(dest, &obj.key);
+    let mut writer = ObjectWriter::new(dest, &obj.key, rejects);
     match read_content(reader, obj, dest.format, &mut writer) {
         Ok(format) => writer.finish(obj, format),
         Err(e) if failed.load(Ordering::Relaxed) => {
@@ -234,7 +236,9 @@ struct ObjectWriter<'a> {
     stem: String,
     format_name: &'static str,
     dates: BTreeMap<i32, DateSink>,
-    rejects: Option<(File, PathBuf, PathBuf)>,
+    rejects: &'a mut Rejects,
+    /// Where this object's records start in `rejects`.
+    rejects_from: u64,
     lines: u64,
     rows: u64,
     test_lines: u64,
@@ -243,14 +247,15 @@ struct ObjectWriter<'a> {
 }
 
 impl<'a> ObjectWriter<'a> {
-    fn new(dest: &'a Destinations<'a>, key: &str) -> Self {
+    fn new(dest: &'a Destinations<'a>, key: &str, rejects: &'a mut Rejects) -> Self {
         ObjectWriter {
             dest,
             key: key.to_string(),
             stem: object_stem(key),
             format_name: "",
             dates: BTreeMap::new(),
-            rejects: None,
+            rejects_from: rejects.written(),
+            rejects,
             lines: 0,
             rows: 0,
             test_lines: 0,
@@ -289,20 +294,8 @@ impl<'a> ObjectWriter<'a> {
             self.messages
                 .push(format!("{} line {line}: {error}", self.key));
         }
-        if self.rejects.is_none() {
-            let rel = PathBuf::from("lines").join(format!("{}.jsonl", self.stem));
-            let dest = self.dest.quarantine.join(&rel);
-            fs::create_dir_all(dest.parent().expect("quarantine file has a folder"))?;
-            let tmp = tmp_path(&dest);
-            self.rejects = Some((File::create(&tmp)?, tmp, dest));
-        }
-        let (file, _, _) = self.rejects.as_mut().expect("opened above");
-        // One write per record: `writeln!` on a `File` is a system call per
-        // JSON token (a hundred thousand of them for a thousand bad lines).
-        let mut record =
-            json!({"object": self.key, "line": line, "error": error, "text": text}).to_string();
-        record.push('\n');
-        file.write_all(record.as_bytes())
+        let record = json!({"object": self.key, "line": line, "error": error, "text": text});
+        self.rejects.write(&record.to_string())
     }
 
     fn abort(&mut self) {
@@ -310,10 +303,9 @@ impl<'a> ObjectWriter<'a> {
             drop(sink.writer);
             let _ = fs::remove_file(&sink.tmp);
         }
-        if let Some((file, tmp, _)) = self.rejects.take() {
-            drop(file);
-            let _ = fs::remove_file(tmp);
-        }
+        // A failed rollback leaves records of an object the manifest does not
+        // name; the next run's `Rejects` starts a new file for it anyway.
+        let _ = self.rejects.rollback(self.rejects_from);
     }
 
     fn finish(mut self, obj: &ObjectRef, format: Option<InputFormat>) -> Result<Outcome> {
@@ -374,11 +366,8 @@ impl<'a> ObjectWriter<'a> {
             files.push(sink.rel.clone());
         }
         let mut quarantine = Vec::new();
-        if let Some((file, tmp, dest)) = self.rejects.take() {
-            file.sync_data()?;
-            drop(file);
-            fs::rename(&tmp, &dest)?;
-            quarantine.push(format!("lines/{}.jsonl", self.stem));
+        if self.rejects.written() > self.rejects_from {
+            quarantine.push(self.rejects.rel().to_string());
         }
         Ok((files, quarantine, held))
     }

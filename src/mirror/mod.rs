@@ -12,6 +12,7 @@ pub mod lake;
 pub mod logpush;
 pub mod manifest;
 pub mod record;
+pub mod rejects;
 pub mod s3;
 pub mod segment;
 pub mod source;
@@ -198,10 +199,11 @@ fn mirror_segment(
     tx: &mut std::sync::mpsc::Sender<Done>,
 ) {
     let mut segment = segment::Segment::new(dest.lake, objects);
+    let mut rejects = rejects::Rejects::new(dest.quarantine, segment.stem());
     let mut done = Vec::with_capacity(objects.len());
     let mut failure = None;
     'objects: for obj in objects {
-        let outcome = ingest::ingest_object(source, obj, dest);
+        let outcome = ingest::ingest_object(source, obj, dest, &mut rejects);
         let _ = tx.send(Done::Read(obj.size));
         let mut outcome = match outcome {
             Ok(outcome) => outcome,
@@ -224,9 +226,16 @@ fn mirror_segment(
     let failure = match failure {
         Some(e) => {
             segment.abort();
+            rejects.abort();
             Some(e)
         }
-        None => segment.commit().err(),
+        None => match segment.commit() {
+            Ok(()) => rejects.commit().err(),
+            Err(e) => {
+                rejects.abort();
+                Some(e)
+            }
+        },
     };
     if let Some(e) = failure {
         let why = format!("{e:#}");
@@ -284,7 +293,15 @@ fn replace_entry(
             .iter()
             .filter(|f| !entry.quarantine.contains(f))
         {
-            let _ = fs::remove_file(quarantine.join(stale));
+            let shared = manifest
+                .objects
+                .values()
+                .any(|e| e.quarantine.contains(stale));
+            if shared {
+                rejects::remove_object_lines(quarantine, stale, key)?;
+            } else {
+                let _ = fs::remove_file(quarantine.join(stale));
+            }
         }
     }
     manifest.objects.insert(key.to_string(), entry);

@@ -58,6 +58,11 @@ impl Segment {
         }
     }
 
+    /// The segment's name, which its quarantine file of bad lines shares.
+    pub fn stem(&self) -> &str {
+        self.name.trim_end_matches(".parquet")
+    }
+
     /// The lake file (relative to the lake) of the segment's rows of `day`.
     pub fn file_of(&self, day: i32) -> String {
         format!("{}/{}", partition_dir(day), self.name)
