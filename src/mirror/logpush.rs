@@ -261,25 +261,25 @@ impl<'a> Walk<'a> {
 /// always copies: one allocation per key and value of every line).
 struct Text<'a>(Cow<'a, str>);
 
-impl<'de> Deserialize<'de> for Text<'de> {
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct TextVisitor;
-        impl<'de> Visitor<'de> for TextVisitor {
-            type Value = Text<'de>;
+        struct TextVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
+            type Value = Text<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a string")
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'a>, E> {
                 Ok(Text(Cow::Borrowed(v)))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'a>, E> {
                 Ok(Text(Cow::Owned(v.to_owned())))
             }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'de>, E> {
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Text<'a>, E> {
                 Ok(Text(Cow::Owned(v)))
             }
         }
-        d.deserialize_str(TextVisitor)
+        d.deserialize_str(TextVisitor(std::marker::PhantomData))
     }
 }
 
@@ -306,15 +306,15 @@ struct EventFields<'a> {
     #[serde(rename = "Response")]
     response: Option<ResponseFields>,
     #[serde(rename = "rpcMethod", borrow)]
-    rpc_method: Option<Cow<'a, str>>,
+    rpc_method: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 struct RequestFields<'a> {
     #[serde(rename = "URL", borrow)]
-    url: Option<Cow<'a, str>>,
+    url: Option<Text<'a>>,
     #[serde(rename = "Method", borrow)]
-    method: Option<Cow<'a, str>>,
+    method: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -326,11 +326,11 @@ struct ResponseFields {
 impl<'a> EventFields<'a> {
     fn lift(self, row: &mut Row<'a>) {
         if let Some(request) = self.request {
-            row.request_url = request.url;
-            row.request_method = request.method;
+            row.request_url = request.url.map(|t| t.0);
+            row.request_method = request.method.map(|t| t.0);
         }
         row.response_status = self.response.and_then(|r| r.status);
-        row.rpc_method = self.rpc_method;
+        row.rpc_method = self.rpc_method.map(|t| t.0);
     }
 }
 
