@@ -81,6 +81,7 @@ pub fn run(settings: &Settings) -> Result<Summary> {
 
 /// Mirrors every new or changed object of `source` into the lake.
 pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary> {
+    let _large_blocks = crate::memory::LargeBlocksFromHeap::enable();
     let lake = &settings.lake;
     fs::create_dir_all(lake)
         .with_context(|| format!("cannot create lake folder {}", lake.display()))?;
