@@ -182,28 +182,58 @@ pub fn detect_format(head: &[u8]) -> Result<InputFormat, String> {
 }
 
 fn read_logpush(mut text: Box<dyn BufRead>, w: &mut ObjectWriter) -> io::Result<()> {
-    let mut buf = Vec::with_capacity(64 * 1024);
     let mut line_no = 0u64;
-    loop {
-        buf.clear();
-        if text.read_until(b'\n', &mut buf)? == 0 {
-            return Ok(());
-        }
+    for_each_line(&mut text, |line| {
         line_no += 1;
-        let line = buf.trim_ascii();
+        let line = line.trim_ascii();
         if line.is_empty() {
-            continue;
+            return Ok(());
         }
         w.lines += 1;
         let Ok(line) = std::str::from_utf8(line) else {
-            w.reject(line_no, &String::from_utf8_lossy(line), "not UTF-8 text")?;
-            continue;
+            return w.reject(line_no, &String::from_utf8_lossy(line), "not UTF-8 text");
         };
         match logpush::parse_line(line) {
-            Ok(Line::Event(row)) => w.push(&row, line_no)?,
-            Ok(Line::Test) => w.test_lines += 1,
-            Err(e) => w.reject(line_no, line, &e)?,
+            Ok(Line::Event(row)) => w.push(&row, line_no),
+            Ok(Line::Test) => {
+                w.test_lines += 1;
+                Ok(())
+            }
+            Err(e) => w.reject(line_no, line, &e),
         }
+    })
+}
+
+/// Calls `f` with every line (without its `\n`), read in place from the
+/// reader's buffer: only a line that straddles two buffers is copied.
+fn for_each_line(
+    text: &mut dyn BufRead,
+    mut f: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut straddling = Vec::new();
+    loop {
+        let chunk = text.fill_buf()?;
+        if chunk.is_empty() {
+            return match straddling.is_empty() {
+                true => Ok(()),
+                false => f(&straddling),
+            };
+        }
+        let mut start = 0;
+        while let Some(end) = memchr::memchr(b'\n', &chunk[start..]) {
+            let line = &chunk[start..start + end];
+            if straddling.is_empty() {
+                f(line)?;
+            } else {
+                straddling.extend_from_slice(line);
+                f(&straddling)?;
+                straddling.clear();
+            }
+            start += end + 1;
+        }
+        straddling.extend_from_slice(&chunk[start..]);
+        let used = chunk.len();
+        text.consume(used);
     }
 }
 
@@ -446,6 +476,25 @@ fn quarantine_object(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_split_the_same_across_buffer_boundaries() {
+        let text = b"a\nbb\r\n\nccc\ndddd\n\neeeee";
+        for capacity in 1..=text.len() + 1 {
+            let mut reader = BufReader::with_capacity(capacity, &text[..]);
+            let mut lines = Vec::new();
+            for_each_line(&mut reader, |line| {
+                lines.push(String::from_utf8(line.to_vec()).unwrap());
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(
+                lines,
+                ["a", "bb\r", "", "ccc", "dddd", "", "eeeee"],
+                "{capacity}"
+            );
+        }
+    }
 
     #[test]
     fn format_is_detected_from_content() {
