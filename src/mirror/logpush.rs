@@ -222,10 +222,8 @@ impl<'a> Walk<'a> {
         if rest.first() != Some(&b'"') {
             return None;
         }
-        let len = memchr::memchr2(b'"', b'\\', &rest[1..])?;
-        // No early exit: the loop compiles to vector compares.
-        let control = rest[1..=len].iter().fold(false, |any, &b| any | (b < 0x20));
-        if rest[1 + len] != b'"' || control {
+        let len = first_special(&rest[1..])?;
+        if rest[1 + len] != b'"' {
             return None;
         }
         let text = &self.line[self.at + 1..self.at + 1 + len];
@@ -281,6 +279,32 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
         }
         d.deserialize_str(TextVisitor(std::marker::PhantomData))
     }
+}
+
+/// Where the first `"`, `\\` or control character of `bytes` is, eight bytes
+/// at a time: most strings of a line are a dozen bytes, too short for
+/// `memchr`'s vector setup to pay off.
+fn first_special(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // The lowest flagged byte is exact; flags above it may be borrows.
+    let below = |word: u64, n: u8| word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS;
+    let equal = |word: u64, c: u8| below(word ^ (ONES * u64::from(c)), 1);
+    let mut words = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut words {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let flags = equal(word, b'"') | equal(word, b'\\') | below(word, 0x20);
+        if flags != 0 {
+            return Some(at + (flags.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = words
+        .remainder()
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+    tail.map(|i| at + i)
 }
 
 /// A millisecond count; some writers emit floats, which are rounded.
@@ -712,6 +736,27 @@ mod tests {
             }
         }
         assert_eq!(answered, 11);
+    }
+
+    #[test]
+    fn first_special_byte_is_found_in_words_and_tails() {
+        let naive = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        let mut text = Vec::new();
+        for len in 0..40 {
+            for special in [b'"', b'\\', b'\n', 0x1f, 0x00] {
+                for at in 0..=len {
+                    text.clear();
+                    text.extend((0..len).map(|i| b"az\x7f\x21\x23\x5b\x5d\xc3\xa9 "[i % 10]));
+                    if at < len {
+                        text[at] = special;
+                        if at + 1 < len {
+                            text[at + 1] = b'"';
+                        }
+                    }
+                    assert_eq!(first_special(&text), naive(&text), "{text:?}");
+                }
+            }
+        }
     }
 
     #[test]
