@@ -195,6 +195,14 @@ impl<'a> Walk<'a> {
     }
 
     fn raw(&mut self) -> Result<&'a str, String> {
+        // Most lines carry `"Exceptions":[]`, `"ScriptTags":[]` and
+        // `"DiagnosticsChannelEvents":[]`: not worth a parser each.
+        self.skip_space();
+        let rest = &self.line[self.at..];
+        if let Some(empty) = ["[]", "{}"].into_iter().find(|e| rest.starts_with(e)) {
+            self.at += empty.len();
+            return Ok(&rest[..empty.len()]);
+        }
         self.raw_value::<de::IgnoredAny>("").map(|(_, raw)| raw)
     }
 
@@ -566,6 +574,9 @@ mod tests {
         );
         assert_eq!(row.extra.as_deref(), Some(r#"{"NewField":{"a":1}}"#));
         assert_eq!(row.truncated, Some(false));
+        assert_eq!(row.exceptions.as_deref(), Some("[]"));
+        assert_eq!(row.script_version.as_deref(), Some(r#"{"ID": "620b"}"#));
+        assert!(parse_line(r#"{"EventTimestampMs": 1, "ScriptTags": []x}"#).is_err());
     }
 
     #[test]
