@@ -214,9 +214,10 @@ fn for_each_line(
     loop {
         let chunk = text.fill_buf()?;
         if chunk.is_empty() {
-            return match straddling.is_empty() {
-                true => Ok(()),
-                false => f(&straddling),
+            return if straddling.is_empty() {
+                Ok(())
+            } else {
+                f(&straddling)
             };
         }
         let mut start = 0;

@@ -103,9 +103,13 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
+    /// JSON's four space characters (not `trim_ascii`'s form feed).
     fn skip_space(&mut self) {
         let rest = &self.line.as_bytes()[self.at..];
-        self.at += rest.len() - rest.trim_ascii_start().len();
+        self.at += rest
+            .iter()
+            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .count();
     }
 
     /// Consumes `byte` (after any space) if it comes next.
@@ -622,6 +626,7 @@ mod tests {
             "invalid JSON: expected `:` after a key at column 21, found `1`"
         );
         assert!(error(r#"{EventTimestampMs: 1}"#).starts_with("invalid JSON: "));
+        assert!(error("{\u{c}\"EventTimestampMs\": 1}").starts_with("invalid JSON: "));
         assert!(error(r#"{"EventTimestampMs": 1,}"#).starts_with("invalid JSON: "));
         assert!(error(r#"{"EventTimestampMs": 1 "Outcome": "ok"}"#)
             .contains("expected `,` or `}` after a value at column 24"));
