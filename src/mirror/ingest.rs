@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -26,9 +26,7 @@ use crate::cli::InputFormat;
 
 /// Rows per Parquet row group; also bounds the rows held in memory per date.
 pub(super) const ROW_GROUP: usize = 50_000;
-/// Each object gets fresh buffers, zeroed when allocated: a Logpush object is
-/// a few KB gzipped and ~150 KB of text, so larger buffers cost more to clear
-/// than they save in reads.
+/// Read buffer size: a Logpush object is a few KB gzipped and ~150 KB of text.
 const READ_BUFFER: usize = 64 * 1024;
 /// Rows an object's builders start with: a Logpush object holds a few
 /// hundred events; 28 builders sized for more cost a page fault each.
@@ -97,6 +95,65 @@ impl Read for WatchedReader {
     }
 }
 
+thread_local! {
+    static READ_BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A buffered reader whose buffer goes back to its thread for the next
+/// object: `BufReader` zeroes a new buffer for every object, which cost
+/// more than reading one (each object has two readers: gzip and text).
+struct PooledReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    pos: usize,
+    filled: usize,
+}
+
+impl<R: Read> PooledReader<R> {
+    fn new(inner: R) -> Self {
+        let buf = READ_BUFFERS
+            .with(|pool| pool.borrow_mut().pop())
+            .unwrap_or_else(|| vec![0; READ_BUFFER]);
+        PooledReader {
+            inner,
+            buf,
+            pos: 0,
+            filled: 0,
+        }
+    }
+}
+
+impl<R> Drop for PooledReader<R> {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        READ_BUFFERS.with(|pool| pool.borrow_mut().push(buf));
+    }
+}
+
+impl<R: Read> Read for PooledReader<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: Read> BufRead for PooledReader<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.filled {
+            self.filled = self.inner.read(&mut self.buf)?;
+            self.pos = 0;
+        }
+        Ok(&self.buf[self.pos..self.filled])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.filled);
+    }
+}
+
 fn content_error(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, msg)
 }
@@ -108,7 +165,7 @@ fn read_content(
     forced: Option<InputFormat>,
     writer: &mut ObjectWriter,
 ) -> io::Result<Option<InputFormat>> {
-    let mut input = BufReader::with_capacity(READ_BUFFER, reader);
+    let mut input = PooledReader::new(reader);
     let head = input.fill_buf()?;
     if head.is_empty() {
         return Ok(None);
@@ -121,10 +178,7 @@ fn read_content(
         )));
     }
     let mut text: Box<dyn BufRead> = if gzip {
-        Box::new(BufReader::with_capacity(
-            READ_BUFFER,
-            MultiGzDecoder::new(input),
-        ))
+        Box::new(PooledReader::new(MultiGzDecoder::new(input)))
     } else {
         Box::new(input)
     };
@@ -482,7 +536,7 @@ mod tests {
     fn lines_are_split_the_same_across_buffer_boundaries() {
         let text = b"a\nbb\r\n\nccc\ndddd\n\neeeee";
         for capacity in 1..=text.len() + 1 {
-            let mut reader = BufReader::with_capacity(capacity, &text[..]);
+            let mut reader = std::io::BufReader::with_capacity(capacity, &text[..]);
             let mut lines = Vec::new();
             for_each_line(&mut reader, |line| {
                 lines.push(String::from_utf8(line.to_vec()).unwrap());
