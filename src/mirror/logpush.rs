@@ -105,11 +105,10 @@ struct Walk<'a> {
 impl<'a> Walk<'a> {
     /// JSON's four space characters (not `trim_ascii`'s form feed).
     fn skip_space(&mut self) {
-        let rest = &self.line.as_bytes()[self.at..];
-        self.at += rest
-            .iter()
-            .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-            .count();
+        let bytes = self.line.as_bytes();
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(self.at) {
+            self.at += 1;
+        }
     }
 
     /// Consumes `byte` (after any space) if it comes next.
