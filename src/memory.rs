@@ -24,9 +24,9 @@ pub fn release_freed() {
 /// blocks are freed, up to 32 MiB) afresh: zeroed pages, one fault each. The
 /// mirror builds and drops column buffers of that size for every segment:
 /// with them served from the heap its system time halved and its run took
-/// ~15% less, for ~10 MB more resident memory. The guard puts glibc's
-/// defaults back (and trims), so the steps after the mirror keep their
-/// measured memory.
+/// ~15% less, for ~10 MB more resident memory. The guard sets glibc's
+/// initial thresholds again (fixed now, no longer raised) and trims, so the
+/// steps after the mirror do not keep its freed buffers resident.
 pub struct LargeBlocksFromHeap(());
 
 impl LargeBlocksFromHeap {
