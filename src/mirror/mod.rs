@@ -281,31 +281,48 @@ fn replace_entry(
     entry: manifest::Entry,
 ) -> Result<()> {
     if let Some(old) = manifest.objects.remove(key) {
-        for stale in old.files.iter().filter(|f| !entry.files.contains(f)) {
-            let shared = manifest.objects.values().any(|e| e.files.contains(stale));
-            if shared {
-                segment::remove_object_rows(lake, stale, key)?;
-            } else {
-                let _ = fs::remove_file(lake.join(stale));
-            }
-        }
-        for stale in old
-            .quarantine
-            .iter()
-            .filter(|f| !entry.quarantine.contains(f))
-        {
-            let shared = manifest
-                .objects
-                .values()
-                .any(|e| e.quarantine.contains(stale));
-            if shared {
-                rejects::remove_object_lines(quarantine, stale, key)?;
-            } else {
-                let _ = fs::remove_file(quarantine.join(stale));
-            }
-        }
+        let others = manifest.objects.values();
+        let in_lake = |f: &str| others.clone().any(|e| e.files.iter().any(|o| o == f));
+        drop_stale(
+            &old.files,
+            &entry.files,
+            in_lake,
+            lake,
+            key,
+            segment::remove_object_rows,
+        )?;
+        let in_quarantine = |f: &str| others.clone().any(|e| e.quarantine.iter().any(|o| o == f));
+        drop_stale(
+            &old.quarantine,
+            &entry.quarantine,
+            in_quarantine,
+            quarantine,
+            key,
+            rejects::remove_object_lines,
+        )?;
     }
     manifest.objects.insert(key.to_string(), entry);
+    Ok(())
+}
+
+/// For each file the old entry named and the new one does not: a file other
+/// objects share (`shared`) loses `key`'s part (`remove_part`), a file of
+/// its own is removed.
+fn drop_stale(
+    old: &[String],
+    new: &[String],
+    shared: impl Fn(&str) -> bool,
+    dir: &Path,
+    key: &str,
+    remove_part: fn(&Path, &str, &str) -> Result<()>,
+) -> Result<()> {
+    for stale in old.iter().filter(|f| !new.contains(f)) {
+        if shared(stale) {
+            remove_part(dir, stale, key)?;
+        } else {
+            let _ = fs::remove_file(dir.join(stale));
+        }
+    }
     Ok(())
 }
 
