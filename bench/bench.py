@@ -124,7 +124,6 @@ def main():
 
     # Memory at 4x the archive, and the two small targets.
     sim4, files4, raw4 = archive(tc, work, a.scale * 4, seed=2)
-    rss4 = measure([tc, "mirror", "--pipeline", pipeline, "--source", sim4 / "logpush", "--lake", fresh("lake4"), "--quiet"])
     lake4, out4 = fresh("lake4"), fresh("report4")
     common4 = ["--pipeline", pipeline, "--lake", lake4, "--quiet"]
     steps4 = {step: measure([tc, step, *common4, *extra]) for step, extra in
@@ -187,15 +186,21 @@ def main():
     w("")
     duck_i, zcat = med["DuckDB read_json -> Parquet"][0], med["zcat (1 thread, floor)"][0]
     duck_run = med["DuckDB ingest + SQL query"][0]
-    rss1 = med["tracecost mirror"][2]
+    # The highest peak of any tracecost job: memory is a target for the whole pipeline, not one step.
+    peaks1 = {name: med[name][2] for name in ("tracecost mirror", "tracecost run --no-charts")}
+    peaks1.update({f"tracecost {step}": statistics.median(x[2] for x in runs) for step, runs in steps.items()})
+    peak1 = max(peaks1, key=peaks1.get)
+    peak4 = max(steps4, key=lambda step: steps4[step][2])
+    rss1, rss4 = peaks1[peak1], steps4[peak4][2]
     second_s = statistics.median(x[0] for x in second)
     report_s = statistics.median(x[0] for x in report_only)
     targets = [
         ("ingest at least 5x DuckDB's throughput", f"{duck_i / base_ingest:.2f}x", duck_i / base_ingest >= 5),
         ("ingest within 2x of the zcat floor", f"{base_ingest / zcat:.2f}x the floor", base_ingest <= 2 * zcat),
         ("whole run (no charts) at least 4x faster than DuckDB ingest + query", f"{duck_run / base_run:.2f}x", duck_run / base_run >= 4),
-        ("peak RSS at most 300 MB at 1x", f"{rss1:.0f} MB", rss1 <= 300),
-        (f"peak RSS at most 300 MB at 4x ({len(files4):,} objects)", f"{rss4[2]:.0f} MB", rss4[2] <= 300),
+        ("peak RSS at most 300 MB at 1x (highest of every tracecost job)", f"{rss1:.0f} MB ({peak1})", rss1 <= 300),
+        (f"peak RSS at most 300 MB at 4x ({len(files4):,} objects; highest step)", f"{rss4:.0f} MB (tracecost {peak4})",
+         rss4 <= 300),
         ("report (10,000 resamples, every group and metric of the sample) under 1 s", f"{report_s:.2f} s", report_s < 1),
         ("second mirror of the unchanged archive under 0.5 s", f"{second_s:.3f} s", second_s < 0.5),
     ]

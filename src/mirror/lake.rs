@@ -167,16 +167,6 @@ impl AtomicParquet {
         Ok(())
     }
 
-    /// Appends the rows of `df` in `order`, a row group at a time: the frame
-    /// is never held twice, as sorting it first would.
-    pub fn write_in_order(&mut self, df: &DataFrame, order: &IdxCa) -> Result<()> {
-        for start in (0..order.len()).step_by(ROW_GROUP) {
-            let rows = order.slice(start as i64, ROW_GROUP);
-            self.write(&mut df.take(&rows)?)?;
-        }
-        Ok(())
-    }
-
     pub fn commit(mut self) -> Result<()> {
         let writer = self.writer.take().expect("committed once");
         let done = writer
@@ -408,11 +398,21 @@ impl LakeFileWriter {
     }
 
     /// Ends the file and waits until its bytes are on disk.
-    pub fn finish(mut self) -> PolarsResult<()> {
+    pub fn finish(self) -> PolarsResult<()> {
+        self.end()?.sync_data()?;
+        Ok(())
+    }
+
+    /// Ends a scratch file, read back by the same process and never after a
+    /// crash: its bytes need not reach the disk.
+    pub fn finish_scratch(self) -> PolarsResult<()> {
+        self.end().map(drop)
+    }
+
+    fn end(mut self) -> PolarsResult<File> {
         self.writer.end(None)?;
         let file = self.writer.into_inner();
-        file.into_inner().map_err(|e| e.into_error())?.sync_data()?;
-        Ok(())
+        Ok(file.into_inner().map_err(|e| e.into_error())?)
     }
 }
 

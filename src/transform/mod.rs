@@ -7,6 +7,7 @@
 //! (`partition`), so memory follows a partition, not the window. Outputs go to
 //! `<lake>/_derived/<pipeline>/`.
 
+pub mod merge;
 pub mod partition;
 pub mod quality;
 pub mod rules;
@@ -21,7 +22,7 @@ use crate::config::Settings;
 use crate::cost::Prices;
 use crate::memory;
 use crate::mirror::lake::{lake_files, write_parquet, AtomicParquet};
-use quality::{LegCounts, QualityRow};
+use quality::{LegCounts, QualityRow, RequestCounts};
 use rules::{has_role_column, TransformSection};
 use run_manifest::{Index, Match};
 
@@ -59,9 +60,9 @@ const LEG_COLUMNS: &[&str] = &[
 ///
 /// Two passes: lines are classified as each lake file is read and spread over
 /// partitions by request key (`partition`), then each partition is
-/// de-duplicated and joined on its own, its legs appended to `legs.parquet`.
-/// Only the requests are held for the whole window (they are sorted by time
-/// at the end); legs come out partition by partition, in time order within each.
+/// de-duplicated and joined on its own, its legs appended to `legs.parquet`
+/// and its requests spilled, to be merged into time order at the end
+/// (`merge`). Legs come out partition by partition, in time order within each.
 pub fn run(settings: &Settings) -> Result<Vec<QualityRow>> {
     let t = &settings.transform;
     t.validate()?;
@@ -116,8 +117,10 @@ pub fn run(settings: &Settings) -> Result<Vec<QualityRow>> {
         ..Default::default()
     };
     let mut leg_counts = LegCounts::default();
+    let mut request_counts = RequestCounts::default();
     let mut legs_file = None;
-    let mut requests: Option<DataFrame> = None;
+    let mut requests_file = None;
+    let mut runs = merge::Runs::new(&dir.join(PARTITIONS_DIR))?;
     let mut written: Vec<Option<&[PathBuf]>> = (partitions.files.iter())
         .filter(|files| !files.is_empty())
         .map(|files| Some(files.as_slice()))
@@ -143,40 +146,27 @@ pub fn run(settings: &Settings) -> Result<Vec<QualityRow>> {
             None => legs_file.insert(AtomicParquet::create(&dir.join(LEGS_FILE), &legs)?),
         };
         file.write(&mut legs)?;
-        match &mut requests {
-            Some(all) => {
-                all.vstack_mut_owned(part)?;
-            }
-            None => requests = Some(part),
-        }
         drop(legs);
+        request_counts.add(&part)?;
+        if requests_file.is_none() {
+            requests_file = Some(AtomicParquet::create(&dir.join(REQUESTS_FILE), &part)?);
+        }
+        runs.push(&part)?;
+        drop(part);
         memory::release_freed();
     }
     let lake_rows = partitions.lines;
+    let mut requests_file = requests_file.expect("at least one partition");
+    runs.merge_into(&mut requests_file)?;
+    drop(runs);
     drop(partitions);
-    let requests = requests.expect("at least one partition");
-    let order = Context::context(
-        requests
-            .select(["first_event_ms", "request_id"])?
-            .lazy()
-            .with_row_index("row", None)
-            .sort(
-                ["first_event_ms", "request_id"],
-                SortMultipleOptions::default(),
-            )
-            .select([col("row")])
-            .collect(),
-        "cannot sort requests",
-    )?;
-    let mut requests_file = AtomicParquet::create(&dir.join(REQUESTS_FILE), &requests)?;
-    requests_file.write_in_order(&requests, order.column("row")?.idx()?)?;
     requests_file.commit()?;
     legs_file.expect("at least one partition").commit()?;
     let quality = quality::build(
         &settings.lake,
         lake_rows,
         &leg_counts,
-        &requests,
+        &request_counts,
         &manifest_counts,
     )?;
     write_parquet(&mut quality::to_frame(&quality)?, &dir.join(QUALITY_FILE))?;
@@ -324,10 +314,7 @@ pub fn aggregate(legs: LazyFrame, t: &TransformSection) -> LazyFrame {
             delay.alias("delay_ms"),
             (col("last_end_ms") - col("first_event_ms")).alias("span_ms"),
         ])
-        .sort(
-            ["first_event_ms", "request_id"],
-            SortMultipleOptions::default(),
-        )
+        .sort(merge::ORDER, SortMultipleOptions::default())
 }
 
 /// What the run manifest did, for the quality table.

@@ -92,7 +92,7 @@ impl Spill {
         if let Some((writer, _)) = self.open.take() {
             let path = self.files.last().expect("an open file is listed");
             writer
-                .finish()
+                .finish_scratch()
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
         }
         Ok(())

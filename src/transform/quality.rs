@@ -76,11 +76,49 @@ impl LegCounts {
     }
 }
 
+/// How many requests are complete, per approach and delay, and what the
+/// incomplete ones miss; summed over partitions.
+#[derive(Debug, Default)]
+pub struct RequestCounts {
+    groups: BTreeMap<(Option<String>, Option<i64>, &'static str), u64>,
+    missing: BTreeMap<String, u64>,
+}
+
+impl RequestCounts {
+    pub fn add(&mut self, requests: &DataFrame) -> Result<()> {
+        let approach = requests.column("approach")?.str()?;
+        let delay = requests.column("delay_ms")?.i64()?;
+        let complete = requests.column("complete")?.bool()?;
+        let missing = requests.column("missing_roles")?.str()?;
+        for (((approach, delay), complete), missing) in approach
+            .iter()
+            .zip(delay.iter())
+            .zip(complete.iter())
+            .zip(missing.iter())
+        {
+            let state = if complete == Some(true) {
+                "complete"
+            } else {
+                *self
+                    .missing
+                    .entry(missing.unwrap_or_default().to_string())
+                    .or_default() += 1;
+                "incomplete"
+            };
+            *self
+                .groups
+                .entry((approach.map(String::from), delay, state))
+                .or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
 pub fn build(
     lake: &Path,
     lake_rows: u64,
     legs: &LegCounts,
-    requests: &DataFrame,
+    requests: &RequestCounts,
     m: &ManifestCounts,
 ) -> Result<Vec<QualityRow>> {
     let mut out = Vec::new();
@@ -126,38 +164,17 @@ pub fn build(
         legs.orphans,
     ));
 
-    let approach = str_values(requests, "approach")?;
-    let delay: Vec<Option<i64>> = requests.column("delay_ms")?.i64()?.iter().collect();
-    let complete: Vec<Option<bool>> = requests.column("complete")?.bool()?.iter().collect();
-    let missing = str_values(requests, "missing_roles")?;
-    let mut groups: BTreeMap<(Option<String>, Option<i64>, &'static str), u64> = BTreeMap::new();
-    let mut missing_counts: BTreeMap<String, u64> = BTreeMap::new();
-    for i in 0..requests.height() {
-        let state = if complete[i] == Some(true) {
-            "complete"
-        } else {
-            "incomplete"
-        };
-        *groups
-            .entry((approach[i].clone(), delay[i], state))
-            .or_default() += 1;
-        if state == "incomplete" {
-            *missing_counts
-                .entry(missing[i].clone().unwrap_or_default())
-                .or_default() += 1;
-        }
-    }
-    for ((approach, delay_ms, state), count) in groups {
+    for ((approach, delay_ms, state), count) in &requests.groups {
         out.push(QualityRow {
             item: "requests".into(),
             detail: state.to_string(),
-            approach,
-            delay_ms,
-            count,
+            approach: approach.clone(),
+            delay_ms: *delay_ms,
+            count: *count,
         });
     }
-    for (what, n) in missing_counts {
-        out.push(row("requests incomplete", &format!("missing: {what}"), n));
+    for (what, n) in &requests.missing {
+        out.push(row("requests incomplete", &format!("missing: {what}"), *n));
     }
     if m.used {
         out.push(row("run manifest", "windows", m.windows));
