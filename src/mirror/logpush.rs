@@ -292,10 +292,37 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-/// Where the first `"`, `\\` or control character of `bytes` is, eight bytes
-/// at a time: most strings of a line are a dozen bytes, too short for
-/// `memchr`'s vector setup to pay off.
+/// Where the first `"`, `\\` or control character of `bytes` is, sixteen
+/// bytes at a time (SSE2, part of every x86-64), then eight: most strings of
+/// a line are a dozen bytes, too short for `memchr`'s setup to pay off, and
+/// all but the last of a line have sixteen bytes of line behind them.
 fn first_special(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        while at + 16 <= bytes.len() {
+            // SAFETY: SSE2 is in the x86-64 baseline; the unaligned load
+            // reads bytes[at..at + 16], inside the slice.
+            let mask = unsafe {
+                let v = _mm_loadu_si128(bytes.as_ptr().add(at).cast());
+                let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+                let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+                // Unsigned v <= 0x1f: min(v, 0x1f) == v.
+                let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+                _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control))
+            };
+            if mask != 0 {
+                return Some(at + mask.trailing_zeros() as usize);
+            }
+            at += 16;
+        }
+    }
+    first_special_in_words(&bytes[at..]).map(|i| at + i)
+}
+
+/// [`first_special`] eight bytes at a time.
+fn first_special_in_words(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     // The lowest flagged byte is exact; flags above it may be borrows.
@@ -769,6 +796,7 @@ mod tests {
                         }
                     }
                     assert_eq!(first_special(&text), naive(&text), "{text:?}");
+                    assert_eq!(first_special_in_words(&text), naive(&text), "{text:?}");
                 }
             }
         }

@@ -51,7 +51,7 @@ impl Runs {
             .dir
             .join(format!("requests-{}.parquet", self.files.len()));
         let failed = |e: PolarsError| anyhow::anyhow!("cannot write {}: {e}", path.display());
-        let mut writer = LakeFileWriter::uncompressed(&path, requests).map_err(failed)?;
+        let mut writer = LakeFileWriter::scratch(&path, requests).map_err(failed)?;
         for start in (0..requests.height()).step_by(self.run_group) {
             let mut group = requests.slice(start as i64, self.run_group);
             group.rechunk_mut();

@@ -75,7 +75,7 @@ impl Spill {
                     self.partition,
                     self.files.len()
                 ));
-                let writer = LakeFileWriter::uncompressed(&path, lines)?;
+                let writer = LakeFileWriter::scratch(&path, lines)?;
                 self.files.push(path);
                 self.open.insert((writer, 0))
             }
