@@ -120,7 +120,7 @@ pub fn list_files(dir: &Path, skip: &[&str]) -> Result<Vec<String>> {
 }
 
 /// Rows per row group of the files written by `write_parquet`.
-const ROW_GROUP: usize = 65_536;
+pub const ROW_GROUP: usize = 65_536;
 
 /// Writes a frame as a Parquet file, atomically, with the lake's encodings.
 pub fn write_parquet(df: &mut DataFrame, dest: &Path) -> Result<()> {

@@ -180,66 +180,91 @@ fn f64_column(df: &DataFrame, name: &str) -> Result<Float64Chunked> {
     Ok(c.f64()?.rechunk().into_owned())
 }
 
-/// Groups the complete requests; approaches in the order baseline first, then
-/// by first appearance.
-pub fn groups(requests: &DataFrame, baseline: &str) -> Result<(Vec<String>, Vec<i64>, Vec<Group>)> {
-    // Looked up row by row from the columns themselves: a Vec of options per
-    // column was ~170 MB more at 4x the benchmark archive.
-    let complete = requests.column("complete")?.bool()?.rechunk();
-    let approach = requests.column("approach")?.str()?.rechunk();
-    let delay = requests.column("delay_ms")?.i64()?.rechunk();
-    let first = requests.column("first_event_ms")?.i64()?.rechunk();
-    let mut columns: Vec<(&'static str, Float64Chunked)> = Vec::new();
-    for m in METRICS.iter().chain(&[CLIENT_LATENCY]) {
-        columns.push((m, f64_column(requests, m)?));
-    }
-    let mut order: Vec<usize> = (0..requests.height()).collect();
-    order.sort_by_key(|&i| (first.get(i), i));
-    let mut approaches: Vec<String> = Vec::new();
-    let mut by: BTreeMap<(String, i64), Group> = BTreeMap::new();
-    for &i in &order {
-        let (Some(a), Some(d)) = (approach.get(i), delay.get(i)) else {
-            continue;
-        };
-        if complete.get(i) != Some(true) {
-            continue;
+/// The complete requests by approach and delay, built from `requests.parquet`
+/// a row group at a time (the file is in time order): only the values of
+/// the metrics are held, not the table.
+#[derive(Debug, Default)]
+pub struct Grouping {
+    /// In order of first appearance.
+    approaches: Vec<String>,
+    by: BTreeMap<(String, i64), Group>,
+    pub requests: usize,
+    pub complete: usize,
+}
+
+/// Grouped requests: approaches (baseline first), delays, and the groups.
+pub type Grouped = (Vec<String>, Vec<i64>, Vec<Group>);
+
+impl Grouping {
+    /// Adds the requests of `chunk` (the columns of [`columns`]), which come
+    /// after those already added.
+    pub fn add(&mut self, chunk: &DataFrame) -> Result<()> {
+        // Looked up row by row from the columns themselves: a Vec of options
+        // per column was ~170 MB more at 4x the benchmark archive.
+        let complete = chunk.column("complete")?.bool()?.rechunk();
+        let approach = chunk.column("approach")?.str()?.rechunk();
+        let delay = chunk.column("delay_ms")?.i64()?.rechunk();
+        let first = chunk.column("first_event_ms")?.i64()?.rechunk();
+        let mut columns: Vec<(&'static str, Float64Chunked)> = Vec::new();
+        for m in METRICS.iter().chain(&[CLIENT_LATENCY]) {
+            columns.push((m, f64_column(chunk, m)?));
         }
-        if !approaches.iter().any(|known| known == a) {
-            approaches.push(a.to_string());
-        }
-        let g = by.entry((a.to_string(), d)).or_insert_with(|| Group {
-            approach: a.to_string(),
-            delay_ms: d,
-            values: BTreeMap::new(),
-        });
-        // Metrics are resampled together, so a request counts for all of them
-        // or none (the transform gives every complete request all of them).
-        if columns
-            .iter()
-            .take(METRICS.len())
-            .any(|(_, values)| values.get(i).is_none())
-        {
-            continue;
-        }
-        for (m, values) in &columns {
-            if let Some(v) = values.get(i) {
-                g.values.entry(m).or_default().push(v);
+        let mut order: Vec<usize> = (0..chunk.height()).collect();
+        order.sort_by_key(|&i| (first.get(i), i));
+        self.requests += chunk.height();
+        self.complete += complete.sum().unwrap_or(0) as usize;
+        for &i in &order {
+            let (Some(a), Some(d)) = (approach.get(i), delay.get(i)) else {
+                continue;
+            };
+            if complete.get(i) != Some(true) {
+                continue;
+            }
+            if !self.approaches.iter().any(|known| known == a) {
+                self.approaches.push(a.to_string());
+            }
+            let g = self.by.entry((a.to_string(), d)).or_insert_with(|| Group {
+                approach: a.to_string(),
+                delay_ms: d,
+                values: BTreeMap::new(),
+            });
+            // Metrics are resampled together, so a request counts for all of
+            // them or none (the transform gives every complete request all of them).
+            if columns
+                .iter()
+                .take(METRICS.len())
+                .any(|(_, values)| values.get(i).is_none())
+            {
+                continue;
+            }
+            for (m, values) in &columns {
+                if let Some(v) = values.get(i) {
+                    g.values.entry(m).or_default().push(v);
+                }
             }
         }
+        Ok(())
     }
-    if approaches.is_empty() {
-        bail!("no complete request with an approach and a delay: check the quality table and the [transform] rules");
+
+    /// Approaches in the order baseline first, then by first appearance.
+    pub fn finish(self, baseline: &str) -> Result<Grouped> {
+        let Grouping {
+            mut approaches, by, ..
+        } = self;
+        if approaches.is_empty() {
+            bail!("no complete request with an approach and a delay: check the quality table and the [transform] rules");
+        }
+        if let Some(pos) = approaches.iter().position(|a| a == baseline) {
+            let b = approaches.remove(pos);
+            approaches.insert(0, b);
+        }
+        let mut delays: Vec<i64> = by.keys().map(|(_, d)| *d).collect();
+        delays.sort();
+        delays.dedup();
+        let mut list: Vec<Group> = by.into_values().collect();
+        list.sort_by_key(|g| (approaches.iter().position(|a| *a == g.approach), g.delay_ms));
+        Ok((approaches, delays, list))
     }
-    if let Some(pos) = approaches.iter().position(|a| a == baseline) {
-        let b = approaches.remove(pos);
-        approaches.insert(0, b);
-    }
-    let mut delays: Vec<i64> = by.keys().map(|(_, d)| *d).collect();
-    delays.sort();
-    delays.dedup();
-    let mut list: Vec<Group> = by.into_values().collect();
-    list.sort_by_key(|g| (approaches.iter().position(|a| *a == g.approach), g.delay_ms));
-    Ok((approaches, delays, list))
 }
 
 /// A group's requests resampled once for every metric; client latencies,
@@ -290,8 +315,8 @@ fn metric_column(metric: &str) -> usize {
         .expect("a metric of METRICS")
 }
 
-pub fn analyse(requests: &DataFrame, s: &Settings) -> Result<Analysis> {
-    let (approaches, delays, groups) = groups(requests, &s.baseline)?;
+pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
+    let (approaches, delays, groups) = grouped;
     let has_client_latency = groups.iter().any(|g| !g.get(CLIENT_LATENCY).is_empty());
     let mut metrics: Vec<&'static str> = METRICS.to_vec();
     if has_client_latency {
@@ -628,5 +653,58 @@ mod tests {
             Verdict::of(ci(20.0, 120.0), (33.0, 100.0)),
             Verdict::Inconclusive
         );
+    }
+
+    /// Requests of two approaches in time order, some incomplete, one
+    /// missing a metric, client latency known for some.
+    fn requests(rows: usize) -> DataFrame {
+        let approach: Vec<Option<&str>> = (0..rows)
+            .map(|i| [Some("current"), Some("direct"), None][i % 7 % 3])
+            .collect();
+        let metric = |k: usize| -> Vec<Option<i64>> {
+            (0..rows)
+                .map(|i| (i != 11 || k != 2).then_some((i * (k + 3) % 17) as i64))
+                .collect()
+        };
+        let mut df = df!(
+            "approach" => approach,
+            "delay_ms" => (0..rows).map(|i| [100i64, 500][i / 3 % 2]).collect::<Vec<_>>(),
+            "complete" => (0..rows).map(|i| i % 5 != 4).collect::<Vec<_>>(),
+            "first_event_ms" => (0..rows).map(|i| 1_000 + i as i64).collect::<Vec<_>>(),
+            CLIENT_LATENCY => (0..rows).map(|i| (i % 4 == 0).then_some(i as f64 * 1.5)).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        for (k, m) in METRICS.iter().enumerate() {
+            df.with_column(Column::new((*m).into(), metric(k))).unwrap();
+        }
+        df
+    }
+
+    #[test]
+    fn grouping_a_row_group_at_a_time_is_grouping_the_table() {
+        let all = requests(100);
+        let mut whole = Grouping::default();
+        whole.add(&all).unwrap();
+        let (requests, complete) = (whole.requests, whole.complete);
+        let whole = whole.finish("direct").unwrap();
+        let mut chunked = Grouping::default();
+        for start in (0..all.height()).step_by(7) {
+            chunked.add(&all.slice(start as i64, 7)).unwrap();
+        }
+        assert_eq!((chunked.requests, chunked.complete), (requests, complete));
+        assert_eq!((requests, complete), (100, 80));
+        let chunked = chunked.finish("direct").unwrap();
+        assert_eq!(whole.0, ["direct", "current"], "baseline first");
+        assert_eq!(whole.1, [100, 500]);
+        assert_eq!(whole.0, chunked.0);
+        assert_eq!(whole.1, chunked.1);
+        assert_eq!(whole.2.len(), 4);
+        for (w, c) in whole.2.iter().zip(&chunked.2) {
+            assert_eq!((&w.approach, w.delay_ms), (&c.approach, c.delay_ms));
+            assert_eq!(w.values, c.values);
+            assert!(w.n() > 0);
+        }
+        let n: usize = whole.2.iter().map(Group::n).sum();
+        assert_eq!(n, 57, "complete, with an approach, every metric known");
     }
 }

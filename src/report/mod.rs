@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::config::Settings;
-use crate::mirror::lake::{write_atomic, write_parquet, AtomicParquet};
+use crate::mirror::lake::{write_atomic, write_parquet, AtomicParquet, ROW_GROUP};
 use crate::stats::bootstrap::{Config, Method};
 use crate::transform::{derived_dir, RequestsFile, QUALITY_FILE};
 use analysis::Analysis;
@@ -75,14 +75,11 @@ impl ReportSection {
     }
 }
 
-/// Rows of `requests.parquet` read at a time for the export: its row groups.
-const EXPORT_ROWS: usize = 65_536;
-
 /// `requests.csv` and `requests.parquet` of the report, copied from the
-/// transform's file a block of rows at a time.
+/// transform's file a row group at a time.
 fn export_requests(file: &RequestsFile, out: &std::path::Path) -> Result<()> {
     let rows = file.rows()?;
-    let mut block = file.read(None, Some((0, EXPORT_ROWS)))?;
+    let mut block = file.read(None, Some((0, ROW_GROUP)))?;
     let mut csv = csv::CsvFile::create(&out.join("requests.csv"), &block)?;
     let mut parquet =
         AtomicParquet::create(&out.join("requests.parquet"), &tables::typed_frame(&block)?)?;
@@ -94,7 +91,7 @@ fn export_requests(file: &RequestsFile, out: &std::path::Path) -> Result<()> {
         if offset >= rows || block.height() == 0 {
             break;
         }
-        block = file.read(None, Some((offset, EXPORT_ROWS)))?;
+        block = file.read(None, Some((offset, ROW_GROUP)))?;
     }
     csv.commit()?;
     parquet.commit()
@@ -108,7 +105,13 @@ pub struct Written {
 pub fn run(settings: &Settings) -> Result<Written> {
     let derived = derived_dir(settings);
     let requests_file = RequestsFile::open(&derived)?;
-    let requests = requests_file.read(Some(&analysis::columns()), None)?;
+    // Grouped a row group at a time: only the metrics' values are held.
+    let mut grouping = analysis::Grouping::default();
+    let rows = requests_file.rows()?;
+    for start in (0..rows).step_by(ROW_GROUP) {
+        grouping.add(&requests_file.read(Some(&analysis::columns()), Some((start, ROW_GROUP)))?)?;
+    }
+    let (requests_total, requests_complete) = (grouping.requests, grouping.complete);
     let quality_path = derived.join(QUALITY_FILE);
     let quality = ParquetReader::new(std::fs::File::open(&quality_path).with_context(|| {
         format!(
@@ -124,7 +127,7 @@ pub fn run(settings: &Settings) -> Result<Written> {
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create report folder {}", out.display()))?;
     let (a, requests_written) = rayon::join(
-        || analysis::analyse(&requests, &s),
+        || analysis::analyse(grouping.finish(&s.baseline)?, &s),
         || export_requests(&requests_file, out),
     );
     let a = a?;
@@ -148,11 +151,10 @@ pub fn run(settings: &Settings) -> Result<Written> {
     if charts {
         charts::write_all(&a, &out.join("charts"))?;
     }
-    let complete = requests.column("complete")?.bool()?.sum().unwrap_or(0) as usize;
     let context = markdown::Context {
         pipeline: &settings.name,
-        requests_total: requests.height(),
-        requests_complete: complete,
+        requests_total,
+        requests_complete,
         quality: crate::transform::quality::from_frame(&quality)?,
         charts,
     };
