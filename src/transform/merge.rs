@@ -11,13 +11,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use polars::prelude::*;
 
-use crate::mirror::lake::{AtomicParquet, LakeFileWriter};
+use crate::mirror::lake::{AtomicParquet, LakeFileWriter, ROW_GROUP};
 
 /// Rows per row group of a run: what the merge holds of each partition.
 const RUN_GROUP: usize = 4_096;
-
-/// Rows the merge gathers before writing them out.
-const OUT_GROUP: usize = 65_536;
 
 /// The order requests are written in; `aggregate` sorts each partition by it.
 pub const ORDER: [&str; 2] = ["first_event_ms", "request_id"];
@@ -38,7 +35,8 @@ impl Runs {
             dir: dir.to_path_buf(),
             files: Vec::new(),
             run_group: RUN_GROUP,
-            out_group: OUT_GROUP,
+            // Gathered a row group of the output at a time.
+            out_group: ROW_GROUP,
         })
     }
 
