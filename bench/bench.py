@@ -19,7 +19,12 @@ ROOT = HERE.parent
 
 
 def measure(cmd, env=None):
-    """Runs a command; returns wall s, CPU s (user+sys of it and its children), peak RSS MB."""
+    """Runs a command; returns wall s, CPU s (user+sys of it and its children), peak RSS MB.
+
+    The previous job's unwritten files are flushed first, untimed: with ext4's ordered data, a job
+    that syncs its files (the mirror does, for durability) would otherwise wait for the writeback of
+    the hundreds of MB the job before it left in the page cache."""
+    os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -160,7 +165,8 @@ def main():
     w(f"- {ver(tc, '--version')}; {ver('rustc', '--version')}; {anchors}")
     w(f"- Archive: `tracecost simulate --scale {a.scale} --seed 1`: {events:,} events, {len(files):,} objects, "
       f"{sum(f.stat().st_size for f in files) / 1e6:.0f} MB gzipped, ~{raw_bytes / 1e6:.0f} MB of NDJSON")
-    w(f"- {a.rounds} rounds, jobs interleaved within each round; medians. CPU = user + system time of the process and its children.\n")
+    w(f"- {a.rounds} rounds, jobs interleaved within each round; medians. CPU = user + system time of the process and its children. "
+      "Dirty pages are flushed (`sync`) before each job, untimed.\n")
     for group, entries in jobs.items():
         base = base_ingest if group == "ingest" else base_run
         w(f"## {group.capitalize()}\n")
