@@ -67,7 +67,7 @@ impl Runs {
             .collect::<Result<Vec<_>>>()?;
         let mut heap = BinaryHeap::new();
         for (run, cursor) in cursors.iter().enumerate() {
-            if let Some(key) = cursor.key() {
+            if let Some(key) = cursor.key()? {
                 heap.push(Reverse((key, run)));
             }
         }
@@ -76,7 +76,8 @@ impl Runs {
             let cursor = &mut cursors[run];
             pending.pick(cursor);
             if cursor.advance(&mut pending)? {
-                heap.push(Reverse((cursor.key().expect("a row after advance"), run)));
+                let key = cursor.key()?.expect("a row after advance");
+                heap.push(Reverse((key, run)));
             }
             if pending.picks.len() == self.out_group || heap.is_empty() {
                 for cursor in &mut cursors {
@@ -144,13 +145,14 @@ impl Cursor {
         Ok(())
     }
 
-    fn key(&self) -> Option<Key> {
+    /// The current row's key; `None` when the run is done.
+    fn key(&self) -> Result<Option<Key>> {
         if self.group_start + self.row >= self.rows {
-            return None;
+            return Ok(None);
         }
-        let time = self.group.column(ORDER[0]).ok()?.i64().ok()?.get(self.row);
-        let id = self.group.column(ORDER[1]).ok()?.str().ok()?.get(self.row);
-        Some(Key(time, id.map(String::from)))
+        let time = self.group.column(ORDER[0])?.i64()?.get(self.row);
+        let id = self.group.column(ORDER[1])?.str()?.get(self.row);
+        Ok(Some(Key(time, id.map(String::from))))
     }
 
     /// Moves past the picked row; false when the run is done.
