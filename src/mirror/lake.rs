@@ -322,7 +322,7 @@ impl LakeFileWriter {
 
     /// One row group per chunk of `df`, a column at a time.
     pub fn write(&mut self, df: &DataFrame) -> PolarsResult<()> {
-        use polars_parquet::write::{array_to_columns, compress, CompressionOptions};
+        use polars_parquet::write::{compress, CompressionOptions};
         let fields = self.writer.parquet_schema().fields().to_vec();
         for batch in df.iter_chunks(CompatLevel::newest(), false) {
             let rows = batch.len() as u64;
@@ -334,7 +334,7 @@ impl LakeFileWriter {
                 .zip(&self.options)
                 .zip(&self.encodings)
             {
-                for pages in array_to_columns(array, field.clone(), *options, encoding)? {
+                for pages in encode_column(array, field, *options, encoding)? {
                     let compressed = pages.into_iter().map(|page| match options.compression {
                         CompressionOptions::Snappy => self.snappy.compress(page?),
                         other => Ok(compress(page?, vec![], other)?),
@@ -352,15 +352,13 @@ impl LakeFileWriter {
     /// on otherwise idle cores. The mirror, which writes several segments at
     /// once, gained nothing from it and held every page of a row group.
     pub fn write_parallel(&mut self, df: &DataFrame) -> PolarsResult<()> {
-        use polars_parquet::write::{
-            array_to_columns, compress, CompressedPage, ParquetType, WriteOptions,
-        };
+        use polars_parquet::write::{compress, CompressedPage, ParquetType, WriteOptions};
         let fields = self.writer.parquet_schema().fields().to_vec();
         let encode = |(((array, field), options), encoding): (
             ((&ArrayRef, &ParquetType), &WriteOptions),
             &Vec<_>,
         )| {
-            array_to_columns(array, field.clone(), *options, encoding)?
+            encode_column(array.clone(), field, *options, encoding)?
                 .into_iter()
                 .map(|pages| {
                     pages
@@ -419,6 +417,98 @@ impl LakeFileWriter {
         let file = self.writer.into_inner();
         Ok(file.into_inner().map_err(|e| e.into_error())?)
     }
+}
+
+/// Distinct values up to which a text column chunk is written as a
+/// dictionary and indices: names, types, outcomes and versions repeat on
+/// every row (a few distinct values per row group), and their plain bytes
+/// were a third of what Snappy compressed on ingest.
+const DICTIONARY_VALUES: usize = 64;
+
+/// A column's pages: text with few distinct values as a dictionary (see
+/// [`DICTIONARY_VALUES`]), anything else with `encoding`.
+fn encode_column(
+    array: ArrayRef,
+    field: &polars_parquet::write::ParquetType,
+    options: polars_parquet::write::WriteOptions,
+    encoding: &[polars_parquet::write::Encoding],
+) -> PolarsResult<
+    Vec<polars_parquet::write::DynIter<'static, PolarsResult<polars_parquet::write::Page>>>,
+> {
+    use polars_arrow::array::Utf8ViewArray;
+    use polars_parquet::write::{array_to_columns, Encoding};
+    let text = array.as_any().downcast_ref::<Utf8ViewArray>();
+    match text.and_then(|text| dictionary_of(text, DICTIONARY_VALUES)) {
+        Some(dictionary) => array_to_columns(
+            dictionary.boxed(),
+            field.clone(),
+            options,
+            &[Encoding::RleDictionary],
+        ),
+        None => array_to_columns(array, field.clone(), options, encoding),
+    }
+}
+
+/// `text` as indices into its distinct values (in order of first appearance),
+/// or `None` when it holds more than `limit` of them (or nothing but nulls).
+/// Equal values are found by their views: a string of at most 12 bytes is
+/// all in its view, a longer one is compared when length and prefix match.
+fn dictionary_of(
+    text: &polars_arrow::array::Utf8ViewArray,
+    limit: usize,
+) -> Option<polars_arrow::array::DictionaryArray<u32>> {
+    use polars_arrow::array::{
+        Array, DictionaryArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray, View,
+    };
+    use polars_arrow::datatypes::{ArrowDataType, IntegerType};
+    let buffers = text.data_buffers();
+    let same = |a: &View, b: &View| {
+        a.as_u128() == b.as_u128()
+            || (a.length > View::MAX_INLINE_SIZE
+                && a.length == b.length
+                && a.prefix == b.prefix
+                // SAFETY: the views are the array's own, over its own buffers.
+                && unsafe { a.get_slice_unchecked(buffers) == b.get_slice_unchecked(buffers) })
+    };
+    // Each distinct value's view and first row.
+    let mut distinct: Vec<(View, usize)> = Vec::new();
+    let mut keys: Vec<u32> = Vec::with_capacity(text.len());
+    // Rows tend to repeat the row before (one object's source, one script's run).
+    let mut last: Option<(View, u32)> = None;
+    for (row, view) in text.views().iter().enumerate() {
+        if text.is_null(row) {
+            keys.push(0);
+            continue;
+        }
+        let key = match last {
+            Some((previous, key)) if same(&previous, view) => key,
+            _ => {
+                let key = match distinct.iter().position(|(d, _)| same(d, view)) {
+                    Some(key) => key,
+                    None if distinct.len() == limit => return None,
+                    None => {
+                        distinct.push((*view, row));
+                        distinct.len() - 1
+                    }
+                } as u32;
+                last = Some((*view, key));
+                key
+            }
+        };
+        keys.push(key);
+    }
+    if distinct.is_empty() {
+        return None;
+    }
+    let mut values = MutableBinaryViewArray::<str>::with_capacity(distinct.len());
+    for (_, row) in &distinct {
+        values.push_value(text.value(*row));
+    }
+    let values: Utf8ViewArray = values.freeze();
+    let keys = PrimitiveArray::new(ArrowDataType::UInt32, keys.into(), text.validity().cloned());
+    let dtype =
+        ArrowDataType::Dictionary(IntegerType::UInt32, Box::new(text.dtype().clone()), false);
+    DictionaryArray::try_new(dtype, keys, values.boxed()).ok()
 }
 
 /// Lake files whose `date=` partition can hold events of the window.
@@ -489,6 +579,61 @@ mod tests {
             object_stem("20251118/20251118T204500Z_20251118T205000Z_1a2b.log.gz")
                 .starts_with("20251118T204500Z_20251118T205000Z_1a2b-")
         );
+    }
+
+    #[test]
+    fn text_with_few_values_becomes_a_dictionary_of_the_same_rows() {
+        use polars_arrow::array::Utf8ViewArray;
+        // Long values that share length and prefix, short (inline) ones, nulls.
+        let values = [
+            Some("experiment-origin-a"),
+            Some("experiment-origin-b"),
+            None,
+            Some("ok"),
+            Some("experiment-origin-a"),
+            Some("ok"),
+            Some(""),
+            None,
+            Some("experiment-origin-b"),
+        ];
+        let text = Utf8ViewArray::from_slice(values);
+        let dictionary = dictionary_of(&text, 4).expect("4 distinct values");
+        let keys = dictionary.keys();
+        let distinct = dictionary.values();
+        let distinct = distinct.as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+        assert_eq!(distinct.len(), 4);
+        let decoded: Vec<Option<&str>> = (0..keys.len())
+            .map(|i| keys.get(i).map(|k| distinct.value(k as usize)))
+            .collect();
+        assert_eq!(decoded, values);
+
+        assert!(dictionary_of(&text, 3).is_none(), "over the limit");
+        assert!(dictionary_of(&Utf8ViewArray::from_slice([None::<&str>, None]), 4).is_none());
+    }
+
+    #[test]
+    fn files_with_dictionaries_read_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let n = 1000;
+        let mut df = df!(
+            "few" => (0..n).map(|i| (i % 3 != 0).then(|| ["do", "worker"][i % 2])).collect::<Vec<_>>(),
+            "many" => (0..n).map(|i| format!("request-{i:08}")).collect::<Vec<_>>(),
+            "number" => (0..n as i64).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        write_parquet(&mut df, &path).unwrap();
+        let back = ParquetReader::new(File::open(&path).unwrap())
+            .finish()
+            .unwrap();
+        assert!(back.equals_missing(&df));
+        let meta = polars_parquet::read::read_metadata(&mut File::open(&path).unwrap()).unwrap();
+        let with_dictionary = |name: &str| {
+            let mut chunks = meta.row_groups[0].columns_under_root_iter(name).unwrap();
+            chunks.next().unwrap().dictionary_page_offset().is_some()
+        };
+        assert!(with_dictionary("few"));
+        assert!(!with_dictionary("many") && !with_dictionary("number"));
     }
 
     #[test]

@@ -16,8 +16,9 @@ use crate::memory;
 use crate::mirror::lake::{read_lake_file, LakeFileWriter};
 
 /// Bytes of lake files per partition: the join of one partition peaks ~100 MB
-/// above the rest of the transform (measured at 1x and 4x the benchmark archive).
-pub const LAKE_BYTES_PER_PARTITION: u64 = 8 << 20;
+/// above the rest of the transform (measured at 1x and 4x the benchmark archive,
+/// ~70,000 lines per partition).
+pub const LAKE_BYTES_PER_PARTITION: u64 = 7 << 20;
 
 /// Lines classified between two returns of freed memory to the system: each
 /// return costs page faults later, every lake file (~10,000 lines) was +15%
