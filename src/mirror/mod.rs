@@ -128,7 +128,10 @@ pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary>
         let dest = &dest;
         scope.spawn(move || {
             pool.install(|| {
-                segments.par_iter().for_each_with(tx, |tx, objects| {
+                // One segment per task: with rayon's default split, one
+                // thread was left with the last few segments while the other
+                // sat idle (~10% of the mirror's wall time, measured).
+                (segments.par_iter().with_max_len(1)).for_each_with(tx, |tx, objects| {
                     mirror_segment(source, objects, dest, tx);
                 })
             })
