@@ -491,15 +491,22 @@ fn lake_opens_in_duckdb_and_pyarrow() {
     let sim = simulate(tmp.path(), 3, &[]);
     let lake = tmp.path().join("lake");
     mirror(tmp.path(), &sim.join("logpush"), &lake, &[]);
-    let rows = read_lake(&lake).height();
+    let df = read_lake(&lake);
+    let rows = df.height();
+    // Text with few distinct values is dictionary-encoded: the same strings must come back.
+    let scripts = df.column("ScriptName").unwrap().str().unwrap();
+    let mut names: Vec<&str> = scripts.iter().flatten().collect();
+    let named = names.len();
+    names.sort_unstable();
+    names.dedup();
     let script = format!(
         r#"
 import duckdb, pyarrow.dataset as ds
 lake = {lake:?}
-sql = f"select count(*), count(distinct date), typeof(any_value(EventTime)) from read_parquet('{{lake}}/date=*/*.parquet', hive_partitioning=true)"
-n, days, t = duckdb.connect().execute(sql).fetchone()
+sql = f"select count(*), count(distinct date), typeof(any_value(EventTime)), count(ScriptName), string_agg(distinct ScriptName, ',' order by ScriptName) from read_parquet('{{lake}}/date=*/*.parquet', hive_partitioning=true)"
+n, days, t, named, names = duckdb.connect().execute(sql).fetchone()
 table = ds.dataset(lake, format="parquet", partitioning="hive").to_table()
-print(n, days, t, table.num_rows, str(table.schema.field("date").type), sep="|")
+print(n, days, t, table.num_rows, named, names, sep="|")
 "#,
         lake = lake.to_string_lossy()
     );
@@ -530,6 +537,8 @@ print(n, days, t, table.num_rows, str(table.schema.field("date").type), sep="|")
     assert_eq!(fields[1], "2", "two event dates: the run crosses midnight");
     assert_eq!(fields[2], "TIMESTAMP WITH TIME ZONE", "{text}");
     assert_eq!(fields[3], rows.to_string());
+    assert_eq!(fields[4], named.to_string());
+    assert_eq!(fields[5], names.join(","));
 }
 
 #[test]

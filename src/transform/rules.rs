@@ -143,7 +143,7 @@ pub struct TransformSection {
     /// CSV of `approach, delay_ms, start, end[, run_id, client_latency_ms]`.
     pub run_manifest: Option<PathBuf>,
     /// Pieces the window is joined in, one at a time; by default one per
-    /// 8 MB of lake files. More pieces, less memory; the outputs are the same.
+    /// 7 MB of lake files. More pieces, less memory; the outputs are the same.
     pub partitions: Option<usize>,
 }
 
