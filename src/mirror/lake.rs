@@ -192,9 +192,10 @@ impl Drop for AtomicParquet {
 /// plain, or as a dictionary when text has few distinct values (see
 /// [`encode_column`]): polars would otherwise estimate each column's
 /// cardinality (HyperLogLog) for every row group to choose, which cost more
-/// than a quarter of the ingest CPU for an archive of small Logpush objects. Snappy: measured on a 300 MB archive, ingest took 3.7 s with it,
-/// 4.3 s with LZ4 and 5.5 s with zstd, for a lake 1.3x the size of zstd's;
-/// every Parquet reader supports it.
+/// than a quarter of the ingest CPU for an archive of small Logpush objects.
+/// Snappy: measured on a 300 MB archive, ingest took 3.7 s with it, 4.3 s
+/// with LZ4 and 5.5 s with zstd, for a lake 1.3x the size of zstd's; every
+/// Parquet reader supports it.
 pub struct LakeFileWriter {
     writer: polars_parquet::write::FileWriter<io::BufWriter<File>>,
     encodings: Vec<Vec<polars_parquet::write::Encoding>>,

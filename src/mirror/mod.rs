@@ -130,7 +130,7 @@ pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary>
             pool.install(|| {
                 // One segment per task: with rayon's default split, one
                 // thread was left with the last few segments while the other
-                // sat idle (~10% of the mirror's wall time, measured).
+                // sat idle (the last 0.1-0.4 s of a ~1.2 s mirror, sampled).
                 (segments.par_iter().with_max_len(1)).for_each_with(tx, |tx, objects| {
                     mirror_segment(source, objects, dest, tx);
                 })
