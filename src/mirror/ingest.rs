@@ -244,7 +244,7 @@ fn read_logpush(mut text: Box<dyn BufRead>, w: &mut ObjectWriter) -> io::Result<
             return Ok(());
         }
         w.lines += 1;
-        let Ok(line) = std::str::from_utf8(line) else {
+        let Ok(line) = simdutf8::basic::from_utf8(line) else {
             return w.reject(line_no, &String::from_utf8_lossy(line), "not UTF-8 text");
         };
         match logpush::parse_line(line) {
