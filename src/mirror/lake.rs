@@ -198,8 +198,7 @@ impl Drop for AtomicParquet {
 /// Parquet reader supports it.
 pub struct LakeFileWriter {
     writer: polars_parquet::write::FileWriter<io::BufWriter<File>>,
-    encodings: Vec<Vec<polars_parquet::write::Encoding>>,
-    /// Per column: the same but for statistics (see `without_min_max`).
+    /// Per column: compression and statistics (see `without_min_max`).
     options: Vec<polars_parquet::write::WriteOptions>,
     snappy: PageCompressor,
 }
@@ -272,13 +271,9 @@ impl LakeFileWriter {
 
     fn open(path: &Path, like: &DataFrame, lasting: bool) -> PolarsResult<Self> {
         use polars_parquet::write::{
-            CompressionOptions, Encoding, FileWriter, StatisticsOptions, Version, WriteOptions,
+            CompressionOptions, FileWriter, StatisticsOptions, Version, WriteOptions,
         };
         let schema = like.schema().to_arrow(CompatLevel::newest());
-        let encodings = schema
-            .iter_values()
-            .map(|_| vec![Encoding::Plain])
-            .collect();
         let file_options = WriteOptions {
             statistics: if lasting {
                 StatisticsOptions::default()
@@ -298,7 +293,6 @@ impl LakeFileWriter {
         let writer = FileWriter::try_new(file, schema, file_options)?;
         Ok(LakeFileWriter {
             writer,
-            encodings,
             options,
             snappy: PageCompressor {
                 encoder: snap::raw::Encoder::new(),
@@ -328,14 +322,13 @@ impl LakeFileWriter {
         for batch in df.iter_chunks(CompatLevel::newest(), false) {
             let rows = batch.len() as u64;
             let mut columns = Vec::with_capacity(fields.len());
-            for (((array, field), options), encoding) in batch
+            for ((array, field), options) in batch
                 .into_arrays()
                 .into_iter()
                 .zip(&fields)
                 .zip(&self.options)
-                .zip(&self.encodings)
             {
-                for pages in encode_column(array, field, *options, encoding)? {
+                for pages in encode_column(array, field, *options)? {
                     let compressed = pages.into_iter().map(|page| match options.compression {
                         CompressionOptions::Snappy => self.snappy.compress(page?),
                         other => Ok(compress(page?, vec![], other)?),
@@ -355,11 +348,8 @@ impl LakeFileWriter {
     pub fn write_parallel(&mut self, df: &DataFrame) -> PolarsResult<()> {
         use polars_parquet::write::{compress, CompressedPage, ParquetType, WriteOptions};
         let fields = self.writer.parquet_schema().fields().to_vec();
-        let encode = |(((array, field), options), encoding): (
-            ((&ArrayRef, &ParquetType), &WriteOptions),
-            &Vec<_>,
-        )| {
-            encode_column(array.clone(), field, *options, encoding)?
+        let encode = |((array, field), options): ((&ArrayRef, &ParquetType), &WriteOptions)| {
+            encode_column(array.clone(), field, *options)?
                 .into_iter()
                 .map(|pages| {
                     pages
@@ -375,7 +365,6 @@ impl LakeFileWriter {
             let columns: Vec<Vec<Vec<CompressedPage>>> = (batch.columns().par_iter())
                 .zip(fields.par_iter())
                 .zip(self.options.par_iter())
-                .zip(self.encodings.par_iter())
                 .map(encode)
                 .collect::<PolarsResult<_>>()?;
             let columns: Vec<_> = columns.into_iter().flatten().collect();
@@ -427,12 +416,11 @@ impl LakeFileWriter {
 const DICTIONARY_VALUES: usize = 64;
 
 /// A column's pages: text with few distinct values as a dictionary (see
-/// [`DICTIONARY_VALUES`]), anything else with `encoding`.
+/// [`DICTIONARY_VALUES`]), anything else plain.
 fn encode_column(
     array: ArrayRef,
     field: &polars_parquet::write::ParquetType,
     options: polars_parquet::write::WriteOptions,
-    encoding: &[polars_parquet::write::Encoding],
 ) -> PolarsResult<
     Vec<polars_parquet::write::DynIter<'static, PolarsResult<polars_parquet::write::Page>>>,
 > {
@@ -446,7 +434,7 @@ fn encode_column(
             options,
             &[Encoding::RleDictionary],
         ),
-        None => array_to_columns(array, field.clone(), options, encoding),
+        None => array_to_columns(array, field.clone(), options, &[Encoding::Plain]),
     }
 }
 
