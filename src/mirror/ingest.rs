@@ -418,6 +418,7 @@ impl<'a> ObjectWriter<'a> {
             reason: None,
             files,
             quarantine,
+            sampling_notices: 0,
         };
         Ok(Outcome {
             entry,
@@ -520,6 +521,7 @@ fn quarantine_object(
             format!("objects/{stem}.object"),
             format!("objects/{stem}.reason.json"),
         ],
+        sampling_notices: 0,
     };
     Ok(Outcome {
         entry,

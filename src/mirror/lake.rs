@@ -23,7 +23,15 @@ use rayon::prelude::*;
 
 use crate::config::Window;
 
-pub const TMP_PREFIX: &str = ".tmp-";
+/// Marks a temporary file: `.<name>.tmp-<pid>-<thread>`. It starts with `.`
+/// and does not end in `.parquet`, so no reader's glob (`date=*/*.parquet`)
+/// and no pyarrow dataset sees it.
+const TMP_MARK: &str = ".tmp-";
+
+/// Whether a file name is one of [`tmp_path`]'s temporaries.
+pub fn is_tmp_name(name: &str) -> bool {
+    name.starts_with('.') && name.contains(TMP_MARK)
+}
 
 /// File-system-safe name for a source object: a readable stem plus a hash of
 /// the whole key, so no key (`..`, `/`, absolute paths) can steer a write.
@@ -66,7 +74,7 @@ pub fn tmp_path(dest: &Path) -> PathBuf {
         .unwrap_or_default();
     let tid = format!("{:?}", std::thread::current().id());
     let tid: String = tid.chars().filter(char::is_ascii_digit).collect();
-    dest.with_file_name(format!("{TMP_PREFIX}{}-{tid}-{name}", std::process::id()))
+    dest.with_file_name(format!(".{name}{TMP_MARK}{}-{tid}", std::process::id()))
 }
 
 /// Writes `bytes` to `dest` atomically.
@@ -510,7 +518,7 @@ pub fn lake_files(lake_dir: &Path, window: &Window) -> Result<Vec<String>> {
         let Some((day, name)) = rest.split_once('/') else {
             continue;
         };
-        if !name.ends_with(".parquet") || name.starts_with(TMP_PREFIX) {
+        if !name.ends_with(".parquet") || is_tmp_name(name) {
             continue;
         }
         let Ok(day) = NaiveDate::parse_from_str(day, "%Y-%m-%d") else {

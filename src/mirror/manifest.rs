@@ -43,6 +43,14 @@ pub struct Entry {
     /// Quarantine files (relative to the quarantine folder) for this object.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quarantine: Vec<String>,
+    /// wrangler tail's "Tail is currently in sampling mode" notices: events
+    /// were dropped before they reached the capture.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sampling_notices: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize, Deserialize, Debug, Default, Clone, PartialEq)]
