@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::cli::{InputFormat, StepArgs};
 use crate::cost::Prices;
+use crate::limits::InputLimits;
 use crate::mirror::s3::S3Section;
 use crate::report::ReportSection;
 use crate::transform::rules::TransformSection;
@@ -65,6 +66,36 @@ pub struct WindowSection {
 #[serde(deny_unknown_fields)]
 pub struct MirrorSection {
     pub jobs: Option<usize>,
+    /// Longest line or tail event in bytes; longer ones are quarantined by reference.
+    pub max_line_bytes: Option<usize>,
+    /// Bytes one object may put in the quarantine; past it bad lines are only counted.
+    pub max_quarantine_bytes: Option<u64>,
+}
+
+impl MirrorSection {
+    fn limits(&self) -> Result<InputLimits> {
+        let defaults = InputLimits::default();
+        let limits = InputLimits {
+            max_line_bytes: self.max_line_bytes.unwrap_or(defaults.max_line_bytes),
+            max_quarantine_bytes: self
+                .max_quarantine_bytes
+                .unwrap_or(defaults.max_quarantine_bytes),
+        };
+        // Below a kilobyte no real event fits, and a line's head would not show.
+        if limits.max_line_bytes < 1024 {
+            bail!(
+                "[mirror] max_line_bytes = {}: give at least 1024 bytes (default 16 MiB)",
+                limits.max_line_bytes
+            );
+        }
+        if limits.max_quarantine_bytes < 1024 {
+            bail!(
+                "[mirror] max_quarantine_bytes = {}: give at least 1024 bytes (default 16 MiB)",
+                limits.max_quarantine_bytes
+            );
+        }
+        Ok(limits)
+    }
 }
 
 /// Where events come from.
@@ -165,6 +196,7 @@ pub struct Settings {
     pub out: PathBuf,
     pub window: Window,
     pub jobs: usize,
+    pub limits: InputLimits,
     pub quiet: bool,
     pub transform: TransformSection,
     pub prices: Prices,
@@ -272,6 +304,7 @@ impl Settings {
             .or(file.mirror.jobs)
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
             .max(1);
+        let limits = file.mirror.limits()?;
         let mut transform = file.transform;
         transform.run_manifest = match (&args.run_manifest, transform.run_manifest.take()) {
             (Some(path), _) => Some(path.clone()),
@@ -303,6 +336,7 @@ impl Settings {
             out,
             window,
             jobs,
+            limits,
             quiet: args.quiet,
         })
     }

@@ -23,6 +23,22 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
 /// max_quarantine_bytes`. Past it, bad lines are still counted but not copied.
 pub const DEFAULT_MAX_QUARANTINE_BYTES: u64 = 16 << 20;
 
+/// The caps on what one object may hold or put in the quarantine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLimits {
+    pub max_line_bytes: usize,
+    pub max_quarantine_bytes: u64,
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        InputLimits {
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            max_quarantine_bytes: DEFAULT_MAX_QUARANTINE_BYTES,
+        }
+    }
+}
+
 /// Whether `ms` is a plausible event time (see [`EVENT_TIME_MIN_MS`]).
 pub fn event_time_in_range(ms: i64) -> bool {
     (EVENT_TIME_MIN_MS..EVENT_TIME_MAX_MS).contains(&ms)

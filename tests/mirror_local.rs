@@ -180,9 +180,16 @@ fn hostile_input_is_quarantined_and_counted_without_failing_the_run() {
     let out = mirror(tmp.path(), &tmp.path().join("src"), &lake, &[]);
     let text = stdout(&out);
     assert!(text.contains("7 objects listed, 7 read"), "{text}");
-    assert!(text.contains("lines 8 -> rows 3"), "{text}");
+    // The truncated object keeps every whole line before the cut; its last,
+    // cut line is rejected and the object is quarantined from the broken member.
+    let rows = read_lake(&lake).height();
+    assert!(rows > 3 + 100 && rows < 3 + 2000, "{rows}");
     assert!(
-        text.contains("test objects 1, empty objects 1, rejected lines 4, quarantined objects 3"),
+        text.contains(&format!("lines {} -> rows {}", 8 + rows - 3 + 1, rows)),
+        "{text}"
+    );
+    assert!(
+        text.contains("test objects 1, empty objects 1, rejected lines 5, quarantined objects 2"),
         "{text}"
     );
 
@@ -209,6 +216,11 @@ fn hostile_input_is_quarantined_and_counted_without_failing_the_run() {
         .map(|p| read_json(&p)["reason"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(reasons.len(), 3);
+    let tail = q.join("objects").join(format!(
+        "{}.tail",
+        tracecost::mirror::lake::object_stem("20251119/e_truncated.log.gz")
+    ));
+    assert_eq!(fs::read(tail).unwrap(), &full[..full.len() / 2]);
     assert!(
         reasons.iter().any(|r| r.starts_with("not gzip")),
         "{reasons:?}"
@@ -218,7 +230,9 @@ fn hostile_input_is_quarantined_and_counted_without_failing_the_run() {
         "{reasons:?}"
     );
     assert!(
-        reasons.iter().any(|r| r.starts_with("corrupt gzip stream")),
+        reasons
+            .iter()
+            .any(|r| r.starts_with("corrupt gzip member at byte 0")),
         "{reasons:?}"
     );
     // The quarantined copy is the object as it was.

@@ -11,18 +11,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use flate2::bufread::MultiGzDecoder;
 use polars::prelude::*;
 use serde_json::{json, Map, Value};
 
+use super::gz::{GzMembers, Tail};
 use super::lake::{object_stem, partition_dir, tmp_path, LakeFileWriter};
+use base64::Engine;
+
+use super::lines::{for_each_line, Piece};
 use super::logpush::{self, Line};
 use super::manifest::{Entry, Status};
 use super::record::{epoch_day, LakeBatch, Row, NO_MIN_MAX};
 use super::rejects::Rejects;
 use super::source::{ObjectRef, ObjectSource};
-use super::tail::{self, Item, TailReader};
+use super::tail::{self, Item, TailFramer};
 use crate::cli::InputFormat;
+use crate::limits::InputLimits;
 
 /// Rows per Parquet row group; also bounds the rows held in memory per date.
 pub(super) const ROW_GROUP: usize = 50_000;
@@ -38,6 +42,7 @@ pub struct Destinations<'a> {
     pub lake: &'a Path,
     pub quarantine: &'a Path,
     pub format: Option<InputFormat>,
+    pub limits: InputLimits,
 }
 
 /// What reading one object produced.
@@ -68,15 +73,27 @@ pub fn ingest_object(
     };
     let mut writer = ObjectWriter::new(dest, &obj.key, rejects);
     match read_content(reader, obj, dest.format, &mut writer) {
-        Ok(format) => writer.finish(obj, format),
+        Ok((format, tail)) => {
+            if let Some(tail) = tail {
+                if let Err(e) = writer.quarantine_tail(source, obj, &tail) {
+                    writer.abort();
+                    return Err(e);
+                }
+            }
+            writer.finish(obj, format)
+        }
         Err(e) if failed.load(Ordering::Relaxed) => {
             writer.abort();
             Err(anyhow::Error::new(e).context(format!("cannot read {}", obj.key)))
         }
+        Err(e) if is_write_error(&e) => {
+            writer.abort();
+            Err(anyhow::Error::new(e).context(format!("cannot store the rows of {}", obj.key)))
+        }
         Err(e) => {
             writer.abort();
             let reason = e.to_string();
-            quarantine_object(source, obj, dest.quarantine, &reason)
+            quarantine_object(source, obj, dest, &reason)
         }
     }
 }
@@ -154,21 +171,50 @@ impl<R: Read> BufRead for PooledReader<R> {
     }
 }
 
-fn content_error(msg: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, msg)
+/// Bytes that are not an object of either format; also a marker type for
+/// errors that the readers carry as `io::Error`.
+#[derive(Debug)]
+struct Marked(String);
+
+impl std::fmt::Display for Marked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
-/// Streams the object into the writer; returns the format it was read as.
+impl std::error::Error for Marked {}
+
+fn content_error(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, Marked(msg))
+}
+
+/// An error writing the lake or the quarantine: the object is not bad, the
+/// disk is (full, read-only).
+fn write_error(e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(Marked(e.to_string()))
+}
+
+fn is_write_error(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::Other && is_marked(e)
+}
+
+fn is_marked(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Marked>())
+}
+
+/// Streams the object into the writer; returns the format it was read as
+/// and, for gzip, where decoding stopped early.
 fn read_content(
     reader: WatchedReader,
     obj: &ObjectRef,
     forced: Option<InputFormat>,
     writer: &mut ObjectWriter,
-) -> io::Result<Option<InputFormat>> {
+) -> io::Result<(Option<InputFormat>, Option<Tail>)> {
+    let failed = reader.failed.clone();
     let mut input = PooledReader::new(reader);
     let head = input.fill_buf()?;
     if head.is_empty() {
-        return Ok(None);
+        return Ok((None, None));
     }
     let gzip = head.starts_with(&[0x1f, 0x8b]);
     if !gzip && obj.key.ends_with(".gz") {
@@ -177,133 +223,128 @@ fn read_content(
             &head[..head.len().min(4)]
         )));
     }
-    let mut text: Box<dyn BufRead> = if gzip {
-        Box::new(PooledReader::new(MultiGzDecoder::new(input)))
-    } else {
-        Box::new(input)
-    };
-    let head = text
-        .fill_buf()
-        .map_err(|e| content_error(format!("not gzip: {e}")))?;
+    if !gzip {
+        return Ok((read_text(input, forced, writer)?, None));
+    }
+    let mut members = GzMembers::new(input, failed);
+    let format = read_text(PooledReader::new(&mut members), forced, writer).map_err(|e| {
+        if is_marked(&e) {
+            e
+        } else {
+            content_error(format!("corrupt gzip stream: {e}"))
+        }
+    })?;
+    Ok((format, members.tail().cloned()))
+}
+
+/// Reads decompressed text in the format given or detected.
+fn read_text(
+    mut text: impl BufRead,
+    forced: Option<InputFormat>,
+    writer: &mut ObjectWriter,
+) -> io::Result<Option<InputFormat>> {
+    let head = text.fill_buf()?;
     if head.is_empty() {
         return Ok(None);
     }
     let format = match forced {
         Some(f) => f,
-        // Leading blank lines longer than a buffer: let the lines decide.
-        None if head.iter().all(u8::is_ascii_whitespace) => InputFormat::Logpush,
+        // No whole line in the first buffer (blank lines, one huge line):
+        // let the lines decide.
+        None if !head.contains(&b'\n') || head.iter().all(u8::is_ascii_whitespace) => {
+            InputFormat::Logpush
+        }
         None => detect_format(head).map_err(content_error)?,
     };
-    let decode = |e: io::Error| {
-        if gzip {
-            content_error(format!("corrupt gzip stream: {e}"))
-        } else {
-            e
-        }
-    };
     match format {
-        InputFormat::Logpush => read_logpush(text, writer).map_err(decode)?,
-        InputFormat::Tail => read_tail(text, writer).map_err(decode)?,
+        InputFormat::Logpush => read_logpush(&mut text, writer)?,
+        InputFormat::Tail => read_tail(&mut text, writer)?,
     }
     Ok(Some(format))
 }
 
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// Decides between Logpush NDJSON and a tail capture from the first lines.
 pub fn detect_format(head: &[u8]) -> Result<InputFormat, String> {
+    let head = head.strip_prefix(BOM).unwrap_or(head);
     let mut first_error = None;
     let lines = head
         .split(|b| *b == b'\n')
         .map(<[u8]>::trim_ascii)
         .filter(|l| !l.is_empty());
     // Only the first lines are decoded: the head can be a whole buffer.
-    for line in lines.take(8) {
+    for line in lines.take(32) {
         let line = &*String::from_utf8_lossy(line);
-        if line == "{" {
+        if matches!(line, "{" | "}" | "}{") || starts_with_tail_key(line) {
             return Ok(InputFormat::Tail);
         }
-        match serde_json::from_str::<Map<String, Value>>(line) {
-            Ok(obj) if tail::looks_like_tail(&obj) => return Ok(InputFormat::Tail),
-            Ok(_) => return Ok(InputFormat::Logpush),
-            Err(e) => {
+        // The first value only: objects may follow on the line (`}{`).
+        let mut values = serde_json::Deserializer::from_str(line).into_iter::<Map<String, Value>>();
+        match values.next() {
+            Some(Ok(obj)) if tail::looks_like_tail(&obj) => return Ok(InputFormat::Tail),
+            Some(Ok(_)) => return Ok(InputFormat::Logpush),
+            Some(Err(e)) => {
                 first_error.get_or_insert_with(|| {
                     let shown: String = line.chars().take(40).collect();
                     format!("not JSON: first line `{shown}` does not parse ({e})")
                 });
             }
+            None => {}
         }
     }
     Err(first_error.unwrap_or_else(|| "not JSON".into()))
 }
 
-fn read_logpush(mut text: Box<dyn BufRead>, w: &mut ObjectWriter) -> io::Result<()> {
-    let mut line_no = 0u64;
-    for_each_line(&mut text, |line| {
-        line_no += 1;
+/// A pretty-printed tail event's key line, as in a capture that starts mid-object.
+fn starts_with_tail_key(line: &str) -> bool {
+    tail::TAIL_KEYS.iter().any(|k| {
+        line.strip_prefix('"')
+            .and_then(|l| l.strip_prefix(k))
+            .is_some_and(|l| l.starts_with("\":"))
+    })
+}
+
+fn read_logpush(text: &mut dyn BufRead, w: &mut ObjectWriter) -> io::Result<()> {
+    let max = w.dest.limits.max_line_bytes;
+    for_each_line(text, max, |line_no, piece| {
+        let line = match piece {
+            Piece::TooLong { len, head } => {
+                w.lines += 1;
+                return w.reject(line_no, head, len, &too_long(len, max));
+            }
+            Piece::Line(line) if line_no == 1 => line.strip_prefix(BOM).unwrap_or(line),
+            Piece::Line(line) => line,
+        };
         let line = line.trim_ascii();
         if line.is_empty() {
             return Ok(());
         }
         w.lines += 1;
-        let Ok(line) = simdutf8::basic::from_utf8(line) else {
-            return w.reject(line_no, &String::from_utf8_lossy(line), "not UTF-8 text");
+        let Ok(text) = simdutf8::basic::from_utf8(line) else {
+            return w.reject(line_no, line, line.len() as u64, "not UTF-8 text");
         };
-        match logpush::parse_line(line) {
-            Ok(Line::Event(row)) => w.push(&row, line_no),
+        match logpush::parse_line(text) {
+            Ok(Line::Event(row)) => w.event(&row, line_no, || line.to_vec()),
             Ok(Line::Test) => {
                 w.test_lines += 1;
                 Ok(())
             }
-            Err(e) => w.reject(line_no, line, &e),
+            Err(e) => w.reject(line_no, line, line.len() as u64, &e),
         }
     })
 }
 
-/// Calls `f` with every line (without its `\n`), read in place from the
-/// reader's buffer: only a line that straddles two buffers is copied.
-fn for_each_line(
-    text: &mut dyn BufRead,
-    mut f: impl FnMut(&[u8]) -> io::Result<()>,
-) -> io::Result<()> {
-    let mut straddling = Vec::new();
-    loop {
-        let chunk = text.fill_buf()?;
-        if chunk.is_empty() {
-            return if straddling.is_empty() {
-                Ok(())
-            } else {
-                f(&straddling)
-            };
-        }
-        let mut start = 0;
-        while let Some(end) = memchr::memchr(b'\n', &chunk[start..]) {
-            let line = &chunk[start..start + end];
-            if straddling.is_empty() {
-                f(line)?;
-            } else {
-                straddling.extend_from_slice(line);
-                f(&straddling)?;
-                straddling.clear();
-            }
-            start += end + 1;
-        }
-        straddling.extend_from_slice(&chunk[start..]);
-        let used = chunk.len();
-        text.consume(used);
-    }
+fn too_long(len: u64, max: usize) -> String {
+    format!("line of {len} bytes is longer than the limit of {max} bytes")
 }
 
-fn read_tail(text: Box<dyn BufRead>, w: &mut ObjectWriter) -> io::Result<()> {
-    for item in TailReader::new(text) {
-        w.lines += 1;
-        match item? {
-            Item::Object { line, value } => match tail::to_row(&value) {
-                Ok(row) => w.push(&row, line)?,
-                Err(e) => w.reject(line, &value.to_string(), &e)?,
-            },
-            Item::Bad { line, text, error } => w.reject(line, &text, &error)?,
-        }
-    }
-    Ok(())
+fn read_tail(text: &mut dyn BufRead, w: &mut ObjectWriter) -> io::Result<()> {
+    let mut framer = TailFramer::new(w.dest.limits.max_line_bytes);
+    let max = w.dest.limits.max_line_bytes;
+    let mut on_item = |item: Item| w.tail_item(item);
+    for_each_line(text, max, |no, piece| framer.line(no, piece, &mut on_item))?;
+    framer.finish(&mut on_item)
 }
 
 /// Rows of one object for one event date, written as they accumulate.
@@ -328,6 +369,12 @@ struct ObjectWriter<'a> {
     rows: u64,
     test_lines: u64,
     rejected: u64,
+    /// Bad lines counted but not copied: the object's quarantine was full.
+    uncopied: u64,
+    first_uncopied: u64,
+    sampling_notices: u64,
+    /// Quarantine files of an undecodable tail of the object.
+    tail_files: Vec<String>,
     messages: Vec<String>,
 }
 
@@ -345,7 +392,41 @@ impl<'a> ObjectWriter<'a> {
             rows: 0,
             test_lines: 0,
             rejected: 0,
+            uncopied: 0,
+            first_uncopied: 0,
+            sampling_notices: 0,
+            tail_files: Vec::new(),
             messages: Vec::new(),
+        }
+    }
+
+    /// An event: into the lake if it is within the limits, else quarantined
+    /// with `raw` (its text as delivered).
+    fn event(&mut self, row: &Row, line: u64, raw: impl FnOnce() -> Vec<u8>) -> io::Result<()> {
+        match row.check() {
+            Ok(()) => self.push(row, line),
+            Err(why) => {
+                let raw = raw();
+                self.reject(line, &raw, raw.len() as u64, &why)
+            }
+        }
+    }
+
+    fn tail_item(&mut self, item: Item) -> io::Result<()> {
+        self.lines += 1;
+        match item {
+            Item::Object { value, .. } if tail::is_sampling_notice(&value) => {
+                self.sampling_notices += 1;
+                Ok(())
+            }
+            Item::Object { line, value } => match tail::to_row(&value) {
+                Ok(row) => self.event(&row, line, || value.to_string().into_bytes()),
+                Err(e) => {
+                    let raw = value.to_string();
+                    self.reject(line, raw.as_bytes(), raw.len() as u64, &e)
+                }
+            },
+            Item::Bad { line, text, error } => self.reject(line, &text.bytes, text.len, &error),
         }
     }
 
@@ -368,19 +449,67 @@ impl<'a> ObjectWriter<'a> {
         sink.batch.push(row, line);
         self.rows += 1;
         if sink.batch.len() >= ROW_GROUP {
-            flush(sink, &self.key, self.format_name).map_err(io::Error::other)?;
+            flush(sink, &self.key, self.format_name).map_err(write_error)?;
         }
         Ok(())
     }
 
-    fn reject(&mut self, line: u64, text: &str, error: &str) -> io::Result<()> {
+    /// Quarantines a bad line: `text` is the line, or its head when `len`
+    /// says it was longer. Past the object's quarantine cap the line is
+    /// only counted.
+    fn reject(&mut self, line: u64, text: &[u8], len: u64, error: &str) -> io::Result<()> {
         self.rejected += 1;
         if self.messages.len() < SHOWN_ERRORS {
             self.messages
                 .push(format!("{} line {line}: {error}", self.key));
         }
-        let record = json!({"object": self.key, "line": line, "error": error, "text": text});
-        self.rejects.write(&record.to_string())
+        if self.rejects.written() - self.rejects_from >= self.dest.limits.max_quarantine_bytes {
+            if self.uncopied == 0 {
+                self.first_uncopied = line;
+            }
+            self.uncopied += 1;
+            return Ok(());
+        }
+        let mut record = json!({"object": self.key, "line": line, "error": error});
+        let cut = len > text.len() as u64;
+        if cut {
+            record["length"] = len.into();
+        }
+        let (field, value) = exact_text(text, cut);
+        record[if cut {
+            format!("head{field}")
+        } else {
+            format!("text{field}")
+        }] = value;
+        self.rejects.write(&record.to_string()).map_err(write_error)
+    }
+
+    /// One record for the lines past the quarantine cap.
+    fn record_uncopied(&mut self) -> io::Result<()> {
+        if self.uncopied == 0 {
+            return Ok(());
+        }
+        let error = format!(
+            "the object's quarantine is full ({} bytes, [mirror] max_quarantine_bytes): {} more bad lines from line {} on are counted, not copied",
+            self.dest.limits.max_quarantine_bytes, self.uncopied, self.first_uncopied
+        );
+        self.messages.push(format!("{}: {error}", self.key));
+        let record = json!({"object": self.key, "line": self.first_uncopied, "error": error, "count": self.uncopied});
+        self.rejects.write(&record.to_string()).map_err(write_error)
+    }
+
+    /// Copies the undecodable end of a gzip object into the quarantine.
+    fn quarantine_tail(
+        &mut self,
+        source: &dyn ObjectSource,
+        obj: &ObjectRef,
+        tail: &Tail,
+    ) -> Result<()> {
+        let (data, note) =
+            copy_to_quarantine(source, obj, self.dest, "tail", tail.offset, &tail.reason)?;
+        self.messages.push(format!("{}: {}", obj.key, tail.reason));
+        self.tail_files = vec![data, note];
+        Ok(())
     }
 
     fn abort(&mut self) {
@@ -391,10 +520,16 @@ impl<'a> ObjectWriter<'a> {
         // A failed rollback leaves records of an object the manifest does not
         // name; the next run's `Rejects` starts a new file for it anyway.
         let _ = self.rejects.rollback(self.rejects_from);
+        for file in std::mem::take(&mut self.tail_files) {
+            let _ = fs::remove_file(self.dest.quarantine.join(file));
+        }
     }
 
     fn finish(mut self, obj: &ObjectRef, format: Option<InputFormat>) -> Result<Outcome> {
-        let result = self.finish_files(format);
+        let result = self
+            .record_uncopied()
+            .map_err(anyhow::Error::from)
+            .and_then(|()| self.finish_files(format));
         if result.is_err() {
             self.abort();
         }
@@ -418,7 +553,7 @@ impl<'a> ObjectWriter<'a> {
             reason: None,
             files,
             quarantine,
-            sampling_notices: 0,
+            sampling_notices: self.sampling_notices,
         };
         Ok(Outcome {
             entry,
@@ -451,10 +586,11 @@ impl<'a> ObjectWriter<'a> {
                 .with_context(|| format!("cannot write {}", sink.dest.display()))?;
             files.push(sink.rel.clone());
         }
-        let mut quarantine = Vec::new();
+        let mut quarantine = std::mem::take(&mut self.tail_files);
         if self.rejects.written() > self.rejects_from {
             quarantine.push(self.rejects.rel().to_string());
         }
+        quarantine.sort();
         Ok((files, quarantine, held))
     }
 }
@@ -477,35 +613,14 @@ fn flush(sink: &mut DateSink, key: &str, format: &str) -> PolarsResult<()> {
     sink.writer.as_mut().expect("created above").write(&df)
 }
 
-/// Copies an unreadable object whole into the quarantine, with its reason.
+/// Copies an unreadable object into the quarantine, with its reason.
 fn quarantine_object(
     source: &dyn ObjectSource,
     obj: &ObjectRef,
-    quarantine: &Path,
+    dest: &Destinations,
     reason: &str,
 ) -> Result<Outcome> {
-    let stem = object_stem(&obj.key);
-    let dir = quarantine.join("objects");
-    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let copy = dir.join(format!("{stem}.object"));
-    let tmp = tmp_path(&copy);
-    let copied = (|| -> Result<()> {
-        let mut from = source.open(obj)?;
-        let mut to = File::create(&tmp)?;
-        io::copy(&mut from, &mut to)?;
-        to.sync_data()?;
-        fs::rename(&tmp, &copy)?;
-        Ok(())
-    })();
-    if let Err(e) = copied {
-        let _ = fs::remove_file(&tmp);
-        return Err(e.context(format!("cannot copy {} into the quarantine", obj.key)));
-    }
-    let note = json!({"object": obj.key, "size": obj.size, "reason": reason});
-    super::lake::write_atomic(
-        &dir.join(format!("{stem}.reason.json")),
-        format!("{note}\n").as_bytes(),
-    )?;
+    let (data, note) = copy_to_quarantine(source, obj, dest, "object", 0, reason)?;
     let entry = Entry {
         size: obj.size,
         version: obj.version.clone(),
@@ -517,10 +632,7 @@ fn quarantine_object(
         rejected_lines: 0,
         reason: Some(reason.to_string()),
         files: Vec::new(),
-        quarantine: vec![
-            format!("objects/{stem}.object"),
-            format!("objects/{stem}.reason.json"),
-        ],
+        quarantine: vec![data, note],
         sampling_notices: 0,
     };
     Ok(Outcome {
@@ -530,28 +642,80 @@ fn quarantine_object(
     })
 }
 
+/// Copies the object's bytes from `offset` on, up to the quarantine cap, to
+/// `objects/<stem>.<kind>` with a note (`.reason.json`) saying
+/// why; returns both paths relative to the quarantine.
+fn copy_to_quarantine(
+    source: &dyn ObjectSource,
+    obj: &ObjectRef,
+    dest: &Destinations,
+    kind: &str,
+    offset: u64,
+    reason: &str,
+) -> Result<(String, String)> {
+    let stem = object_stem(&obj.key);
+    let data = format!("objects/{stem}.{kind}");
+    let note = match kind {
+        "object" => format!("objects/{stem}.reason.json"),
+        _ => format!("objects/{stem}.{kind}.reason.json"),
+    };
+    let copy = dest.quarantine.join(&data);
+    let tmp = tmp_path(&copy);
+    let cap = dest.limits.max_quarantine_bytes;
+    let copied = (|| -> Result<u64> {
+        fs::create_dir_all(dest.quarantine.join("objects"))?;
+        let mut from = source.open(obj)?;
+        io::copy(&mut (&mut from).take(offset), &mut io::sink())?;
+        let mut to = File::create(&tmp).map_err(write_error)?;
+        let n = io::copy(&mut from.take(cap), &mut to).map_err(write_error)?;
+        to.sync_data().map_err(write_error)?;
+        fs::rename(&tmp, &copy).map_err(write_error)?;
+        Ok(n)
+    })();
+    let copied = match copied {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(e.context(format!("cannot copy {} into the quarantine", obj.key)));
+        }
+    };
+    let mut record =
+        json!({"object": obj.key, "size": obj.size, "offset": offset, "reason": reason});
+    if offset + copied < obj.size {
+        record["copied"] = copied.into();
+        record["note"] =
+            format!("only the first {copied} bytes are copied ([mirror] max_quarantine_bytes)")
+                .into();
+    }
+    super::lake::write_atomic(
+        &dest.quarantine.join(&note),
+        format!("{record}\n").as_bytes(),
+    )?;
+    Ok((data, note))
+}
+
+/// Bad bytes for a quarantine record, exactly: as text when they are UTF-8
+/// (a head cut inside a character keeps its whole characters), else as
+/// base64 under a `_base64` name.
+fn exact_text(bytes: &[u8], cut: bool) -> (&'static str, Value) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => ("", text.into()),
+        Err(e) if cut && e.error_len().is_none() => (
+            "",
+            String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into(),
+        ),
+        Err(_) => (
+            "_base64",
+            base64::engine::general_purpose::STANDARD
+                .encode(bytes)
+                .into(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lines_are_split_the_same_across_buffer_boundaries() {
-        let text = b"a\nbb\r\n\nccc\ndddd\n\neeeee";
-        for capacity in 1..=text.len() + 1 {
-            let mut reader = std::io::BufReader::with_capacity(capacity, &text[..]);
-            let mut lines = Vec::new();
-            for_each_line(&mut reader, |line| {
-                lines.push(String::from_utf8(line.to_vec()).unwrap());
-                Ok(())
-            })
-            .unwrap();
-            assert_eq!(
-                lines,
-                ["a", "bb\r", "", "ccc", "dddd", "", "eeeee"],
-                "{capacity}"
-            );
-        }
-    }
 
     #[test]
     fn format_is_detected_from_content() {

@@ -59,10 +59,11 @@ pub fn object_stem(key: &str) -> String {
     format!("{stem}-{:016x}", xxhash_rust::xxh3::xxh3_64(key.as_bytes()))
 }
 
-/// `date=YYYY-MM-DD` for days since the epoch.
+/// `date=YYYY-MM-DD` for days since the epoch. Rows reach the lake only
+/// within `limits::event_time_in_range`, so the date is always valid.
 pub fn partition_dir(epoch_day: i32) -> String {
-    let date = chrono::NaiveDate::from_num_days_from_ce_opt(epoch_day + 719_163)
-        .expect("event date within chrono's range");
+    let date = chrono::NaiveDate::from_num_days_from_ce_opt(epoch_day.saturating_add(719_163))
+        .expect("event dates are checked against crate::limits");
     format!("date={}", date.format("%Y-%m-%d"))
 }
 

@@ -7,8 +7,10 @@
 //! object at a time.
 
 pub mod dir;
+pub mod gz;
 pub mod ingest;
 pub mod lake;
+pub mod lines;
 pub mod logpush;
 pub mod manifest;
 pub mod record;
@@ -114,6 +116,7 @@ pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary>
         lake,
         quarantine: &settings.quarantine,
         format: settings.format,
+        limits: settings.limits,
     };
     let mut progress = Progress::new(&pending, settings.quiet);
     let pool = rayon::ThreadPoolBuilder::new()

@@ -22,6 +22,8 @@ use std::borrow::Cow;
 
 use polars::prelude::*;
 
+use crate::limits;
+
 /// Fields of one event; text borrows from the input line where it can.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Row<'a> {
@@ -64,6 +66,31 @@ pub const NO_MIN_MAX: [&str; 10] = [
     "Extra",
     "event_id",
 ];
+
+impl Row<'_> {
+    /// Whether the event's time and durations are within the limits every
+    /// step relies on (see `crate::limits`); the error says which is not.
+    pub fn check(&self) -> Result<(), String> {
+        if !limits::event_time_in_range(self.event_timestamp_ms) {
+            return Err(format!(
+                "event time {} ms is outside 2010-01-01 to 2100-01-01 UTC",
+                self.event_timestamp_ms
+            ));
+        }
+        for (name, ms) in [
+            ("CPUTimeMs", self.cpu_time_ms),
+            ("WallTimeMs", self.wall_time_ms),
+        ] {
+            if let Some(ms) = ms.filter(|&ms| !limits::duration_in_range(ms)) {
+                return Err(format!(
+                    "{name} {ms} is outside 0 to {} ms (30 days, longer than any Workers limit)",
+                    limits::MAX_DURATION_MS
+                ));
+            }
+        }
+        Ok(())
+    }
+}
 
 pub const MS_PER_DAY: i64 = 86_400_000;
 

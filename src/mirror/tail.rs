@@ -2,14 +2,14 @@
 //! after another, mapped onto the Logpush field names.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
-use std::io::BufRead;
+use std::io;
 
 use serde_json::{json, Map, Value};
 
+use super::lines::{Piece, HEAD};
 use super::record::Row;
 
-/// One top-level value read from a capture, or text that could not be parsed.
+/// One top-level value read from a capture, or bytes that are not one.
 #[derive(Debug)]
 pub enum Item {
     Object {
@@ -18,142 +18,348 @@ pub enum Item {
     },
     Bad {
         line: u64,
-        text: String,
+        text: Excerpt,
         error: String,
     },
 }
 
-/// Reads top-level JSON values from a capture. The JSON parser decides what a
-/// value is; the layout only decides when a parse is worth attempting (a line
-/// that starts with `}` closes a pretty-printed object, a line that starts
-/// with `{` and ends with `}` may hold whole objects). After a syntax error
-/// the reader skips to the next line that starts with `{`.
-pub struct TailReader<R> {
-    input: R,
-    line_no: u64,
-    buf: String,
-    buf_start: u64,
-    bad: Option<(u64, String, String)>,
-    pending: VecDeque<Item>,
-    raw: Vec<u8>,
-    done: bool,
+/// Bytes as delivered, whole up to a cap, else the first [`HEAD`] of them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Excerpt {
+    pub bytes: Vec<u8>,
+    /// Length of the whole text; more than `bytes.len()` when cut.
+    pub len: u64,
 }
 
-impl<R: BufRead> TailReader<R> {
-    pub fn new(input: R) -> Self {
-        TailReader {
-            input,
-            line_no: 0,
-            buf: String::new(),
-            buf_start: 0,
-            bad: None,
-            pending: VecDeque::new(),
-            raw: Vec::new(),
-            done: false,
+impl Excerpt {
+    fn push(&mut self, part: &[u8], max: usize) {
+        self.len += part.len() as u64;
+        if self.len <= max as u64 {
+            self.bytes.extend_from_slice(part);
+        } else {
+            let room = HEAD.saturating_sub(self.bytes.len());
+            self.bytes.extend_from_slice(&part[..room.min(part.len())]);
+            self.bytes.truncate(HEAD);
         }
     }
 
-    fn line_of(&self, offset: usize) -> u64 {
-        self.buf_start + self.buf[..offset].matches('\n').count() as u64
-    }
-
-    /// Parses the whole values the buffer holds and keeps an incomplete rest.
-    fn drain(&mut self, at_eof: bool) {
-        let mut consumed = 0;
-        let mut stream = serde_json::Deserializer::from_str(&self.buf).into_iter::<Value>();
-        let mut items = Vec::new();
-        loop {
-            let start = consumed + leading_ws(&self.buf[consumed..]);
-            match stream.next() {
-                Some(Ok(value)) => {
-                    items.push(Item::Object {
-                        line: self.line_of(start),
-                        value,
-                    });
-                    consumed = stream.byte_offset();
-                }
-                Some(Err(e)) if e.is_eof() && !at_eof => break,
-                Some(Err(e)) => {
-                    let error = if e.is_eof() {
-                        "capture ends inside an object (truncated)".to_string()
-                    } else {
-                        format!("invalid JSON: {e}")
-                    };
-                    let text = self.buf[start..].trim_end().to_string();
-                    self.bad = Some((self.line_of(start), text, error));
-                    consumed = self.buf.len();
-                    break;
-                }
-                None => {
-                    consumed = self.buf.len();
-                    break;
-                }
-            }
-        }
-        self.pending.extend(items);
-        self.buf_start = self.line_of(consumed);
-        self.buf.drain(..consumed);
-    }
-
-    fn flush_bad(&mut self) {
-        if let Some((line, text, error)) = self.bad.take() {
-            self.pending.push_back(Item::Bad { line, text, error });
+    fn whole(bytes: &[u8]) -> Self {
+        Excerpt {
+            bytes: bytes.to_vec(),
+            len: bytes.len() as u64,
         }
     }
 }
 
-impl<R: BufRead> Iterator for TailReader<R> {
-    type Item = std::io::Result<Item>;
+/// Where the framer is between lines.
+enum State {
+    Between,
+    /// Inside a value that started with `{`: its text so far and where the
+    /// scan stands (bracket depth, inside a string, after a backslash).
+    Value {
+        line: u64,
+        text: Vec<u8>,
+        depth: u64,
+        in_string: bool,
+        escaped: bool,
+    },
+    /// A value that cannot be whole (a string or the event runs past its
+    /// line or the cap): skipped up to the next line that starts with `{`.
+    Broken {
+        line: u64,
+        text: Excerpt,
+        error: String,
+    },
+}
 
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(item) = self.pending.pop_front() {
-                return Some(Ok(item));
+/// Cuts a capture into top-level values by bracket depth, outside strings.
+/// `wrangler tail --format json` pretty-prints each event from a `{` in the
+/// first column to a `}` in the first column, every line between indented;
+/// JSON strings hold no raw newline. So a line that starts with `{` starts
+/// an event whatever came before: after junk, a half event, an unclosed
+/// string or a broken bracket, the framer resumes there, and only the bytes
+/// in between are bad. Values on one line (`}{`, compact objects) are cut
+/// by depth alone. No value is held beyond the cap.
+pub struct TailFramer {
+    max: usize,
+    state: State,
+    /// Bytes between values that are not a value: (first line, text, last line).
+    junk: Option<(u64, Excerpt, u64)>,
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+impl TailFramer {
+    pub fn new(max: usize) -> Self {
+        TailFramer {
+            max,
+            state: State::Between,
+            junk: None,
+        }
+    }
+
+    /// Feeds line `no` (without its newline).
+    pub fn line(
+        &mut self,
+        no: u64,
+        piece: Piece,
+        out: &mut dyn FnMut(Item) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let (bytes, long) = match piece {
+            Piece::Line(l) => (l, None),
+            Piece::TooLong { len, head } => (head, Some(len)),
+        };
+        let bytes = if no == 1 {
+            bytes.strip_prefix(BOM).unwrap_or(bytes)
+        } else {
+            bytes
+        };
+        if bytes.first() == Some(&b'{') && !matches!(self.state, State::Between) {
+            let error = format!("event cut short: line {no} starts the next one");
+            self.close_open(error, out)?;
+        }
+        if let Some(len) = long {
+            return self.too_long(no, bytes, len, out);
+        }
+        if let State::Broken { text, .. } = &mut self.state {
+            text.push(b"\n", self.max);
+            text.push(bytes, self.max);
+            return Ok(());
+        }
+        self.scan(no, bytes, out)?;
+        if let State::Value {
+            text,
+            in_string,
+            line,
+            ..
+        } = &mut self.state
+        {
+            text.push(b'\n');
+            let error = if *in_string {
+                Some(format!("unclosed string at line {no}"))
+            } else if text.len() > self.max {
+                Some(format!("event longer than the limit of {} bytes", self.max))
+            } else {
+                None
+            };
+            if let Some(error) = error {
+                let mut cut = Excerpt::default();
+                cut.push(text, self.max);
+                self.state = State::Broken {
+                    line: *line,
+                    text: cut,
+                    error,
+                };
             }
-            if self.done {
-                return None;
+        }
+        Ok(())
+    }
+
+    /// Reports whatever is still open at the end of the capture.
+    pub fn finish(mut self, out: &mut dyn FnMut(Item) -> io::Result<()>) -> io::Result<()> {
+        self.flush_junk(out)?;
+        self.close_open("capture ends inside an event (truncated)".into(), out)
+    }
+
+    fn too_long(
+        &mut self,
+        no: u64,
+        head: &[u8],
+        len: u64,
+        out: &mut dyn FnMut(Item) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let error = format!(
+            "line of {len} bytes is longer than the limit of {} bytes",
+            self.max
+        );
+        match &mut self.state {
+            State::Between => {
+                self.flush_junk(out)?;
+                let text = Excerpt {
+                    bytes: head.to_vec(),
+                    len,
+                };
+                out(Item::Bad {
+                    line: no,
+                    text,
+                    error,
+                })
             }
-            self.raw.clear();
-            match self.input.read_until(b'\n', &mut self.raw) {
-                Err(e) => return Some(Err(e)),
-                Ok(0) => {
-                    self.done = true;
-                    if !self.buf.trim().is_empty() {
-                        self.drain(true);
+            State::Value { line, text, .. } => {
+                let mut cut = Excerpt::default();
+                cut.push(text, self.max);
+                cut.push(b"\n", self.max);
+                cut.len += len;
+                cut.bytes.truncate(HEAD);
+                self.state = State::Broken {
+                    line: *line,
+                    text: cut,
+                    error,
+                };
+                Ok(())
+            }
+            State::Broken { text, .. } => {
+                text.len += len + 1;
+                text.bytes.truncate(HEAD);
+                Ok(())
+            }
+        }
+    }
+
+    /// Cuts `bytes` (one line) into junk and values.
+    fn scan(
+        &mut self,
+        no: u64,
+        bytes: &[u8],
+        out: &mut dyn FnMut(Item) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut at = 0;
+        while at < bytes.len() {
+            match &mut self.state {
+                State::Between => {
+                    at += bytes[at..]
+                        .iter()
+                        .take_while(|b| matches!(b, b' ' | b'\t' | b'\r'))
+                        .count();
+                    if at == bytes.len() {
+                        break;
                     }
-                    self.flush_bad();
-                    continue;
+                    if bytes[at] == b'{' {
+                        self.flush_junk(out)?;
+                        self.state = State::Value {
+                            line: no,
+                            text: Vec::new(),
+                            depth: 0,
+                            in_string: false,
+                            escaped: false,
+                        };
+                        continue;
+                    }
+                    let end = memchr::memchr(b'{', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+                    self.add_junk(no, &bytes[at..end]);
+                    at = end;
                 }
-                Ok(_) => {}
-            }
-            self.line_no += 1;
-            let line = String::from_utf8_lossy(&self.raw).into_owned();
-            if let Some((_, text, _)) = &mut self.bad {
-                if !line.starts_with('{') {
-                    text.push('\n');
-                    text.push_str(line.trim_end());
-                    continue;
+                State::Value {
+                    line,
+                    text,
+                    depth,
+                    in_string,
+                    escaped,
+                } => {
+                    let end = value_end(&bytes[at..], depth, in_string, escaped).map(|i| at + i);
+                    text.extend_from_slice(&bytes[at..end.unwrap_or(bytes.len())]);
+                    let Some(end) = end else { break };
+                    let item = parse(*line, std::mem::take(text));
+                    self.state = State::Between;
+                    out(item)?;
+                    at = end;
                 }
-                self.flush_bad();
-            }
-            if self.buf.trim().is_empty() {
-                self.buf.clear();
-                self.buf_start = self.line_no;
-                if line.trim().is_empty() {
-                    continue;
-                }
-            }
-            self.buf.push_str(&line);
-            let trimmed = line.trim();
-            if line.starts_with('}') || (trimmed.starts_with('{') && trimmed.ends_with('}')) {
-                self.drain(false);
+                State::Broken { .. } => break,
             }
         }
+        Ok(())
+    }
+
+    fn add_junk(&mut self, no: u64, bytes: &[u8]) {
+        let max = self.max;
+        let (_, text, last) = self
+            .junk
+            .get_or_insert_with(|| (no, Excerpt::default(), no));
+        if *last != no {
+            text.push(b"\n", max);
+            *last = no;
+        }
+        text.push(bytes, max);
+    }
+
+    fn flush_junk(&mut self, out: &mut dyn FnMut(Item) -> io::Result<()>) -> io::Result<()> {
+        match self.junk.take() {
+            Some((line, text, _)) => out(Item::Bad {
+                line,
+                text,
+                error: "not a JSON event: text between events".into(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn close_open(
+        &mut self,
+        error: String,
+        out: &mut dyn FnMut(Item) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let item = match std::mem::replace(&mut self.state, State::Between) {
+            State::Between => return Ok(()),
+            State::Value { line, text, .. } => {
+                let trimmed = text.trim_ascii_end();
+                Item::Bad {
+                    line,
+                    text: Excerpt::whole(trimmed),
+                    error,
+                }
+            }
+            State::Broken { line, text, error } => Item::Bad { line, text, error },
+        };
+        out(item)
     }
 }
 
-fn leading_ws(s: &str) -> usize {
-    s.len() - s.trim_start().len()
+/// Where the value being scanned ends in `bytes` (one past its closing
+/// bracket), carrying the scan's state over lines.
+fn value_end(
+    bytes: &[u8],
+    depth: &mut u64,
+    in_string: &mut bool,
+    escaped: &mut bool,
+) -> Option<usize> {
+    for (i, &b) in bytes.iter().enumerate() {
+        if *in_string {
+            if *escaped {
+                *escaped = false;
+            } else if b == b'\\' {
+                *escaped = true;
+            } else if b == b'"' {
+                *in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => *in_string = true,
+            b'{' | b'[' => *depth += 1,
+            b'}' | b']' => {
+                *depth = depth.saturating_sub(1);
+                if *depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A whole value's text as an item: one rule for UTF-8 with the Logpush path.
+fn parse(line: u64, text: Vec<u8>) -> Item {
+    let error = match simdutf8::basic::from_utf8(&text) {
+        Err(_) => "not UTF-8 text".to_string(),
+        Ok(s) => match serde_json::from_str::<Value>(s) {
+            Ok(value) => return Item::Object { line, value },
+            Err(e) => format!("invalid JSON: {e}"),
+        },
+    };
+    Item::Bad {
+        line,
+        text: Excerpt {
+            len: text.len() as u64,
+            bytes: text,
+        },
+        error,
+    }
+}
+
+/// wrangler's notice that it is sampling: events were dropped before the capture.
+pub fn is_sampling_notice(value: &Value) -> bool {
+    value.get("type").and_then(Value::as_str) == Some("overload")
 }
 
 /// Maps one tail event onto the lake's Logpush-named fields.
@@ -293,20 +499,54 @@ fn event_type(event: &Value) -> Option<&'static str> {
     })
 }
 
+/// Keys that only a tail event has (Logpush spells them in PascalCase).
+pub const TAIL_KEYS: [&str; 4] = ["eventTimestamp", "scriptName", "wallTime", "cpuTime"];
+
 /// Whether a parsed object looks like a tail event rather than a Logpush line.
 pub fn looks_like_tail(obj: &Map<String, Value>) -> bool {
-    ["eventTimestamp", "scriptName", "wallTime", "cpuTime"]
-        .iter()
-        .any(|k| obj.contains_key(*k))
+    TAIL_KEYS.iter().any(|k| obj.contains_key(*k))
+        || obj.get("type").and_then(Value::as_str) == Some("overload")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mirror::lines::for_each_line;
+
+    fn items_with(text: &[u8], max: usize) -> Vec<Item> {
+        let mut framer = TailFramer::new(max);
+        let mut got = Vec::new();
+        let mut reader = std::io::BufReader::with_capacity(7, text);
+        for_each_line(&mut reader, max, |no, piece| {
+            framer.line(no, piece, &mut |item| {
+                got.push(item);
+                Ok(())
+            })
+        })
+        .unwrap();
+        framer
+            .finish(&mut |item| {
+                got.push(item);
+                Ok(())
+            })
+            .unwrap();
+        got
+    }
 
     fn items(text: &str) -> Vec<Item> {
-        TailReader::new(text.as_bytes())
-            .map(|r| r.unwrap())
+        items_with(text.as_bytes(), 1 << 20)
+    }
+
+    /// `ok@LINE:TS` for an event, `bad@LINE` for bad bytes or a value that is no event.
+    fn kinds(items: &[Item]) -> Vec<String> {
+        items
+            .iter()
+            .map(|i| match i {
+                Item::Object { line, value } if to_row(value).is_ok() => {
+                    format!("ok@{line}:{}", value["eventTimestamp"])
+                }
+                Item::Object { line, .. } | Item::Bad { line, .. } => format!("bad@{line}"),
+            })
             .collect()
     }
 
@@ -315,10 +555,9 @@ mod tests {
     #[test]
     fn pretty_objects_are_read_with_their_first_line() {
         let got = items(CAPTURE);
-        assert_eq!(got.len(), 2);
+        assert_eq!(kinds(&got), ["ok@1:10", "ok@16:20"]);
         match &got[0] {
-            Item::Object { line, value } => {
-                assert_eq!(*line, 1);
+            Item::Object { value, .. } => {
                 let row = to_row(value).unwrap();
                 assert_eq!(row.event_type.as_deref(), Some("worker_rpc"));
                 assert_eq!(row.rpc_method.as_deref(), Some("fetchDirect"));
@@ -326,24 +565,105 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(got[1], Item::Object { line: 16, .. }));
     }
 
     #[test]
     fn a_broken_object_is_reported_and_the_next_one_still_read() {
         let text = "{\n  \"eventTimestamp\": 1,\n  \"wallTime\": oops\n}\n{\n  \"eventTimestamp\": 2\n}\n{\"eventTimestamp\": 3}{\"eventTimestamp\": 4}\n{\n  \"eventTimestamp\": 5,\n";
         let got = items(text);
-        let kinds: Vec<String> = got
-            .iter()
-            .map(|i| match i {
-                Item::Object { line, .. } => format!("ok@{line}"),
-                Item::Bad { line, .. } => format!("bad@{line}"),
-            })
-            .collect();
-        assert_eq!(kinds, ["bad@1", "ok@5", "ok@8", "ok@8", "bad@9"]);
+        assert_eq!(
+            kinds(&got),
+            ["bad@1", "ok@5:2", "ok@8:3", "ok@8:4", "bad@9"]
+        );
         match &got[4] {
             Item::Bad { error, .. } => assert!(error.contains("truncated"), "{error}"),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn junk_before_between_and_inside_events_loses_only_the_junk() {
+        let cases: [(&str, &str); 7] = [
+            ("hello\n", "a stray line"),
+            ("⛅️ wrangler 4.50.0\nSuccessfully created tail\n", "wrangler's banner"),
+            ("{\n  \"eventTimestamp\": 7,\n", "a half object"),
+            ("{\n  \"eventTimestamp\": \"7,\n}\n", "an unclosed string"),
+            ("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n", "a deeply nested line"),
+            ("  \"wallTime\": 5,\n  \"logs\": [\n    {\n      \"message\": [\"x\"]\n    }\n  ]\n}\n", "a capture starting mid-object"),
+            ("{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":{\"a\":1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}\n", "an object nested past the parser's limit"),
+        ];
+        let good = "{\n  \"eventTimestamp\": 1\n}\n{\"eventTimestamp\": 2}\n";
+        for (junk, what) in cases {
+            for text in [format!("{junk}{good}"), format!("{good}{junk}{good}")] {
+                let got = kinds(&items(&text));
+                let ok: Vec<&str> = got
+                    .iter()
+                    .filter_map(|k| k.split_once(':'))
+                    .map(|(_, ts)| ts)
+                    .collect();
+                let bad = got.iter().filter(|k| k.starts_with("bad@")).count();
+                let want = if text.starts_with(good) {
+                    ["1", "2", "1", "2"].as_slice()
+                } else {
+                    &["1", "2"]
+                };
+                assert_eq!(ok, want, "{what}: {got:?}");
+                assert!(bad >= 1, "{what}: {got:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_bom_and_objects_with_no_separator_are_read() {
+        let text = "\u{feff}{\"eventTimestamp\": 1}{\"eventTimestamp\": 2}\n{\n  \"eventTimestamp\": 3\n}{\n  \"eventTimestamp\": 4\n}\n";
+        assert_eq!(
+            kinds(&items(text)),
+            ["ok@1:1", "ok@1:2", "ok@2:3", "ok@4:4"]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_is_bad_with_its_exact_bytes() {
+        let text =
+            b"{\"eventTimestamp\": 1, \"scriptName\": \"\xff\xfe\"}\n{\"eventTimestamp\": 2}\n";
+        let got = items_with(text, 1 << 20);
+        assert_eq!(kinds(&got), ["bad@1", "ok@2:2"]);
+        match &got[0] {
+            Item::Bad { text: t, error, .. } => {
+                assert_eq!(error, "not UTF-8 text");
+                assert_eq!(t.bytes, &text[..41]);
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn an_event_over_the_cap_is_cut_to_its_head_and_the_next_one_read() {
+        let big = format!(
+            "{{\n  \"eventTimestamp\": 1,\n  \"logs\": \"{}\"\n}}\n",
+            "x".repeat(5000)
+        );
+        let text = format!(
+            "{big}{{\"eventTimestamp\": 2}}\n{}\n{{\"eventTimestamp\": 3}}\n",
+            "y".repeat(5000)
+        );
+        let got = items_with(text.as_bytes(), 1000);
+        assert_eq!(kinds(&got), ["bad@1", "ok@5:2", "bad@6", "ok@7:3"]);
+        for item in &got {
+            if let Item::Bad { text, error, .. } = item {
+                assert!(text.bytes.len() <= HEAD && text.len > 1000, "{error}");
+                assert!(error.contains("limit of 1000 bytes"), "{error}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_sampling_notice_is_recognised() {
+        let v = serde_json::json!({"message": "Tail is currently in sampling mode", "type": "overload"});
+        assert!(is_sampling_notice(&v));
+        assert!(looks_like_tail(v.as_object().unwrap()));
+        assert!(!is_sampling_notice(
+            &serde_json::json!({"eventTimestamp": 1})
+        ));
     }
 }
