@@ -10,4 +10,5 @@ pub mod mirror;
 pub mod report;
 pub mod simulate;
 pub mod stats;
+pub mod terminal;
 pub mod transform;

@@ -97,6 +97,45 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> Result<()> {
     result.with_context(|| format!("cannot write {}", dest.display()))
 }
 
+/// A lock on the lake: one mirror writes it at a time (exclusive), and
+/// nothing reads it while a mirror writes (shared). Held until dropped; the
+/// operating system releases it when the process dies, even by `kill -9`.
+pub struct LakeLock(#[allow(dead_code)] fs::File);
+
+impl LakeLock {
+    pub fn exclusive(lake: &Path) -> Result<Self> {
+        let file = Self::open(lake)?;
+        match file.try_lock() {
+            Ok(()) => Ok(LakeLock(file)),
+            Err(_) => anyhow::bail!(
+                "lake {} is in use by another tracecost process (a mirror writing it, or a transform reading it); wait for it to finish",
+                lake.display()
+            ),
+        }
+    }
+
+    pub fn shared(lake: &Path) -> Result<Self> {
+        let file = Self::open(lake)?;
+        match file.try_lock_shared() {
+            Ok(()) => Ok(LakeLock(file)),
+            Err(_) => anyhow::bail!(
+                "lake {} is being written by a running `tracecost mirror`; wait for it to finish, then run this again",
+                lake.display()
+            ),
+        }
+    }
+
+    fn open(lake: &Path) -> Result<fs::File> {
+        let path = lake.join(".lock");
+        fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))
+    }
+}
+
 /// Lists every file under `dir` (relative, `/`-separated), skipping `skip` folders at the top.
 pub fn list_files(dir: &Path, skip: &[&str]) -> Result<Vec<String>> {
     let mut out = Vec::new();
@@ -509,24 +548,26 @@ fn dictionary_of(
     DictionaryArray::try_new(dtype, keys, values.boxed()).ok()
 }
 
-/// Lake files whose `date=` partition can hold events of the window.
+/// Lake files that the manifest owns and whose `date=` partition can hold
+/// events of the window. Only owned files: a killed mirror leaves files no
+/// entry names, which its rerun removes or rewrites.
 pub fn lake_files(lake_dir: &Path, window: &Window) -> Result<Vec<String>> {
+    let manifest = super::manifest::Manifest::load(lake_dir)?;
+    let owned: std::collections::BTreeSet<&str> = manifest
+        .objects
+        .values()
+        .flat_map(|e| e.files.iter().map(String::as_str))
+        .collect();
     let mut files = Vec::new();
-    for rel in list_files(lake_dir, &["_derived", "_quarantine"])? {
-        let Some(rest) = rel.strip_prefix("date=") else {
+    for rel in owned {
+        let Some((day, _)) = rel.strip_prefix("date=").and_then(|r| r.split_once('/')) else {
             continue;
         };
-        let Some((day, name)) = rest.split_once('/') else {
-            continue;
-        };
-        if !name.ends_with(".parquet") || is_tmp_name(name) {
-            continue;
-        }
         let Ok(day) = NaiveDate::parse_from_str(day, "%Y-%m-%d") else {
             continue;
         };
         if window.may_hold_day(day) {
-            files.push(lake_dir.join(&rel).to_string_lossy().into_owned());
+            files.push(lake_dir.join(rel).to_string_lossy().into_owned());
         }
     }
     Ok(files)

@@ -25,18 +25,22 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io::IsTerminal;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 
 use crate::config::{Settings, SourceSpec};
+use crate::terminal::printable;
 use ingest::{Destinations, Outcome};
 use manifest::{Manifest, Status};
-use source::{ObjectRef, ObjectSource};
+use source::{ObjectRef, ObjectSource, Skipped, Unreadable};
 
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 const MAX_SHOWN_ERRORS: usize = 20;
+/// Where the entries of the source that were not read are listed, in the quarantine.
+pub const SKIPPED_FILE: &str = "skipped.jsonl";
 
 /// Counts for the end-of-step summary.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -53,11 +57,19 @@ pub struct Summary {
     pub rejected_lines: u64,
     pub quarantined_objects: u64,
     pub refused_keys: u64,
+    /// Entries not read: links, names that are not UTF-8, unreadable files.
+    pub skipped: u64,
+    pub sampling_notices: u64,
 }
 
-pub fn open_source(spec: &SourceSpec, s3: &s3::S3Section) -> Result<Box<dyn ObjectSource>> {
+/// Opens the source; `exclude` are folders of ours that may sit inside it.
+pub fn open_source(
+    spec: &SourceSpec,
+    s3: &s3::S3Section,
+    exclude: &[&Path],
+) -> Result<Box<dyn ObjectSource>> {
     match spec {
-        SourceSpec::Local(path) => Ok(Box::new(dir::DirSource::new(path)?)),
+        SourceSpec::Local(path) => Ok(Box::new(dir::DirSource::new(path, exclude)?)),
         SourceSpec::S3 { bucket, prefix } => {
             Ok(Box::new(s3::S3Source::new(bucket, prefix, s3.options()?)?))
         }
@@ -69,7 +81,8 @@ pub fn run(settings: &Settings) -> Result<Summary> {
     let Some(spec) = &settings.source else {
         bail!("no source: pass --source (a Logpush folder, a tail capture or s3://bucket/prefix) or set [source] location in the pipeline file");
     };
-    let source = open_source(spec, &settings.s3)?;
+    let ours = [settings.lake.as_path(), settings.quarantine.as_path()];
+    let source = open_source(spec, &settings.s3, &ours)?;
     let summary = mirror(source.as_ref(), settings)?;
     print_summary(&summary, settings);
     if summary.failed > 0 {
@@ -87,106 +100,230 @@ pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary>
     let lake = &settings.lake;
     fs::create_dir_all(lake)
         .with_context(|| format!("cannot create lake folder {}", lake.display()))?;
-    let _lock = LakeLock::acquire(lake)?;
+    let _lock = lake::LakeLock::exclusive(lake)?;
     let mut manifest = Manifest::load(lake)?;
-    let mut listed = source.list(&settings.window)?;
-    let mut summary = Summary {
-        listed: listed.len() as u64,
-        ..Summary::default()
+    let mut run = Run {
+        settings,
+        summary: Summary::default(),
+        skipped: Vec::new(),
+        shown: 0,
     };
-    listed.retain(|o| match source.check_key(&o.key) {
-        Ok(()) => true,
-        Err(why) => {
-            summary.refused_keys += 1;
-            eprintln!("refused: key {:?} ({why}): not read", o.key);
-            false
+    let pending = run.pending(source, &manifest)?;
+    let stopped = if pending.is_empty() {
+        None
+    } else {
+        run.ingest(source, pending, &mut manifest)?
+    };
+    if let Err(e) = manifest.save(lake) {
+        return Err(stopped.unwrap_or(e));
+    }
+    sweep(lake, &settings.quarantine, &manifest)?;
+    run.list_skipped()?;
+    match stopped {
+        Some(e) => Err(e),
+        None => Ok(run.summary),
+    }
+}
+
+/// One mirror run's counts and messages.
+struct Run<'a> {
+    settings: &'a Settings,
+    summary: Summary,
+    skipped: Vec<Skipped>,
+    shown: usize,
+}
+
+impl Run<'_> {
+    /// Lists the source; returns the objects to read (new or changed).
+    fn pending(
+        &mut self,
+        source: &dyn ObjectSource,
+        manifest: &Manifest,
+    ) -> Result<Vec<ObjectRef>> {
+        let listing = source.list(&self.settings.window)?;
+        self.summary.listed = listing.objects.len() as u64;
+        for skipped in listing.skipped {
+            self.skip(skipped, None);
         }
-    });
-    let pending: Vec<ObjectRef> = listed
-        .into_iter()
-        .filter(|o| !manifest.is_current(&o.key, o.size, &o.version))
-        .collect();
-    summary.unchanged = summary.listed - summary.refused_keys - pending.len() as u64;
-    if pending.is_empty() {
-        sweep(lake, &settings.quarantine, &manifest)?;
-        return Ok(summary);
+        let mut readable = Vec::with_capacity(listing.objects.len());
+        for obj in listing.objects {
+            match source.check_key(&obj.key) {
+                Ok(()) => readable.push(obj),
+                Err(why) => {
+                    self.summary.refused_keys += 1;
+                    eprintln!("refused: key {:?} ({why}): not read", obj.key);
+                }
+            }
+        }
+        let read = readable.len() as u64;
+        readable.retain(|o| !manifest.is_current(&o.key, o.size, &o.version));
+        self.summary.unchanged = read - readable.len() as u64;
+        Ok(readable)
     }
 
-    let dest = Destinations {
-        lake,
-        quarantine: &settings.quarantine,
-        format: settings.format,
-        limits: settings.limits,
-    };
-    let mut progress = Progress::new(&pending, settings.quiet);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(settings.jobs.max(source.parallelism().unwrap_or(0)))
-        .build()
-        .context("cannot start worker threads")?;
-    let segments = segment::cut(pending);
-    let (tx, rx) = std::sync::mpsc::channel::<Done>();
-    let mut shown = 0usize;
-    let mut last_save = Instant::now();
-    std::thread::scope(|scope| -> Result<()> {
-        let dest = &dest;
-        scope.spawn(move || {
-            pool.install(|| {
-                // One segment per task: with rayon's default split, one
-                // thread was left with the last few segments while the other
-                // sat idle (the last 0.1-0.4 s of a ~1.2 s mirror, sampled).
-                (segments.par_iter().with_max_len(1)).for_each_with(tx, |tx, objects| {
-                    mirror_segment(source, objects, dest, tx);
-                })
-            })
-        });
-        for done in rx {
-            let (obj, outcome) = match done {
-                Done::Read(bytes) => {
-                    progress.advance(bytes);
-                    continue;
-                }
-                Done::Object(obj, outcome) => (obj, *outcome),
-            };
-            match outcome {
-                Ok(outcome) => {
-                    for message in &outcome.messages {
-                        shown += 1;
-                        if shown <= MAX_SHOWN_ERRORS && !settings.quiet {
-                            progress.println(&format!("quarantined: {message}"));
-                        }
-                    }
-                    record(&mut summary, &obj, &outcome);
-                    replace_entry(
-                        &mut manifest,
-                        lake,
-                        &settings.quarantine,
-                        &obj.key,
-                        outcome.entry,
-                    )?;
-                }
-                Err(e) => {
-                    summary.failed += 1;
-                    progress.println(&format!("error: {e:#}"));
-                }
-            }
-            if last_save.elapsed() > CHECKPOINT_EVERY {
-                manifest.save(lake)?;
-                last_save = Instant::now();
-            }
-        }
-        Ok(())
-    })?;
-    progress.finish();
-    let hidden = shown.saturating_sub(MAX_SHOWN_ERRORS);
-    if hidden > 0 && !settings.quiet {
-        eprintln!(
-            "quarantined: {hidden} more, listed in {}",
-            settings.quarantine.display()
-        );
+    fn skip(&mut self, skipped: Skipped, progress: Option<&Progress>) {
+        self.summary.skipped += 1;
+        let line = format!("skipped: {}: {}", skipped.key, skipped.reason);
+        self.show(&line, progress);
+        self.skipped.push(skipped);
     }
-    manifest.save(lake)?;
-    sweep(lake, &settings.quarantine, &manifest)?;
-    Ok(summary)
+
+    /// Prints one of the run's first messages (escaped), counts the others.
+    fn show(&mut self, line: &str, progress: Option<&Progress>) {
+        self.shown += 1;
+        if self.shown > MAX_SHOWN_ERRORS || self.settings.quiet {
+            return;
+        }
+        let line = printable(line);
+        match progress {
+            Some(p) => p.println(&line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// Reads the pending objects, segment by segment over the worker
+    /// threads, and records each in the manifest. Returns the error that
+    /// stopped the run early (a full disk), if one did.
+    fn ingest(
+        &mut self,
+        source: &dyn ObjectSource,
+        pending: Vec<ObjectRef>,
+        manifest: &mut Manifest,
+    ) -> Result<Option<anyhow::Error>> {
+        let settings = self.settings;
+        let dest = Destinations {
+            lake: &settings.lake,
+            quarantine: &settings.quarantine,
+            format: settings.format,
+            limits: settings.limits,
+        };
+        let mut progress = Progress::new(&pending, settings.quiet);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(settings.jobs.max(source.parallelism().unwrap_or(0)))
+            .build()
+            .context("cannot start worker threads")?;
+        let segments = segment::cut(pending);
+        let stop = AtomicBool::new(false);
+        let mut stopped = None;
+        let (tx, rx) = std::sync::mpsc::channel::<Done>();
+        let mut last_save = Instant::now();
+        std::thread::scope(|scope| -> Result<()> {
+            let (dest, stop) = (&dest, &stop);
+            scope.spawn(move || {
+                pool.install(|| {
+                    // One segment per task: with rayon's default split, one
+                    // thread was left alone with the last few segments.
+                    (segments.par_iter().with_max_len(1)).for_each_with(tx, |tx, objects| {
+                        mirror_segment(source, objects, dest, stop, tx);
+                    })
+                })
+            });
+            for done in rx {
+                let (obj, outcome) = match done {
+                    Done::Read(bytes) => {
+                        progress.advance(bytes);
+                        continue;
+                    }
+                    Done::Object(obj, outcome) => (obj, *outcome),
+                };
+                match outcome {
+                    Ok(outcome) => {
+                        for message in &outcome.messages {
+                            self.show(&format!("quarantined: {message}"), Some(&progress));
+                        }
+                        record(&mut self.summary, &obj, &outcome);
+                        replace_entry(
+                            manifest,
+                            &settings.lake,
+                            &settings.quarantine,
+                            &obj.key,
+                            outcome.entry,
+                        )?;
+                    }
+                    Err(e) if is_disk_full(&e) => {
+                        stop.store(true, Ordering::Relaxed);
+                        stopped.get_or_insert_with(|| disk_full(settings, &e));
+                    }
+                    Err(e) => match e.chain().find_map(|c| c.downcast_ref::<Unreadable>()) {
+                        Some(why) => {
+                            let skipped = Skipped {
+                                key: obj.key.clone(),
+                                reason: why.0.clone(),
+                            };
+                            self.skip(skipped, Some(&progress));
+                        }
+                        None => {
+                            self.summary.failed += 1;
+                            progress.println(&printable(&format!("error: {e:#}")));
+                        }
+                    },
+                }
+                if last_save.elapsed() > CHECKPOINT_EVERY {
+                    manifest.save(&settings.lake)?;
+                    last_save = Instant::now();
+                }
+            }
+            Ok(())
+        })?;
+        progress.finish();
+        let hidden = self.shown.saturating_sub(MAX_SHOWN_ERRORS);
+        if hidden > 0 && !settings.quiet {
+            eprintln!(
+                "{hidden} more messages: see {}",
+                settings.quarantine.display()
+            );
+        }
+        Ok(stopped)
+    }
+
+    /// Lists this run's skipped entries in the quarantine (or removes the
+    /// list when there are none), so they can be read after the run.
+    fn list_skipped(&self) -> Result<()> {
+        let path = self.settings.quarantine.join(SKIPPED_FILE);
+        if self.skipped.is_empty() {
+            return match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(e).with_context(|| format!("cannot remove {}", path.display()))
+                }
+                _ => Ok(()),
+            };
+        }
+        let mut text = String::new();
+        for skipped in &self.skipped {
+            text.push_str(&serde_json::to_string(skipped)?);
+            text.push('\n');
+        }
+        lake::write_atomic(&path, text.as_bytes())
+    }
+}
+
+/// Whether an error comes from a full disk (or an exhausted quota).
+fn is_disk_full(e: &anyhow::Error) -> bool {
+    let io_full = e
+        .chain()
+        .filter_map(|c| c.downcast_ref::<std::io::Error>())
+        .any(|io| {
+            io.kind() == std::io::ErrorKind::StorageFull
+                || io.kind() == std::io::ErrorKind::QuotaExceeded
+        });
+    // Parquet and quarantine writers carry the OS error as text.
+    let text = format!("{e:#}");
+    io_full || text.contains("No space left on device") || text.contains("Disk quota exceeded")
+}
+
+/// The one line a full disk stops the run with, naming the folder.
+fn disk_full(settings: &Settings, e: &anyhow::Error) -> anyhow::Error {
+    let text = format!("{e:#}");
+    let quarantine = settings.quarantine.to_string_lossy();
+    let folder = if text.contains(quarantine.as_ref()) {
+        &settings.quarantine
+    } else {
+        &settings.lake
+    };
+    anyhow::anyhow!(
+        "disk full writing {}: free space there and run the mirror again; the lake is consistent and the rerun completes it",
+        folder.display()
+    )
 }
 
 /// What a worker reports: progress while it reads, then each object of a
@@ -198,11 +335,13 @@ enum Done {
 
 /// Reads a segment's objects one after the other into its files, commits
 /// them, and reports every object. If the segment cannot be written, none of
-/// its objects is recorded and the next run reads them again.
+/// its objects is recorded and the next run reads them again; once `stop`
+/// is set, nothing more is read.
 fn mirror_segment(
     source: &dyn ObjectSource,
     objects: &[ObjectRef],
     dest: &Destinations,
+    stop: &AtomicBool,
     tx: &mut std::sync::mpsc::Sender<Done>,
 ) {
     let mut segment = segment::Segment::new(dest.lake, objects);
@@ -210,6 +349,11 @@ fn mirror_segment(
     let mut done = Vec::with_capacity(objects.len());
     let mut failure = None;
     'objects: for obj in objects {
+        if stop.load(Ordering::Relaxed) {
+            segment.abort();
+            rejects.abort();
+            return;
+        }
         let outcome = ingest::ingest_object(source, obj, dest, &mut rejects);
         let _ = tx.send(Done::Read(obj.size));
         let mut outcome = match outcome {
@@ -269,6 +413,7 @@ fn record(summary: &mut Summary, obj: &ObjectRef, outcome: &Outcome) {
     summary.lines += e.lines;
     summary.rows += e.rows;
     summary.rejected_lines += e.rejected_lines;
+    summary.sampling_notices += e.sampling_notices;
     match e.status {
         Status::Test => summary.test_objects += 1,
         Status::Empty => summary.empty_objects += 1,
@@ -342,7 +487,8 @@ fn sweep(lake: &Path, quarantine: &Path, manifest: &Manifest) -> Result<()> {
         .collect();
     for rel in lake::list_files(lake, &["_derived", "_quarantine"])? {
         let in_partition = rel.starts_with("date=");
-        if in_partition && !owned.contains(rel.as_str()) {
+        let tmp = rel.rsplit('/').next().is_some_and(lake::is_tmp_name);
+        if (in_partition && !owned.contains(rel.as_str())) || tmp {
             fs::remove_file(lake.join(&rel))
                 .with_context(|| format!("cannot remove stray lake file {rel}"))?;
         }
@@ -374,28 +520,6 @@ fn remove_empty_partitions(lake: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// One mirror at a time per lake: a second one would delete the first one's temporaries.
-struct LakeLock(#[allow(dead_code)] fs::File);
-
-impl LakeLock {
-    fn acquire(lake: &Path) -> Result<Self> {
-        let path = lake.join(".lock");
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => Ok(LakeLock(file)),
-            Err(_) => bail!(
-                "lake {} is in use by another tracecost mirror; wait for it to finish",
-                lake.display()
-            ),
-        }
-    }
 }
 
 /// A bar on a terminal, a line every few seconds otherwise, nothing with --quiet.
@@ -499,6 +623,19 @@ fn print_summary(s: &Summary, settings: &Settings) {
         println!(
             "  refused keys {} (unsafe names, not read)",
             n(s.refused_keys)
+        );
+    }
+    if s.skipped > 0 {
+        println!(
+            "  skipped {} (links, special files, names that are not UTF-8, unreadable files: not read), listed in {}",
+            n(s.skipped),
+            settings.quarantine.join(SKIPPED_FILE).display()
+        );
+    }
+    if s.sampling_notices > 0 {
+        println!(
+            "  wrangler tail was sampling {} time(s): the capture is missing events",
+            n(s.sampling_notices)
         );
     }
     if s.rejected_lines + s.quarantined_objects > 0 {

@@ -19,7 +19,7 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::Client;
 use serde::Deserialize;
 
-use super::source::{folder_date, ObjectRef, ObjectSource};
+use super::source::{folder_date, Listing, ObjectRef, ObjectSource};
 use crate::config::Window;
 
 /// `[source]` fields that only S3 sources use.
@@ -365,8 +365,10 @@ impl S3Source {
 }
 
 impl ObjectSource for S3Source {
-    fn list(&self, window: &Window) -> Result<Vec<ObjectRef>> {
-        self.runtime.block_on(self.list_async(window))
+    fn list(&self, window: &Window) -> Result<Listing> {
+        self.runtime
+            .block_on(self.list_async(window))
+            .map(Listing::from)
     }
 
     fn open(&self, obj: &ObjectRef) -> Result<Box<dyn Read + Send>> {

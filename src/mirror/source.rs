@@ -17,9 +17,47 @@ pub struct ObjectRef {
     pub version: String,
 }
 
+/// What a listing found: the objects to read, and the entries it will not
+/// read (links, names that are not UTF-8, unreadable folders), with why.
+#[derive(Debug, Default)]
+pub struct Listing {
+    pub objects: Vec<ObjectRef>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl From<Vec<ObjectRef>> for Listing {
+    fn from(objects: Vec<ObjectRef>) -> Self {
+        Listing {
+            objects,
+            skipped: Vec::new(),
+        }
+    }
+}
+
+/// An entry of the source that is not read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    /// The entry's key, or a lossy rendering when it is not UTF-8.
+    pub key: String,
+    pub reason: String,
+}
+
+/// A source error that running again will not mend (a local file that
+/// cannot be opened): the object is skipped and listed, and the run goes on.
+#[derive(Debug)]
+pub struct Unreadable(pub String);
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreadable {}
+
 pub trait ObjectSource: Send + Sync {
     /// Objects that may hold events of the window, sorted by key.
-    fn list(&self, window: &Window) -> Result<Vec<ObjectRef>>;
+    fn list(&self, window: &Window) -> Result<Listing>;
     /// The object's raw bytes, as stored (gzipped or not).
     fn open(&self, obj: &ObjectRef) -> Result<Box<dyn Read + Send>>;
     /// Objects worth opening at once (network sources wait more than they compute).

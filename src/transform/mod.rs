@@ -21,7 +21,7 @@ use polars::prelude::*;
 use crate::config::Settings;
 use crate::cost::Prices;
 use crate::memory;
-use crate::mirror::lake::{lake_files, write_parquet, AtomicParquet};
+use crate::mirror::lake::{lake_files, write_parquet, AtomicParquet, LakeLock};
 use quality::{LegCounts, QualityRow, RequestCounts};
 use rules::{has_role_column, TransformSection};
 use run_manifest::{Index, Match};
@@ -66,6 +66,7 @@ const LEG_COLUMNS: &[&str] = &[
 pub fn run(settings: &Settings) -> Result<Vec<QualityRow>> {
     let t = &settings.transform;
     t.validate()?;
+    let _lake = LakeLock::shared(&settings.lake)?;
     let files = lake_files(&settings.lake, &settings.window)?;
     if files.is_empty() {
         bail!(
