@@ -247,20 +247,33 @@ fn read_text(
     if head.is_empty() {
         return Ok(None);
     }
-    let format = match forced {
-        Some(f) => f,
-        // No whole line in the first buffer (blank lines, one huge line):
-        // let the lines decide.
-        None if !head.contains(&b'\n') || head.iter().all(u8::is_ascii_whitespace) => {
-            InputFormat::Logpush
-        }
-        None => detect_format(head).map_err(content_error)?,
+    // Undecided (no whole line in the first buffer, or none that parses):
+    // read lines as Logpush, so a good line further on is not lost; an
+    // object of nothing but bad lines is then quarantined whole.
+    let (format, undecided) = match forced {
+        Some(f) => (f, None),
+        None if !head.contains(&b'\n') || head.iter().all(u8::is_ascii_whitespace) => (
+            InputFormat::Logpush,
+            Some("not JSON: no line parses".to_string()),
+        ),
+        None => match detect_format(head) {
+            Ok(f) => (f, None),
+            Err(e) => (InputFormat::Logpush, Some(e)),
+        },
     };
     match format {
         InputFormat::Logpush => read_logpush(&mut text, writer)?,
         InputFormat::Tail => read_tail(&mut text, writer)?,
     }
-    Ok(Some(format))
+    match undecided {
+        Some(why)
+            if writer.rows + writer.test_lines + writer.sampling_notices == 0
+                && writer.rejected > 0 =>
+        {
+            Err(content_error(why))
+        }
+        _ => Ok(Some(format)),
+    }
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
