@@ -578,3 +578,98 @@ fn a_full_disk_stops_the_mirror_with_one_line_and_the_rerun_completes_it() {
     mirror_status(tmp.path(), &sim.join("logpush"), &clean, &[], true);
     assert_eq!(common::tree(&lake), common::tree(&clean));
 }
+
+#[test]
+fn a_hostile_manifest_cannot_steer_a_removal_outside_the_lake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src/20251119");
+    write(
+        &src.join("a.log.gz"),
+        &gzip(good_lines(3).join("\n").as_bytes()),
+    );
+    let lake = tmp.path().join("lake");
+    mirror_status(tmp.path(), &tmp.path().join("src"), &lake, &[], true);
+    let victim = tmp.path().join("victim.txt");
+    fs::write(&victim, "keep me").unwrap();
+    let path = lake.join("_manifest.json");
+    let mut manifest = read_json(&path);
+    let files = manifest["objects"]["20251119/a.log.gz"]["files"]
+        .as_array_mut()
+        .unwrap();
+    files.push("date=2025-11-19/../../victim.txt".into());
+    fs::write(&path, manifest.to_string()).unwrap();
+    // The object changes, so its old files would be removed.
+    write(
+        &src.join("a.log.gz"),
+        &gzip(good_lines(4).join("\n").as_bytes()),
+    );
+    let out = mirror_status(tmp.path(), &tmp.path().join("src"), &lake, &[], false);
+    let err = stderr(&out);
+    assert!(
+        err.contains("names a file outside its folder") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
+}
+
+#[test]
+fn a_lake_in_a_folder_of_other_files_leaves_them_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src/20251119");
+    write(
+        &src.join("a.log.gz"),
+        &gzip(good_lines(3).join("\n").as_bytes()),
+    );
+    let lake = tmp.path().join("home");
+    let others = [
+        "notes/.draft.tmp-1",
+        "keep.txt",
+        "sub/date=2020-01-01/a.parquet",
+        "_quarantine/mine.txt",
+    ];
+    for other in others {
+        write(&lake.join(other), b"mine");
+    }
+    mirror_status(tmp.path(), &tmp.path().join("src"), &lake, &[], true);
+    for other in others {
+        assert!(lake.join(other).exists(), "{other} was removed");
+    }
+    assert_eq!(lake_rows(&lake), 3);
+}
+
+#[test]
+fn an_object_spanning_thousands_of_days_is_cut_at_a_thousand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src/20251119");
+    let lines: Vec<String> = (0..3000i64)
+        .map(|day| {
+            GOOD.replace(
+                "1763510000000",
+                &(1_300_000_000_000 + day * 86_400_000).to_string(),
+            )
+        })
+        .collect();
+    write(&src.join("a.log.gz"), &gzip(lines.join("\n").as_bytes()));
+    let lake = tmp.path().join("lake");
+    let before = children_peak_rss_kb();
+    let out = mirror_status(
+        tmp.path(),
+        &tmp.path().join("src"),
+        &lake,
+        &["--jobs", "1"],
+        true,
+    );
+    let peak_mb = children_peak_rss_kb().max(before) / 1024;
+    assert!(peak_mb < 300, "peak RSS {peak_mb} MB");
+    assert!(
+        stdout(&out).contains("lines 3,000 -> rows 1,000"),
+        "{}",
+        stdout(&out)
+    );
+    let bad = quarantined_lines(&lake.join("_quarantine"));
+    assert_eq!(bad.len(), 2000);
+    assert!(bad[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("span more than 1000 days"));
+}

@@ -35,6 +35,10 @@ const READ_BUFFER: usize = 64 * 1024;
 /// Rows an object's builders start with: a Logpush object holds a few
 /// hundred events; 28 builders sized for more cost a page fault each.
 const OBJECT_ROWS: usize = 256;
+/// Event days one object may span: every day costs a set of column
+/// builders and a lake file, so an object of lines a day apart each would
+/// otherwise take gigabytes. Logpush objects span minutes, captures hours.
+const MAX_DAYS: usize = 1000;
 /// How many line errors of one object are kept for the terminal.
 pub const SHOWN_ERRORS: usize = 3;
 
@@ -416,7 +420,15 @@ impl<'a> ObjectWriter<'a> {
     /// An event: into the lake if it is within the limits, else quarantined
     /// with `raw` (its text as delivered).
     fn event(&mut self, row: &Row, line: u64, raw: impl FnOnce() -> Vec<u8>) -> io::Result<()> {
-        match row.check() {
+        let day = epoch_day(row.event_timestamp_ms);
+        let new_day = self.dates.len() >= MAX_DAYS && !self.dates.contains_key(&day);
+        let checked = row.check().and_then(|()| match new_day {
+            true => Err(format!(
+                "the object's events span more than {MAX_DAYS} days"
+            )),
+            false => Ok(()),
+        });
+        match checked {
             Ok(()) => self.push(row, line),
             Err(why) => {
                 let raw = raw();
@@ -445,13 +457,19 @@ impl<'a> ObjectWriter<'a> {
 
     fn push(&mut self, row: &Row, line: u64) -> io::Result<()> {
         let day = epoch_day(row.event_timestamp_ms);
+        // Builders sized for an object's rows on its first day only.
+        let rows = if self.dates.is_empty() {
+            OBJECT_ROWS
+        } else {
+            16
+        };
         let sink = match self.dates.entry(day) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(v) => {
                 let rel = format!("{}/{}.parquet", partition_dir(day), self.stem);
                 let dest = self.dest.lake.join(&rel);
                 v.insert(DateSink {
-                    batch: LakeBatch::new(OBJECT_ROWS),
+                    batch: LakeBatch::new(rows),
                     writer: None,
                     tmp: tmp_path(&dest),
                     dest,

@@ -136,37 +136,6 @@ impl LakeLock {
     }
 }
 
-/// Lists every file under `dir` (relative, `/`-separated), skipping `skip` folders at the top.
-pub fn list_files(dir: &Path, skip: &[&str]) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    if !dir.exists() {
-        return Ok(out);
-    }
-    let mut stack = vec![(dir.to_path_buf(), String::new())];
-    while let Some((path, rel)) = stack.pop() {
-        for entry in
-            fs::read_dir(&path).with_context(|| format!("cannot list {}", path.display()))?
-        {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let rel_name = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
-            if entry.file_type()?.is_dir() {
-                if !(rel.is_empty() && skip.contains(&name.as_str())) {
-                    stack.push((entry.path(), rel_name));
-                }
-            } else {
-                out.push(rel_name);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
 /// Rows per row group of the files written by `write_parquet`.
 pub const ROW_GROUP: usize = 65_536;
 

@@ -53,6 +53,11 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// One path component that is a file name: no separator, not `.` or `..`.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+}
+
 #[derive(Serialize, Deserialize, Debug, Default, Clone, PartialEq)]
 pub struct Manifest {
     pub version: u32,
@@ -67,13 +72,18 @@ impl Manifest {
 
     pub fn load(lake: &Path) -> Result<Self> {
         let path = Self::path(lake);
+        let unreadable = || {
+            format!(
+                "manifest {} is unreadable: move it away to rebuild the lake from the source",
+                path.display()
+            )
+        };
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
-                format!(
-                    "manifest {} is unreadable: move it away to rebuild the lake from the source",
-                    path.display()
-                )
-            }),
+            Ok(bytes) => {
+                let manifest: Manifest = serde_json::from_slice(&bytes).with_context(unreadable)?;
+                manifest.check_paths().context(unreadable())?;
+                Ok(manifest)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
                 version: 1,
                 ..Default::default()
@@ -86,6 +96,31 @@ impl Manifest {
         let mut bytes = serde_json::to_vec_pretty(self)?;
         bytes.push(b'\n');
         write_atomic(&Self::path(lake), &bytes)
+    }
+
+    /// Every file an entry names stays in its folder: runs remove and
+    /// rewrite these files, so a hand-edited or hostile manifest must not
+    /// steer them outside the lake or the quarantine.
+    fn check_paths(&self) -> Result<()> {
+        for (key, entry) in &self.objects {
+            let lake_ok = entry.files.iter().all(|f| {
+                f.strip_prefix("date=")
+                    .and_then(|r| r.split_once('/'))
+                    .is_some_and(|(day, name)| {
+                        chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").is_ok()
+                            && plain_name(name)
+                    })
+            });
+            let quarantine_ok = entry.quarantine.iter().all(|f| {
+                ["lines/", "objects/"]
+                    .iter()
+                    .any(|dir| f.strip_prefix(dir).is_some_and(plain_name))
+            });
+            if !lake_ok || !quarantine_ok {
+                anyhow::bail!("the entry of {key:?} names a file outside its folder");
+            }
+        }
+        Ok(())
     }
 
     /// Whether an object must be (re)read: new, or its size or version changed.

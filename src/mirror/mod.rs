@@ -478,48 +478,64 @@ fn drop_stale(
 }
 
 /// Removes what no manifest entry owns: temporaries and files of an
-/// interrupted run, so that a rerun converges on the same lake.
+/// interrupted run, so that a rerun converges on the same lake. Only the
+/// mirror's own places are looked at (the lake's top level and its `date=`
+/// folders, the quarantine's `lines/` and `objects/`): a lake pointed at a
+/// folder that holds other things never loses them.
 fn sweep(lake: &Path, quarantine: &Path, manifest: &Manifest) -> Result<()> {
-    let owned: BTreeSet<&str> = manifest
-        .objects
-        .values()
-        .flat_map(|e| e.files.iter().map(String::as_str))
-        .collect();
-    for rel in lake::list_files(lake, &["_derived", "_quarantine"])? {
-        let in_partition = rel.starts_with("date=");
-        let tmp = rel.rsplit('/').next().is_some_and(lake::is_tmp_name);
-        if (in_partition && !owned.contains(rel.as_str())) || tmp {
-            fs::remove_file(lake.join(&rel))
-                .with_context(|| format!("cannot remove stray lake file {rel}"))?;
+    let owned = |files: fn(&manifest::Entry) -> &Vec<String>| -> BTreeSet<&str> {
+        manifest
+            .objects
+            .values()
+            .flat_map(|e| files(e).iter().map(String::as_str))
+            .collect()
+    };
+    let in_lake = owned(|e| &e.files);
+    for (rel, is_dir) in entries(lake)? {
+        if is_dir && rel.starts_with("date=") {
+            for (name, is_dir) in entries(&lake.join(&rel))? {
+                let file = format!("{rel}/{name}");
+                if !is_dir && !in_lake.contains(file.as_str()) {
+                    remove(&lake.join(file))?;
+                }
+            }
+            if fs::read_dir(lake.join(&rel))?.next().is_none() {
+                fs::remove_dir(lake.join(&rel))?;
+            }
+        } else if !is_dir && lake::is_tmp_name(&rel) {
+            remove(&lake.join(rel))?;
         }
     }
-    remove_empty_partitions(lake)?;
-    let quarantined: BTreeSet<&str> = manifest
-        .objects
-        .values()
-        .flat_map(|e| e.quarantine.iter().map(String::as_str))
-        .collect();
-    for rel in lake::list_files(quarantine, &[])? {
-        if (rel.starts_with("lines/") || rel.starts_with("objects/"))
-            && !quarantined.contains(rel.as_str())
-        {
-            fs::remove_file(quarantine.join(&rel))?;
+    let in_quarantine = owned(|e| &e.quarantine);
+    for folder in ["lines", "objects"] {
+        for (name, is_dir) in entries(&quarantine.join(folder))? {
+            let file = format!("{folder}/{name}");
+            if !is_dir && !in_quarantine.contains(file.as_str()) {
+                remove(&quarantine.join(file))?;
+            }
         }
     }
     Ok(())
 }
 
-fn remove_empty_partitions(lake: &Path) -> Result<()> {
-    for entry in fs::read_dir(lake)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if name.to_string_lossy().starts_with("date=")
-            && fs::read_dir(entry.path())?.next().is_none()
-        {
-            fs::remove_dir(entry.path())?;
-        }
+/// A folder's entries (name, is a folder); none when it does not exist.
+fn entries(dir: &Path) -> Result<Vec<(String, bool)>> {
+    let list = match fs::read_dir(dir) {
+        Ok(list) => list,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    let mut out = Vec::new();
+    for entry in list {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        let is_dir = entry.file_type()?.is_dir();
+        out.push((entry.file_name().to_string_lossy().into_owned(), is_dir));
     }
-    Ok(())
+    Ok(out)
+}
+
+fn remove(path: &Path) -> Result<()> {
+    fs::remove_file(path).with_context(|| format!("cannot remove stray file {}", path.display()))
 }
 
 /// A bar on a terminal, a line every few seconds otherwise, nothing with --quiet.
