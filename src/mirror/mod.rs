@@ -94,8 +94,16 @@ pub fn run(settings: &Settings) -> Result<Summary> {
     Ok(summary)
 }
 
-/// Mirrors every new or changed object of `source` into the lake.
+/// Mirrors every new or changed object of `source` into the lake. A full
+/// disk, wherever it is met, ends the run with one line naming the folder.
 pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary> {
+    mirror_all(source, settings).map_err(|e| match is_disk_full(&e) {
+        true => disk_full(settings, &e),
+        false => e,
+    })
+}
+
+fn mirror_all(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary> {
     let _large_blocks = crate::memory::LargeBlocksFromHeap::enable();
     let lake = &settings.lake;
     fs::create_dir_all(lake)
@@ -242,7 +250,7 @@ impl Run<'_> {
                     }
                     Err(e) if is_disk_full(&e) => {
                         stop.store(true, Ordering::Relaxed);
-                        stopped.get_or_insert_with(|| disk_full(settings, &e));
+                        stopped.get_or_insert(e);
                     }
                     Err(e) => match e.chain().find_map(|c| c.downcast_ref::<Unreadable>()) {
                         Some(why) => {
