@@ -27,15 +27,14 @@ pub fn for_each_line(
     mut f: impl FnMut(u64, Piece) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut partial = Partial {
-        bytes: Vec::new(),
-        len: 0,
+        text: Excerpt::default(),
         max,
     };
     let mut line_no = 0;
     loop {
         let chunk = text.fill_buf()?;
         if chunk.is_empty() {
-            if partial.len > 0 {
+            if partial.text.len > 0 {
                 f(line_no + 1, partial.piece())?;
             }
             return Ok(());
@@ -44,7 +43,7 @@ pub fn for_each_line(
         while let Some(end) = memchr::memchr(b'\n', &chunk[start..]) {
             let line = &chunk[start..start + end];
             line_no += 1;
-            if partial.len == 0 {
+            if partial.text.len == 0 {
                 f(line_no, capped(line, max))?;
             } else {
                 partial.extend(line);
@@ -70,18 +69,18 @@ fn capped(line: &[u8], max: usize) -> Piece<'_> {
     }
 }
 
-/// The start of a line that continues in the next buffer.
-struct Partial {
-    /// The line so far, or its first `HEAD` bytes once it is over the cap.
-    bytes: Vec<u8>,
-    len: u64,
-    max: usize,
+/// Bytes as delivered, whole up to a cap, else the first [`HEAD`] of them.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Excerpt {
+    pub bytes: Vec<u8>,
+    /// Length of the whole text; more than `bytes.len()` when cut.
+    pub len: u64,
 }
 
-impl Partial {
-    fn extend(&mut self, part: &[u8]) {
+impl Excerpt {
+    pub fn push(&mut self, part: &[u8], max: usize) {
         self.len += part.len() as u64;
-        if self.len <= self.max as u64 {
+        if self.len <= max as u64 {
             self.bytes.extend_from_slice(part);
         } else {
             let room = HEAD.saturating_sub(self.bytes.len());
@@ -90,22 +89,41 @@ impl Partial {
         }
     }
 
+    pub fn whole(bytes: &[u8]) -> Self {
+        Excerpt {
+            bytes: bytes.to_vec(),
+            len: bytes.len() as u64,
+        }
+    }
+}
+
+/// The start of a line that continues in the next buffer.
+struct Partial {
+    text: Excerpt,
+    max: usize,
+}
+
+impl Partial {
+    fn extend(&mut self, part: &[u8]) {
+        self.text.push(part, self.max);
+    }
+
     fn piece(&self) -> Piece<'_> {
-        if self.len <= self.max as u64 {
-            Piece::Line(&self.bytes)
+        if self.text.len <= self.max as u64 {
+            Piece::Line(&self.text.bytes)
         } else {
             Piece::TooLong {
-                len: self.len,
-                head: &self.bytes,
+                len: self.text.len,
+                head: &self.text.bytes,
             }
         }
     }
 
     fn clear(&mut self) {
-        self.bytes.clear();
+        self.text.bytes.clear();
         // A buffer grown for a long line is not kept for the next ones.
-        self.bytes.shrink_to(64 * 1024);
-        self.len = 0;
+        self.text.bytes.shrink_to(64 * 1024);
+        self.text.len = 0;
     }
 }
 

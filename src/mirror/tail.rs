@@ -6,7 +6,7 @@ use std::io;
 
 use serde_json::{json, Map, Value};
 
-use super::lines::{Piece, HEAD};
+use super::lines::{Excerpt, Piece, HEAD};
 use super::record::Row;
 
 /// One top-level value read from a capture, or bytes that are not one.
@@ -21,34 +21,6 @@ pub enum Item {
         text: Excerpt,
         error: String,
     },
-}
-
-/// Bytes as delivered, whole up to a cap, else the first [`HEAD`] of them.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Excerpt {
-    pub bytes: Vec<u8>,
-    /// Length of the whole text; more than `bytes.len()` when cut.
-    pub len: u64,
-}
-
-impl Excerpt {
-    fn push(&mut self, part: &[u8], max: usize) {
-        self.len += part.len() as u64;
-        if self.len <= max as u64 {
-            self.bytes.extend_from_slice(part);
-        } else {
-            let room = HEAD.saturating_sub(self.bytes.len());
-            self.bytes.extend_from_slice(&part[..room.min(part.len())]);
-            self.bytes.truncate(HEAD);
-        }
-    }
-
-    fn whole(bytes: &[u8]) -> Self {
-        Excerpt {
-            bytes: bytes.to_vec(),
-            len: bytes.len() as u64,
-        }
-    }
 }
 
 /// Where the framer is between lines.
