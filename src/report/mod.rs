@@ -42,17 +42,32 @@ pub struct ReportSection {
     pub charts: Option<bool>,
 }
 
+/// Most resamples per interval: each group holds 128 bytes per resample,
+/// so 100,000 is ~13 MB a group.
+pub const MAX_RESAMPLES: usize = 100_000;
+
 impl ReportSection {
+    /// The analysis settings; a value out of range is a one-line error naming its field.
     pub fn analysis_settings(&self, prices: &crate::cost::Prices) -> Result<analysis::Settings> {
         let confidence = self.confidence.unwrap_or(0.95);
         if !(0.5..1.0).contains(&confidence) {
             anyhow::bail!(
-                "report.confidence = {confidence}: give a level between 0.5 and 1, such as 0.95"
+                "report.confidence = {confidence}: give a level of at least 0.5 and below 1, such as 0.95"
             );
         }
         let resamples = self.resamples.unwrap_or(10_000);
-        if resamples < 100 {
-            anyhow::bail!("report.resamples = {resamples}: use at least 1,000 (10,000 by default)");
+        if !(100..=MAX_RESAMPLES).contains(&resamples) {
+            anyhow::bail!(
+                "report.resamples (or --resamples) = {resamples}: give 100 to {} (10,000 by default)",
+                format::thousands(MAX_RESAMPLES as u64)
+            );
+        }
+        let hypothesis_delay_ms = self.hypothesis_delay_ms.unwrap_or(1000);
+        if !(0..=crate::limits::MAX_DURATION_MS).contains(&hypothesis_delay_ms) {
+            anyhow::bail!(
+                "report.hypothesis_delay_ms = {hypothesis_delay_ms}: give a delay in ms from 0 to {} (30 days)",
+                format::thousands(crate::limits::MAX_DURATION_MS as u64)
+            );
         }
         Ok(analysis::Settings {
             bootstrap: Config {
@@ -62,7 +77,7 @@ impl ReportSection {
                 method: self.interval.unwrap_or(Method::Bca),
             },
             baseline: self.baseline.clone().unwrap_or_else(|| "direct".into()),
-            hypothesis_delay_ms: self.hypothesis_delay_ms.unwrap_or(1000),
+            hypothesis_delay_ms,
             extra_pairs: self
                 .compare
                 .clone()
