@@ -54,8 +54,9 @@ fn mirror_step(settings: &Settings, args: &StepArgs) -> anyhow::Result<()> {
     }
     let options = mirror::wait::WaitOptions {
         goal: mirror::wait::Goal::from_settings(settings, args.until.as_deref(), args.events)?,
-        every: mirror::wait::parse_duration(&args.every)?,
-        timeout: mirror::wait::parse_duration(&args.timeout)?,
+        every: mirror::wait::parse_every(&args.every)?,
+        timeout: mirror::wait::parse_duration(&args.timeout)
+            .map_err(|e| anyhow::anyhow!("--timeout: {e}"))?,
     };
     mirror::wait::run(settings, &options)
 }
