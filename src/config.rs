@@ -114,13 +114,73 @@ impl SourceSpec {
             if bucket.is_empty() {
                 bail!("source `{text}` names no bucket: write s3://BUCKET/PREFIX");
             }
+            if !bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            {
+                bail!(
+                    "source `{}`: a bucket name has lowercase letters, digits, `-` and `.` only (credentials come from the AWS chain, never the URL)",
+                    redact_userinfo(text)
+                );
+            }
             return Ok(SourceSpec::S3 {
                 bucket: bucket.to_string(),
                 prefix: prefix.trim_matches('/').to_string(),
             });
         }
+        if url_scheme(text).is_some() {
+            bail!(
+                "source `{}` is a URL: give a local folder or file, or s3://BUCKET/PREFIX (with --endpoint for a store other than R2)",
+                redact_userinfo(text)
+            );
+        }
         Ok(SourceSpec::Local(tidy(&base.join(text))))
     }
+}
+
+/// The scheme of `text` when it starts like a URL (`scheme://`).
+fn url_scheme(text: &str) -> Option<&str> {
+    let (scheme, _) = text.split_once("://")?;
+    let valid = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && (scheme.chars()).all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some(scheme)
+}
+
+/// `text` with the user name and password of every URL in it replaced by
+/// `***`, for anything printed or put in an error. Everything from `://` to
+/// the last `@` of the same word goes, so a password holding `/` or `@`
+/// leaks no piece either.
+pub fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let word_end = tail
+            .find(|c: char| c.is_whitespace() || matches!(c, '`' | '"' | '\'' | '<' | '>'))
+            .unwrap_or(tail.len());
+        match tail[..word_end].rfind('@') {
+            Some(userinfo_end) => {
+                out.push_str("***");
+                rest = &tail[userinfo_end..];
+            }
+            None => rest = tail,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether a URL carries a user name or password: an `@` before the end of
+/// its authority.
+pub fn has_userinfo(url: &str) -> bool {
+    url.split_once("://").is_some_and(|(_, rest)| {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        authority.contains('@')
+    })
 }
 
 impl std::fmt::Display for SourceSpec {
@@ -253,6 +313,86 @@ pub fn tidy(path: &Path) -> PathBuf {
     out
 }
 
+/// The pipeline's name, which names folders (`<lake>/_derived/<name>`,
+/// `notebooks-export/<name>`): one path component, so that no name writes
+/// or deletes outside them.
+fn pipeline_name(file: &PipelineFile, path: &Path) -> Result<String> {
+    if let Some(name) = &file.name {
+        if !is_folder_name(name) {
+            bail!(
+                "pipeline file {}: name \"{}\" is not a folder name: use letters, digits, `-`, `_` and `.` (one path component, not `.` or `..`)",
+                path.display(),
+                name.escape_debug()
+            );
+        }
+        return Ok(name.clone());
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    match stem {
+        Some(stem) if is_folder_name(&stem) => Ok(stem),
+        _ => bail!(
+            "pipeline file {}: its file name is not a folder name, and the pipeline is named after it: set name = \"...\" in the file (letters, digits, `-`, `_` and `.`)",
+            path.display()
+        ),
+    }
+}
+
+/// One path component of ASCII letters, digits, `-`, `_` and `.`, not `.` or `..`.
+pub fn is_folder_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && (name.chars()).all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The most threads a step starts: more than a few per core only adds
+/// memory, and each thread holds a segment or an object.
+pub fn max_jobs() -> usize {
+    (4 * cores()).min(64)
+}
+
+/// `n` threads asked for by `what`, within 1..=[`max_jobs`]; says so when it clamps.
+fn clamp_jobs(what: &str, n: usize, quiet: bool) -> usize {
+    let clamped = n.clamp(1, max_jobs());
+    if clamped != n && !quiet {
+        eprintln!(
+            "note: {what} {n} is out of range: using {clamped} (1 to 4x the {} cores, at most 64)",
+            cores()
+        );
+    }
+    clamped
+}
+
+/// The window of `--from`/`--to`, or else of `[window]`.
+fn window(args: &StepArgs, file: &WindowSection) -> Result<Window> {
+    let from = args.from.as_ref().or(file.from.as_ref());
+    let to = args.to.as_ref().or(file.to.as_ref());
+    let window = Window {
+        from: from.map(|t| parse_utc(t, false)).transpose()?,
+        to: to.map(|t| parse_utc(t, true)).transpose()?,
+    };
+    if let (Some(f), Some(t)) = (window.from, window.to) {
+        if f >= t {
+            bail!("--from {f} is not before --to {t}: the window is empty");
+        }
+    }
+    Ok(window)
+}
+
+/// `[source.s3]` with the command line's endpoint and account id.
+fn s3_section(file: S3Section, args: &StepArgs) -> S3Section {
+    S3Section {
+        endpoint: args.endpoint.clone().or(file.endpoint),
+        account_id: args.account_id.clone().or(file.account_id),
+        concurrency: (file.concurrency).map(|n| clamp_jobs("source.s3.concurrency", n, args.quiet)),
+        ..file
+    }
+}
+
 impl Settings {
     pub fn resolve(args: &StepArgs) -> Result<Self> {
         let file = load_pipeline(&args.pipeline)?;
@@ -262,12 +402,7 @@ impl Settings {
             .map(Path::to_path_buf)
             .unwrap_or_default();
         let cwd = PathBuf::new();
-        let name = file.name.clone().unwrap_or_else(|| {
-            args.pipeline
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "pipeline".into())
-        });
+        let name = pipeline_name(&file, &args.pipeline)?;
         let source = match (&args.source, &file.source.location) {
             (Some(s), _) => Some(SourceSpec::parse(s, &cwd)?),
             (None, Some(s)) => Some(SourceSpec::parse(s, &base)?),
@@ -288,23 +423,20 @@ impl Settings {
             .out
             .clone()
             .unwrap_or_else(|| PathBuf::from("notebooks-export").join(&name));
-        let from = args.from.as_ref().or(file.window.from.as_ref());
-        let to = args.to.as_ref().or(file.window.to.as_ref());
-        let window = Window {
-            from: from.map(|t| parse_utc(t, false)).transpose()?,
-            to: to.map(|t| parse_utc(t, true)).transpose()?,
+        let window = window(args, &file.window)?;
+        let jobs = match (args.jobs, file.mirror.jobs) {
+            (Some(n), _) => clamp_jobs("--jobs", n, args.quiet),
+            (None, Some(n)) => clamp_jobs("mirror.jobs", n, args.quiet),
+            (None, None) => cores().min(max_jobs()),
         };
-        if let (Some(f), Some(t)) = (window.from, window.to) {
-            if f >= t {
-                bail!("--from {f} is not before --to {t}: the window is empty");
-            }
-        }
-        let jobs = args
-            .jobs
-            .or(file.mirror.jobs)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
-            .max(1);
         let limits = file.mirror.limits()?;
+        let report = ReportSection {
+            seed: args.seed.or(file.report.seed),
+            resamples: args.resamples.or(file.report.resamples),
+            ..file.report
+        };
+        file.prices.validate()?;
+        report.analysis_settings(&file.prices)?;
         let mut transform = file.transform;
         transform.run_manifest = match (&args.run_manifest, transform.run_manifest.take()) {
             (Some(path), _) => Some(path.clone()),
@@ -314,20 +446,9 @@ impl Settings {
         Ok(Settings {
             transform,
             prices: file.prices,
-            report: ReportSection {
-                seed: args.seed.or(file.report.seed),
-                resamples: args.resamples.or(file.report.resamples),
-                ..file.report
-            },
+            report,
             no_charts: args.no_charts,
-            s3: S3Section {
-                endpoint: args.endpoint.clone().or(file.source.s3.endpoint.clone()),
-                account_id: args
-                    .account_id
-                    .clone()
-                    .or(file.source.s3.account_id.clone()),
-                ..file.source.s3.clone()
-            },
+            s3: s3_section(file.source.s3, args),
             name,
             source,
             format: args.format.or(file.source.format),
@@ -389,6 +510,47 @@ mod tests {
         assert_eq!(tidy(Path::new("../x")), PathBuf::from("../x"));
         assert_eq!(tidy(Path::new("/a/../../b")), PathBuf::from("/b"));
         assert_eq!(tidy(Path::new("a/..")), PathBuf::from("."));
+    }
+
+    #[test]
+    fn a_name_is_one_folder_name() {
+        for good in ["proxy-fetch", "a.b_c-1", "...x", "x.."] {
+            assert!(is_folder_name(good), "{good}");
+        }
+        for bad in [
+            "", ".", "..", "../x", "/abs", "a/b", "a\\b", "x\ny", "é", "a b", "C:",
+        ] {
+            assert!(!is_folder_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn userinfo_is_redacted_from_every_url_of_a_text() {
+        let cases = [
+            ("http://u:p@host:9000/x", "http://***@host:9000/x"),
+            (
+                "at https://key@h and s3://a:b@c/d.",
+                "at https://***@h and s3://***@c/d.",
+            ),
+            ("http://u:p@ss/w@rd@host/path", "http://***@host/path"),
+            ("`http://u:p@h` then `x@y`", "`http://***@h` then `x@y`"),
+            ("https://host/a?b=c", "https://host/a?b=c"),
+            ("no url here: a@b", "no url here: a@b"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(redact_userinfo(text), want, "{text}");
+        }
+        assert!(has_userinfo("http://u@h") && !has_userinfo("http://h/u@x?"));
+    }
+
+    #[test]
+    fn a_url_source_is_refused_without_its_password() {
+        for text in ["https://u:s3cr3t@host/logs", "s3://u:s3cr3t@bucket/p"] {
+            let err = SourceSpec::parse(text, Path::new("."))
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains("s3cr3t") && err.contains("***@"), "{err}");
+        }
     }
 
     #[test]

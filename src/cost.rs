@@ -3,6 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Highest price accepted, USD per million units: published prices are below
+/// $2, and with legs of at most 30 days (`crate::limits`) no cost can then
+/// overflow an f64.
+pub const MAX_PRICE: f64 = 1e6;
+
 /// Prices in USD per million units; every field can be set in `[prices]`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -46,6 +51,32 @@ pub struct Usage {
 }
 
 impl Prices {
+    /// Every price by its name in `[prices]`.
+    pub fn named(&self) -> [(&'static str, f64); 6] {
+        [
+            ("do_wall_ms", self.do_wall_ms),
+            ("do_request", self.do_request),
+            ("worker_cpu_ms", self.worker_cpu_ms),
+            ("worker_request", self.worker_request),
+            ("row_written", self.row_written),
+            ("row_read", self.row_read),
+        ]
+    }
+
+    /// Each price is a finite number of dollars from 0 to [`MAX_PRICE`]: an
+    /// infinite or NaN price makes every cost meaningless (and hung the
+    /// charts), and the bound keeps every cost finite.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for (name, price) in self.named() {
+            if !(0.0..=MAX_PRICE).contains(&price) {
+                anyhow::bail!(
+                    "prices.{name} = {price}: give a price from 0 to 1,000,000 USD per million units"
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// USD per million such requests.
     pub fn cost_per_million(&self, u: &Usage) -> f64 {
         u.do_wall_ms * self.do_wall_ms
@@ -60,6 +91,19 @@ impl Prices {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_price_that_is_not_a_finite_number_of_dollars_is_named() {
+        assert!(Prices::default().validate().is_ok());
+        for bad in [f64::INFINITY, f64::NAN, -1.0, f64::NEG_INFINITY, 1e300] {
+            let p = Prices {
+                worker_cpu_ms: bad,
+                ..Prices::default()
+            };
+            let err = p.validate().unwrap_err().to_string();
+            assert!(err.starts_with("prices.worker_cpu_ms = "), "{err}");
+        }
+    }
 
     #[test]
     fn published_prices_give_the_documented_unit_costs() {

@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line: what failed and, where we know it, what to do.
             let message = format!("{e:#}").replace('\n', " ");
-            eprintln!("error: {message}");
+            eprintln!("error: {}", tracecost::terminal::printable(&message));
             ExitCode::FAILURE
         }
     }
@@ -54,8 +54,9 @@ fn mirror_step(settings: &Settings, args: &StepArgs) -> anyhow::Result<()> {
     }
     let options = mirror::wait::WaitOptions {
         goal: mirror::wait::Goal::from_settings(settings, args.until.as_deref(), args.events)?,
-        every: mirror::wait::parse_duration(&args.every)?,
-        timeout: mirror::wait::parse_duration(&args.timeout)?,
+        every: mirror::wait::parse_every(&args.every)?,
+        timeout: mirror::wait::parse_duration(&args.timeout)
+            .map_err(|e| anyhow::anyhow!("--timeout: {e}"))?,
     };
     mirror::wait::run(settings, &options)
 }

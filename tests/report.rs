@@ -275,3 +275,303 @@ fn same_input_and_seed_give_byte_identical_csvs_that_spreadsheets_read() {
         != std::fs::read(c.out.join("summary.csv")).unwrap();
     assert!(differs, "another seed draws other resamples");
 }
+
+mod handmade;
+
+use handmade::{write_lake, Leg};
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs tracecost; fails the test if it has not exited after `secs` seconds.
+fn run_within(args: &[&str], secs: u64) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(secs) {
+            child.kill().unwrap();
+            panic!("tracecost {args:?} still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A hand-made lake, transformed: returns (tempdir, pipeline, flags, out).
+fn handmade_run(legs: &[Leg], extra: &str) -> (tempfile::TempDir, PathBuf, Vec<String>, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (lake, out) = (tmp.path().join("lake"), tmp.path().join("out"));
+    write_lake(&lake, legs);
+    let pipeline = handmade::pipeline(tmp.path(), "hand", extra);
+    let flags = handmade::flags(&lake, &out);
+    step("transform", &pipeline, &flags, true);
+    (tmp, pipeline, flags, out)
+}
+
+/// Two approaches at two delays, enough requests for every interval.
+fn two_by_two() -> Vec<Leg> {
+    let mut legs = handmade::requests("d1", "direct", 100, 6);
+    legs.extend(handmade::requests("d2", "direct", 1000, 6));
+    legs.extend(handmade::requests("s1", "simple", 100, 6));
+    legs
+}
+
+#[test]
+fn every_interval_label_follows_the_configured_level() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(shipped_pipeline(tmp.path(), "proxy-fetch.toml")).unwrap();
+    let pipeline = tmp.path().join("ninety.toml");
+    std::fs::write(&pipeline, format!("{text}\n[report]\nconfidence = 0.9\n")).unwrap();
+    let (lake, out) = (tmp.path().join("lake"), tmp.path().join("out"));
+    let mut flags = archive_flags(&sample(), &lake, &sample().join("run-manifest.csv"));
+    flags.extend(["--out", out.to_str().unwrap(), "--resamples", "2000"].map(String::from));
+    let run = step("run", &pipeline, &flags, true);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let console = stdout(&run);
+    for (what, text) in [("report.md", &md), ("console", &console)] {
+        assert!(
+            !text.contains("95%"),
+            "{what} mislabels a 90% interval:\n{text}"
+        );
+    }
+    assert!(md.matches("90% CI").count() >= 10, "{md}");
+    assert!(md.contains("intervals at 90% confidence"), "{md}");
+    assert!(console.contains("90% CI"), "{console}");
+}
+
+#[test]
+fn no_interval_label_is_written_into_the_report_code() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let code = std::fs::read_to_string(&path).unwrap();
+        // Labels come from `format::level` of the configured confidence.
+        assert!(
+            !code.contains("95%"),
+            "{} writes a fixed level",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn a_group_of_one_request_shows_no_interval_and_says_why() {
+    let mut legs = two_by_two();
+    legs.extend(handmade::requests("s2", "simple", 1000, 1));
+    let (_tmp, pipeline, flags, out) = handmade_run(&legs, "");
+    step("report", &pipeline, &flags, true);
+    let summary = read_csv(&out.join("summary.csv"));
+    for row in &summary {
+        let alone = row["approach"] == "simple" && row["delay_ms"] == "1000";
+        assert_eq!(alone, row["n"] == "1", "{row:?}");
+        for column in [
+            "mean_ci_low",
+            "mean_ci_high",
+            "median_ci_low",
+            "median_ci_high",
+        ] {
+            assert_eq!(row[column].is_empty(), alone, "{column} of {row:?}");
+        }
+    }
+    for row in read_csv(&out.join("comparisons.csv")) {
+        let alone = row["approach"] == "simple" && row["delay_ms"] == "1000";
+        assert_eq!(row["diff_ci_low"].is_empty(), alone, "{row:?}");
+    }
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("(no interval: a single request)"), "{md}");
+}
+
+#[test]
+fn an_approach_without_a_complete_request_is_named_in_the_answer() {
+    let mut legs = two_by_two();
+    legs.extend(handmade::requests("s2", "simple", 1000, 6));
+    // `current` is declared below, and its requests never reach the executor.
+    for i in 0..3 {
+        legs.push(Leg::origin(&format!("c-{i}"), "current", 100, 40));
+    }
+    let extra = "[transform.approaches.current]\nrequired_roles = [\"origin\", \"executor\"]\n\
+                 [transform.approaches.rpc-target]\nrequired_roles = [\"origin\", \"executor\"]\n";
+    let (_tmp, pipeline, flags, out) = handmade_run(&legs, extra);
+    let console = stdout(&step("report", &pipeline, &flags, true));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let answer = &md[md.find("## The answer").unwrap()..md.find("**Cheapest approach").unwrap()];
+    assert!(
+        answer.contains("`current` (3 requests, none complete)"),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("`rpc-target` (no request at all)"),
+        "{answer}"
+    );
+    assert!(
+        console.contains("current (3 requests, none complete)"),
+        "{console}"
+    );
+}
+
+#[test]
+fn a_negative_delay_is_printed_as_negative_never_as_zero() {
+    let mut legs = two_by_two();
+    legs.extend(handmade::requests("s2", "simple", 1000, 6));
+    legs.push(Leg::origin("early", "direct", -100, 20));
+    let (_tmp, pipeline, flags, out) = handmade_run(&legs, "");
+    step("report", &pipeline, &flags, true);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("| requests | incomplete | direct | -100 ms | 1 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| requests incomplete | missing: negative delay |  |  | 1 |"),
+        "{md}"
+    );
+    assert!(!md.contains("| 0 ms |"), "{md}");
+}
+
+#[test]
+fn a_sampled_tail_capture_is_flagged_at_the_top_of_the_report() {
+    let mut legs = two_by_two();
+    legs.extend(handmade::requests("s2", "simple", 1000, 6));
+    let (tmp, pipeline, flags, out) = handmade_run(&legs, "");
+    let path = tmp.path().join("lake/_manifest.json");
+    let mut manifest = read_json(&path);
+    manifest["objects"]["capture.json"] = serde_json::json!({
+        "size": 10, "version": "1", "status": "ingested", "format": "tail", "lines": 40,
+        "rows": 30, "test_lines": 0, "rejected_lines": 0, "files": [], "sampling_notices": 12
+    });
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    step("transform", &pipeline, &flags, true);
+    let console = stdout(&step("report", &pipeline, &flags, true));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let warning = md
+        .find("wrangler tail was sampling (12 ")
+        .expect("the warning");
+    assert!(warning < md.find("## The answer").unwrap(), "{md}");
+    assert!(
+        console.starts_with("WARNING: The capture is incomplete"),
+        "{console}"
+    );
+}
+
+#[test]
+fn a_bad_report_setting_is_one_line_naming_it_and_never_hangs() {
+    let (tmp, _pipeline, flags, _out) = handmade_run(&two_by_two(), "");
+    let mut cases: Vec<(String, String)> = Vec::new();
+    for price in [
+        "do_wall_ms",
+        "do_request",
+        "worker_cpu_ms",
+        "worker_request",
+        "row_written",
+        "row_read",
+    ] {
+        for bad in ["inf", "nan", "-1.0", "-inf"] {
+            cases.push((
+                format!("[prices]\n{price} = {bad}\n"),
+                format!("prices.{price}"),
+            ));
+        }
+    }
+    for (setting, bad) in [
+        ("confidence", "1.0"),
+        ("confidence", "0.3"),
+        ("confidence", "nan"),
+        ("resamples", "0"),
+        ("resamples", "1000000000"),
+        ("hypothesis_delay_ms", "-1"),
+        ("hypothesis_delay_ms", "9223372036854775807"),
+    ] {
+        cases.push((
+            format!("[report]\n{setting} = {bad}\n"),
+            format!("report.{setting}"),
+        ));
+    }
+    for (i, (extra, field)) in cases.iter().enumerate() {
+        let pipeline = handmade::pipeline(tmp.path(), &format!("bad{i}"), extra);
+        let mut args = vec!["report", "--pipeline", pipeline.to_str().unwrap()];
+        // --resamples would override the [report] value under test.
+        args.extend(flags.iter().take(4).map(String::as_str));
+        let out = run_within(&args, 60);
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{extra}");
+        assert!(err.contains(field.as_str()), "{extra}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{extra}: {err}");
+    }
+}
+
+#[test]
+fn charts_of_values_no_axis_can_hold_are_explained_never_hung() {
+    // No DO wall time at all: a log axis has nothing above 0 to show.
+    let mut legs = two_by_two();
+    legs.extend(handmade::requests("s2", "simple", 1000, 6));
+    for leg in &mut legs {
+        leg.wall_ms = 0;
+    }
+    // A delay no axis can step through.
+    legs.extend(handmade::requests(
+        "far",
+        "direct",
+        100_000_000_000_000_000,
+        3,
+    ));
+    let (_tmp, pipeline, flags, out) = handmade_run(&legs, "");
+    let mut args = vec!["report", "--pipeline", pipeline.to_str().unwrap()];
+    args.extend(flags.iter().map(String::as_str));
+    let done = run_within(&args, 120);
+    assert!(done.status.success(), "{}", stderr(&done));
+    for chart in [
+        "do_wall_by_delay",
+        "cost_vs_delay",
+        "span_ecdf",
+        "worker_cpu",
+    ] {
+        let img = image::open(out.join(format!("charts/{chart}.png"))).unwrap();
+        assert_eq!((img.width(), img.height()), (1400, 900), "{chart}");
+    }
+}
+
+#[test]
+fn the_report_removes_leftover_temporaries_and_a_failed_chart_leaves_none() {
+    let mut legs = two_by_two();
+    legs.extend(handmade::requests("s2", "simple", 1000, 6));
+    let (_tmp, pipeline, flags, out) = handmade_run(&legs, "");
+    let charts = out.join("charts");
+    std::fs::create_dir_all(&charts).unwrap();
+    let leftovers = [
+        out.join(".report.md.tmp-4242-1"),
+        charts.join(".cost_vs_delay.png.tmp-4242-3"),
+    ];
+    for path in &leftovers {
+        std::fs::write(path, vec![0u8; 4096]).unwrap();
+    }
+    step("report", &pipeline, &flags, true);
+    for path in &leftovers {
+        assert!(!path.exists(), "{} left behind", path.display());
+    }
+    // A chart that cannot be renamed into place: the error is one line, and
+    // its temporary is gone.
+    std::fs::remove_file(charts.join("span_ecdf.png")).unwrap();
+    std::fs::create_dir(charts.join("span_ecdf.png")).unwrap();
+    std::fs::write(charts.join("span_ecdf.png/x"), "a folder in the way").unwrap();
+    let failed = step("report", &pipeline, &flags, false);
+    assert_eq!(
+        stderr(&failed).trim().lines().count(),
+        1,
+        "{}",
+        stderr(&failed)
+    );
+    let names: Vec<String> = std::fs::read_dir(&charts)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !tracecost::mirror::lake::is_tmp_name(n)),
+        "{names:?}"
+    );
+}

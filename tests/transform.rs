@@ -377,3 +377,275 @@ fn joining_in_partitions_changes_nothing_but_the_order_of_legs() {
         "partition files are removed"
     );
 }
+
+mod handmade;
+
+use handmade::{write_lake, Leg};
+
+/// The rows of a quality table with this item and detail, summed.
+fn quality_count(quality: &polars::prelude::DataFrame, item: &str, detail: &str) -> u64 {
+    let (items, details, counts) = (
+        text_col(quality, "item"),
+        text_col(quality, "detail"),
+        text_col(quality, "count"),
+    );
+    (0..quality.height())
+        .filter(|&i| items[i] == item && details[i] == detail)
+        .map(|i| counts[i].parse::<u64>().unwrap())
+        .sum()
+}
+
+#[test]
+fn a_leg_with_an_impossible_duration_is_ignored_and_counted_never_summed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let mut legs = handmade::requests("ok", "direct", 100, 3);
+    // An older mirror let these in: two legs of i64::MAX summed to -2 ms.
+    legs.push(Leg::origin("big", "direct", 100, i64::MAX));
+    legs.push(Leg::origin("big", "direct", 100, i64::MAX));
+    legs.push(Leg {
+        cpu_ms: -5,
+        ..Leg::origin("negcpu", "direct", 100, 120)
+    });
+    let too_long = tracecost::limits::MAX_DURATION_MS + 1;
+    legs.push(Leg::origin("month", "direct", 100, too_long));
+    write_lake(&lake, &legs);
+    let pipeline = handmade::pipeline(tmp.path(), "hand", "");
+    step(
+        "transform",
+        &pipeline,
+        &["--lake", lake.to_str().unwrap()],
+        true,
+    );
+
+    let derived = lake.join("_derived/hand");
+    let requests = read_parquet(&derived.join("requests.parquet"));
+    assert_eq!(
+        text_col(&requests, "request_id"),
+        ["ok-0", "ok-1", "ok-2"],
+        "requests of ignored legs only do not exist"
+    );
+    for wall in text_col(&requests, "do_wall_ms") {
+        let wall: i64 = wall.parse().unwrap();
+        assert!((120..=122).contains(&wall), "{wall}");
+    }
+    for cost in text_col(&requests, "cost_usd_per_million") {
+        let cost: f64 = cost.parse().unwrap();
+        assert!(cost.is_finite() && (0.0..1.0).contains(&cost), "{cost}");
+    }
+    let legs_out = read_parquet(&derived.join("legs.parquet"));
+    let why = tracecost::transform::BAD_DURATION;
+    let reasons = text_col(&legs_out, "ignored_reason");
+    let roles = text_col(&legs_out, "role");
+    let ignored: Vec<usize> = (0..legs_out.height())
+        .filter(|&i| reasons[i] == why)
+        .collect();
+    assert_eq!(ignored.len(), 4, "kept in legs.parquet with the reason");
+    assert!(ignored.iter().all(|&i| roles[i].is_empty()));
+    let quality = read_parquet(&derived.join("quality.parquet"));
+    assert_eq!(quality_count(&quality, "legs ignored", why), 4);
+}
+
+#[test]
+fn a_negative_delay_makes_a_request_incomplete_and_is_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let mut legs = handmade::requests("ok", "direct", 100, 2);
+    legs.push(Leg::origin("early", "direct", -100, 20));
+    write_lake(&lake, &legs);
+    let pipeline = handmade::pipeline(tmp.path(), "hand", "");
+    step(
+        "transform",
+        &pipeline,
+        &["--lake", lake.to_str().unwrap()],
+        true,
+    );
+    let derived = lake.join("_derived/hand");
+    let requests = read_parquet(&derived.join("requests.parquet"));
+    let ids = text_col(&requests, "request_id");
+    let i = ids.iter().position(|id| id == "early").unwrap();
+    assert_eq!(
+        text_col(&requests, "delay_ms")[i],
+        "-100",
+        "kept as measured"
+    );
+    assert_eq!(text_col(&requests, "complete")[i], "false");
+    assert_eq!(text_col(&requests, "missing_roles")[i], "negative delay");
+    let quality = read_parquet(&derived.join("quality.parquet"));
+    assert_eq!(
+        quality_count(&quality, "requests incomplete", "missing: negative delay"),
+        1
+    );
+    assert_eq!(quality_count(&quality, "requests", "complete"), 2);
+}
+
+#[test]
+fn a_rerun_removes_the_temporaries_a_killed_transform_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    write_lake(&lake, &handmade::requests("ok", "direct", 100, 2));
+    let pipeline = handmade::pipeline(tmp.path(), "hand", "");
+    let flags = ["--lake", lake.to_str().unwrap()];
+    step("transform", &pipeline, &flags, true);
+    let derived = lake.join("_derived/hand");
+    let leftovers = [".requests.parquet.tmp-4242-7", ".legs.parquet.tmp-4242-9"];
+    for name in leftovers {
+        std::fs::write(derived.join(name), vec![0u8; 1 << 20]).unwrap();
+    }
+    std::fs::write(derived.join("notes.txt"), "mine").unwrap();
+    step("transform", &pipeline, &flags, true);
+    for name in leftovers {
+        assert!(!derived.join(name).exists(), "{name} left behind");
+    }
+    assert!(derived.join("notes.txt").exists(), "only temporaries go");
+    assert!(derived.join("requests.parquet").exists());
+}
+
+#[test]
+fn a_pipeline_name_that_is_not_one_folder_name_writes_nothing_anywhere() {
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("a/b/c");
+    let lake = work.join("lake");
+    write_lake(&lake, &handmade::requests("ok", "direct", 100, 2));
+    // Where `<lake>/_derived/<name>` and `notebooks-export/<name>` would land.
+    let absolute = tmp.path().join("abs");
+    let (escaped_lake, escaped_out) = (tmp.path().join("a/b/x"), tmp.path().join("a/x"));
+    let victims = [&absolute, &escaped_lake, &escaped_out];
+    for victim in victims {
+        std::fs::create_dir_all(victim.join(".partitions")).unwrap();
+        std::fs::write(victim.join(".partitions/keep"), "theirs").unwrap();
+    }
+    let names = [
+        "../../../x".to_string(),
+        absolute.to_str().unwrap().to_string(),
+        "a/b".into(),
+        "..".into(),
+        ".".into(),
+        "".into(),
+        "x\\ny".into(),
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let text = std::fs::read_to_string(handmade::pipeline(tmp.path(), "hand", "")).unwrap();
+        let path = tmp.path().join(format!("case{i}.toml"));
+        std::fs::write(
+            &path,
+            text.replace("name = \"hand\"", &format!("name = \"{name}\"")),
+        )
+        .unwrap();
+        for step_name in ["transform", "report", "run"] {
+            let out = bin()
+                .current_dir(&work)
+                .args([step_name, "--pipeline", path.to_str().unwrap()])
+                .args(["--lake", lake.to_str().unwrap()])
+                .output()
+                .unwrap();
+            let err = stderr(&out);
+            assert!(!out.status.success(), "{step_name} {name:?}");
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+            assert!(
+                err.contains("name") && err.contains("letters, digits"),
+                "{err}"
+            );
+        }
+    }
+    for victim in victims {
+        assert!(
+            victim.join(".partitions/keep").exists(),
+            "{victim:?} emptied"
+        );
+        assert_eq!(std::fs::read_dir(victim).unwrap().count(), 1, "{victim:?}");
+    }
+    assert!(!work.join("notebooks-export").exists());
+    assert!(!lake.join("_derived").exists());
+
+    // Without `name`, the file's name names the pipeline: the same rule.
+    let text = std::fs::read_to_string(handmade::pipeline(tmp.path(), "hand", "")).unwrap();
+    let nameless = tmp.path().join("my pipeline!.toml");
+    std::fs::write(&nameless, text.replace("name = \"hand\"", "")).unwrap();
+    let out = step(
+        "transform",
+        &nameless,
+        &["--lake", lake.to_str().unwrap()],
+        false,
+    );
+    assert!(stderr(&out).contains("set name = "), "{}", stderr(&out));
+}
+
+#[test]
+fn a_bad_transform_setting_is_one_line_naming_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    write_lake(&lake, &handmade::requests("ok", "direct", 100, 2));
+    let base = std::fs::read_to_string(handmade::pipeline(tmp.path(), "hand", "")).unwrap();
+    let cases = [
+        (
+            "[transform.delay]\nurl_query = \"delay\"",
+            "[transform.delay]\nurl_query = \"delay\"\nconstant = -100",
+            "transform.delay.constant",
+        ),
+        (
+            "required_roles = [\"origin\"]\n",
+            "required_roles = [\"origin\"]\nrows_written = nan\n",
+            "transform.approaches.direct.rows_written",
+        ),
+        (
+            "required_roles = [\"origin\"]\n",
+            "required_roles = [\"origin\"]\nrows_read = -1\n",
+            "transform.approaches.direct.rows_read",
+        ),
+        (
+            "[transform.correlation]",
+            "[transform]\npartitions = 1000000000\n\n[transform.correlation]",
+            "transform.partitions",
+        ),
+    ];
+    for (i, (from, to, field)) in cases.iter().enumerate() {
+        assert!(base.contains(from), "{from}");
+        let path = tmp.path().join(format!("bad{i}.toml"));
+        std::fs::write(&path, base.replacen(from, to, 1)).unwrap();
+        let out = step(
+            "transform",
+            &path,
+            &["--lake", lake.to_str().unwrap()],
+            false,
+        );
+        let err = stderr(&out);
+        assert!(err.contains(field), "case {i}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "case {i}: {err}");
+    }
+}
+
+#[test]
+fn the_quality_table_counts_the_sampling_notices_of_wrangler_tail() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    write_lake(&lake, &handmade::requests("ok", "direct", 100, 2));
+    let entry = |notices: u64| {
+        serde_json::json!({
+            "size": 10, "version": "1", "status": "ingested", "format": "tail",
+            "lines": 5, "rows": 2, "test_lines": 0, "rejected_lines": 0,
+            "files": [], "sampling_notices": notices
+        })
+    };
+    let path = lake.join("_manifest.json");
+    let mut manifest = read_json(&path);
+    for (key, notices) in [("a.json", 3), ("b.json", 4), ("c.json", 0)] {
+        manifest["objects"][key] = entry(notices);
+    }
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    let pipeline = handmade::pipeline(tmp.path(), "hand", "");
+    let out = step(
+        "transform",
+        &pipeline,
+        &["--lake", lake.to_str().unwrap()],
+        true,
+    );
+    let quality = read_parquet(&lake.join("_derived/hand/quality.parquet"));
+    let detail = tracecost::transform::quality::SAMPLING_DETAIL;
+    assert_eq!(quality_count(&quality, "source lines", detail), 7);
+    assert!(
+        stdout(&out).contains("wrangler tail was sampling: 7 notices"),
+        "{}",
+        stdout(&out)
+    );
+}

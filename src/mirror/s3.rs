@@ -20,7 +20,7 @@ use aws_sdk_s3::Client;
 use serde::Deserialize;
 
 use super::source::{folder_date, Listing, ObjectRef, ObjectSource};
-use crate::config::Window;
+use crate::config::{has_userinfo, redact_userinfo, Window};
 
 /// `[source]` fields that only S3 sources use.
 #[derive(Deserialize, Debug, Clone, Default, PartialEq)]
@@ -67,9 +67,17 @@ impl S3Section {
             }
             (None, None) => None,
         };
+        if let Some(e) = &endpoint {
+            check_endpoint("--endpoint (or [source.s3] endpoint)", e)?;
+        }
         let env_endpoint = ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
             .iter()
             .any(|v| std::env::var_os(v).is_some());
+        for var in ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"] {
+            if let Some(e) = std::env::var_os(var) {
+                check_endpoint(var, &e.to_string_lossy())?;
+            }
+        }
         if endpoint.is_none() && !env_endpoint {
             bail!("no S3 endpoint: pass --account-id (R2) or --endpoint URL, or set AWS_ENDPOINT_URL_S3");
         }
@@ -83,6 +91,20 @@ impl S3Section {
             retry_base: Duration::from_millis(self.retry_base_ms.unwrap_or(200)),
         })
     }
+}
+
+/// An endpoint is an http(s) URL without a user name or password: requests
+/// are signed with the AWS chain's keys, and a password in the URL would be
+/// printed wherever the endpoint is.
+fn check_endpoint(what: &str, endpoint: &str) -> Result<()> {
+    let shown = redact_userinfo(endpoint);
+    if has_userinfo(endpoint) {
+        bail!("{what} `{shown}` holds a user name or password: remove it from the URL; the keys come from the AWS chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile)");
+    }
+    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+        bail!("{what} `{shown}` is not an http:// or https:// URL");
+    }
+    Ok(())
 }
 
 pub struct S3Source {
@@ -209,9 +231,8 @@ impl S3Source {
         });
         let place = format!(
             "s3://{bucket}/{prefix} at {}",
-            options
-                .endpoint
-                .clone()
+            (options.endpoint.as_deref())
+                .map(redact_userinfo)
                 .unwrap_or_else(|| "the endpoint from AWS_ENDPOINT_URL_S3".into())
         );
         Ok(S3Source {
@@ -253,10 +274,11 @@ impl S3Source {
                     / 1000.0;
                 tokio::time::sleep(cap.mul_f64(jitter)).await;
             }
+            // The SDK's messages can quote the URL it called.
             match attempt().await {
                 Ok(v) => return Ok(v),
-                Err(Failure::Fatal(e)) => bail!("{e}"),
-                Err(Failure::Transient(e)) => last = e,
+                Err(Failure::Fatal(e)) => bail!("{}", redact_userinfo(&e)),
+                Err(Failure::Transient(e)) => last = redact_userinfo(&e),
             }
         }
         bail!(
@@ -410,6 +432,25 @@ mod tests {
         for key in ["20251118/a_b_c.log.gz", "date=2025-11-18/x..y.log.gz"] {
             assert!(check_key(key).is_ok(), "{key:?}");
         }
+    }
+
+    #[test]
+    fn an_endpoint_password_never_reaches_a_message() {
+        let s = S3Section {
+            endpoint: Some("http://AKIDUSER:s3cr3t@127.0.0.1:9000".into()),
+            ..Default::default()
+        };
+        let err = s.options().unwrap_err().to_string();
+        assert!(
+            !err.contains("s3cr3t") && !err.contains("AKIDUSER"),
+            "{err}"
+        );
+        assert!(err.contains("http://***@127.0.0.1:9000"), "{err}");
+        let ftp = S3Section {
+            endpoint: Some("ftp://host".into()),
+            ..Default::default()
+        };
+        assert!(ftp.options().is_err());
     }
 
     #[test]

@@ -38,13 +38,24 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
     let n: u64 = number
         .parse()
         .map_err(|_| anyhow::anyhow!("`{text}` is not a duration: write 90, 90s, 10m or 1h"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
         _ => bail!("`{text}` is not a duration: write 90, 90s, 10m or 1h"),
     };
+    let secs =
+        (n.checked_mul(scale)).ok_or_else(|| anyhow::anyhow!("`{text}` is too long a duration"))?;
     Ok(Duration::from_secs(secs))
+}
+
+/// `--every`: at least a second between polls (0 would poll without pause).
+pub fn parse_every(text: &str) -> Result<Duration> {
+    let every = parse_duration(text).map_err(|e| anyhow::anyhow!("--every: {e}"))?;
+    if every < Duration::from_secs(1) {
+        bail!("--every {text}: poll at most once a second; give 1 or more seconds (default 10)");
+    }
+    Ok(every)
 }
 
 impl Goal {
@@ -191,6 +202,9 @@ mod tests {
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5d").is_err());
+        assert!(parse_duration(&format!("{}h", u64::MAX / 10)).is_err());
+        assert!(parse_every("0").is_err() && parse_every("0m").is_err());
+        assert_eq!(parse_every("1").unwrap(), Duration::from_secs(1));
     }
 
     #[test]

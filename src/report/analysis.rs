@@ -47,7 +47,7 @@ pub struct Group {
 
 impl Group {
     pub fn n(&self) -> usize {
-        self.values["do_wall_ms"].len()
+        self.get("do_wall_ms").len()
     }
 
     pub fn get(&self, metric: &str) -> &[f64] {
@@ -87,6 +87,8 @@ pub struct ComparisonRow {
     /// The same for medians.
     pub median_diff: Estimate,
     pub median_ratio: Estimate,
+    /// Requests in the smaller of the two groups.
+    pub n: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +137,8 @@ pub struct HypothesisRow {
     pub unit: &'static str,
     pub measured: Estimate,
     pub verdict: Verdict,
+    /// Requests in the smallest group the measure comes from.
+    pub n: usize,
 }
 
 /// A fitted cost line with a bootstrap band, for the chart.
@@ -158,6 +162,36 @@ pub struct Analysis {
     pub fits: Vec<Fit>,
     pub hypothesis_delay_ms: Option<i64>,
     pub has_client_latency: bool,
+    /// The level of every interval, as configured.
+    pub confidence: f64,
+}
+
+/// What a group of one request gives in place of an interval: resamples of
+/// one value all equal it, so its interval would have no width and claim a
+/// certainty the data cannot give.
+pub const NO_INTERVAL: Interval = Interval {
+    low: f64::NAN,
+    high: f64::NAN,
+};
+
+/// Fewest requests in every group an interval is read from.
+pub const MIN_REQUESTS_FOR_INTERVAL: usize = 2;
+
+/// `e`, its interval left out when a group it comes from has `n` < 2 requests.
+fn shown(e: Estimate, n: usize) -> Estimate {
+    if n >= MIN_REQUESTS_FOR_INTERVAL {
+        e
+    } else {
+        Estimate {
+            ci: NO_INTERVAL,
+            ..e
+        }
+    }
+}
+
+/// Whether an estimate has an interval to show.
+pub fn has_interval(e: &Estimate) -> bool {
+    e.ci.low.is_finite() && e.ci.high.is_finite()
 }
 
 impl Analysis {
@@ -188,8 +222,12 @@ pub struct Grouping {
     /// In order of first appearance.
     approaches: Vec<String>,
     by: BTreeMap<(String, i64), Group>,
+    /// Requests of each approach named, complete or not.
+    named: BTreeMap<String, usize>,
     pub requests: usize,
     pub complete: usize,
+    /// Complete requests left out for a metric that is missing or not finite.
+    pub unusable: usize,
 }
 
 /// Grouped requests: approaches (baseline first), delays, and the groups.
@@ -214,36 +252,68 @@ impl Grouping {
         self.requests += chunk.height();
         self.complete += complete.sum().unwrap_or(0) as usize;
         for &i in &order {
+            if let Some(a) = approach.get(i) {
+                match self.named.get_mut(a) {
+                    Some(n) => *n += 1,
+                    None => drop(self.named.insert(a.to_string(), 1)),
+                }
+            }
             let (Some(a), Some(d)) = (approach.get(i), delay.get(i)) else {
                 continue;
             };
-            if complete.get(i) != Some(true) {
-                continue;
-            }
-            if !self.approaches.iter().any(|known| known == a) {
-                self.approaches.push(a.to_string());
-            }
-            let g = self.by.entry((a.to_string(), d)).or_insert_with(|| Group {
-                approach: a.to_string(),
-                delay_ms: d,
-                values: BTreeMap::new(),
-            });
-            // Metrics are resampled together, so a request counts for all of
-            // them or none (the transform gives every complete request all of them).
-            if columns
-                .iter()
-                .take(METRICS.len())
-                .any(|(_, values)| values.get(i).is_none())
-            {
-                continue;
-            }
-            for (m, values) in &columns {
-                if let Some(v) = values.get(i) {
-                    g.values.entry(m).or_default().push(v);
-                }
+            if complete.get(i) == Some(true) {
+                self.add_complete(a, d, &columns, i);
             }
         }
         Ok(())
+    }
+
+    /// Adds request `i` of the columns to its group. Metrics are resampled
+    /// together, so a request counts for all of them or none: the transform
+    /// gives every complete request all of them, finite; a lake that does not
+    /// cannot make the statistics NaN.
+    fn add_complete(
+        &mut self,
+        a: &str,
+        d: i64,
+        columns: &[(&'static str, Float64Chunked)],
+        i: usize,
+    ) {
+        let known =
+            |(_, values): &(&str, Float64Chunked)| values.get(i).is_some_and(f64::is_finite);
+        if !columns.iter().take(METRICS.len()).all(known) {
+            self.unusable += 1;
+            return;
+        }
+        if !self.approaches.iter().any(|x| x == a) {
+            self.approaches.push(a.to_string());
+        }
+        let g = self.by.entry((a.to_string(), d)).or_insert_with(|| Group {
+            approach: a.to_string(),
+            delay_ms: d,
+            values: BTreeMap::new(),
+        });
+        for (m, values) in columns {
+            if let Some(v) = values.get(i).filter(|v| v.is_finite()) {
+                g.values.entry(m).or_default().push(v);
+            }
+        }
+    }
+
+    /// Approaches that have requests (or are `declared`) but no complete
+    /// one, with their number of requests: they are in no table, so the
+    /// report says why.
+    pub fn without_complete<'a>(
+        &self,
+        declared: impl IntoIterator<Item = &'a String>,
+    ) -> Vec<(String, usize)> {
+        let mut all = self.named.clone();
+        for a in declared {
+            all.entry(a.clone()).or_default();
+        }
+        all.into_iter()
+            .filter(|(a, _)| !self.approaches.contains(a))
+            .collect()
     }
 
     /// Approaches in the order baseline first, then by first appearance.
@@ -342,8 +412,8 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
                 delay_ms: g.group.delay_ms,
                 metric: m,
                 describe: describe(g.group.get(m)),
-                mean: mean_e,
-                median: median_e,
+                mean: shown(mean_e, r.n()),
+                median: shown(median_e, r.n()),
             }
         })
         .collect();
@@ -390,15 +460,17 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
                 let (bd, od) = (v.median(0, *bc), v.median(1, *oc));
                 [om - bm, om / bm, od - bd, od / bd]
             });
+            let n = or.n().min(br.n());
             ComparisonRow {
                 delay_ms: *d,
                 approach: o.approach.clone(),
                 baseline: b.approach.clone(),
                 metric: m,
-                diff,
-                ratio,
-                median_diff,
-                median_ratio,
+                diff: shown(diff, n),
+                ratio: shown(ratio, n),
+                median_diff: shown(median_diff, n),
+                median_ratio: shown(median_ratio, n),
+                n,
             }
         })
         .collect();
@@ -415,7 +487,7 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
     let hypothesis_delay_ms = delays
         .iter()
         .copied()
-        .min_by_key(|d| (d - s.hypothesis_delay_ms).abs());
+        .min_by_key(|d| d.abs_diff(s.hypothesis_delay_ms));
     let hypotheses = hypotheses(&sampled, &approaches, &delays, hypothesis_delay_ms, s);
     Ok(Analysis {
         approaches,
@@ -428,6 +500,7 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
         fits,
         hypothesis_delay_ms,
         has_client_latency,
+        confidence: cfg.confidence,
     })
 }
 
@@ -459,11 +532,24 @@ fn resampled_requests<'a>(groups: &[&'a Sampled]) -> Vec<&'a Resampled> {
     groups.iter().map(|g| &g.requests).collect()
 }
 
-/// Cost against delay for one approach, with a 95% band from refits on resampled requests.
+/// The smallest group of `groups`, in requests.
+fn fewest(groups: &[&Sampled]) -> usize {
+    groups.iter().map(|g| g.requests.n()).min().unwrap_or(0)
+}
+
+/// Cost against delay for one approach, with a band at the configured level
+/// from refits on resampled requests (none when a group has one request).
 fn fit_with_band(sampled: &[Sampled], approach: &str, delays: &[i64], cfg: &Config) -> Option<Fit> {
     let groups = approach_groups(sampled, approach);
     let tables = resampled_requests(&groups);
     let line = cost_line(&View::observed(&tables), &groups, 0)?;
+    if fewest(&groups) < MIN_REQUESTS_FOR_INTERVAL {
+        return Some(Fit {
+            approach: approach.to_string(),
+            line,
+            band: Vec::new(),
+        });
+    }
     let reps = replicates(&tables, |v| {
         cost_line(v, &groups, 0).map_or([f64::NAN; 2], |l| [l.intercept, l.slope])
     });
@@ -517,6 +603,13 @@ fn breakeven_row(
         approach_groups(sampled, approach),
     );
     let both: Vec<&Sampled> = base.iter().chain(&other).copied().collect();
+    if fewest(&both) < MIN_REQUESTS_FOR_INTERVAL {
+        return row(
+            Some(point),
+            None,
+            format!("no interval: a group of {approach} or {baseline} has a single request"),
+        );
+    }
     let values: Vec<f64> = replicates(&resampled_requests(&both), |v| {
         match (cost_line(v, &base, 0), cost_line(v, &other, base.len())) {
             (Some(b), Some(o)) => [break_even(b, o).unwrap_or(f64::NAN)],
@@ -575,10 +668,12 @@ fn hypotheses(
             };
             let pair = [&base.requests, &proxy.requests];
             // Wall and CPU of the proxy's requests come from the same resample.
+            let n = fewest(&[base, proxy]);
             let [saving] = estimate(cfg, &pair, |v| {
                 let replaced = (v.mean(0, wall) - v.mean(1, wall)) * p.do_wall_ms;
                 [replaced / (v.mean(1, cpu) * p.worker_cpu_ms)]
             });
+            let saving = shown(saving, n);
             out.push(HypothesisRow {
                 id: format!("H1 {a}"),
                 claim: format!(
@@ -588,8 +683,10 @@ fn hypotheses(
                 unit: "x",
                 measured: saving,
                 verdict: Verdict::of(saving.ci, (1_000.0, 10_000.0)),
+                n,
             });
             let [ratio] = estimate(cfg, &pair, |v| [v.mean(0, wall) / v.mean(1, wall)]);
+            let ratio = shown(ratio, n);
             out.push(HypothesisRow {
                 id: format!("H2 {a}"),
                 claim: format!("For a {d} ms fetch, {a} cuts billed DO wall clock 33-100x ({}'s do_wall_ms / {a}'s)", s.baseline),
@@ -597,6 +694,7 @@ fn hypotheses(
                 unit: "x",
                 measured: ratio,
                 verdict: Verdict::of(ratio.ci, (33.0, 100.0)),
+                n,
             });
         }
     }
@@ -608,6 +706,7 @@ fn hypotheses(
         .flatten()
         .collect();
     if !both.is_empty() {
+        let n = both.iter().map(|r| r.n()).min().unwrap_or(0);
         let pairs = both.len() / 2;
         let [cut] = estimate(cfg, &both, |v| {
             let diffs: f64 = (0..pairs)
@@ -615,6 +714,7 @@ fn hypotheses(
                 .sum();
             [diffs / pairs as f64]
         });
+        let cut = shown(cut, n);
         out.push(HypothesisRow {
             id: "H3".into(),
             claim: format!(
@@ -624,6 +724,7 @@ fn hypotheses(
             unit: "ms",
             measured: cut,
             verdict: Verdict::of(cut.ci, (10.0, 30.0)),
+            n,
         });
     }
     out

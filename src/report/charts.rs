@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use super::analysis::{Analysis, Group};
-use super::format::{delay_label, thousands_f};
+use super::format::{delay_label, level, thousands_f};
 use crate::stats::univariate::sorted;
 
 pub const WIDTH: u32 = 1400;
@@ -125,6 +125,40 @@ fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow!("cannot draw chart: {e}")
 }
 
+/// Largest magnitude a chart plots. plotters steps through an axis in f64
+/// to place its ticks: an infinite bound hung a run for more than 10
+/// minutes. Past 1e15 (ms or USD, far beyond any real figure here) a value
+/// is left out, and a chart with nothing left says so instead.
+const PLOTTABLE: f64 = 1e15;
+
+fn plottable(v: f64) -> bool {
+    v.is_finite() && v.abs() <= PLOTTABLE
+}
+
+/// Smallest and largest of the plottable `values`; `None` when there are none.
+fn bounds(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
+    values
+        .into_iter()
+        .filter(|v| plottable(*v))
+        .fold(None, |acc, v| match acc {
+            None => Some((v, v)),
+            Some((lo, hi)) => Some((v.min(lo), v.max(hi))),
+        })
+}
+
+/// A chart's place when there is nothing it can draw: the reason, centred.
+fn note(area: &Area, text: &str) -> Result<()> {
+    let style = centered((FONT, 28).into_font().into());
+    let (w, h) = area.dim_in_pixel();
+    area.draw_text(text, &style, (w as i32 / 2, h as i32 / 2))
+        .map_err(err)
+}
+
+/// "mean with 90% CI": the label of an interval at the configured level.
+fn ci_label(a: &Analysis) -> String {
+    format!("{} CI", level(a.confidence))
+}
+
 /// Writes every chart into `dir`; returns the files written.
 pub fn write_all(a: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
     register_fonts();
@@ -139,17 +173,26 @@ pub fn write_all(a: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
     ];
     for (name, draw) in charts {
         let path = dir.join(name);
-        let tmp = crate::mirror::lake::tmp_path(&path);
-        {
-            let root = BitMapBackend::new(&tmp, (WIDTH, HEIGHT)).into_drawing_area();
-            root.fill(&WHITE).map_err(err)?;
-            draw(a, &root)?;
-            root.present().map_err(err)?;
+        // plotters picks the image format from the extension, so the
+        // temporary name keeps `.png` at its end.
+        let mut tmp = crate::mirror::lake::tmp_path(&path).into_os_string();
+        tmp.push(".png");
+        let tmp = PathBuf::from(tmp);
+        let drawn = draw_to(&tmp, a, draw).and_then(|()| Ok(std::fs::rename(&tmp, &path)?));
+        if let Err(e) = drawn {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e.context(format!("chart {}", path.display())));
         }
-        std::fs::rename(&tmp, &path)?;
         out.push(path);
     }
     Ok(out)
+}
+
+fn draw_to(file: &Path, a: &Analysis, draw: fn(&Analysis, &Area) -> Result<()>) -> Result<()> {
+    let root = BitMapBackend::new(file, (WIDTH, HEIGHT)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    draw(a, &root)?;
+    root.present().map_err(err)
 }
 
 /// Horizontal offset of an approach within a delay's slot, so bars do not overlap.
@@ -191,7 +234,8 @@ fn titled<'a>(root: &Area<'a>, title: &str) -> Result<Area<'a>> {
 }
 
 /// Per approach and delay: every request as a faint dot, the mean as a marker
-/// with its 95% interval.
+/// with its interval. A log axis leaves out values of 0 or less, which it
+/// cannot place.
 fn points_by_delay(
     a: &Analysis,
     root: &Area,
@@ -201,13 +245,11 @@ fn points_by_delay(
     log: bool,
     groups: &[&Group],
 ) -> Result<()> {
-    let values: Vec<f64> = groups
-        .iter()
-        .flat_map(|g| g.get(metric).iter().copied())
-        .collect();
-    let (min, max) = values
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let shows = |v: f64| plottable(v) && (!log || v > 0.0);
+    let values = groups.iter().flat_map(|g| g.get(metric).iter().copied());
+    let Some((min, max)) = bounds(values.filter(|v| shows(*v))) else {
+        return note(root, &format!("{title}: no value that can be drawn"));
+    };
     let k = a.delays.len() as f64;
     let x_range = -0.5..(k - 0.5);
     let formatter = |x: &f64| {
@@ -248,6 +290,7 @@ fn points_by_delay(
                         .iter()
                         .enumerate()
                         .map(move |(i, v)| (x + jitter(i), *v))
+                        .filter(|(_, v)| shows(*v))
                 });
                 chart
                     .draw_series(dots.map(|p| Circle::new(p, 2, l.color.mix(0.3).filled())))
@@ -255,10 +298,11 @@ fn points_by_delay(
                 let rows: Vec<_> = a
                     .summary
                     .iter()
-                    .filter(|r| &r.approach == *ap && r.metric == metric)
+                    .filter(|r| &r.approach == *ap && r.metric == metric && shows(r.mean.value))
                     .collect();
                 let bars: Vec<_> = rows
                     .iter()
+                    .filter(|r| shows(r.mean.ci.low) && shows(r.mean.ci.high))
                     .map(|r| (slot(a, r.delay_ms) + dx, r.mean.ci.low, r.mean.ci.high))
                     .collect();
                 ci_bars(&mut chart, &bars, l.color.stroke_width(3), 8)?;
@@ -268,7 +312,7 @@ fn points_by_delay(
                             + Polygon::new(shape(l.marker, 7), l.color.filled())
                     }))
                     .map_err(err)?
-                    .label(format!("{ap}: mean with 95% CI, dots = requests"))
+                    .label(format!("{ap}: mean with {}, dots = requests", ci_label(a)))
                     .legend(move |(x, y)| {
                         EmptyElement::at((x + 12, y))
                             + Polygon::new(shape(l.marker, 7), l.color.filled())
@@ -292,12 +336,13 @@ fn points_by_delay(
         .x_label_area_size(70)
         .y_label_area_size(100);
     if log {
-        let y = (min.max(0.1) / 1.6)..(max * 3.0);
+        let low = min.max(0.1) / 1.6;
+        let y = low..(max * 3.0).max(low * 10.0);
         draw!(builder
             .build_cartesian_2d(x_range, y.log_scale())
             .map_err(err)?);
     } else {
-        let y = 0.0..(max * 1.5).max(1.0);
+        let y = (min.min(0.0) * 1.5)..(max * 1.5).max(1.0);
         draw!(builder.build_cartesian_2d(x_range, y).map_err(err)?);
     }
     Ok(())
@@ -344,8 +389,11 @@ fn worker_cpu(a: &Analysis, root: &Area) -> Result<()> {
 }
 
 fn cost(a: &Analysis, root: &Area) -> Result<()> {
-    let max_delay = *a.delays.last().unwrap_or(&1) as f64;
+    let max_delay = (*a.delays.last().unwrap_or(&1) as f64).max(1.0);
     let rest = titled(root, "Cost per million requests against fetch delay")?;
+    if !plottable(max_delay) {
+        return note(&rest, "The delays are too large to draw");
+    }
     // Left: every delay measured. Right: around the break-even, where the lines cross.
     let crossings: Vec<f64> = a
         .breakeven
@@ -364,6 +412,23 @@ fn cost(a: &Analysis, root: &Area) -> Result<()> {
     Ok(())
 }
 
+/// The legend of a fitted line: what its band and bars are, at the configured level.
+fn fit_label(a: &Analysis, f: &super::analysis::Fit) -> String {
+    let ci = ci_label(a);
+    if f.band.is_empty() {
+        format!(
+            "{}: least squares fit (no band: a delay with a single request); mean per delay, {ci}",
+            f.approach
+        )
+    } else {
+        let lv = level(a.confidence);
+        format!(
+            "{}: least squares fit, {lv} band; mean per delay, {ci}",
+            f.approach
+        )
+    }
+}
+
 fn cost_panel(
     a: &Analysis,
     area: &Area,
@@ -373,18 +438,14 @@ fn cost_panel(
     legend: bool,
 ) -> Result<()> {
     let in_range = |x: f64| (from..=to).contains(&x);
-    let mut y_max: f64 = 0.0;
-    for r in a
-        .summary
-        .iter()
+    let costs = (a.summary.iter())
         .filter(|r| r.metric == "cost_usd_per_million" && in_range(r.delay_ms as f64))
-    {
-        y_max = y_max.max(r.mean.ci.high);
-    }
-    for f in &a.fits {
-        y_max = y_max.max(f.line.at(from)).max(f.line.at(to));
-    }
-    let y_top = y_max * 1.15;
+        .flat_map(|r| [r.mean.value, r.mean.ci.high]);
+    let lines = (a.fits.iter()).flat_map(|f| [f.line.at(from), f.line.at(to)]);
+    let Some((_, y_max)) = bounds(costs.chain(lines)) else {
+        return note(area, "No cost that can be drawn");
+    };
+    let y_top = (y_max * 1.15).max(0.01);
     let pad = (to - from) * 0.02;
     let mut chart = ChartBuilder::on(area)
         .caption(caption, (FONT, 22))
@@ -407,25 +468,27 @@ fn cost_panel(
         .map_err(err)?;
     for f in &a.fits {
         let l = look(a, &f.approach);
-        let band: Vec<_> = f.band.iter().filter(|(x, _, _)| in_range(*x)).collect();
+        let band: Vec<_> = (f.band.iter())
+            .filter(|(x, lo, hi)| in_range(*x) && plottable(*lo) && plottable(*hi))
+            .collect();
         let mut outline: Vec<(f64, f64)> = band.iter().map(|(x, lo, _)| (*x, *lo)).collect();
         outline.extend(band.iter().rev().map(|(x, _, hi)| (*x, *hi)));
-        chart
-            .draw_series(std::iter::once(Polygon::new(
-                outline,
-                l.color.mix(0.18).filled(),
-            )))
-            .map_err(err)?;
+        if !outline.is_empty() {
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    outline,
+                    l.color.mix(0.18).filled(),
+                )))
+                .map_err(err)?;
+        }
         let line = (0..=200)
             .map(|i| from + (to - from) * i as f64 / 200.0)
-            .map(|x| (x, f.line.at(x)));
+            .map(|x| (x, f.line.at(x)))
+            .filter(|(_, y)| plottable(*y));
         chart
             .draw_series(LineSeries::new(line, l.color.stroke_width(3)))
             .map_err(err)?
-            .label(format!(
-                "{}: least squares fit, 95% band; mean per delay, 95% CI",
-                f.approach
-            ))
+            .label(fit_label(a, f))
             .legend(move |(x, y)| {
                 EmptyElement::at((x, y))
                     + PathElement::new(vec![(0, 0), (24, 0)], l.color.stroke_width(3))
@@ -444,10 +507,12 @@ fn cost_panel(
                 r.approach == f.approach
                     && r.metric == "cost_usd_per_million"
                     && in_range(r.delay_ms as f64)
+                    && plottable(r.mean.value)
             })
             .collect();
         let bars: Vec<_> = rows
             .iter()
+            .filter(|r| plottable(r.mean.ci.low) && plottable(r.mean.ci.high))
             .map(|r| (r.delay_ms as f64, r.mean.ci.low, r.mean.ci.high))
             .collect();
         ci_bars(&mut chart, &bars, l.color.stroke_width(2), 7)?;
@@ -475,7 +540,8 @@ fn cost_panel(
         if !legend {
             // Below the baseline's rising line, right of the crossings: an empty corner.
             let ci = b.ci.map_or(String::new(), |c| {
-                format!("95% CI {}-{} ms", thousands_f(c.low), thousands_f(c.high))
+                let (low, high) = (thousands_f(c.low), thousands_f(c.high));
+                format!("{} {low}-{high} ms", ci_label(a))
             });
             let lines = [
                 format!("{} pays off above {} ms", b.approach, thousands_f(x)),
@@ -518,13 +584,10 @@ fn span_ecdf(a: &Analysis, root: &Area) -> Result<()> {
     let panels = rest.split_evenly((rows, cols));
     for (p, &delay) in panels.iter().zip(&a.delays) {
         let groups: Vec<&Group> = a.groups.iter().filter(|g| g.delay_ms == delay).collect();
-        let all: Vec<f64> = groups
-            .iter()
-            .flat_map(|g| g.get("span_ms").iter().copied())
-            .collect();
-        let (lo, hi) = all
-            .iter()
-            .fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(*v), h.max(*v)));
+        let all = groups.iter().flat_map(|g| g.get("span_ms").iter().copied());
+        let Some((lo, hi)) = bounds(all) else {
+            continue;
+        };
         let pad = ((hi - lo) * 0.05).max(1.0);
         let mut chart = ChartBuilder::on(p)
             .caption(format!("fetch delay {}", delay_label(delay)), (FONT, 22))
@@ -548,7 +611,9 @@ fn span_ecdf(a: &Analysis, root: &Area) -> Result<()> {
             .map_err(err)?;
         for g in &groups {
             let l = look(a, &g.approach);
-            let s = sorted(g.get("span_ms"));
+            let s: Vec<f64> = (sorted(g.get("span_ms")).into_iter())
+                .filter(|v| plottable(*v))
+                .collect();
             let n = s.len() as f64;
             let mut steps = vec![(lo - pad, 0.0)];
             for (i, v) in s.iter().enumerate() {
@@ -575,4 +640,113 @@ fn span_ecdf(a: &Analysis, root: &Area) -> Result<()> {
             .map_err(err)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::report::analysis::{BreakevenRow, Fit, SummaryRow, METRICS, NO_INTERVAL};
+    use crate::stats::bootstrap::{Estimate, Interval};
+    use crate::stats::regression::Line;
+    use crate::stats::univariate::describe;
+
+    /// An analysis whose every number is one no axis can hold.
+    fn hostile() -> Analysis {
+        let values = [
+            f64::INFINITY,
+            f64::NAN,
+            f64::NEG_INFINITY,
+            1e300,
+            -1e300,
+            0.0,
+        ];
+        let group = |approach: &str, delay_ms| Group {
+            approach: approach.into(),
+            delay_ms,
+            values: METRICS
+                .iter()
+                .map(|m| (*m, values.to_vec()))
+                .collect::<BTreeMap<_, _>>(),
+        };
+        let groups = vec![
+            group("direct", 100),
+            group("simple", 100),
+            group("simple", 1000),
+        ];
+        let estimate = |value, low, high| Estimate {
+            value,
+            ci: Interval { low, high },
+        };
+        let summary = (groups.iter())
+            .flat_map(|g| METRICS.iter().map(move |m| (g, *m)))
+            .enumerate()
+            .map(|(i, (g, metric))| SummaryRow {
+                approach: g.approach.clone(),
+                delay_ms: g.delay_ms,
+                metric,
+                describe: describe(&values),
+                mean: estimate(values[i % 6], values[(i + 1) % 6], values[(i + 2) % 6]),
+                median: estimate(f64::NAN, NO_INTERVAL.low, NO_INTERVAL.high),
+            })
+            .collect();
+        let fit = |approach: &str, intercept| Fit {
+            approach: approach.into(),
+            line: Line {
+                intercept,
+                slope: f64::INFINITY,
+            },
+            band: vec![
+                (100.0, f64::NEG_INFINITY, f64::NAN),
+                (1000.0, 1e300, f64::INFINITY),
+            ],
+        };
+        Analysis {
+            approaches: vec!["direct".into(), "simple".into()],
+            delays: vec![100, 1000],
+            groups,
+            summary,
+            comparisons: Vec::new(),
+            breakeven: vec![BreakevenRow {
+                approach: "simple".into(),
+                baseline: "direct".into(),
+                delay_ms: Some(500.0),
+                ci: Some(Interval {
+                    low: f64::NAN,
+                    high: f64::INFINITY,
+                }),
+                note: String::new(),
+            }],
+            hypotheses: Vec::new(),
+            fits: vec![fit("direct", f64::NAN), fit("simple", 1e300)],
+            hypothesis_delay_ms: Some(1000),
+            has_client_latency: false,
+            confidence: 0.9,
+        }
+    }
+
+    /// plotters loops for ever on an infinite axis (a `do_wall_ms = inf`
+    /// price hung a report for more than 10 minutes) and panics on a NaN
+    /// one: no such value may reach it.
+    #[test]
+    fn values_no_axis_can_hold_never_reach_plotters() {
+        let dir = tempfile::tempdir().unwrap();
+        let charts = dir.path().join("charts");
+        let (done, result) = std::sync::mpsc::channel();
+        let target = charts.clone();
+        std::thread::spawn(move || {
+            let drawn =
+                std::panic::catch_unwind(|| write_all(&hostile(), &target).map(|f| f.len()));
+            let _ = done.send(drawn.map_err(|_| "panicked"));
+        });
+        let drawn = result
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .expect("charts drawn within 2 minutes");
+        assert_eq!(drawn.expect("no panic").expect("charts written"), 4);
+        for entry in std::fs::read_dir(&charts).unwrap() {
+            let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(!crate::mirror::lake::is_tmp_name(&name), "{name}");
+        }
+    }
 }

@@ -33,13 +33,23 @@ pub fn thousands_f(v: f64) -> String {
     }
 }
 
-/// `0 ms`, `100 ms`, `1 s`, `10 s`.
+/// `0 ms`, `100 ms`, `1 s`, `10 s`, `-100 ms`.
 pub fn delay_label(ms: i64) -> String {
-    if ms >= 1000 && ms % 1000 == 0 {
-        format!("{} s", ms / 1000)
+    let sign = if ms < 0 { "-" } else { "" };
+    let abs = ms.unsigned_abs();
+    if abs >= 1000 && abs.is_multiple_of(1000) {
+        format!("{sign}{} s", thousands(abs / 1000))
     } else {
-        format!("{} ms", thousands(ms.max(0) as u64))
+        format!("{sign}{} ms", thousands(abs))
     }
+}
+
+/// A confidence level as a person reads it: 0.9 → `90%`, 0.975 → `97.5%`.
+pub fn level(confidence: f64) -> String {
+    let mut s = format!("{:.4}", confidence * 100.0);
+    let trimmed = s.trim_end_matches('0').trim_end_matches('.').len();
+    s.truncate(trimmed);
+    format!("{s}%")
 }
 
 #[cfg(test)]
@@ -59,5 +69,21 @@ mod tests {
         assert_eq!(super::thousands_f(-3.0), "-3");
         assert_eq!(super::delay_label(1000), "1 s");
         assert_eq!(super::delay_label(500), "500 ms");
+        assert_eq!(super::delay_label(-100), "-100 ms");
+        assert_eq!(super::delay_label(-2000), "-2 s");
+        assert_eq!(
+            super::delay_label(i64::MIN),
+            "-9,223,372,036,854,775,808 ms"
+        );
+    }
+
+    #[test]
+    fn confidence_levels_print_as_configured() {
+        // 0.95 * 100 is 95.00000000000001 in f64.
+        assert_eq!(super::level(0.95).trim_end_matches('%'), "95");
+        assert_eq!(super::level(0.9), "90%");
+        assert_eq!(super::level(0.975), "97.5%");
+        assert_eq!(super::level(0.999), "99.9%");
+        assert_eq!(super::level(0.5), "50%");
     }
 }

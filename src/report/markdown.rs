@@ -2,8 +2,8 @@
 
 use std::fmt::Write as _;
 
-use super::analysis::{Analysis, Settings, Verdict};
-use super::format::{delay_label, thousands, thousands_f};
+use super::analysis::{has_interval, Analysis, Settings, Verdict};
+use super::format::{delay_label, level, thousands, thousands_f};
 use crate::stats::bootstrap::{Estimate, Method};
 use crate::transform::quality::QualityRow;
 
@@ -12,8 +12,14 @@ pub struct Context<'a> {
     pub pipeline: &'a str,
     pub requests_total: usize,
     pub requests_complete: usize,
+    /// Complete requests left out for a metric that is missing or not finite.
+    pub requests_unusable: usize,
     pub quality: Vec<QualityRow>,
     pub charts: bool,
+    /// Approaches with requests (or declared) but no complete one, and their requests.
+    pub without_complete: Vec<(String, usize)>,
+    /// wrangler tail's sampling notices over the lake's sources.
+    pub sampling_notices: u64,
 }
 
 fn money(v: f64) -> String {
@@ -28,8 +34,71 @@ fn ms(v: f64) -> String {
     format!("{} ms", thousands_f(v))
 }
 
-fn with_ci(e: &Estimate, f: fn(f64) -> String) -> String {
-    format!("{} ({}-{})", f(e.value), f(e.ci.low), f(e.ci.high))
+/// A value and its interval; `n`, the requests of the smallest group it
+/// comes from, says why an interval is missing.
+fn with_ci(e: &Estimate, f: fn(f64) -> String, n: usize) -> String {
+    if has_interval(e) {
+        format!("{} ({}-{})", f(e.value), f(e.ci.low), f(e.ci.high))
+    } else {
+        format!("{} ({})", f(e.value), no_interval(n))
+    }
+}
+
+fn no_interval(n: usize) -> &'static str {
+    if n < super::analysis::MIN_REQUESTS_FOR_INTERVAL {
+        "no interval: a single request"
+    } else {
+        "no interval"
+    }
+}
+
+fn ratio_with_ci(e: &Estimate, n: usize) -> String {
+    if has_interval(e) {
+        format!("{:.3} ({:.3}-{:.3})", e.value, e.ci.low, e.ci.high)
+    } else if e.value.is_finite() {
+        format!("{:.3} ({})", e.value, no_interval(n))
+    } else {
+        "-".into()
+    }
+}
+
+/// The warning that opens a report on a sampled `wrangler tail` capture.
+pub fn sampling_warning(notices: u64) -> Option<String> {
+    (notices > 0).then(|| format!(
+        "The capture is incomplete: wrangler tail was sampling ({} \"Tail is currently in sampling mode\" notices), so it dropped events. Counts and incomplete requests understate the traffic; capture with Logpush, or at a lower request rate, for a complete record.",
+        thousands(notices)
+    ))
+}
+
+/// Complete requests the statistics could not use; `None` when there are none.
+pub fn unusable_note(unusable: usize) -> Option<String> {
+    (unusable > 0).then(|| format!(
+        "{} complete requests lack a metric or hold one that is not a finite number; they are left out of every statistic.",
+        thousands(unusable as u64)
+    ))
+}
+
+/// Why approaches are in no table; `None` when every approach has complete requests.
+pub fn without_complete_note(without: &[(String, usize)]) -> Option<String> {
+    if without.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = without
+        .iter()
+        .map(|(a, n)| match n {
+            0 => format!("`{a}` (no request at all)"),
+            n => format!("`{a}` ({} requests, none complete)", thousands(*n as u64)),
+        })
+        .collect();
+    let see = if without.iter().any(|(_, n)| *n > 0) {
+        " See Data quality for what their requests miss."
+    } else {
+        ""
+    };
+    Some(format!(
+        "Left out of every table for want of a complete request: {}.{see}",
+        each.join(", ")
+    ))
 }
 
 fn times(v: f64) -> String {
@@ -43,26 +112,59 @@ fn times(v: f64) -> String {
 pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
     let mut out = String::new();
     let w = &mut out;
-    let cost = |ap: &str, d: i64| a.summary_row(ap, d, "cost_usd_per_million");
+    let lv = level(s.bootstrap.confidence);
+    header(w, a, c, &lv);
+    answer(w, a, s, c, &lv);
+    evidence(w, a, c, &lv);
+    differences(w, a, &lv);
+    quality(w, c);
+    method(w, a, s);
+    out
+}
+
+/// The title, the sampling warning when there is one, and what went in.
+fn header(w: &mut String, a: &Analysis, c: &Context, lv: &str) {
     let _ = writeln!(
         w,
         "# Which proxy fetch approach to keep: `{}`\n",
         c.pipeline
     );
+    if let Some(warning) = sampling_warning(c.sampling_notices) {
+        let _ = writeln!(w, "> **Warning.** {warning}\n");
+    }
     let _ = writeln!(
         w,
-        "{} complete requests of {} at fetch delays {}; {} incomplete requests are counted in Data quality and left out of every statistic. Intervals are 95% bootstrap confidence intervals.\n",
+        "{} complete requests of {} at fetch delays {}; {} incomplete requests are counted in Data quality and left out of every statistic. Intervals are {lv} bootstrap confidence intervals.\n",
         thousands(c.requests_complete as u64),
         a.approaches.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "),
         a.delays.iter().map(|d| delay_label(*d)).collect::<Vec<_>>().join(", "),
-        thousands((c.requests_total - c.requests_complete) as u64),
+        thousands(c.requests_total.saturating_sub(c.requests_complete) as u64),
     );
+}
 
+/// What to keep, why, the cheapest approach per delay, break-even and verdicts.
+fn answer(w: &mut String, a: &Analysis, s: &Settings, c: &Context, lv: &str) {
     let _ = writeln!(w, "## The answer\n");
     let _ = writeln!(w, "{}\n", recommendation(a, s));
+    for note in [
+        without_complete_note(&c.without_complete),
+        unusable_note(c.requests_unusable),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let _ = writeln!(w, "{note}\n");
+    }
+    cheapest(w, a, lv);
+    breakeven(w, a, s);
+    theories(w, a, lv);
+}
+
+fn cheapest(w: &mut String, a: &Analysis, lv: &str) {
+    let cost = |ap: &str, d: i64| a.summary_row(ap, d, "cost_usd_per_million");
     let _ = writeln!(
         w,
-        "**Cheapest approach at each delay** (mean cost in USD per million requests, 95% CI):\n"
+        "**Cheapest approach at each delay** (mean cost in USD per million requests, {lv} CI):\n"
     );
     let _ = write!(w, "| delay | cheapest |");
     for ap in &a.approaches {
@@ -83,24 +185,26 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
             best.map_or("-".into(), |b| format!("**`{}`**", b.0))
         );
         for ap in &a.approaches {
-            let cell = cost(ap, d).map_or("-".into(), |r| with_ci(&r.mean, money));
+            let cell = cost(ap, d).map_or("-".into(), |r| with_ci(&r.mean, money, r.describe.n));
             let _ = write!(w, " {cell} |");
         }
         let _ = writeln!(w);
     }
     let _ = writeln!(w);
+}
+
+fn breakeven(w: &mut String, a: &Analysis, s: &Settings) {
     let _ = writeln!(w, "**Break-even** (cost fitted against delay per approach; bootstrap over requests within each group):\n");
     for b in &a.breakeven {
-        match (b.delay_ms, b.ci) {
-            (Some(x), Some(ci)) if x >= 0.0 => {
+        match b.delay_ms {
+            Some(x) if x >= 0.0 => {
                 let _ = writeln!(
                     w,
-                    "- `{}` is cheaper than `{}` above **{}** (95% CI {}-{}).",
+                    "- `{}` is cheaper than `{}` above **{}** ({}).",
                     b.approach,
                     b.baseline,
                     ms(x),
-                    thousands_f(ci.low),
-                    ms(ci.high)
+                    breakeven_interval(b, s.bootstrap.confidence)
                 );
             }
             _ => {
@@ -113,8 +217,11 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
         }
     }
     let _ = writeln!(w);
+}
+
+fn theories(w: &mut String, a: &Analysis, lv: &str) {
     let _ = writeln!(w, "**The plan's theories**:\n");
-    let _ = writeln!(w, "| theory | claimed | measured (95% CI) | verdict |");
+    let _ = writeln!(w, "| theory | claimed | measured ({lv} CI) | verdict |");
     let _ = writeln!(w, "|---|---:|---:|---|");
     for h in &a.hypotheses {
         let fmt: fn(f64) -> String = if h.unit == "ms" { ms } else { times };
@@ -130,11 +237,14 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
             h.claim,
             fmt(h.range.0),
             fmt(h.range.1),
-            with_ci(&h.measured, fmt)
+            with_ci(&h.measured, fmt, h.n)
         );
     }
     let _ = writeln!(w);
+}
 
+/// One section per chart: its caption and the means behind it.
+fn evidence(w: &mut String, a: &Analysis, c: &Context, lv: &str) {
     let section = |w: &mut String,
                    title: &str,
                    chart: &str,
@@ -157,21 +267,21 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
             for ap in &a.approaches {
                 let cell = a
                     .summary_row(ap, d, metric)
-                    .map_or("-".into(), |r| with_ci(&r.mean, f));
+                    .map_or("-".into(), |r| with_ci(&r.mean, f, r.describe.n));
                 let _ = write!(w, " {cell} |");
             }
             let _ = writeln!(w);
         }
         let _ = writeln!(w);
     };
-    section(w, "Billed Durable Object wall time", "do_wall_by_delay.png", "do_wall_ms", ms, "Mean `do_wall_ms` per request (95% CI): the wall clock Durable Objects are billed on, summed over origin and orchestrator legs.");
+    section(w, "Billed Durable Object wall time", "do_wall_by_delay.png", "do_wall_ms", ms, &format!("Mean `do_wall_ms` per request ({lv} CI): the wall clock Durable Objects are billed on, summed over origin and orchestrator legs."));
     section(
         w,
         "Cost per million requests",
         "cost_vs_delay.png",
         "cost_usd_per_million",
         money,
-        "Mean `cost_usd_per_million` (95% CI), with the prices listed under How this was computed.",
+        &format!("Mean `cost_usd_per_million` ({lv} CI), with the prices listed under How this was computed."),
     );
     section(
         w,
@@ -179,7 +289,9 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
         "span_ecdf.png",
         "span_ms",
         ms,
-        "Mean `span_ms` (95% CI): first leg start to last leg end, as Cloudflare saw it.",
+        &format!(
+            "Mean `span_ms` ({lv} CI): first leg start to last leg end, as Cloudflare saw it."
+        ),
     );
     section(
         w,
@@ -187,14 +299,16 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
         "worker_cpu.png",
         "worker_cpu_ms",
         ms,
-        "Mean `worker_cpu_ms` (95% CI): the CPU time Workers are billed on.",
+        &format!("Mean `worker_cpu_ms` ({lv} CI): the CPU time Workers are billed on."),
     );
     if a.has_client_latency {
-        section(w, "Client latency", "", "client_latency_ms", ms, "Mean `client_latency_ms` from the run manifest (95% CI), for requests matched to exactly one window.");
+        section(w, "Client latency", "", "client_latency_ms", ms, &format!("Mean `client_latency_ms` from the run manifest ({lv} CI), for requests matched to exactly one window."));
     }
+}
 
+fn differences(w: &mut String, a: &Analysis, lv: &str) {
     let _ = writeln!(w, "## Differences against the baseline\n");
-    let _ = writeln!(w, "Difference and ratio of means (other - baseline, other / baseline), 95% CI. All rows in `comparisons.csv`.\n");
+    let _ = writeln!(w, "Difference and ratio of means (other - baseline, other / baseline), {lv} CI. All rows in `comparisons.csv`.\n");
     let _ = writeln!(
         w,
         "| delay | approach | baseline | metric | difference | ratio |"
@@ -208,19 +322,19 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
         };
         let _ = writeln!(
             w,
-            "| {} | `{}` | `{}` | {} | {} | {:.3} ({:.3}-{:.3}) |",
+            "| {} | `{}` | `{}` | {} | {} | {} |",
             delay_label(r.delay_ms),
             r.approach,
             r.baseline,
             r.metric,
-            with_ci(&r.diff, f),
-            r.ratio.value,
-            r.ratio.ci.low,
-            r.ratio.ci.high
+            with_ci(&r.diff, f, r.n),
+            ratio_with_ci(&r.ratio, r.n)
         );
     }
     let _ = writeln!(w);
+}
 
+fn quality(w: &mut String, c: &Context) {
     let _ = writeln!(w, "## Data quality\n");
     let _ = writeln!(w, "| item | detail | approach | delay | count |");
     let _ = writeln!(w, "|---|---|---|---|---:|");
@@ -236,7 +350,9 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
         );
     }
     let _ = writeln!(w);
+}
 
+fn method(w: &mut String, a: &Analysis, s: &Settings) {
     let p = &s.prices;
     let b = &s.bootstrap;
     let _ = writeln!(w, "## How this was computed\n");
@@ -248,14 +364,14 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
     );
     let _ = writeln!(
         w,
-        "- Bootstrap: {} resamples, seed {}, {} intervals at {:.0}% confidence, each approach and delay's requests resampled once and every statistic read from those resamples (medians drawn from their exact bootstrap distribution); BCa's jackknife leaves out one of at most 200 blocks of requests. Quantiles by linear interpolation (numpy's default).",
+        "- Bootstrap: {} resamples, seed {}, {} intervals at {} confidence, each approach and delay's requests resampled once and every statistic read from those resamples (medians drawn from their exact bootstrap distribution); BCa's jackknife leaves out one of at most 200 blocks of requests. Quantiles by linear interpolation (numpy's default).",
         thousands(b.resamples as u64),
         b.seed,
         match b.method {
             Method::Bca => "BCa",
             Method::Percentile => "percentile",
         },
-        b.confidence * 100.0
+        level(b.confidence)
     );
     let _ = writeln!(w, "- Break-even: least squares of cost against delay per approach; its interval from refits on resampled requests (percentiles).");
     let _ = writeln!(
@@ -265,7 +381,33 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
     );
     let _ = writeln!(w, "- Files: `summary.csv`, `comparisons.csv`, `breakeven.csv`, `hypotheses.csv`, `quality.csv`, `requests.csv`, each with a `.parquet` twin; charts in `charts/`.");
     let _ = writeln!(w, "- tracecost {}.", env!("CARGO_PKG_VERSION"));
-    out
+}
+
+/// A break-even delay's interval, or why it has none.
+pub fn breakeven_interval(b: &super::analysis::BreakevenRow, confidence: f64) -> String {
+    match b.ci {
+        Some(ci) => format!(
+            "{} CI {}-{}",
+            level(confidence),
+            thousands_f(ci.low),
+            ms(ci.high)
+        ),
+        None => b.note.clone(),
+    }
+}
+
+/// The interval of "faster by": the negated difference, low and high swapped.
+fn latency_ci(c: &super::analysis::ComparisonRow, confidence: f64) -> String {
+    if has_interval(&c.diff) {
+        format!(
+            "{} CI {}-{}",
+            level(confidence),
+            thousands_f(-c.diff.ci.high),
+            ms(-c.diff.ci.low)
+        )
+    } else {
+        no_interval(c.n).to_string()
+    }
 }
 
 /// One paragraph that says what to keep and why.
@@ -307,15 +449,14 @@ fn recommendation(a: &Analysis, s: &Settings) -> String {
         ));
     }
     if let Some(b) = a.breakeven.iter().find(|b| &b.approach == best) {
-        match (b.delay_ms, b.ci) {
-            (Some(x), Some(ci)) if x >= 0.0 => text.push_str(&format!(
-                ". Use it only for fetches expected to take longer than about {} (95% CI {}-{}); below that, `{baseline}` is cheaper",
+        match b.delay_ms {
+            Some(x) if x >= 0.0 => text.push_str(&format!(
+                ". Use it only for fetches expected to take longer than about {} ({}); below that, `{baseline}` is cheaper",
                 ms(x),
-                thousands_f(ci.low),
-                ms(ci.high)
+                breakeven_interval(b, s.bootstrap.confidence)
             )),
-            (Some(x), _) if x < 0.0 => text.push_str(&format!(", and it is cheaper than `{baseline}` at every delay")),
-            _ => text.push_str(&format!("; {}", b.note)),
+            Some(_) => text.push_str(&format!(", and it is cheaper than `{baseline}` at every delay")),
+            None => text.push_str(&format!("; {}", b.note)),
         }
     }
     let others: Vec<String> = proxies
@@ -338,12 +479,11 @@ fn recommendation(a: &Analysis, s: &Settings) -> String {
                 })?;
             let faster = -c.diff.value;
             Some(format!(
-                "`{best}` is {} {} than `{ap}` at {} (95% CI {}-{})",
+                "`{best}` is {} {} than `{ap}` at {} ({})",
                 ms(faster.abs()),
                 if faster >= 0.0 { "faster" } else { "slower" },
                 delay_label(c.delay_ms),
-                thousands_f(-c.diff.ci.high),
-                ms(-c.diff.ci.low)
+                latency_ci(c, s.bootstrap.confidence)
             ))
         })
         .collect();

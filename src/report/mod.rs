@@ -42,17 +42,32 @@ pub struct ReportSection {
     pub charts: Option<bool>,
 }
 
+/// Most resamples per interval: each group holds 128 bytes per resample,
+/// so 100,000 is ~13 MB a group.
+pub const MAX_RESAMPLES: usize = 100_000;
+
 impl ReportSection {
+    /// The analysis settings; a value out of range is a one-line error naming its field.
     pub fn analysis_settings(&self, prices: &crate::cost::Prices) -> Result<analysis::Settings> {
         let confidence = self.confidence.unwrap_or(0.95);
         if !(0.5..1.0).contains(&confidence) {
             anyhow::bail!(
-                "report.confidence = {confidence}: give a level between 0.5 and 1, such as 0.95"
+                "report.confidence = {confidence}: give a level of at least 0.5 and below 1, such as 0.95"
             );
         }
         let resamples = self.resamples.unwrap_or(10_000);
-        if resamples < 100 {
-            anyhow::bail!("report.resamples = {resamples}: use at least 1,000 (10,000 by default)");
+        if !(100..=MAX_RESAMPLES).contains(&resamples) {
+            anyhow::bail!(
+                "report.resamples (or --resamples) = {resamples}: give 100 to {} (10,000 by default)",
+                format::thousands(MAX_RESAMPLES as u64)
+            );
+        }
+        let hypothesis_delay_ms = self.hypothesis_delay_ms.unwrap_or(1000);
+        if !(0..=crate::limits::MAX_DURATION_MS).contains(&hypothesis_delay_ms) {
+            anyhow::bail!(
+                "report.hypothesis_delay_ms = {hypothesis_delay_ms}: give a delay in ms from 0 to {} (30 days)",
+                format::thousands(crate::limits::MAX_DURATION_MS as u64)
+            );
         }
         Ok(analysis::Settings {
             bootstrap: Config {
@@ -62,7 +77,7 @@ impl ReportSection {
                 method: self.interval.unwrap_or(Method::Bca),
             },
             baseline: self.baseline.clone().unwrap_or_else(|| "direct".into()),
-            hypothesis_delay_ms: self.hypothesis_delay_ms.unwrap_or(1000),
+            hypothesis_delay_ms,
             extra_pairs: self
                 .compare
                 .clone()
@@ -102,43 +117,36 @@ pub struct Written {
     pub analysis: Analysis,
 }
 
-pub fn run(settings: &Settings) -> Result<Written> {
-    let derived = derived_dir(settings);
-    let requests_file = RequestsFile::open(&derived)?;
-    // Grouped a row group at a time: only the metrics' values are held.
+/// The complete requests by approach and delay, read a row group at a
+/// time: only the metrics' values are held.
+fn group(file: &RequestsFile) -> Result<analysis::Grouping> {
     let mut grouping = analysis::Grouping::default();
-    let rows = requests_file.rows()?;
-    for start in (0..rows).step_by(ROW_GROUP) {
-        grouping.add(&requests_file.read(Some(&analysis::columns()), Some((start, ROW_GROUP)))?)?;
+    for start in (0..file.rows()?).step_by(ROW_GROUP) {
+        grouping.add(&file.read(Some(&analysis::columns()), Some((start, ROW_GROUP)))?)?;
     }
-    let (requests_total, requests_complete) = (grouping.requests, grouping.complete);
-    let quality_path = derived.join(QUALITY_FILE);
-    let quality = ParquetReader::new(std::fs::File::open(&quality_path).with_context(|| {
+    Ok(grouping)
+}
+
+fn read_quality(derived: &std::path::Path) -> Result<DataFrame> {
+    let path = derived.join(QUALITY_FILE);
+    let file = std::fs::File::open(&path).with_context(|| {
         format!(
             "cannot open {}: run `tracecost transform` first",
-            quality_path.display()
+            path.display()
         )
-    })?)
-    .finish()
-    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", quality_path.display()))?;
-    let s = settings.report.analysis_settings(&settings.prices)?;
-    // The requests table does not depend on the analysis: written alongside it.
-    let out = &settings.out;
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create report folder {}", out.display()))?;
-    let (a, requests_written) = rayon::join(
-        || analysis::analyse(grouping.finish(&s.baseline)?, &s),
-        || export_requests(&requests_file, out),
-    );
-    let a = a?;
-    requests_written?;
+    })?;
+    (ParquetReader::new(file).finish())
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
+}
 
+/// The CSV tables and their Parquet twins.
+fn write_tables(a: &Analysis, quality: &DataFrame, out: &std::path::Path) -> Result<()> {
     let tables = [
-        tables::summary(&a),
-        tables::comparisons(&a),
-        tables::breakeven(&a),
-        tables::hypotheses(&a),
-        tables::from_frame("quality", &quality)?,
+        tables::summary(a),
+        tables::comparisons(a),
+        tables::breakeven(a),
+        tables::hypotheses(a),
+        tables::from_frame("quality", quality)?,
     ];
     tables.par_iter().try_for_each(|t| -> Result<()> {
         write_atomic(
@@ -146,58 +154,111 @@ pub fn run(settings: &Settings) -> Result<Written> {
             csv::render(t).as_bytes(),
         )?;
         write_parquet(&mut t.to_frame()?, &out.join(format!("{}.parquet", t.name)))
-    })?;
+    })
+}
+
+pub fn run(settings: &Settings) -> Result<Written> {
+    let derived = derived_dir(settings);
+    let requests_file = RequestsFile::open(&derived)?;
+    let grouping = group(&requests_file)?;
+    let (requests_total, requests_complete) = (grouping.requests, grouping.complete);
+    let requests_unusable = grouping.unusable;
+    let without_complete = grouping.without_complete(settings.transform.approaches.keys());
+    let quality = read_quality(&derived)?;
+    let s = settings.report.analysis_settings(&settings.prices)?;
+    // The requests table does not depend on the analysis: written alongside it.
+    let out = &settings.out;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create report folder {}", out.display()))?;
+    for dir in [out.clone(), out.join("charts")] {
+        crate::transform::remove_temporaries(&dir)?;
+    }
+    let (a, requests_written) = rayon::join(
+        || analysis::analyse(grouping.finish(&s.baseline)?, &s),
+        || export_requests(&requests_file, out),
+    );
+    let a = a?;
+    requests_written?;
+    write_tables(&a, &quality, out)?;
     let charts = settings.report.charts.unwrap_or(true) && !settings.no_charts;
     if charts {
         charts::write_all(&a, &out.join("charts"))?;
     }
+    let quality = crate::transform::quality::from_frame(&quality)?;
     let context = markdown::Context {
         pipeline: &settings.name,
         requests_total,
         requests_complete,
-        quality: crate::transform::quality::from_frame(&quality)?,
+        requests_unusable,
+        sampling_notices: crate::transform::quality::sampling_notices(&quality),
+        quality,
         charts,
+        without_complete,
     };
     write_atomic(
         &out.join("report.md"),
         markdown::render(&a, &s, &context).as_bytes(),
     )?;
-    print_summary(&a, &s, out);
+    print_summary(&a, &s, &context, out);
     Ok(Written {
         dir: out.clone(),
         analysis: a,
     })
 }
 
-fn print_summary(a: &Analysis, s: &analysis::Settings, out: &std::path::Path) {
+fn print_summary(
+    a: &Analysis,
+    s: &analysis::Settings,
+    c: &markdown::Context,
+    out: &std::path::Path,
+) {
     use format::thousands_f;
+    if let Some(warning) = markdown::sampling_warning(c.sampling_notices) {
+        println!("WARNING: {warning}");
+    }
     println!(
-        "report: {} approaches x {} delays, {} resamples per interval",
+        "report: {} approaches x {} delays, {} resamples per interval, intervals at {}",
         a.approaches.len(),
         a.delays.len(),
-        s.bootstrap.resamples
+        format::thousands(s.bootstrap.resamples as u64),
+        format::level(a.confidence)
     );
+    let notes = [
+        markdown::without_complete_note(&c.without_complete),
+        markdown::unusable_note(c.requests_unusable),
+    ];
+    for note in notes.into_iter().flatten() {
+        println!("  {}", note.replace('`', ""));
+    }
+    let ci = |e: &crate::stats::bootstrap::Estimate, unit: &str| {
+        if analysis::has_interval(e) {
+            let (low, high) = (thousands_f(e.ci.low), thousands_f(e.ci.high));
+            format!("{} CI {low}-{high}{unit}", format::level(a.confidence))
+        } else {
+            "no interval".to_string()
+        }
+    };
     for b in &a.breakeven {
-        match (b.delay_ms, b.ci) {
-            (Some(x), Some(ci)) => println!(
-                "  break-even {} vs {}: {} ms (95% CI {}-{} ms)",
-                b.approach,
-                b.baseline,
-                thousands_f(x),
-                thousands_f(ci.low),
-                thousands_f(ci.high)
-            ),
-            _ => println!("  break-even {} vs {}: {}", b.approach, b.baseline, b.note),
+        let (ap, base) = (&b.approach, &b.baseline);
+        match b.delay_ms {
+            Some(x) => {
+                let interval = markdown::breakeven_interval(b, a.confidence);
+                println!(
+                    "  break-even {ap} vs {base}: {} ms ({interval})",
+                    thousands_f(x)
+                );
+            }
+            None => println!("  break-even {ap} vs {base}: {}", b.note),
         }
     }
     for h in &a.hypotheses {
+        let unit = if h.unit == "ms" { " ms" } else { "x" };
         println!(
-            "  {}: {} ({} in 95% CI {}-{})",
+            "  {}: {} ({}{unit}, {})",
             h.id,
             h.verdict.name(),
             thousands_f(h.measured.value),
-            thousands_f(h.measured.ci.low),
-            thousands_f(h.measured.ci.high)
+            ci(&h.measured, unit)
         );
     }
     println!(

@@ -20,8 +20,9 @@ use polars::prelude::*;
 
 use crate::config::Settings;
 use crate::cost::Prices;
+use crate::limits::{EVENT_TIME_MAX_MS, EVENT_TIME_MIN_MS, MAX_DURATION_MS};
 use crate::memory;
-use crate::mirror::lake::{lake_files, write_parquet, AtomicParquet, LakeLock};
+use crate::mirror::lake::{is_tmp_name, lake_files, write_parquet, AtomicParquet, LakeLock};
 use quality::{LegCounts, QualityRow, RequestCounts};
 use rules::{has_role_column, TransformSection};
 use run_manifest::{Index, Match};
@@ -36,6 +37,48 @@ pub const LEGS_FILE: &str = "legs.parquet";
 pub const QUALITY_FILE: &str = "quality.parquet";
 /// Where the first pass spreads the window's lines; removed when done.
 const PARTITIONS_DIR: &str = ".partitions";
+
+/// Why a leg whose wall or CPU time is negative or beyond
+/// [`MAX_DURATION_MS`] is ignored. The mirror quarantines such lines; a lake
+/// written before it did may hold them, and one such leg made a request's
+/// sums overflow.
+pub const BAD_DURATION: &str = "wall or CPU time negative or over 30 days";
+/// Why a leg whose event time is outside the limits' range is ignored (its
+/// span could overflow, like a duration's).
+pub const BAD_EVENT_TIME: &str = "event time before 2010 or from 2100";
+/// What `missing_roles` says of a request whose delay is negative: no
+/// endpoint answers before it is asked, so the value is wrong, not small.
+pub const NEGATIVE_DELAY: &str = "negative delay";
+
+/// Removes the temporaries (see `crate::mirror::lake::tmp_path`) a killed
+/// run left in `dir`; no folder, nothing to do.
+pub fn remove_temporaries(dir: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
+        if !is_tmp_name(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        let path = entry.path();
+        let removed = match entry.file_type() {
+            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
+            _ => std::fs::remove_file(&path),
+        };
+        match removed {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| {
+                    format!("cannot remove the leftover temporary {}", path.display())
+                })
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
 
 /// Lake columns the transform reads.
 const LEG_COLUMNS: &[&str] = &[
@@ -102,6 +145,8 @@ pub fn run(settings: &Settings) -> Result<Vec<QualityRow>> {
         Ok(lines)
     };
     let dir = derived_dir(settings);
+    let _outputs = LakeLock::outputs(&dir)?;
+    remove_temporaries(&dir)?;
     let partitions = partition::scatter(
         &files,
         LEG_COLUMNS,
@@ -219,7 +264,17 @@ fn null_str() -> Expr {
 /// and the approach and delay it carries; row by row, so each lake file is
 /// classified on its own.
 pub fn line_columns(rows: LazyFrame, t: &TransformSection) -> LazyFrame {
-    let reason = when(rules::script_selected(&t.filters).not())
+    let outside = |c: &str, low: i64, high: i64| {
+        (col(c).lt(lit(low)).or(col(c).gt(lit(high)))).fill_null(lit(false))
+    };
+    let bad_duration =
+        outside("WallTimeMs", 0, MAX_DURATION_MS).or(outside("CPUTimeMs", 0, MAX_DURATION_MS));
+    let bad_time = outside("EventTimestampMs", EVENT_TIME_MIN_MS, EVENT_TIME_MAX_MS - 1);
+    let reason = when(bad_duration)
+        .then(lit(BAD_DURATION))
+        .when(bad_time)
+        .then(lit(BAD_EVENT_TIME))
+        .when(rules::script_selected(&t.filters).not())
         .then(lit("script not selected"))
         .when(rules::event_type_selected(&t.filters).not())
         .then(lit("event type not selected"))
@@ -401,8 +456,9 @@ pub fn finish(base: LazyFrame, t: &TransformSection, prices: &Prices) -> LazyFra
             .map(|r| present(r))
             .reduce(|a, b| a.and(b))
             .unwrap_or(lit(true));
+        let delay_known = col("delay_ms").gt_eq(lit(0)).fill_null(lit(false));
         complete = when(this.clone())
-            .then(all.and(col("delay_ms").is_not_null()))
+            .then(all.and(delay_known))
             .otherwise(complete);
         let absent: Vec<Expr> = spec
             .required_roles
@@ -420,6 +476,8 @@ pub fn finish(base: LazyFrame, t: &TransformSection, prices: &Prices) -> LazyFra
         };
         let absent = when(col("delay_ms").is_null())
             .then(lit("delay unknown"))
+            .when(col("delay_ms").lt(lit(0)))
+            .then(lit(NEGATIVE_DELAY))
             .otherwise(absent);
         missing = when(this.clone()).then(absent).otherwise(missing);
         written = when(this.clone())

@@ -125,7 +125,8 @@ pub fn build(
     // What the mirror read, from the lake's manifest (all objects, whatever the window).
     let manifest = Manifest::load(lake)?;
     let mut statuses: BTreeMap<&str, u64> = BTreeMap::new();
-    let (mut lines, mut rejected, mut test_lines) = (0, 0, 0);
+    // Saturating: the manifest is a file anyone can edit.
+    let (mut lines, mut rejected, mut test_lines, mut sampling) = (0u64, 0u64, 0u64, 0u64);
     for e in manifest.objects.values() {
         let status = match e.status {
             Status::Ingested => "ingested",
@@ -134,9 +135,10 @@ pub fn build(
             Status::Quarantined => "unreadable (quarantined)",
         };
         *statuses.entry(status).or_default() += 1;
-        lines += e.lines;
-        rejected += e.rejected_lines;
-        test_lines += e.test_lines;
+        lines = lines.saturating_add(e.lines);
+        rejected = rejected.saturating_add(e.rejected_lines);
+        test_lines = test_lines.saturating_add(e.test_lines);
+        sampling = sampling.saturating_add(e.sampling_notices);
     }
     for (status, n) in statuses {
         out.push(row("source objects", status, n));
@@ -144,12 +146,13 @@ pub fn build(
     out.push(row("source lines", "read", lines));
     out.push(row("source lines", "malformed (quarantined)", rejected));
     out.push(row("source lines", "test", test_lines));
+    out.push(row(SAMPLING_ITEM, SAMPLING_DETAIL, sampling));
 
     out.push(row("events", "lake rows in window", lake_rows));
     out.push(row(
         "events",
         "duplicates dropped",
-        lake_rows - legs.distinct,
+        lake_rows.saturating_sub(legs.distinct),
     ));
     out.push(row("events", "distinct legs", legs.distinct));
     for (role, n) in &legs.classified {
@@ -248,8 +251,17 @@ pub fn from_frame(df: &DataFrame) -> Result<Vec<QualityRow>> {
 pub fn total(rows: &[QualityRow], item: &str, detail: Option<&str>) -> u64 {
     rows.iter()
         .filter(|r| r.item == item && detail.is_none_or(|d| r.detail == d))
-        .map(|r| r.count)
-        .sum()
+        .fold(0, |sum, r| sum.saturating_add(r.count))
+}
+
+/// The row of wrangler tail's "Tail is currently in sampling mode" notices:
+/// each says the capture dropped events.
+pub const SAMPLING_ITEM: &str = "source lines";
+pub const SAMPLING_DETAIL: &str = "wrangler tail sampling notices (events dropped)";
+
+/// The sampling notices over every source object of the lake.
+pub fn sampling_notices(rows: &[QualityRow]) -> u64 {
+    total(rows, SAMPLING_ITEM, Some(SAMPLING_DETAIL))
 }
 
 pub fn print_summary(rows: &[QualityRow], dir: &Path) {
@@ -275,5 +287,12 @@ pub fn print_summary(rows: &[QualityRow], dir: &Path) {
         n("requests", Some("incomplete")),
         n("legs orphaned", None),
     );
+    let sampling = sampling_notices(rows);
+    if sampling > 0 {
+        println!(
+            "  wrangler tail was sampling: {} notices, so the capture misses events",
+            thousands(sampling)
+        );
+    }
     println!("  outputs: {}", dir.display());
 }

@@ -147,6 +147,10 @@ pub struct TransformSection {
     pub partitions: Option<usize>,
 }
 
+/// Most pieces a window is joined in: each holds an open file while the
+/// lake is spread, and a piece of 7 MB of lake files is already small.
+pub const MAX_PARTITIONS: usize = 4096;
+
 fn check_regex(field: &str, pattern: &str, capture: bool) -> Result<()> {
     match regex::Regex::new(pattern) {
         Err(e) => {
@@ -168,8 +172,11 @@ impl TransformSection {
         if self.roles.is_empty() {
             bail!("the pipeline file has no [[transform.roles]]: declare at least the origin role (see README, Transform)");
         }
-        if self.partitions == Some(0) {
-            bail!("transform.partitions is 0: give at least 1, or leave it out to size pieces by the lake");
+        if let Some(n) = self
+            .partitions
+            .filter(|n| !(1..=MAX_PARTITIONS).contains(n))
+        {
+            bail!("transform.partitions = {n}: give 1 to {MAX_PARTITIONS}, or leave it out to size pieces by the lake");
         }
         let roles: Vec<&str> = self.roles.iter().map(|r| r.name.as_str()).collect();
         for (i, rule) in self.roles.iter().enumerate() {
@@ -200,8 +207,8 @@ impl TransformSection {
             bail!("transform.delay.role_present: a delay cannot follow from which roles took part; use url_query, url_regex, log_regex, rpc_method or constant");
         }
         if let Some(c) = &self.delay.constant {
-            if c.as_integer().is_none() {
-                bail!("transform.delay.constant must be a whole number of milliseconds, not {c}");
+            if c.as_integer().is_none_or(|ms| ms < 0) {
+                bail!("transform.delay.constant must be a whole number of milliseconds, 0 or more, not {c}");
             }
         }
         if let Some(c) = &self.approach.constant {
@@ -210,6 +217,14 @@ impl TransformSection {
             }
         }
         for (approach, spec) in &self.approaches {
+            for (field, rows) in [
+                ("rows_written", spec.rows_written),
+                ("rows_read", spec.rows_read),
+            ] {
+                if !rows.is_finite() || rows < 0.0 {
+                    bail!("transform.approaches.{approach}.{field} = {rows}: give a finite number of rows, 0 or more");
+                }
+            }
             for role in &spec.required_roles {
                 if !roles.contains(&role.as_str()) {
                     bail!("transform.approaches.{approach}.required_roles names role `{role}`, which no [[transform.roles]] defines");

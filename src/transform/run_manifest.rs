@@ -38,6 +38,21 @@ fn parse_time(text: &str) -> Result<i64> {
     }
 }
 
+/// What a row must hold beyond its types: a delay and a client latency are
+/// durations, so not negative (nor NaN or infinite).
+fn check_row(row: &Row) -> Result<()> {
+    if row.delay_ms < 0 {
+        bail!("delay_ms {} is negative", row.delay_ms);
+    }
+    if let Some(ms) = row
+        .client_latency_ms
+        .filter(|ms| !ms.is_finite() || *ms < 0.0)
+    {
+        bail!("client_latency_ms {ms} is not a duration of 0 ms or more");
+    }
+    Ok(())
+}
+
 pub fn load(path: &Path) -> Result<Vec<RunWindow>> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
@@ -55,6 +70,7 @@ pub fn load(path: &Path) -> Result<Vec<RunWindow>> {
         let at = |t: &str| {
             parse_time(t).with_context(|| format!("run manifest {} line {line}", path.display()))
         };
+        check_row(&row).with_context(|| format!("run manifest {} line {line}", path.display()))?;
         let (start_ms, end_ms) = (at(&row.start)?, at(&row.end)?);
         if end_ms < start_ms {
             bail!(
