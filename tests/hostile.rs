@@ -624,8 +624,13 @@ fn a_lake_in_a_folder_of_other_files_leaves_them_alone() {
     let others = [
         "notes/.draft.tmp-1",
         "keep.txt",
+        ".hidden.tmp-1-1",
         "sub/date=2020-01-01/a.parquet",
+        "date=2024-01-01/notes.txt",
+        "date=2025-11-19/a.log.gz",
         "_quarantine/mine.txt",
+        "_quarantine/lines/mine.jsonl",
+        "_quarantine/objects/mine.object",
     ];
     for other in others {
         write(&lake.join(other), b"mine");
@@ -635,6 +640,25 @@ fn a_lake_in_a_folder_of_other_files_leaves_them_alone() {
         assert!(lake.join(other).exists(), "{other} was removed");
     }
     assert_eq!(lake_rows(&lake), 3);
+}
+
+#[test]
+fn a_lake_that_holds_its_source_is_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    write(
+        &src.join("date=2025-11-19/a.log.gz"),
+        &gzip(good_lines(3).join("\n").as_bytes()),
+    );
+    for lake in [src.clone(), tmp.path().to_path_buf()] {
+        let out = mirror_status(tmp.path(), &src, &lake, &[], false);
+        let err = stderr(&out);
+        assert!(
+            err.contains("is inside") && err.lines().count() == 1,
+            "{err}"
+        );
+        assert!(src.join("date=2025-11-19/a.log.gz").exists());
+    }
 }
 
 #[test]

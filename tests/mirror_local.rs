@@ -422,6 +422,39 @@ fn an_interrupted_mirror_rerun_gives_the_same_lake_as_a_clean_run() {
 }
 
 #[test]
+fn a_mirror_killed_after_a_checkpoint_reruns_to_the_clean_lake_without_duplicates() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Large enough that the mirror saves its manifest (every 2 s) before it ends.
+    let sim = simulate(tmp.path(), 3, &["--scale", "150"]);
+    let source = sim.join("logpush");
+    let clean = tmp.path().join("clean");
+    mirror(tmp.path(), &source, &clean, &["--quiet"]);
+
+    let lake = tmp.path().join("crashed");
+    let pipeline = empty_pipeline(tmp.path());
+    let mut child = bin()
+        .args(mirror_args(&pipeline, source.to_str().unwrap(), &lake))
+        .args(["--jobs", "2", "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !lake.join("_manifest.json").exists() && started.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    child.kill().unwrap();
+    assert!(
+        child.wait().unwrap().code().is_none(),
+        "the mirror finished before it could be killed; use a larger archive"
+    );
+    mirror(tmp.path(), &source, &lake, &["--quiet"]);
+    let rows = |lake: &std::path::Path| read_lake(lake).height();
+    assert_eq!(rows(&lake), rows(&clean), "rows lost or duplicated");
+    assert!(tree(&lake) == tree(&clean), "same rows, different files");
+}
+
+#[test]
 fn window_limits_the_folders_that_are_read() {
     let tmp = tempfile::tempdir().unwrap();
     let sim = simulate(tmp.path(), 3, &[]);

@@ -33,6 +33,37 @@ pub fn is_tmp_name(name: &str) -> bool {
     name.starts_with('.') && name.contains(TMP_MARK)
 }
 
+/// Whether the mirror could have written a file of this name (or its
+/// temporary): a stem and a 16-hex-digit hash, then one of its suffixes
+/// (`.parquet`, `.jsonl`, `.object`, `.tail`, `.reason.json`). The sweep
+/// removes only such files, so a lake or quarantine pointed at a folder
+/// that holds other things never loses them.
+pub fn is_mirror_name(name: &str) -> bool {
+    let name = match name.strip_prefix('.').and_then(|n| n.split_once(TMP_MARK)) {
+        Some((inner, _)) => inner,
+        None => name,
+    };
+    let suffixes = [
+        ".parquet",
+        ".jsonl",
+        ".object",
+        ".tail",
+        ".reason.json",
+        ".tail.reason.json",
+    ];
+    suffixes.iter().any(|suffix| {
+        name.strip_suffix(suffix)
+            .and_then(|stem| stem.rsplit_once('-'))
+            .is_some_and(|(head, hash)| {
+                !head.is_empty()
+                    && hash.len() == 16
+                    && hash
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            })
+    }) || name == super::manifest::FILE_NAME
+}
+
 /// File-system-safe name for a source object: a readable stem plus a hash of
 /// the whole key, so no key (`..`, `/`, absolute paths) can steer a write.
 pub fn object_stem(key: &str) -> String {
@@ -588,6 +619,35 @@ pub fn read_lake_file(path: &str, columns: &[&str]) -> Result<DataFrame> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_names_the_mirror_writes_are_its_own() {
+        let stem = object_stem("20251118/x.log.gz");
+        let ours = [
+            "segment-00ff00ff00ff00ff.parquet".to_string(),
+            format!("{stem}.parquet"),
+            format!("{stem}.object"),
+            format!("{stem}.tail.reason.json"),
+            "segment-00ff00ff00ff00ff.jsonl".into(),
+            tmp_path(Path::new("segment-00ff00ff00ff00ff.parquet"))
+                .to_string_lossy()
+                .into_owned(),
+            "._manifest.json.tmp-1-2".into(),
+        ];
+        for name in &ours {
+            assert!(is_mirror_name(name), "{name}");
+        }
+        for name in [
+            "notes.txt",
+            "a.parquet",
+            "x-123.parquet",
+            "keep-00FF00FF00FF00FF.parquet",
+            ".draft.tmp-1",
+            "-00ff00ff00ff00ff.parquet",
+        ] {
+            assert!(!is_mirror_name(name), "{name}");
+        }
+    }
 
     #[test]
     fn hostile_keys_stay_inside_the_lake() {

@@ -82,6 +82,9 @@ pub fn run(settings: &Settings) -> Result<Summary> {
         bail!("no source: pass --source (a Logpush folder, a tail capture or s3://bucket/prefix) or set [source] location in the pipeline file");
     };
     let ours = [settings.lake.as_path(), settings.quarantine.as_path()];
+    if let SourceSpec::Local(path) = spec {
+        refuse_source_in(path, &ours)?;
+    }
     let source = open_source(spec, &settings.s3, &ours)?;
     let summary = mirror(source.as_ref(), settings)?;
     print_summary(&summary, settings);
@@ -92,6 +95,24 @@ pub fn run(settings: &Settings) -> Result<Summary> {
         );
     }
     Ok(summary)
+}
+
+/// A source that is the lake or the quarantine, or inside one, would read
+/// the mirror's own files as input (and their sweep would remove the input).
+fn refuse_source_in(source: &Path, ours: &[&Path]) -> Result<()> {
+    let Ok(source) = fs::canonicalize(source) else {
+        return Ok(());
+    };
+    for dir in ours {
+        if fs::canonicalize(dir).is_ok_and(|d| source.starts_with(&d)) {
+            bail!(
+                "the source {} is inside {}, which the mirror writes: point --lake (or --quarantine) at another folder",
+                source.display(),
+                dir.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Mirrors every new or changed object of `source` into the lake. A full
@@ -227,45 +248,23 @@ impl Run<'_> {
                 })
             });
             for done in rx {
-                let (obj, outcome) = match done {
+                let objects = match done {
                     Done::Read(bytes) => {
                         progress.advance(bytes);
                         continue;
                     }
-                    Done::Object(obj, outcome) => (obj, *outcome),
+                    Done::Segment(objects) => objects,
                 };
-                match outcome {
-                    Ok(outcome) => {
-                        for message in &outcome.messages {
-                            self.show(&format!("quarantined: {message}"), Some(&progress));
-                        }
-                        record(&mut self.summary, &obj, &outcome);
-                        replace_entry(
-                            manifest,
-                            &settings.lake,
-                            &settings.quarantine,
-                            &obj.key,
-                            outcome.entry,
-                        )?;
-                    }
-                    Err(e) if is_disk_full(&e) => {
+                for (obj, outcome) in objects {
+                    if let Some(full) = self.take(&obj, outcome, manifest, &progress)? {
                         stop.store(true, Ordering::Relaxed);
-                        stopped.get_or_insert(e);
+                        stopped.get_or_insert(full);
                     }
-                    Err(e) => match e.chain().find_map(|c| c.downcast_ref::<Unreadable>()) {
-                        Some(why) => {
-                            let skipped = Skipped {
-                                key: obj.key.clone(),
-                                reason: why.0.clone(),
-                            };
-                            self.skip(skipped, Some(&progress));
-                        }
-                        None => {
-                            self.summary.failed += 1;
-                            progress.println(&printable(&format!("error: {e:#}")));
-                        }
-                    },
                 }
+                // Between segments only: a segment's objects share its files,
+                // so the manifest names all of them or none (after a kill, a
+                // rerun must not read into a new segment rows that an old one
+                // still holds).
                 if last_save.elapsed() > CHECKPOINT_EVERY {
                     manifest.save(&settings.lake)?;
                     last_save = Instant::now();
@@ -282,6 +281,48 @@ impl Run<'_> {
             );
         }
         Ok(stopped)
+    }
+
+    /// Records one object's outcome; returns a full disk's error, which
+    /// stops the run.
+    fn take(
+        &mut self,
+        obj: &ObjectRef,
+        outcome: Result<Outcome>,
+        manifest: &mut Manifest,
+        progress: &Progress,
+    ) -> Result<Option<anyhow::Error>> {
+        let settings = self.settings;
+        match outcome {
+            Ok(outcome) => {
+                for message in &outcome.messages {
+                    self.show(&format!("quarantined: {message}"), Some(progress));
+                }
+                record(&mut self.summary, obj, &outcome);
+                replace_entry(
+                    manifest,
+                    &settings.lake,
+                    &settings.quarantine,
+                    &obj.key,
+                    outcome.entry,
+                )?;
+            }
+            Err(e) if is_disk_full(&e) => return Ok(Some(e)),
+            Err(e) => match e.chain().find_map(|c| c.downcast_ref::<Unreadable>()) {
+                Some(why) => {
+                    let skipped = Skipped {
+                        key: obj.key.clone(),
+                        reason: why.0.clone(),
+                    };
+                    self.skip(skipped, Some(progress));
+                }
+                None => {
+                    self.summary.failed += 1;
+                    progress.println(&printable(&format!("error: {e:#}")));
+                }
+            },
+        }
+        Ok(None)
     }
 
     /// Lists this run's skipped entries in the quarantine (or removes the
@@ -334,11 +375,11 @@ fn disk_full(settings: &Settings, e: &anyhow::Error) -> anyhow::Error {
     )
 }
 
-/// What a worker reports: progress while it reads, then each object of a
-/// segment once the segment is on disk.
+/// What a worker reports: progress while it reads, then every object of a
+/// segment at once, when the segment is on disk.
 enum Done {
     Read(u64),
-    Object(ObjectRef, Box<Result<Outcome>>),
+    Segment(Vec<(ObjectRef, Result<Outcome>)>),
 }
 
 /// Reads a segment's objects one after the other into its files, commits
@@ -398,20 +439,17 @@ fn mirror_segment(
     };
     if let Some(e) = failure {
         let why = format!("{e:#}");
-        for obj in objects {
-            let _ = tx.send(Done::Object(
-                obj.clone(),
-                Box::new(Err(anyhow::anyhow!(
-                    "{}: its rows could not be written ({why}); the next run reads it again",
-                    obj.key
-                ))),
-            ));
-        }
+        let failed = objects.iter().map(|obj| {
+            let e = anyhow::anyhow!(
+                "{}: its rows could not be written ({why}); the next run reads it again",
+                obj.key
+            );
+            (obj.clone(), Err(e))
+        });
+        let _ = tx.send(Done::Segment(failed.collect()));
         return;
     }
-    for (obj, outcome) in done {
-        let _ = tx.send(Done::Object(obj, Box::new(outcome)));
-    }
+    let _ = tx.send(Done::Segment(done));
 }
 
 fn record(summary: &mut Summary, obj: &ObjectRef, outcome: &Outcome) {
@@ -503,14 +541,14 @@ fn sweep(lake: &Path, quarantine: &Path, manifest: &Manifest) -> Result<()> {
         if is_dir && rel.starts_with("date=") {
             for (name, is_dir) in entries(&lake.join(&rel))? {
                 let file = format!("{rel}/{name}");
-                if !is_dir && !in_lake.contains(file.as_str()) {
+                if !is_dir && lake::is_mirror_name(&name) && !in_lake.contains(file.as_str()) {
                     remove(&lake.join(file))?;
                 }
             }
             if fs::read_dir(lake.join(&rel))?.next().is_none() {
                 fs::remove_dir(lake.join(&rel))?;
             }
-        } else if !is_dir && lake::is_tmp_name(&rel) {
+        } else if !is_dir && lake::is_tmp_name(&rel) && lake::is_mirror_name(&rel) {
             remove(&lake.join(rel))?;
         }
     }
@@ -518,7 +556,7 @@ fn sweep(lake: &Path, quarantine: &Path, manifest: &Manifest) -> Result<()> {
     for folder in ["lines", "objects"] {
         for (name, is_dir) in entries(&quarantine.join(folder))? {
             let file = format!("{folder}/{name}");
-            if !is_dir && !in_quarantine.contains(file.as_str()) {
+            if !is_dir && lake::is_mirror_name(&name) && !in_quarantine.contains(file.as_str()) {
                 remove(&quarantine.join(file))?;
             }
         }
