@@ -697,3 +697,65 @@ fn an_object_spanning_thousands_of_days_is_cut_at_a_thousand() {
         .unwrap()
         .contains("span more than 1000 days"));
 }
+
+#[test]
+fn lines_under_the_cap_are_flushed_by_size_in_bounded_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src/20251119");
+    let big = GOOD.replace(
+        "\"EventType\":\"fetch\"",
+        &format!(
+            "\"EventType\":\"fetch\",\"Logs\":[{{\"Level\":\"log\",\"Message\":[\"{}\"]}}]",
+            "x".repeat(12 << 20)
+        ),
+    );
+    let object = gzip(big.as_bytes());
+    for i in 0..24 {
+        write(&src.join(format!("o{i:02}.log.gz")), &object);
+    }
+    let lake = tmp.path().join("lake");
+    let before = children_peak_rss_kb();
+    let out = mirror_status(
+        tmp.path(),
+        &tmp.path().join("src"),
+        &lake,
+        &["--jobs", "1"],
+        true,
+    );
+    let peak_mb = children_peak_rss_kb().max(before) / 1024;
+    assert!(peak_mb < 300, "peak RSS {peak_mb} MB");
+    assert!(
+        stdout(&out).contains("lines 24 -> rows 24"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_bad_line_that_json_would_swell_past_the_cap_is_kept_by_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src/20251119");
+    let control = vec![1u8; (16 << 20) - 1];
+    let text = [GOOD.as_bytes(), b"\n", &control, b"\n", GOOD.as_bytes()].concat();
+    write(&src.join("a.log.gz"), &gzip(&text));
+    let lake = tmp.path().join("lake");
+    let before = children_peak_rss_kb();
+    mirror_status(
+        tmp.path(),
+        &tmp.path().join("src"),
+        &lake,
+        &["--jobs", "1"],
+        true,
+    );
+    let peak_mb = children_peak_rss_kb().max(before) / 1024;
+    assert!(peak_mb < 300, "peak RSS {peak_mb} MB");
+    let bad = quarantined_lines(&lake.join("_quarantine"));
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0]["length"], (16u64 << 20) - 1);
+    assert_eq!(bad[0]["head"].as_str().unwrap().len(), 256);
+    let size: u64 = common::tree(&lake.join("_quarantine"))
+        .iter()
+        .map(|(_, b)| b.len() as u64)
+        .sum();
+    assert!(size < 4096, "{size}");
+}

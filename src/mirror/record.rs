@@ -120,6 +120,9 @@ impl Hex16 {
 /// Column builders for the rows of one object that fall on one date.
 pub struct LakeBatch {
     len: usize,
+    /// Bytes of text pushed: rows are flushed by count or by size, so a few
+    /// huge lines cannot pile up (see `ingest::GROUP_BYTES`).
+    bytes: usize,
     ts: PrimitiveChunkedBuilder<Int64Type>,
     script_name: StringChunkedBuilder,
     entrypoint: StringChunkedBuilder,
@@ -157,6 +160,7 @@ impl LakeBatch {
     pub fn new(cap: usize) -> Self {
         LakeBatch {
             len: 0,
+            bytes: 0,
             ts: i("EventTimestampMs", cap),
             script_name: s("ScriptName", cap),
             entrypoint: s("Entrypoint", cap),
@@ -192,8 +196,27 @@ impl LakeBatch {
         self.len == 0
     }
 
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
     pub fn push(&mut self, row: &Row, line: u64) {
         self.len += 1;
+        let texts = [
+            &row.request_url,
+            &row.event,
+            &row.logs,
+            &row.exceptions,
+            &row.script_version,
+            &row.script_tags,
+            &row.diagnostics,
+        ];
+        self.bytes += texts
+            .iter()
+            .map(|t| t.as_ref().map_or(0, |t| t.len()))
+            .sum::<usize>()
+            + row.log_messages.as_ref().map_or(0, String::len)
+            + row.extra.as_ref().map_or(0, String::len);
         self.ts.append_value(row.event_timestamp_ms);
         self.script_name.append_option(row.script_name.as_deref());
         self.entrypoint.append_option(row.entrypoint.as_deref());

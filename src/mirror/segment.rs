@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use polars::prelude::{col, lit, DataFrame, IntoLazy, ParquetReader, SerReader};
 
-use super::ingest::ROW_GROUP;
+use super::ingest::{GROUP_BYTES, ROW_GROUP};
 use super::lake::{partition_dir, tmp_path, write_parquet, LakeFileWriter};
 use super::record::NO_MIN_MAX;
 use super::source::ObjectRef;
@@ -36,6 +36,7 @@ pub fn cut(mut pending: Vec<ObjectRef>) -> Vec<Vec<ObjectRef>> {
 struct DayFile {
     held: Vec<DataFrame>,
     rows: usize,
+    bytes: usize,
     writer: Option<LakeFileWriter>,
     tmp: PathBuf,
     dest: PathBuf,
@@ -76,14 +77,16 @@ impl Segment {
             DayFile {
                 held: Vec::new(),
                 rows: 0,
+                bytes: 0,
                 writer: None,
                 tmp: tmp_path(&dest),
                 dest,
             }
         });
         file.rows += rows.height();
+        file.bytes += rows.estimated_size();
         file.held.push(rows);
-        if file.rows >= ROW_GROUP {
+        if file.rows >= ROW_GROUP || file.bytes >= GROUP_BYTES {
             write_held(file)?;
         }
         Ok(())
@@ -133,6 +136,7 @@ fn write_held(file: &mut DayFile) -> Result<()> {
     }
     rows.rechunk_mut();
     file.rows = 0;
+    file.bytes = 0;
     if file.writer.is_none() {
         if let Some(dir) = file.tmp.parent() {
             fs::create_dir_all(dir)?;
