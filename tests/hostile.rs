@@ -662,18 +662,55 @@ fn a_lake_that_holds_its_source_is_refused_in_one_line() {
 }
 
 #[test]
-fn an_object_spanning_thousands_of_days_is_cut_at_a_thousand() {
+fn an_object_spanning_thousands_of_days_is_cut_at_a_year() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src/20251119");
-    let lines: Vec<String> = (0..3000i64)
-        .map(|day| {
-            GOOD.replace(
-                "1763510000000",
-                &(1_300_000_000_000 + day * 86_400_000).to_string(),
-            )
-        })
-        .collect();
+    let day_line = |day: i64| {
+        GOOD.replace(
+            "1763510000000",
+            &(1_300_000_000_000 + day * 86_400_000).to_string(),
+        )
+    };
+    let lines: Vec<String> = (0..3000).map(day_line).collect();
     write(&src.join("a.log.gz"), &gzip(lines.join("\n").as_bytes()));
+    let lake = tmp.path().join("lake");
+    let out = mirror_status(
+        tmp.path(),
+        &tmp.path().join("src"),
+        &lake,
+        &["--jobs", "1"],
+        true,
+    );
+    assert!(
+        stdout(&out).contains("lines 3,000 -> rows 366"),
+        "{}",
+        stdout(&out)
+    );
+    let bad = quarantined_lines(&lake.join("_quarantine"));
+    assert_eq!(bad.len(), 3000 - 366);
+    assert!(bad[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("span more than 366 days"));
+}
+
+#[test]
+fn objects_spanning_many_days_together_are_split_into_parts_in_bounded_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src/20251119");
+    let day_line = |day: i64| {
+        GOOD.replace(
+            "1763510000000",
+            &(1_300_000_000_000 + day * 86_400_000).to_string(),
+        )
+    };
+    for object in 0..12i64 {
+        let lines: Vec<String> = (0..300).map(|d| day_line(object * 300 + d)).collect();
+        write(
+            &src.join(format!("o{object:02}.log.gz")),
+            &gzip(lines.join("\n").as_bytes()),
+        );
+    }
     let lake = tmp.path().join("lake");
     let before = children_peak_rss_kb();
     let out = mirror_status(
@@ -686,16 +723,24 @@ fn an_object_spanning_thousands_of_days_is_cut_at_a_thousand() {
     let peak_mb = children_peak_rss_kb().max(before) / 1024;
     assert!(peak_mb < 300, "peak RSS {peak_mb} MB");
     assert!(
-        stdout(&out).contains("lines 3,000 -> rows 1,000"),
+        stdout(&out).contains("lines 3,600 -> rows 3,600"),
         "{}",
         stdout(&out)
     );
-    let bad = quarantined_lines(&lake.join("_quarantine"));
-    assert_eq!(bad.len(), 2000);
-    assert!(bad[0]["error"]
-        .as_str()
-        .unwrap()
-        .contains("span more than 1000 days"));
+    // Each object became a part of its own segment file.
+    let names: std::collections::BTreeSet<String> = common::tree(&lake)
+        .into_iter()
+        .filter(|(path, _)| path.starts_with("date="))
+        .map(|(path, _)| path.rsplit('/').next().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 12, "{names:?}");
+    let rerun = mirror_status(tmp.path(), &tmp.path().join("src"), &lake, &[], true);
+    assert!(
+        stdout(&rerun).contains("12 unchanged"),
+        "{}",
+        stdout(&rerun)
+    );
+    assert_eq!(lake_rows(&lake), 3600);
 }
 
 #[test]

@@ -23,6 +23,7 @@ use super::logpush::{self, Line};
 use super::manifest::{Entry, Status};
 use super::record::{epoch_day, LakeBatch, Row, NO_MIN_MAX};
 use super::rejects::Rejects;
+use super::segment::MAX_DAYS;
 use super::source::{ObjectRef, ObjectSource};
 use super::tail::{self, Item, TailFramer};
 use crate::cli::InputFormat;
@@ -39,10 +40,6 @@ const READ_BUFFER: usize = 64 * 1024;
 /// Rows an object's builders start with: a Logpush object holds a few
 /// hundred events; 28 builders sized for more cost a page fault each.
 const OBJECT_ROWS: usize = 256;
-/// Event days one object may span: every day costs a set of column
-/// builders and a lake file, so an object of lines a day apart each would
-/// otherwise take gigabytes. Logpush objects span minutes, captures hours.
-const MAX_DAYS: usize = 1000;
 /// How many line errors of one object are kept for the terminal.
 pub const SHOWN_ERRORS: usize = 3;
 

@@ -382,10 +382,8 @@ enum Done {
     Segment(Vec<(ObjectRef, Result<Outcome>)>),
 }
 
-/// Reads a segment's objects one after the other into its files, commits
-/// them, and reports every object. If the segment cannot be written, none of
-/// its objects is recorded and the next run reads them again; once `stop`
-/// is set, nothing more is read.
+/// Reads a segment's objects into its files, in parts when their events
+/// span more days than one part may hold (see `segment::MAX_DAYS`).
 fn mirror_segment(
     source: &dyn ObjectSource,
     objects: &[ObjectRef],
@@ -393,26 +391,56 @@ fn mirror_segment(
     stop: &AtomicBool,
     tx: &mut std::sync::mpsc::Sender<Done>,
 ) {
-    let mut segment = segment::Segment::new(dest.lake, objects);
+    let mut rest = objects;
+    for part in 0.. {
+        let segment = segment::Segment::new(dest.lake, objects, part);
+        let taken = mirror_part(source, segment, rest, dest, stop, tx);
+        rest = &rest[taken..];
+        if taken == 0 || rest.is_empty() {
+            return;
+        }
+    }
+}
+
+/// Reads objects of `rest` one after the other into `segment` until they
+/// are all read or the next one does not fit, commits the segment, and
+/// reports its objects at once. If it cannot be written, none of them is
+/// recorded and the next run reads them again; once `stop` is set, nothing
+/// more is read. Returns how many objects it took (0 when stopped).
+fn mirror_part(
+    source: &dyn ObjectSource,
+    mut segment: segment::Segment,
+    rest: &[ObjectRef],
+    dest: &Destinations,
+    stop: &AtomicBool,
+    tx: &mut std::sync::mpsc::Sender<Done>,
+) -> usize {
     let mut rejects = rejects::Rejects::new(dest.quarantine, segment.stem());
-    let mut done = Vec::with_capacity(objects.len());
+    let mut done = Vec::with_capacity(rest.len());
     let mut failure = None;
-    'objects: for obj in objects {
+    'objects: for obj in rest {
         if stop.load(Ordering::Relaxed) {
             segment.abort();
             rejects.abort();
-            return;
+            return 0;
         }
+        let from = rejects.written();
         let outcome = ingest::ingest_object(source, obj, dest, &mut rejects);
-        let _ = tx.send(Done::Read(obj.size));
         let mut outcome = match outcome {
+            Ok(outcome) if !done.is_empty() && !segment.fits(&outcome.held) => {
+                // Read again into the next part.
+                let _ = rejects.rollback(from);
+                break;
+            }
             Ok(outcome) => outcome,
             // This object only (a source error): the others still land.
             Err(e) => {
+                let _ = tx.send(Done::Read(obj.size));
                 done.push((obj.clone(), Err(e)));
                 continue;
             }
         };
+        let _ = tx.send(Done::Read(obj.size));
         for (day, rows) in std::mem::take(&mut outcome.held) {
             outcome.entry.files.push(segment.file_of(day));
             if let Err(e) = segment.append(day, rows) {
@@ -423,6 +451,7 @@ fn mirror_segment(
         outcome.entry.files.sort();
         done.push((obj.clone(), Ok(outcome)));
     }
+    let taken = done.len();
     let failure = match failure {
         Some(e) => {
             segment.abort();
@@ -438,8 +467,9 @@ fn mirror_segment(
         },
     };
     if let Some(e) = failure {
+        // None of the rest is read now: the next run reads them again.
         let why = format!("{e:#}");
-        let failed = objects.iter().map(|obj| {
+        let failed = rest.iter().map(|obj| {
             let e = anyhow::anyhow!(
                 "{}: its rows could not be written ({why}); the next run reads it again",
                 obj.key
@@ -447,9 +477,10 @@ fn mirror_segment(
             (obj.clone(), Err(e))
         });
         let _ = tx.send(Done::Segment(failed.collect()));
-        return;
+        return rest.len();
     }
     let _ = tx.send(Done::Segment(done));
+    taken
 }
 
 fn record(summary: &mut Summary, obj: &ObjectRef, outcome: &Outcome) {
