@@ -804,3 +804,48 @@ fn a_bad_line_that_json_would_swell_past_the_cap_is_kept_by_reference() {
         .sum();
     assert!(size < 4096, "{size}");
 }
+
+#[test]
+fn a_misleading_first_line_does_not_decide_the_format_of_the_whole_object() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (capture, rows) = clean_capture(tmp.path());
+    let good = good_lines(10).join("\n");
+    let banner = "wrangler banner line\n".repeat(40);
+    let blank = "\n".repeat(70_000);
+    let cases: Vec<(&str, String, usize)> = vec![
+        ("logpush after a lone {", format!("{{\n{good}\n"), 10),
+        (
+            "logpush after a tail key line",
+            format!("\"wallTime\": 5,\n{good}\n"),
+            10,
+        ),
+        (
+            "a capture after a compact line",
+            format!("{{\"a\":1}}\n{capture}"),
+            rows,
+        ),
+        (
+            "a capture after 40 banner lines",
+            format!("{banner}{capture}"),
+            rows,
+        ),
+        (
+            "a capture after 70 KB of blank lines",
+            format!("{blank}{capture}"),
+            rows,
+        ),
+    ];
+    for (what, text, want) in cases {
+        let dir = tmp.path().join(what.replace(' ', "-"));
+        let path = dir.join("src/20251119/x.log.gz");
+        write(&path, &gzip(text.as_bytes()));
+        let lake = dir.join("lake");
+        let out = mirror_status(&dir, &dir.join("src"), &lake, &[], true);
+        assert_eq!(lake_rows(&lake), want, "{what}: {}", stdout(&out));
+        assert!(
+            stdout(&out).contains("quarantined objects 0"),
+            "{what}: {}",
+            stdout(&out)
+        );
+    }
+}

@@ -64,12 +64,48 @@ pub struct Outcome {
 /// Reads one object. `Err` means the source itself failed (I/O, network): the
 /// object is not recorded and the next run tries again. Bad content is never
 /// an `Err`: it is quarantined and reported in the outcome.
+///
+/// The format is detected from the first lines, which junk can mislead (a
+/// Logpush object that starts with `{` alone, a capture that starts with a
+/// compact line): when the detected format finds no row but bad lines, the
+/// other one is tried, and kept if it finds rows.
 pub fn ingest_object(
     source: &dyn ObjectSource,
     obj: &ObjectRef,
     dest: &Destinations,
     rejects: &mut Rejects,
 ) -> Result<Outcome> {
+    let first = attempt(source, obj, dest, rejects, dest.format)?;
+    let Some(other) = first.other_format(dest.format) else {
+        return first.finish(source, obj, dest);
+    };
+    first.discard();
+    let second = attempt(source, obj, dest, rejects, Some(other))?;
+    if second.has_rows() {
+        return second.finish(source, obj, dest);
+    }
+    second.discard();
+    attempt(source, obj, dest, rejects, dest.format)?.finish(source, obj, dest)
+}
+
+/// One reading of an object in one format.
+enum Attempt<'a> {
+    Read {
+        writer: ObjectWriter<'a>,
+        format: Option<InputFormat>,
+        tail: Option<Tail>,
+    },
+    /// Not gzip, not JSON, or a first gzip member that does not decode.
+    Unreadable(String),
+}
+
+fn attempt<'a>(
+    source: &dyn ObjectSource,
+    obj: &ObjectRef,
+    dest: &'a Destinations<'a>,
+    rejects: &'a mut Rejects,
+    format: Option<InputFormat>,
+) -> Result<Attempt<'a>> {
     let failed = Arc::new(AtomicBool::new(false));
     let raw = source.open(obj)?;
     let reader = WatchedReader {
@@ -77,16 +113,12 @@ pub fn ingest_object(
         failed: failed.clone(),
     };
     let mut writer = ObjectWriter::new(dest, &obj.key, rejects);
-    match read_content(reader, obj, dest.format, &mut writer) {
-        Ok((format, tail)) => {
-            if let Some(tail) = tail {
-                if let Err(e) = writer.quarantine_tail(source, obj, &tail) {
-                    writer.abort();
-                    return Err(e);
-                }
-            }
-            writer.finish(obj, format)
-        }
+    match read_content(reader, obj, format, &mut writer) {
+        Ok((format, tail)) => Ok(Attempt::Read {
+            writer,
+            format,
+            tail,
+        }),
         Err(e) if failed.load(Ordering::Relaxed) => {
             writer.abort();
             Err(anyhow::Error::new(e).context(format!("cannot read {}", obj.key)))
@@ -97,9 +129,71 @@ pub fn ingest_object(
         }
         Err(e) => {
             writer.abort();
-            let reason = e.to_string();
-            quarantine_object(source, obj, dest, &reason)
+            Ok(Attempt::Unreadable(e.to_string()))
         }
+    }
+}
+
+impl Attempt<'_> {
+    /// The format to try instead, when this one was detected and found
+    /// only bad lines.
+    fn other_format(&self, forced: Option<InputFormat>) -> Option<InputFormat> {
+        match self {
+            Attempt::Read {
+                writer,
+                format: Some(format),
+                ..
+            } if forced.is_none() && writer.rows == 0 && writer.rejected > 0 => {
+                Some(match format {
+                    InputFormat::Logpush => InputFormat::Tail,
+                    InputFormat::Tail => InputFormat::Logpush,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn has_rows(&self) -> bool {
+        matches!(self, Attempt::Read { writer, .. } if writer.rows > 0)
+    }
+
+    /// Takes back what the attempt wrote.
+    fn discard(self) {
+        if let Attempt::Read { mut writer, .. } = self {
+            writer.abort();
+        }
+    }
+
+    fn finish(
+        self,
+        source: &dyn ObjectSource,
+        obj: &ObjectRef,
+        dest: &Destinations,
+    ) -> Result<Outcome> {
+        let (mut writer, format, tail) = match self {
+            Attempt::Unreadable(reason) => return quarantine_object(source, obj, dest, &reason),
+            Attempt::Read {
+                writer,
+                format,
+                tail,
+            } => (writer, format, tail),
+        };
+        // Nothing parsed in an object whose format could not be told: it is
+        // not JSON, and is kept whole rather than line by line.
+        if let Some(why) = writer.undecided.take() {
+            if writer.rows + writer.test_lines + writer.sampling_notices == 0 && writer.rejected > 0
+            {
+                writer.abort();
+                return quarantine_object(source, obj, dest, &why);
+            }
+        }
+        if let Some(tail) = tail {
+            if let Err(e) = writer.quarantine_tail(source, obj, &tail) {
+                writer.abort();
+                return Err(e);
+            }
+        }
+        writer.finish(obj, format)
     }
 }
 
@@ -266,19 +360,12 @@ fn read_text(
             Err(e) => (InputFormat::Logpush, Some(e)),
         },
     };
+    writer.undecided = undecided;
     match format {
         InputFormat::Logpush => read_logpush(&mut text, writer)?,
         InputFormat::Tail => read_tail(&mut text, writer)?,
     }
-    match undecided {
-        Some(why)
-            if writer.rows + writer.test_lines + writer.sampling_notices == 0
-                && writer.rejected > 0 =>
-        {
-            Err(content_error(why))
-        }
-        _ => Ok(Some(format)),
-    }
+    Ok(Some(format))
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -393,6 +480,8 @@ struct ObjectWriter<'a> {
     sampling_notices: u64,
     /// Quarantine files of an undecodable tail of the object.
     tail_files: Vec<String>,
+    /// Why the format could not be told from the first lines, if it could not.
+    undecided: Option<String>,
     messages: Vec<String>,
 }
 
@@ -414,6 +503,7 @@ impl<'a> ObjectWriter<'a> {
             first_uncopied: 0,
             sampling_notices: 0,
             tail_files: Vec::new(),
+            undecided: None,
             messages: Vec::new(),
         }
     }
