@@ -91,7 +91,7 @@ pub fn ingest_object(
 /// One reading of an object in one format.
 enum Attempt<'a> {
     Read {
-        writer: ObjectWriter<'a>,
+        writer: Box<ObjectWriter<'a>>,
         format: Option<InputFormat>,
         tail: Option<Tail>,
     },
@@ -112,7 +112,7 @@ fn attempt<'a>(
         inner: raw,
         failed: failed.clone(),
     };
-    let mut writer = ObjectWriter::new(dest, &obj.key, rejects);
+    let mut writer = Box::new(ObjectWriter::new(dest, &obj.key, rejects));
     match read_content(reader, obj, format, &mut writer) {
         Ok((format, tail)) => Ok(Attempt::Read {
             writer,
