@@ -282,7 +282,12 @@ pub fn parse_pipeline(text: &str) -> Result<PipelineFile, String> {
         match e.span() {
             Some(span) => {
                 let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-                format!("line {line}: {message}")
+                // Type errors name no field: the key on that line does.
+                let key = text.lines().nth(line - 1).and_then(|l| l.split_once('='));
+                match key.map(|(k, _)| k.trim()).filter(|k| !message.contains(k)) {
+                    Some(key) => format!("line {line} (`{key}`): {message}"),
+                    None => format!("line {line}: {message}"),
+                }
             }
             None => message,
         }
@@ -473,6 +478,8 @@ mod tests {
         assert!(err.contains("locaton"), "{err}");
         assert!(err.starts_with("line 3"), "{err}");
         assert!(!err.contains('\n'));
+        let err = parse_pipeline("[mirror]\nmax_line_bytes = -1\n").unwrap_err();
+        assert!(err.starts_with("line 2 (`max_line_bytes`): "), "{err}");
     }
 
     #[test]

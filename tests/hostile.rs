@@ -363,6 +363,7 @@ fn unreadable_entries_are_skipped_and_listed_and_everything_else_read() {
     symlink(&day, src.join("20251120")).unwrap();
     let odd = std::ffi::OsStr::from_bytes(b"caf\xe9.log.gz");
     fs::write(day.join(odd), gzip(good_lines(1)[0].as_bytes())).unwrap();
+    fs::write(day.join("..gz"), gzip(good_lines(1)[0].as_bytes())).unwrap();
     let fifo = day.join("pipe.log.gz");
     let made = std::process::Command::new("mkfifo")
         .arg(&fifo)
@@ -373,7 +374,7 @@ fn unreadable_entries_are_skipped_and_listed_and_everything_else_read() {
     for run in 0..2 {
         let out = mirror_status(tmp.path(), &src, &lake, &[], true);
         let text = stdout(&out);
-        assert!(text.contains("skipped 5 ("), "run {run}: {text}");
+        assert!(text.contains("skipped 6 ("), "run {run}: {text}");
         assert_eq!(lake_rows(&lake), 5);
     }
     let listed = fs::read_to_string(lake.join("_quarantine/skipped.jsonl")).unwrap();
@@ -383,6 +384,7 @@ fn unreadable_entries_are_skipped_and_listed_and_everything_else_read() {
         ("20251120", "symbolic link"),
         ("20251119/caf\u{fffd}.log.gz", "not UTF-8"),
         ("20251119/pipe.log.gz", "not a regular file"),
+        ("20251119/..gz", "hidden name"),
     ] {
         let line = listed
             .lines()
@@ -848,4 +850,46 @@ fn a_misleading_first_line_does_not_decide_the_format_of_the_whole_object() {
             stdout(&out)
         );
     }
+}
+
+#[test]
+fn a_tail_event_that_is_no_event_is_quarantined_as_delivered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let odd = "{\n  \"zeta\": 1,\n  \"eventTimestamp\": \"yesterday\",\n  \"alpha\": [1,   2]\n}";
+    let capture = format!(
+        "{odd}\n{{\n  \"eventTimestamp\": 1763510000000,\n  \"logs\": \"not an array\"\n}}\n"
+    );
+    let path = tmp.path().join("t.json");
+    fs::write(&path, &capture).unwrap();
+    let lake = tmp.path().join("lake");
+    mirror_status(tmp.path(), &path, &lake, &[], true);
+    let bad = quarantined_lines(&lake.join("_quarantine"));
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0]["text"], odd);
+    let df = read_lake(&lake);
+    assert_eq!(str_col(&df, "Logs"), [Some("\"not an array\"")]);
+}
+
+#[test]
+fn a_changed_object_is_said_to_replace_its_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let capture = |n: usize| {
+        (0..n)
+            .map(|i| format!("{{\"eventTimestamp\": {}}}\n", 1763510000000 + i))
+            .collect::<String>()
+    };
+    let path = tmp.path().join("a/capture.json");
+    write(&path, capture(3).as_bytes());
+    let lake = tmp.path().join("lake");
+    mirror_status(tmp.path(), &path, &lake, &[], true);
+    let other = tmp.path().join("b/capture.json");
+    write(&other, capture(5).as_bytes());
+    let out = mirror_status(tmp.path(), &other, &lake, &[], true);
+    assert!(stdout(&out).contains("replaced 1 ("), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("replaced: capture.json changed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(lake_rows(&lake), 5);
 }

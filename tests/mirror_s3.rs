@@ -335,3 +335,50 @@ fn wrong_credentials_and_an_unreachable_endpoint_are_one_clear_line_without_secr
     );
     assert!(stderr(&out).contains("--account-id"), "{}", stderr(&out));
 }
+
+#[test]
+fn an_object_larger_than_the_memory_cap_is_skipped_and_listed_and_the_rest_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src/20251119");
+    std::fs::create_dir_all(&src).unwrap();
+    let line = r#"{"EventTimestampMs":1763510000000,"ScriptName":"s","EventType":"fetch"}"#;
+    std::fs::write(src.join("small.log.gz"), gzip(line.as_bytes())).unwrap();
+    // Random text does not compress: the object stays larger than the cap.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let noise: String = (0..20_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect();
+    let big = format!("{{\"EventTimestampMs\":1763510000000,\"ScriptName\":\"{noise}\"}}");
+    std::fs::write(src.join("big.log.gz"), gzip(big.as_bytes())).unwrap();
+    let server = Server::start(&tmp.path().join("s3"));
+    server.upload(&tmp.path().join("src"), "workers");
+    let p = tmp.path().join("capped.toml");
+    std::fs::write(&p, "name = \"s3\"\n[source.s3]\nmax_object_bytes = 4096\n").unwrap();
+    let lake = tmp.path().join("lake");
+    let source = format!("s3://{BUCKET}/workers");
+    let args = [
+        "mirror",
+        "--pipeline",
+        p.to_str().unwrap(),
+        "--source",
+        &source,
+        "--endpoint",
+        &server.endpoint,
+        "--lake",
+        lake.to_str().unwrap(),
+    ];
+    let out = ok(run_env(&args, &CREDENTIALS));
+    assert!(stdout(&out).contains("skipped 1"), "{}", stdout(&out));
+    assert_eq!(read_lake(&lake).height(), 1);
+    let listed = std::fs::read_to_string(lake.join("_quarantine/skipped.jsonl")).unwrap();
+    assert!(
+        listed.contains("20251119/big.log.gz") && listed.contains("max_object_bytes"),
+        "{listed}"
+    );
+    assert_eq!(server.gets(), 1, "the large object is never fetched");
+}

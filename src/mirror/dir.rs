@@ -103,7 +103,8 @@ impl DirSource {
             return listing.skip(&shown, "name is not UTF-8: rename it to read it".into());
         };
         if name.starts_with('.') {
-            return;
+            let why = "hidden name (starts with `.`): rename it to read it";
+            return listing.skip(&join(name), why.into());
         }
         let key = join(name);
         let kind = match entry.file_type() {

@@ -535,12 +535,9 @@ impl<'a> ObjectWriter<'a> {
                 self.sampling_notices += 1;
                 Ok(())
             }
-            Item::Object { line, value } => match tail::to_row(&value) {
-                Ok(row) => self.event(&row, line, || value.to_string().into_bytes()),
-                Err(e) => {
-                    let raw = value.to_string();
-                    self.reject(line, raw.as_bytes(), raw.len() as u64, &e)
-                }
+            Item::Object { line, value, text } => match tail::to_row(&value) {
+                Ok(row) => self.event(&row, line, || text.clone()),
+                Err(e) => self.reject(line, &text, text.len() as u64, &e),
             },
             Item::Bad { line, text, error } => self.reject(line, &text.bytes, text.len, &error),
         }

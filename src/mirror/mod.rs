@@ -60,6 +60,8 @@ pub struct Summary {
     /// Entries not read: links, names that are not UTF-8, unreadable files.
     pub skipped: u64,
     pub sampling_notices: u64,
+    /// Objects read before whose size or version changed: their rows were replaced.
+    pub replaced: u64,
 }
 
 /// Opens the source; `exclude` are folders of ours that may sit inside it.
@@ -174,13 +176,27 @@ impl Run<'_> {
         for skipped in listing.skipped {
             self.skip(skipped, None);
         }
+        let max = source.max_object_bytes().unwrap_or(u64::MAX);
         let mut readable = Vec::with_capacity(listing.objects.len());
         for obj in listing.objects {
             match source.check_key(&obj.key) {
+                Ok(()) if obj.size > max => {
+                    let reason = format!("{} bytes, over [source.s3] max_object_bytes ({max}): raise it to read this object", obj.size);
+                    self.skip(
+                        Skipped {
+                            key: obj.key,
+                            reason,
+                        },
+                        None,
+                    );
+                }
                 Ok(()) => readable.push(obj),
                 Err(why) => {
                     self.summary.refused_keys += 1;
-                    eprintln!("refused: key {:?} ({why}): not read", obj.key);
+                    self.show(
+                        &format!("refused: key {:?} ({why}): not read", obj.key),
+                        None,
+                    );
                 }
             }
         }
@@ -295,6 +311,11 @@ impl Run<'_> {
         let settings = self.settings;
         match outcome {
             Ok(outcome) => {
+                if manifest.objects.contains_key(&obj.key) {
+                    self.summary.replaced += 1;
+                    let line = format!("replaced: {} changed since it was read (size or version); its earlier rows are replaced", obj.key);
+                    self.show(&line, Some(progress));
+                }
                 for message in &outcome.messages {
                     self.show(&format!("quarantined: {message}"), Some(progress));
                 }
@@ -723,6 +744,12 @@ fn print_summary(s: &Summary, settings: &Settings) {
             "  skipped {} (links, special files, names that are not UTF-8, unreadable files: not read), listed in {}",
             n(s.skipped),
             settings.quarantine.join(SKIPPED_FILE).display()
+        );
+    }
+    if s.replaced > 0 {
+        println!(
+            "  replaced {} (changed since they were read: their earlier rows are gone)",
+            n(s.replaced)
         );
     }
     if s.sampling_notices > 0 {

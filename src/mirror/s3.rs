@@ -42,6 +42,10 @@ pub struct S3Section {
     pub max_attempts: Option<u32>,
     /// First backoff in milliseconds, doubled per attempt, with full jitter (default 200).
     pub retry_base_ms: Option<u64>,
+    /// Largest object read (default 32 MiB): an object is held in memory
+    /// while it is fetched, `concurrency` at a time. Larger ones are skipped
+    /// and listed.
+    pub max_object_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -53,10 +57,21 @@ pub struct S3Options {
     pub concurrency: usize,
     pub max_attempts: u32,
     pub retry_base: Duration,
+    pub max_object_bytes: u64,
 }
 
 impl S3Section {
+    fn max_object_bytes(&self) -> u64 {
+        self.max_object_bytes.unwrap_or(32 << 20)
+    }
+
     pub fn options(&self) -> Result<S3Options> {
+        if self.max_object_bytes() < 1024 {
+            bail!(
+                "[source.s3] max_object_bytes = {}: give at least 1024 bytes (default 32 MiB)",
+                self.max_object_bytes()
+            );
+        }
         let endpoint = match (&self.endpoint, &self.account_id) {
             (Some(e), _) => Some(e.clone()),
             (None, Some(id)) => {
@@ -89,6 +104,7 @@ impl S3Section {
             concurrency: self.concurrency.unwrap_or(8).max(1),
             max_attempts: self.max_attempts.unwrap_or(6).max(1),
             retry_base: Duration::from_millis(self.retry_base_ms.unwrap_or(200)),
+            max_object_bytes: self.max_object_bytes(),
         })
     }
 }
@@ -355,7 +371,7 @@ impl S3Source {
         Ok(out)
     }
 
-    async fn fetch(&self, obj: &ObjectRef) -> Result<Vec<u8>> {
+    async fn fetch(&self, obj: &ObjectRef) -> Result<bytes::Bytes> {
         let key = format!("{}{}", self.full_prefix(), obj.key);
         let place = format!("{} object {}", self.place, obj.key);
         self.retry(&key, || async {
@@ -368,6 +384,12 @@ impl S3Source {
                 .await
                 .map_err(|e| classify(e, &place))?;
             let expected = out.content_length();
+            let max = self.options.max_object_bytes;
+            if expected.is_some_and(|n| n as u64 > max) {
+                return Err(Failure::Fatal(format!(
+                    "{place}: the body is larger than the listing said, over [source.s3] max_object_bytes ({max})"
+                )));
+            }
             let body = out
                 .body
                 .collect()
@@ -379,7 +401,7 @@ impl S3Source {
                     "{place}: body cut short ({} of {n} bytes)",
                     body.len()
                 ))),
-                _ => Ok(body.to_vec()),
+                _ => Ok(body),
             }
         })
         .await
@@ -400,6 +422,10 @@ impl ObjectSource for S3Source {
 
     fn parallelism(&self) -> Option<usize> {
         Some(self.options.concurrency)
+    }
+
+    fn max_object_bytes(&self) -> Option<u64> {
+        Some(self.options.max_object_bytes)
     }
 
     fn check_key(&self, key: &str) -> Result<(), String> {

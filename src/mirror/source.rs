@@ -64,6 +64,10 @@ pub trait ObjectSource: Send + Sync {
     fn parallelism(&self) -> Option<usize> {
         None
     }
+    /// Largest object read, for sources that hold an object in memory.
+    fn max_object_bytes(&self) -> Option<u64> {
+        None
+    }
     /// Refuses keys that must not be read (network sources list keys they do not control).
     fn check_key(&self, _key: &str) -> Result<(), String> {
         Ok(())

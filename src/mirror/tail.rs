@@ -12,9 +12,11 @@ use super::record::Row;
 /// One top-level value read from a capture, or bytes that are not one.
 #[derive(Debug)]
 pub enum Item {
+    /// A value and its text as delivered (for the quarantine, if it is no event).
     Object {
         line: u64,
         value: Value,
+        text: Vec<u8>,
     },
     Bad {
         line: u64,
@@ -315,7 +317,7 @@ fn parse(line: u64, text: Vec<u8>) -> Item {
     let error = match simdutf8::basic::from_utf8(&text) {
         Err(_) => "not UTF-8 text".to_string(),
         Ok(s) => match serde_json::from_str::<Value>(s) {
-            Ok(value) => return Item::Object { line, value },
+            Ok(value) => return Item::Object { line, value, text },
             Err(e) => format!("invalid JSON: {e}"),
         },
     };
@@ -410,6 +412,15 @@ pub fn to_row(value: &Value) -> Result<Row<'static>, String> {
     row.diagnostics = obj
         .get("diagnosticsChannelEvents")
         .map(|v| Cow::Owned(v.to_string()));
+    // Fields of an unexpected shape are kept as delivered, not dropped.
+    let raw = |k: &str| {
+        obj.get(k)
+            .filter(|v| !v.is_null())
+            .map(|v| Cow::Owned(v.to_string()))
+    };
+    row.logs = row.logs.or_else(|| raw("logs"));
+    row.exceptions = row.exceptions.or_else(|| raw("exceptions"));
+    row.script_version = row.script_version.or_else(|| raw("scriptVersion"));
     let extra: Map<String, Value> = obj
         .iter()
         .filter(|(k, _)| !MAPPED.contains(&k.as_str()))
@@ -514,7 +525,7 @@ mod tests {
         items
             .iter()
             .map(|i| match i {
-                Item::Object { line, value } if to_row(value).is_ok() => {
+                Item::Object { line, value, .. } if to_row(value).is_ok() => {
                     format!("ok@{line}:{}", value["eventTimestamp"])
                 }
                 Item::Object { line, .. } | Item::Bad { line, .. } => format!("bad@{line}"),
