@@ -39,15 +39,32 @@ impl Default for Prices {
     }
 }
 
-/// The billed quantities of one request.
+/// The billed quantities of one request: numbers, or the columns that hold
+/// them (the transform's expression).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Usage {
-    pub do_wall_ms: f64,
-    pub do_invocations: f64,
-    pub worker_cpu_ms: f64,
-    pub worker_invocations: f64,
-    pub rows_written: f64,
-    pub rows_read: f64,
+pub struct Usage<T = f64> {
+    pub do_wall_ms: T,
+    pub do_invocations: T,
+    pub worker_cpu_ms: T,
+    pub worker_invocations: T,
+    pub rows_written: T,
+    pub rows_read: T,
+}
+
+impl<T> Usage<T> {
+    /// Each quantity with its price, in the order the cost sums them: the
+    /// one definition of the cost, whether the quantities are numbers or
+    /// Polars columns.
+    pub fn priced(self, p: &Prices) -> [(T, f64); 6] {
+        [
+            (self.do_wall_ms, p.do_wall_ms),
+            (self.do_invocations, p.do_request),
+            (self.worker_cpu_ms, p.worker_cpu_ms),
+            (self.worker_invocations, p.worker_request),
+            (self.rows_written, p.row_written),
+            (self.rows_read, p.row_read),
+        ]
+    }
 }
 
 impl Prices {
@@ -79,12 +96,7 @@ impl Prices {
 
     /// USD per million such requests.
     pub fn cost_per_million(&self, u: &Usage) -> f64 {
-        u.do_wall_ms * self.do_wall_ms
-            + u.do_invocations * self.do_request
-            + u.worker_cpu_ms * self.worker_cpu_ms
-            + u.worker_invocations * self.worker_request
-            + u.rows_written * self.row_written
-            + u.rows_read * self.row_read
+        u.priced(self).iter().map(|(quantity, price)| quantity * price).sum()
     }
 }
 

@@ -19,7 +19,7 @@ use anyhow::{bail, Context, Result};
 use polars::prelude::*;
 
 use crate::config::Settings;
-use crate::cost::Prices;
+use crate::cost::{Prices, Usage};
 use crate::limits::{EVENT_TIME_MAX_MS, EVENT_TIME_MIN_MS, MAX_DURATION_MS};
 use crate::memory;
 use crate::mirror::lake::{is_tmp_name, lake_files, write_parquet, AtomicParquet, LakeLock};
@@ -486,12 +486,20 @@ pub fn finish(base: LazyFrame, t: &TransformSection, prices: &Prices) -> LazyFra
         read = when(this).then(lit(spec.rows_read)).otherwise(read);
     }
     let f = |c: &str| col(c).cast(DataType::Float64);
-    let cost = f("do_wall_ms") * lit(prices.do_wall_ms)
-        + f("do_invocations") * lit(prices.do_request)
-        + f("worker_cpu_ms") * lit(prices.worker_cpu_ms)
-        + f("worker_invocations") * lit(prices.worker_request)
-        + written * lit(prices.row_written)
-        + read * lit(prices.row_read);
+    let usage = Usage {
+        do_wall_ms: f("do_wall_ms"),
+        do_invocations: f("do_invocations"),
+        worker_cpu_ms: f("worker_cpu_ms"),
+        worker_invocations: f("worker_invocations"),
+        rows_written: written,
+        rows_read: read,
+    };
+    let cost = usage
+        .priced(prices)
+        .into_iter()
+        .map(|(quantity, price)| quantity * lit(price))
+        .reduce(|a, b| a + b)
+        .expect("six priced quantities");
     let roles_present = listed(
         roles
             .iter()
