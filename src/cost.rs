@@ -96,7 +96,10 @@ impl Prices {
 
     /// USD per million such requests.
     pub fn cost_per_million(&self, u: &Usage) -> f64 {
-        u.priced(self).iter().map(|(quantity, price)| quantity * price).sum()
+        u.priced(self)
+            .iter()
+            .map(|(quantity, price)| quantity * price)
+            .sum()
     }
 }
 

@@ -590,6 +590,14 @@ pub fn lake_files(lake_dir: &Path, window: &Window) -> Result<Vec<String>> {
     Ok(files)
 }
 
+/// Whether a lake row's event time is inside the window.
+pub fn in_window(window: &Window) -> Expr {
+    let time = || col("EventTimestampMs");
+    let from = window.from.map(|f| time().gt_eq(lit(f.timestamp_millis())));
+    let to = window.to.map(|t| time().lt(lit(t.timestamp_millis())));
+    [from, to].into_iter().flatten().fold(lit(true), Expr::and)
+}
+
 /// Every lake row of the window's partitions, lazily; `None` when there are none.
 pub fn scan_lake(lake_dir: &Path, window: &Window) -> Result<Option<LazyFrame>> {
     let files = lake_files(lake_dir, window)?;

@@ -96,14 +96,9 @@ fn matching_timestamps(settings: &Settings) -> Result<Vec<i64>> {
     let Some(lf) = scan_lake(&settings.lake, &settings.window)? else {
         return Ok(Vec::new());
     };
-    let mut keep = script_selected(&settings.transform.filters)
-        .and(event_type_selected(&settings.transform.filters));
-    if let Some(from) = settings.window.from {
-        keep = keep.and(col("EventTimestampMs").gt_eq(lit(from.timestamp_millis())));
-    }
-    if let Some(to) = settings.window.to {
-        keep = keep.and(col("EventTimestampMs").lt(lit(to.timestamp_millis())));
-    }
+    let keep = script_selected(&settings.transform.filters)
+        .and(event_type_selected(&settings.transform.filters))
+        .and(super::lake::in_window(&settings.window));
     let df = lf
         .filter(keep)
         .select([col("EventTimestampMs")])

@@ -24,7 +24,7 @@ use crate::limits::{EVENT_TIME_MAX_MS, EVENT_TIME_MIN_MS, MAX_DURATION_MS};
 use crate::memory;
 use crate::mirror::lake::{is_tmp_name, lake_files, write_parquet, AtomicParquet, LakeLock};
 use quality::{LegCounts, QualityRow, RequestCounts};
-use rules::{has_role_column, TransformSection};
+use rules::{has_role_column, null_str, TransformSection};
 use run_manifest::{Index, Match};
 
 /// Where transform writes and report reads.
@@ -126,13 +126,7 @@ pub fn run(settings: &Settings) -> Result<Vec<QualityRow>> {
         Some(path) => Some(Index::new(run_manifest::load(path)?)),
         None => None,
     };
-    let mut in_window = lit(true);
-    if let Some(from) = settings.window.from {
-        in_window = in_window.and(col("EventTimestampMs").gt_eq(lit(from.timestamp_millis())));
-    }
-    if let Some(to) = settings.window.to {
-        in_window = in_window.and(col("EventTimestampMs").lt(lit(to.timestamp_millis())));
-    }
+    let in_window = crate::mirror::lake::in_window(&settings.window);
     let classify = |rows: DataFrame| {
         let lines = line_columns(rows.lazy().filter(in_window.clone()), t).collect();
         let mut lines = Context::context(lines, "cannot classify legs")?;
@@ -254,10 +248,6 @@ fn join(
         .collect();
     let legs = Context::context(legs, "cannot attach requests to legs")?;
     Ok((legs, requests))
-}
-
-fn null_str() -> Expr {
-    lit(NULL).cast(DataType::String)
 }
 
 /// Each line's role (or why it has none), billing, correlation id, request id

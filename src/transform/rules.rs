@@ -254,7 +254,8 @@ fn any_of(column: &str, values: &[&str]) -> Option<Expr> {
         .map(|e| e.fill_null(lit(false)))
 }
 
-fn null_str() -> Expr {
+/// A null of the string type (a bare `NULL` literal has no type).
+pub fn null_str() -> Expr {
     lit(NULL).cast(DataType::String)
 }
 
