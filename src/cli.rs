@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+pub use crate::mirror::source::InputFormat;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -125,15 +127,6 @@ pub struct StepArgs {
     pub quiet: bool,
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InputFormat {
-    /// Gzipped newline-delimited JSON in PascalCase, as Logpush writes it.
-    Logpush,
-    /// `wrangler tail --format json`: pretty-printed camelCase JSON objects.
-    Tail,
-}
-
 #[derive(Args, Debug)]
 pub struct SimulateArgs {
     /// Folder to write the archive, tail capture, run manifest and ground truth into.
@@ -155,4 +148,17 @@ pub struct SimulateArgs {
     /// Also simulate the optional `rpc-target` approach.
     #[arg(long)]
     pub rpc_target: bool,
+}
+
+impl SimulateArgs {
+    /// The simulator's options: the step never sees clap's types.
+    pub fn options(&self) -> crate::simulate::Options {
+        crate::simulate::Options {
+            out: self.out.clone(),
+            seed: self.seed,
+            runs: self.runs,
+            scale: self.scale,
+            rpc_target: self.rpc_target,
+        }
+    }
 }

@@ -10,10 +10,11 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use serde::Deserialize;
 
-use crate::cli::{InputFormat, StepArgs};
+use crate::cli::StepArgs;
 use crate::cost::Prices;
 use crate::limits::InputLimits;
 use crate::mirror::s3::S3Section;
+use crate::mirror::source::InputFormat;
 use crate::report::ReportSection;
 use crate::transform::rules::TransformSection;
 

@@ -39,7 +39,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             transform::run(&settings)?;
             report::run(&settings)?;
         }
-        Command::Simulate(args) => simulate::run(&args)?,
+        Command::Simulate(args) => simulate::run(&args.options())?,
     }
     Ok(())
 }

@@ -24,9 +24,8 @@ use super::manifest::{Entry, Status};
 use super::record::{epoch_day, LakeBatch, Row, NO_MIN_MAX};
 use super::rejects::Rejects;
 use super::segment::MAX_DAYS;
-use super::source::{ObjectRef, ObjectSource};
+use super::source::{InputFormat, ObjectRef, ObjectSource};
 use super::tail::{self, Item, TailFramer};
-use crate::cli::InputFormat;
 use crate::limits::InputLimits;
 
 /// Rows per Parquet row group; also bounds the rows held in memory per date.

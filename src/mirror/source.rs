@@ -6,6 +6,15 @@ use anyhow::Result;
 
 use crate::config::Window;
 
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputFormat {
+    /// Gzipped newline-delimited JSON in PascalCase, as Logpush writes it.
+    Logpush,
+    /// `wrangler tail --format json`: pretty-printed camelCase JSON objects.
+    Tail,
+}
+
 /// One source object as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRef {

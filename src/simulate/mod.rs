@@ -22,13 +22,14 @@ mod truth;
 use std::fs;
 use std::path::Path;
 
+use std::path::PathBuf;
+
 use anyhow::{Context, Result};
 use chrono::{SecondsFormat, TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::cli::SimulateArgs;
 use crate::cost::Prices;
 use model::Model;
 use scenario::{Approach, Deployment, Scenario};
@@ -36,7 +37,22 @@ use scenario::{Approach, Deployment, Scenario};
 const TAIL_LAB_RUNS: usize = 10;
 const TAIL_DUPLICATE_PROBABILITY: f64 = 0.03;
 
-pub fn run(args: &SimulateArgs) -> Result<()> {
+/// What to simulate and where to write it.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Folder for the archive, tail capture, run manifest and ground truth.
+    pub out: PathBuf,
+    /// The same seed writes the same bytes.
+    pub seed: u64,
+    /// Requests per approach and delay.
+    pub runs: usize,
+    /// Multiplies requests and background traffic.
+    pub scale: f64,
+    /// Also simulate the optional `rpc-target` approach.
+    pub rpc_target: bool,
+}
+
+pub fn run(args: &Options) -> Result<()> {
     if !(args.scale > 0.0 && args.scale.is_finite()) {
         anyhow::bail!("--scale {} must be a positive number", args.scale);
     }
