@@ -7,6 +7,7 @@ pub mod cost;
 pub mod limits;
 pub mod memory;
 pub mod mirror;
+pub mod numbers;
 pub mod report;
 pub mod simulate;
 pub mod stats;

@@ -641,7 +641,7 @@ fn wait_polls_until_late_objects_arrive_and_times_out_with_one_clear_line() {
     assert!(
         text.contains(&format!(
             "waiting for {} events",
-            tracecost::report::format::thousands(rows)
+            tracecost::numbers::thousands(rows)
         )),
         "{text}"
     );

@@ -709,7 +709,7 @@ impl Progress {
 }
 
 fn print_summary(s: &Summary, settings: &Settings) {
-    let n = crate::report::format::thousands;
+    let n = crate::numbers::thousands;
     println!(
         "mirror: {} objects listed, {} read ({:.1} MB), {} unchanged, {} failed",
         n(s.listed),

@@ -9,7 +9,7 @@ use polars::prelude::*;
 
 use super::lake::scan_lake;
 use crate::config::Settings;
-use crate::report::format::thousands;
+use crate::numbers::thousands;
 use crate::transform::rules::{event_type_selected, script_selected};
 use crate::transform::run_manifest::{self, RunWindow};
 

@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use super::analysis::{Analysis, Group};
-use super::format::{delay_label, level, thousands_f};
+use crate::numbers::{delay_label, level, thousands_f};
 use crate::stats::univariate::sorted;
 
 pub const WIDTH: u32 = 1400;

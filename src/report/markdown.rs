@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::analysis::{has_interval, Analysis, Settings, Verdict};
-use super::format::{delay_label, level, thousands, thousands_f};
+use crate::numbers::{delay_label, level, thousands, thousands_f};
 use crate::stats::bootstrap::{Estimate, Method};
 use crate::transform::quality::QualityRow;
 

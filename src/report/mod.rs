@@ -3,10 +3,10 @@
 pub mod analysis;
 pub mod charts;
 pub mod csv;
-pub mod format;
 pub mod markdown;
 pub mod tables;
 
+use crate::numbers;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -59,14 +59,14 @@ impl ReportSection {
         if !(100..=MAX_RESAMPLES).contains(&resamples) {
             anyhow::bail!(
                 "report.resamples (or --resamples) = {resamples}: give 100 to {} (10,000 by default)",
-                format::thousands(MAX_RESAMPLES as u64)
+                numbers::thousands(MAX_RESAMPLES as u64)
             );
         }
         let hypothesis_delay_ms = self.hypothesis_delay_ms.unwrap_or(1000);
         if !(0..=crate::limits::MAX_DURATION_MS).contains(&hypothesis_delay_ms) {
             anyhow::bail!(
                 "report.hypothesis_delay_ms = {hypothesis_delay_ms}: give a delay in ms from 0 to {} (30 days)",
-                format::thousands(crate::limits::MAX_DURATION_MS as u64)
+                numbers::thousands(crate::limits::MAX_DURATION_MS as u64)
             );
         }
         Ok(analysis::Settings {
@@ -212,7 +212,7 @@ fn print_summary(
     c: &markdown::Context,
     out: &std::path::Path,
 ) {
-    use format::thousands_f;
+    use numbers::thousands_f;
     if let Some(warning) = markdown::sampling_warning(c.sampling_notices) {
         println!("WARNING: {warning}");
     }
@@ -220,8 +220,8 @@ fn print_summary(
         "report: {} approaches x {} delays, {} resamples per interval, intervals at {}",
         a.approaches.len(),
         a.delays.len(),
-        format::thousands(s.bootstrap.resamples as u64),
-        format::level(a.confidence)
+        numbers::thousands(s.bootstrap.resamples as u64),
+        numbers::level(a.confidence)
     );
     let notes = [
         markdown::without_complete_note(&c.without_complete),
@@ -233,7 +233,7 @@ fn print_summary(
     let ci = |e: &crate::stats::bootstrap::Estimate, unit: &str| {
         if analysis::has_interval(e) {
             let (low, high) = (thousands_f(e.ci.low), thousands_f(e.ci.high));
-            format!("{} CI {low}-{high}{unit}", format::level(a.confidence))
+            format!("{} CI {low}-{high}{unit}", numbers::level(a.confidence))
         } else {
             "no interval".to_string()
         }

@@ -9,7 +9,7 @@ use polars::prelude::*;
 
 use super::ManifestCounts;
 use crate::mirror::manifest::{Manifest, Status};
-use crate::report::format::thousands;
+use crate::numbers::thousands;
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct QualityRow {
