@@ -15,7 +15,7 @@ use polars::prelude::*;
 use serde_json::{json, Map, Value};
 
 use super::gz::{GzMembers, Tail};
-use super::lake::{object_stem, partition_dir, tmp_path, LakeFileWriter};
+use super::lake::{object_stem, partition_dir, tmp_path, LakeFileWriter, ROW_GROUP};
 use base64::Engine;
 
 use super::lines::{for_each_line, Piece, HEAD};
@@ -28,8 +28,6 @@ use super::source::{InputFormat, ObjectRef, ObjectSource};
 use super::tail::{self, Item, TailFramer};
 use crate::limits::InputLimits;
 
-/// Rows per Parquet row group; also bounds the rows held in memory per date.
-pub(super) const ROW_GROUP: usize = 50_000;
 /// Bytes of text that also end a row group: a few lines just under the
 /// line cap would otherwise be held by the tens (1.3 GB for 40 lines of
 /// 15 MB, measured).

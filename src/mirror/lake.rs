@@ -184,8 +184,9 @@ impl LakeLock {
     }
 }
 
-/// Rows per row group of the files written by `write_parquet`.
-pub const ROW_GROUP: usize = 65_536;
+/// Rows per Parquet row group, in the lake and every output; it also bounds
+/// the rows a step holds at once (per date on ingest, per block on read).
+pub const ROW_GROUP: usize = 50_000;
 
 /// Writes a frame as a Parquet file, atomically, with the lake's encodings.
 pub fn write_parquet(df: &mut DataFrame, dest: &Path) -> Result<()> {

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use polars::prelude::{col, lit, DataFrame, IntoLazy, ParquetReader, SerReader};
 
-use super::ingest::{GROUP_BYTES, ROW_GROUP};
-use super::lake::{partition_dir, tmp_path, write_parquet, LakeFileWriter};
+use super::ingest::GROUP_BYTES;
+use super::lake::{partition_dir, tmp_path, write_parquet, LakeFileWriter, ROW_GROUP};
 use super::record::NO_MIN_MAX;
 use super::source::ObjectRef;
 
