@@ -575,3 +575,26 @@ fn the_report_removes_leftover_temporaries_and_a_failed_chart_leaves_none() {
         "{names:?}"
     );
 }
+
+#[test]
+fn every_image_the_report_links_is_a_chart_it_wrote() {
+    let run = run_sample(&[]);
+    let md = std::fs::read_to_string(run.out.join("report.md")).unwrap();
+    let links: Vec<&str> = md
+        .match_indices("](")
+        .filter(|(at, _)| {
+            md[..*at]
+                .rfind("![")
+                .is_some_and(|open| !md[open..*at].contains('\n'))
+        })
+        .map(|(at, _)| &md[at + 2..at + 2 + md[at + 2..].find(')').unwrap()])
+        .collect();
+    assert!(links.len() >= 4, "{links:?}");
+    for link in links {
+        let path = run.out.join(link);
+        assert!(
+            path.is_file(),
+            "report.md links {link}, which is not a file"
+        );
+    }
+}

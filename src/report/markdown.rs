@@ -252,7 +252,9 @@ fn evidence(w: &mut String, a: &Analysis, c: &Context, lv: &str) {
                    f: fn(f64) -> String,
                    caption: &str| {
         let _ = writeln!(w, "## {title}\n");
-        if c.charts {
+        // A section without a chart of its own links none (issue 16 adds one
+        // for client latency).
+        if c.charts && !chart.is_empty() {
             let _ = writeln!(w, "![{title}](charts/{chart})\n");
         }
         let _ = writeln!(w, "{caption}\n");
