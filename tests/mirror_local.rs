@@ -649,3 +649,28 @@ fn wait_polls_until_late_objects_arrive_and_times_out_with_one_clear_line() {
         "{err}"
     );
 }
+
+#[test]
+fn every_row_of_an_object_larger_than_a_row_group_names_its_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src/20251119");
+    write(
+        &src.join("big.log.gz"),
+        &gzip(good_lines(120_000, 1763510000000, 5).as_bytes()),
+    );
+    let lake = tmp.path().join("lake");
+    mirror(tmp.path(), &tmp.path().join("src"), &lake, &["--quiet"]);
+    let df = read_lake(&lake);
+    assert_eq!(df.height(), 120_000);
+    let formats = str_col(&df, "source_format");
+    assert!(
+        formats.iter().all(|f| *f == Some("logpush")),
+        "{:?}",
+        formats.iter().filter(|f| **f != Some("logpush")).count()
+    );
+    let manifest = read_json(&lake.join("_manifest.json"));
+    assert_eq!(
+        manifest["objects"]["20251119/big.log.gz"]["format"],
+        "logpush"
+    );
+}

@@ -358,6 +358,8 @@ fn read_text(
         },
     };
     writer.undecided = undecided;
+    // Before the first row group is written: every row carries it.
+    writer.format_name = format.name();
     match format {
         InputFormat::Logpush => read_logpush(&mut text, writer)?,
         InputFormat::Tail => read_tail(&mut text, writer)?,
@@ -651,7 +653,7 @@ impl<'a> ObjectWriter<'a> {
         let result = self
             .record_uncopied()
             .map_err(anyhow::Error::from)
-            .and_then(|()| self.finish_files(format));
+            .and_then(|()| self.finish_files());
         if result.is_err() {
             self.abort();
         }
@@ -667,7 +669,7 @@ impl<'a> ObjectWriter<'a> {
             size: obj.size,
             version: obj.version.clone(),
             status,
-            format: format.map(|f| format_name(f).to_string()),
+            format,
             lines: self.lines,
             rows: self.rows,
             test_lines: self.test_lines,
@@ -687,11 +689,7 @@ impl<'a> ObjectWriter<'a> {
     /// Closes the object's own files (days with more than a row group of
     /// rows) and hands back the rows of the other days.
     #[allow(clippy::type_complexity)]
-    fn finish_files(
-        &mut self,
-        format: Option<InputFormat>,
-    ) -> Result<(Vec<String>, Vec<String>, Vec<(i32, DataFrame)>)> {
-        self.format_name = format.map(format_name).unwrap_or("");
+    fn finish_files(&mut self) -> Result<(Vec<String>, Vec<String>, Vec<(i32, DataFrame)>)> {
         let mut files = Vec::new();
         let mut held = Vec::new();
         for (day, sink) in self.dates.iter_mut() {
@@ -714,13 +712,6 @@ impl<'a> ObjectWriter<'a> {
         }
         quarantine.sort();
         Ok((files, quarantine, held))
-    }
-}
-
-pub fn format_name(f: InputFormat) -> &'static str {
-    match f {
-        InputFormat::Logpush => "logpush",
-        InputFormat::Tail => "tail",
     }
 }
 

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::lake::write_atomic;
+use super::source::InputFormat;
 
 pub const FILE_NAME: &str = "_manifest.json";
 
@@ -31,7 +32,7 @@ pub struct Entry {
     pub version: String,
     pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
+    pub format: Option<InputFormat>,
     pub lines: u64,
     pub rows: u64,
     pub test_lines: u64,
