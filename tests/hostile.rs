@@ -190,6 +190,15 @@ fn gzip_members(members: &[(&[u8], usize)]) -> Vec<u8> {
     out
 }
 
+/// One mirror on one thread, whose peak RSS must stay under 300 MB.
+fn mirror_in_bounded_memory(dir: &Path, source: &Path, lake: &Path) -> std::process::Output {
+    let before = children_peak_rss_kb();
+    let out = mirror_status(dir, source, lake, &["--jobs", "1"], true);
+    let peak_mb = children_peak_rss_kb().max(before) / 1024;
+    assert!(peak_mb < 300, "peak RSS {peak_mb} MB");
+    out
+}
+
 /// Largest resident set of any child process so far (kB).
 fn children_peak_rss_kb() -> i64 {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -214,10 +223,7 @@ fn an_over_long_line_is_quarantined_by_reference_in_bounded_memory() {
     assert!(object.len() < 2 << 20, "{}", object.len());
     write(&src.join("20251119/a.log.gz"), &object);
     let lake = tmp.path().join("lake");
-    let before = children_peak_rss_kb();
-    mirror_status(tmp.path(), &src, &lake, &["--jobs", "1"], true);
-    let peak_mb = children_peak_rss_kb().max(before) / 1024;
-    assert!(peak_mb < 300, "peak RSS {peak_mb} MB");
+    mirror_in_bounded_memory(tmp.path(), &src, &lake);
     assert_eq!(lake_rows(&lake), 2);
     let bad = quarantined_lines(&lake.join("_quarantine"));
     assert_eq!(bad.len(), 1);
@@ -714,16 +720,7 @@ fn objects_spanning_many_days_together_are_split_into_parts_in_bounded_memory() 
         );
     }
     let lake = tmp.path().join("lake");
-    let before = children_peak_rss_kb();
-    let out = mirror_status(
-        tmp.path(),
-        &tmp.path().join("src"),
-        &lake,
-        &["--jobs", "1"],
-        true,
-    );
-    let peak_mb = children_peak_rss_kb().max(before) / 1024;
-    assert!(peak_mb < 300, "peak RSS {peak_mb} MB");
+    let out = mirror_in_bounded_memory(tmp.path(), &tmp.path().join("src"), &lake);
     assert!(
         stdout(&out).contains("lines 3,600 -> rows 3,600"),
         "{}",
@@ -761,16 +758,7 @@ fn lines_under_the_cap_are_flushed_by_size_in_bounded_memory() {
         write(&src.join(format!("o{i:02}.log.gz")), &object);
     }
     let lake = tmp.path().join("lake");
-    let before = children_peak_rss_kb();
-    let out = mirror_status(
-        tmp.path(),
-        &tmp.path().join("src"),
-        &lake,
-        &["--jobs", "1"],
-        true,
-    );
-    let peak_mb = children_peak_rss_kb().max(before) / 1024;
-    assert!(peak_mb < 300, "peak RSS {peak_mb} MB");
+    let out = mirror_in_bounded_memory(tmp.path(), &tmp.path().join("src"), &lake);
     assert!(
         stdout(&out).contains("lines 24 -> rows 24"),
         "{}",
@@ -786,16 +774,7 @@ fn a_bad_line_that_json_would_swell_past_the_cap_is_kept_by_reference() {
     let text = [GOOD.as_bytes(), b"\n", &control, b"\n", GOOD.as_bytes()].concat();
     write(&src.join("a.log.gz"), &gzip(&text));
     let lake = tmp.path().join("lake");
-    let before = children_peak_rss_kb();
-    mirror_status(
-        tmp.path(),
-        &tmp.path().join("src"),
-        &lake,
-        &["--jobs", "1"],
-        true,
-    );
-    let peak_mb = children_peak_rss_kb().max(before) / 1024;
-    assert!(peak_mb < 300, "peak RSS {peak_mb} MB");
+    mirror_in_bounded_memory(tmp.path(), &tmp.path().join("src"), &lake);
     let bad = quarantined_lines(&lake.join("_quarantine"));
     assert_eq!(bad.len(), 1);
     assert_eq!(bad[0]["length"], (16u64 << 20) - 1);

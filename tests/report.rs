@@ -279,27 +279,6 @@ fn same_input_and_seed_give_byte_identical_csvs_that_spreadsheets_read() {
 mod handmade;
 
 use handmade::{write_lake, Leg};
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
-
-/// Runs tracecost; fails the test if it has not exited after `secs` seconds.
-fn run_within(args: &[&str], secs: u64) -> Output {
-    let mut child = bin()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(secs) {
-            child.kill().unwrap();
-            panic!("tracecost {args:?} still running after {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child.wait_with_output().unwrap()
-}
 
 /// A hand-made lake, transformed: returns (tempdir, pipeline, flags, out).
 fn handmade_run(legs: &[Leg], extra: &str) -> (tempfile::TempDir, PathBuf, Vec<String>, PathBuf) {

@@ -3,29 +3,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
 
 use common::*;
-
-/// Runs tracecost; fails the test if it has not exited after `secs` seconds.
-fn run_within(args: &[&str], secs: u64) -> Output {
-    let mut child = bin()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(secs) {
-            child.kill().unwrap();
-            panic!("tracecost {args:?} still running after {secs} s");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child.wait_with_output().unwrap()
-}
 
 /// A Logpush folder holding one object of one event.
 fn one_object(dir: &Path) -> PathBuf {

@@ -733,30 +733,23 @@ fn print_summary(s: &Summary, settings: &Settings) {
             n(s.quarantined_objects)
         );
     }
-    if s.refused_keys > 0 {
-        println!(
-            "  refused keys {} (unsafe names, not read)",
-            n(s.refused_keys)
-        );
-    }
-    if s.skipped > 0 {
-        println!(
-            "  skipped {} (links, special files, names that are not UTF-8, unreadable files: not read), listed in {}",
-            n(s.skipped),
-            settings.quarantine.join(SKIPPED_FILE).display()
-        );
-    }
-    if s.replaced > 0 {
-        println!(
-            "  replaced {} (changed since they were read: their earlier rows are gone)",
-            n(s.replaced)
-        );
-    }
-    if s.sampling_notices > 0 {
-        println!(
-            "  wrangler tail was sampling {} time(s): the capture is missing events",
-            n(s.sampling_notices)
-        );
+    let skipped_list = settings.quarantine.join(SKIPPED_FILE);
+    let notes = [
+        (s.refused_keys, "refused keys", "(unsafe names, not read)".to_string()),
+        (
+            s.skipped,
+            "skipped",
+            format!("(links, special files, names that are not UTF-8, unreadable files: not read), listed in {}", skipped_list.display()),
+        ),
+        (s.replaced, "replaced", "(changed since they were read: their earlier rows are gone)".into()),
+        (
+            s.sampling_notices,
+            "wrangler tail was sampling",
+            "time(s): the capture is missing events".into(),
+        ),
+    ];
+    for (count, what, why) in notes.iter().filter(|(count, ..)| *count > 0) {
+        println!("  {what} {} {why}", n(*count));
     }
     if s.rejected_lines + s.quarantined_objects > 0 {
         println!("  quarantine: {}", settings.quarantine.display());

@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use polars::prelude::*;
 
@@ -24,6 +25,25 @@ pub fn run(args: &[&str], ok: bool) -> Output {
         );
     }
     out
+}
+
+/// Runs tracecost; fails the test if it has not exited after `secs` seconds.
+pub fn run_within(args: &[&str], secs: u64) -> Output {
+    let mut child = bin()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(secs) {
+            child.kill().unwrap();
+            panic!("tracecost {args:?} still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
 }
 
 pub fn stdout(o: &Output) -> String {
