@@ -1,15 +1,26 @@
 //! tracecost: Cloudflare Workers trace events → Parquet lake → per-request
-//! costs → report. One module per step; data flows one way.
+//! costs → report.
+//!
+//! Data flows one way, and so do the imports (`tests/layers.rs` checks it):
+//!
+//! ```text
+//! cli (clap)                      the command line
+//!  └─ settings                    pipeline file + flags → one options struct per step
+//!      └─ mirror, transform,      the steps; each takes its own options and
+//!         report, simulate        never imports another step
+//!          └─ lake                layout, manifest, run manifest, derived files
+//!              └─ io              the atomic writer, Parquet, CSV
+//!                  └─ core        window, limits, prices and cost, formats, numbers
+//!                      └─ stats   pure statistics, no I/O
+//! ```
 
 pub mod cli;
-pub mod config;
-pub mod cost;
-pub mod limits;
-pub mod memory;
+pub mod core;
+pub mod io;
+pub mod lake;
 pub mod mirror;
-pub mod numbers;
 pub mod report;
+pub mod settings;
 pub mod simulate;
 pub mod stats;
-pub mod terminal;
 pub mod transform;

@@ -2,8 +2,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use tracecost::cli::{Cli, Command, StepArgs};
-use tracecost::config::Settings;
+use tracecost::cli::{Cli, Command};
+use tracecost::settings::Settings;
 use tracecost::{mirror, report, simulate, transform};
 
 fn main() -> ExitCode {
@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line: what failed and, where we know it, what to do.
             let message = format!("{e:#}").replace('\n', " ");
-            eprintln!("error: {}", tracecost::terminal::printable(&message));
+            eprintln!("error: {}", tracecost::core::terminal::printable(&message));
             ExitCode::FAILURE
         }
     }
@@ -21,42 +21,27 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Mirror(args) => {
-            let settings = Settings::resolve(&args)?;
-            mirror_step(&settings, &args)?;
-        }
+        Command::Mirror(args) => mirror_step(&Settings::resolve(&args)?)?,
         Command::Transform(args) => {
-            let settings = Settings::resolve(&args)?;
-            transform::run(&settings)?;
+            transform::run(&Settings::resolve(&args)?.transform)?;
         }
         Command::Report(args) => {
-            let settings = Settings::resolve(&args)?;
-            report::run(&settings)?;
+            report::run(&Settings::resolve(&args)?.report)?;
         }
         Command::Run(args) => {
             let settings = Settings::resolve(&args)?;
-            mirror_step(&settings, &args)?;
-            transform::run(&settings)?;
-            report::run(&settings)?;
+            mirror_step(&settings)?;
+            transform::run(&settings.transform)?;
+            report::run(&settings.report)?;
         }
         Command::Simulate(args) => simulate::run(&args.options())?,
     }
     Ok(())
 }
 
-fn mirror_step(settings: &Settings, args: &StepArgs) -> anyhow::Result<()> {
-    if !args.wait {
-        if args.until.is_some() || args.events.is_some() {
-            anyhow::bail!("--until and --events only apply with --wait");
-        }
-        mirror::run(settings)?;
-        return Ok(());
+fn mirror_step(settings: &Settings) -> anyhow::Result<()> {
+    match &settings.wait {
+        Some(wait) => mirror::wait::run(&settings.mirror, wait),
+        None => mirror::run(&settings.mirror).map(drop),
     }
-    let options = mirror::wait::WaitOptions {
-        goal: mirror::wait::Goal::from_settings(settings, args.until.as_deref(), args.events)?,
-        every: mirror::wait::parse_every(&args.every)?,
-        timeout: mirror::wait::parse_duration(&args.timeout)
-            .map_err(|e| anyhow::anyhow!("--timeout: {e}"))?,
-    };
-    mirror::wait::run(settings, &options)
 }

@@ -52,7 +52,7 @@ fn quarantined_lines(quarantine: &Path) -> Vec<serde_json::Value> {
 }
 
 fn lake_rows(lake: &Path) -> usize {
-    tracecost::mirror::lake::scan_lake(lake, &Default::default())
+    tracecost::lake::scan_lake(lake, &Default::default())
         .unwrap()
         .map_or(0, |lf| lf.collect().unwrap().height())
 }
@@ -329,7 +329,7 @@ fn lines_after_a_gzip_object_ends_in_padding_or_junk_are_all_kept() {
         assert_eq!(rows, 10, "{key}: {}", stdout(&out));
     }
     let objects = lake.join("_quarantine/objects");
-    let stem = |k: &str| tracecost::mirror::lake::object_stem(&format!("20251119/{k}.log.gz"));
+    let stem = |k: &str| tracecost::lake::object_stem(&format!("20251119/{k}.log.gz"));
     assert_eq!(
         fs::read(objects.join(format!("{}.tail", stem("padded")))).unwrap(),
         vec![0; 4096]
@@ -517,7 +517,7 @@ fn readers_see_only_what_the_manifest_owns_and_never_a_lake_being_written() {
         lake.join("date=2025-11-18/segment-00000000deadbeef.parquet"),
     )
     .unwrap();
-    let tmp_file = tracecost::mirror::lake::tmp_path(&owned);
+    let tmp_file = tracecost::io::atomic::tmp_path(&owned);
     fs::copy(&owned, &tmp_file).unwrap();
     assert!(!tmp_file.to_string_lossy().ends_with(".parquet"));
     step("transform", &pipeline, &flags, true);

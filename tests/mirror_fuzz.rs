@@ -23,8 +23,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 use tracecost::cli::StepArgs;
-use tracecost::config::Settings;
-use tracecost::mirror::manifest::{Manifest, Status};
+use tracecost::lake::manifest::{Manifest, Status};
+use tracecost::settings::Settings;
 
 fn cases() -> u32 {
     std::env::var("FUZZ_CASES")
@@ -291,7 +291,7 @@ fn base(dir: &Path) -> Base {
         .map(<[u8]>::trim_ascii)
         .filter(|l| {
             std::str::from_utf8(l).is_ok_and(|t| {
-                matches!(tracecost::mirror::logpush::parse_line(t), Ok(tracecost::mirror::logpush::Line::Event(row)) if row.check().is_ok())
+                matches!(tracecost::mirror::parse::logpush::parse_line(t), Ok(tracecost::mirror::parse::logpush::Line::Event(row)) if row.check().is_ok())
             })
         })
         .map(|l| (l.to_vec(), hex(xxhash_rust::xxh3::xxh3_64(l))))
@@ -368,10 +368,13 @@ fn check(
         ..StepArgs::default()
     };
     let settings = Settings::resolve(&args).unwrap();
-    let source =
-        tracecost::mirror::open_source(settings.source.as_ref().unwrap(), &settings.s3, &[&lake])
-            .unwrap();
-    let summary = tracecost::mirror::mirror(source.as_ref(), &settings)
+    let source = tracecost::mirror::open_source(
+        settings.mirror.source.as_ref().unwrap(),
+        &settings.mirror.s3,
+        &[&lake],
+    )
+    .unwrap();
+    let summary = tracecost::mirror::mirror(source.as_ref(), &settings.mirror)
         .map_err(|e| TestCaseError::fail(format!("mirror failed: {e:#}")))?;
     prop_assert_eq!(summary.failed, 0);
 
@@ -413,7 +416,7 @@ fn check(
 }
 
 fn lake_ids(lake: &Path) -> (Vec<String>, Vec<String>) {
-    let Some(lf) = tracecost::mirror::lake::scan_lake(lake, &Default::default()).unwrap() else {
+    let Some(lf) = tracecost::lake::scan_lake(lake, &Default::default()).unwrap() else {
         return (Vec::new(), Vec::new());
     };
     let df = lf.collect().unwrap();

@@ -218,7 +218,7 @@ fn hostile_input_is_quarantined_and_counted_without_failing_the_run() {
     assert_eq!(reasons.len(), 3);
     let tail = q.join("objects").join(format!(
         "{}.tail",
-        tracecost::mirror::lake::object_stem("20251119/e_truncated.log.gz")
+        tracecost::lake::object_stem("20251119/e_truncated.log.gz")
     ));
     assert_eq!(fs::read(tail).unwrap(), &full[..full.len() / 2]);
     assert!(
@@ -630,7 +630,7 @@ fn wait_polls_until_late_objects_arrive_and_times_out_with_one_clear_line() {
     assert!(
         text.contains(&format!(
             "waiting for {} events",
-            tracecost::numbers::thousands(rows)
+            tracecost::core::numbers::thousands(rows)
         )),
         "{text}"
     );

@@ -162,7 +162,7 @@ fn listing_follows_pagination_past_1000_keys() {
 }
 
 fn thousands(n: i64) -> String {
-    tracecost::numbers::thousands(n as u64)
+    tracecost::core::numbers::thousands(n as u64)
 }
 
 #[test]

@@ -548,9 +548,7 @@ fn the_report_removes_leftover_temporaries_and_a_failed_chart_leaves_none() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        names
-            .iter()
-            .all(|n| !tracecost::mirror::lake::is_tmp_name(n)),
+        names.iter().all(|n| !tracecost::io::atomic::is_tmp_name(n)),
         "{names:?}"
     );
 }

@@ -265,10 +265,10 @@ fn the_window_selects_events_and_partitions() {
     let base = archive_flags(&sim, &lake, &sim.join("run-manifest.csv"));
     step("mirror", &pipeline, &base, true);
     // Only the events after midnight: the partition of the 18th is not even read.
-    let files = tracecost::mirror::lake::lake_files(
+    let files = tracecost::lake::lake_files(
         &lake,
-        &tracecost::config::Window {
-            from: Some(tracecost::config::parse_utc("2025-11-19", false).unwrap()),
+        &tracecost::core::window::Window {
+            from: Some(tracecost::core::window::parse_utc("2025-11-19", false).unwrap()),
             to: None,
         },
     )
@@ -407,7 +407,7 @@ fn a_leg_with_an_impossible_duration_is_ignored_and_counted_never_summed() {
         cpu_ms: -5,
         ..Leg::origin("negcpu", "direct", 100, 120)
     });
-    let too_long = tracecost::limits::MAX_DURATION_MS + 1;
+    let too_long = tracecost::core::limits::MAX_DURATION_MS + 1;
     legs.push(Leg::origin("month", "direct", 100, too_long));
     write_lake(&lake, &legs);
     let pipeline = handmade::pipeline(tmp.path(), "hand", "");
@@ -641,7 +641,7 @@ fn the_quality_table_counts_the_sampling_notices_of_wrangler_tail() {
         true,
     );
     let quality = read_parquet(&lake.join("_derived/hand/quality.parquet"));
-    let detail = tracecost::transform::quality::SAMPLING_DETAIL;
+    let detail = tracecost::lake::derived::SAMPLING_DETAIL;
     assert_eq!(quality_count(&quality, "source lines", detail), 7);
     assert!(
         stdout(&out).contains("wrangler tail was sampling: 7 notices"),

@@ -4,29 +4,32 @@
 //! other days are handed back for the run's segment files.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use polars::prelude::*;
 use serde_json::{json, Map, Value};
 
-use super::gz::{GzMembers, Tail};
-use super::lake::{object_stem, partition_dir, tmp_path, LakeFileWriter, ROW_GROUP};
+use super::parse::gz::{GzMembers, Tail};
+use crate::io::atomic::{commit_all, write_atomic, AtomicFile};
+use crate::io::parquet::{ParquetWriter, ROW_GROUP};
+use crate::lake::{object_stem, partition_dir};
 use base64::Engine;
 
-use super::lines::{for_each_line, Piece, HEAD};
-use super::logpush::{self, Line};
-use super::manifest::{Entry, Status};
-use super::record::{epoch_day, LakeBatch, Row, NO_MIN_MAX};
+use super::parse::lines::{for_each_line, Piece, HEAD};
+use super::parse::logpush::{self, Line};
+use super::parse::record::{epoch_day, LakeBatch, Row, NO_MIN_MAX};
+use super::parse::tail::{self, Item, TailFramer};
 use super::rejects::Rejects;
 use super::segment::MAX_DAYS;
-use super::source::{InputFormat, ObjectRef, ObjectSource};
-use super::tail::{self, Item, TailFramer};
-use crate::limits::InputLimits;
+use super::source::{ObjectRef, ObjectSource};
+use crate::core::format::InputFormat;
+use crate::core::limits::InputLimits;
+use crate::lake::manifest::{Entry, Status};
 
 /// Bytes of text that also end a row group: a few lines just under the
 /// line cap would otherwise be held by the tens (1.3 GB for 40 lines of
@@ -287,7 +290,7 @@ fn content_error(msg: String) -> io::Error {
 /// An error writing the lake or the quarantine: the object is not bad, the
 /// disk is (full, read-only).
 fn write_error(e: impl std::fmt::Display) -> io::Error {
-    io::Error::other(Marked(e.to_string()))
+    io::Error::other(Marked(format!("{e:#}")))
 }
 
 fn is_write_error(e: &io::Error) -> bool {
@@ -454,8 +457,7 @@ fn read_tail(text: &mut dyn BufRead, w: &mut ObjectWriter) -> io::Result<()> {
 /// Rows of one object for one event date, written as they accumulate.
 struct DateSink {
     batch: LakeBatch,
-    writer: Option<LakeFileWriter>,
-    tmp: PathBuf,
+    writer: Option<ParquetWriter<AtomicFile>>,
     dest: PathBuf,
     rel: String,
 }
@@ -558,7 +560,6 @@ impl<'a> ObjectWriter<'a> {
                 v.insert(DateSink {
                     batch: LakeBatch::new(rows),
                     writer: None,
-                    tmp: tmp_path(&dest),
                     dest,
                     rel,
                 })
@@ -637,10 +638,8 @@ impl<'a> ObjectWriter<'a> {
     }
 
     fn abort(&mut self) {
-        for sink in std::mem::take(&mut self.dates).into_values() {
-            drop(sink.writer);
-            let _ = fs::remove_file(&sink.tmp);
-        }
+        // Dropping a sink's writer removes its temporary file.
+        self.dates.clear();
         // A failed rollback leaves records of an object the manifest does not
         // name; the next run's `Rejects` starts a new file for it anyway.
         let _ = self.rejects.rollback(self.rejects_from);
@@ -691,6 +690,7 @@ impl<'a> ObjectWriter<'a> {
     #[allow(clippy::type_complexity)]
     fn finish_files(&mut self) -> Result<(Vec<String>, Vec<String>, Vec<(i32, DataFrame)>)> {
         let mut files = Vec::new();
+        let mut finished = Vec::new();
         let mut held = Vec::new();
         for (day, sink) in self.dates.iter_mut() {
             if sink.writer.is_none() {
@@ -701,11 +701,12 @@ impl<'a> ObjectWriter<'a> {
                 flush(sink, &self.key, self.format_name)?;
             }
             let writer = sink.writer.take().expect("flushed above");
-            writer.finish()?;
-            fs::rename(&sink.tmp, &sink.dest)
-                .with_context(|| format!("cannot write {}", sink.dest.display()))?;
+            let file = writer.finish();
+            let failed = |e| anyhow::anyhow!("cannot write {}: {e}", sink.dest.display());
+            finished.push(file.map_err(failed)?);
             files.push(sink.rel.clone());
         }
+        commit_all(finished)?;
         let mut quarantine = std::mem::take(&mut self.tail_files);
         if self.rejects.written() > self.rejects_from {
             quarantine.push(self.rejects.rel().to_string());
@@ -715,15 +716,13 @@ impl<'a> ObjectWriter<'a> {
     }
 }
 
-fn flush(sink: &mut DateSink, key: &str, format: &str) -> PolarsResult<()> {
+fn flush(sink: &mut DateSink, key: &str, format: &str) -> Result<()> {
     let df = sink.batch.take_frame(key, format)?;
     if sink.writer.is_none() {
-        if let Some(dir) = sink.tmp.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        sink.writer = Some(LakeFileWriter::create(&sink.tmp, &df)?.without_min_max(&NO_MIN_MAX));
+        let file = AtomicFile::create(&sink.dest)?;
+        sink.writer = Some(ParquetWriter::lasting(file, &df)?.without_min_max(&NO_MIN_MAX));
     }
-    sink.writer.as_mut().expect("created above").write(&df)
+    Ok(sink.writer.as_mut().expect("created above").write(&df)?)
 }
 
 /// Copies an unreadable object into the quarantine, with its reason.
@@ -772,26 +771,17 @@ fn copy_to_quarantine(
         "object" => format!("objects/{stem}.reason.json"),
         _ => format!("objects/{stem}.{kind}.reason.json"),
     };
-    let copy = dest.quarantine.join(&data);
-    let tmp = tmp_path(&copy);
     let cap = dest.limits.max_quarantine_bytes;
     let copied = (|| -> Result<u64> {
-        fs::create_dir_all(dest.quarantine.join("objects"))?;
+        let mut to = AtomicFile::create(&dest.quarantine.join(&data)).map_err(write_error)?;
         let mut from = source.open(obj)?;
         io::copy(&mut (&mut from).take(offset), &mut io::sink())?;
-        let mut to = File::create(&tmp).map_err(write_error)?;
         let n = io::copy(&mut from.take(cap), &mut to).map_err(write_error)?;
-        to.sync_data().map_err(write_error)?;
-        fs::rename(&tmp, &copy).map_err(write_error)?;
+        to.commit().map_err(write_error)?;
         Ok(n)
     })();
-    let copied = match copied {
-        Ok(n) => n,
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            return Err(e.context(format!("cannot copy {} into the quarantine", obj.key)));
-        }
-    };
+    let copied =
+        copied.map_err(|e| e.context(format!("cannot copy {} into the quarantine", obj.key)))?;
     let mut record =
         json!({"object": obj.key, "size": obj.size, "offset": offset, "reason": reason});
     if offset + copied < obj.size {
@@ -800,7 +790,7 @@ fn copy_to_quarantine(
             format!("only the first {copied} bytes are copied ([mirror] max_quarantine_bytes)")
                 .into();
     }
-    super::lake::write_atomic(
+    write_atomic(
         &dest.quarantine.join(&note),
         format!("{record}\n").as_bytes(),
     )?;

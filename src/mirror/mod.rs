@@ -6,41 +6,53 @@
 //! `segment.rs`); segments are spread over `jobs` threads, each streaming one
 //! object at a time.
 
-pub mod dir;
-pub mod gz;
 pub mod ingest;
-pub mod lake;
-pub mod lines;
-pub mod logpush;
-pub mod manifest;
-pub mod record;
+pub mod parse;
 pub mod rejects;
-pub mod s3;
 pub mod segment;
 pub mod source;
-pub mod tail;
 pub mod wait;
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 
-use crate::config::{Settings, SourceSpec};
-use crate::terminal::printable;
+use crate::core::format::InputFormat;
+use crate::core::limits::InputLimits;
+use crate::core::terminal::printable;
+use crate::core::window::Window;
+use crate::io::atomic::{is_tmp_name, write_atomic};
+use crate::lake::manifest::{self, Manifest, Status};
+use crate::lake::{is_mirror_name, LakeLock};
 use ingest::{Destinations, Outcome};
-use manifest::{Manifest, Status};
+use source::s3::S3Section;
+pub use source::SourceSpec;
 use source::{ObjectRef, ObjectSource, Skipped, Unreadable};
 
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 const MAX_SHOWN_ERRORS: usize = 20;
 /// Where the entries of the source that were not read are listed, in the quarantine.
 pub const SKIPPED_FILE: &str = "skipped.jsonl";
+
+/// What the mirror needs; `settings` resolves it from the pipeline file and flags.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub source: Option<SourceSpec>,
+    pub format: Option<InputFormat>,
+    pub lake: PathBuf,
+    pub quarantine: PathBuf,
+    pub window: Window,
+    pub jobs: usize,
+    pub limits: InputLimits,
+    pub quiet: bool,
+    pub s3: S3Section,
+}
 
 /// Counts for the end-of-step summary.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -67,29 +79,31 @@ pub struct Summary {
 /// Opens the source; `exclude` are folders of ours that may sit inside it.
 pub fn open_source(
     spec: &SourceSpec,
-    s3: &s3::S3Section,
+    s3: &S3Section,
     exclude: &[&Path],
 ) -> Result<Box<dyn ObjectSource>> {
     match spec {
-        SourceSpec::Local(path) => Ok(Box::new(dir::DirSource::new(path, exclude)?)),
-        SourceSpec::S3 { bucket, prefix } => {
-            Ok(Box::new(s3::S3Source::new(bucket, prefix, s3.options()?)?))
-        }
+        SourceSpec::Local(path) => Ok(Box::new(source::dir::DirSource::new(path, exclude)?)),
+        SourceSpec::S3 { bucket, prefix } => Ok(Box::new(source::s3::S3Source::new(
+            bucket,
+            prefix,
+            s3.options()?,
+        )?)),
     }
 }
 
 /// Runs the mirror step and prints its summary.
-pub fn run(settings: &Settings) -> Result<Summary> {
-    let Some(spec) = &settings.source else {
+pub fn run(opts: &Options) -> Result<Summary> {
+    let Some(spec) = &opts.source else {
         bail!("no source: pass --source (a Logpush folder, a tail capture or s3://bucket/prefix) or set [source] location in the pipeline file");
     };
-    let ours = [settings.lake.as_path(), settings.quarantine.as_path()];
+    let ours = [opts.lake.as_path(), opts.quarantine.as_path()];
     if let SourceSpec::Local(path) = spec {
         refuse_source_in(path, &ours)?;
     }
-    let source = open_source(spec, &settings.s3, &ours)?;
-    let summary = mirror(source.as_ref(), settings)?;
-    print_summary(&summary, settings);
+    let source = open_source(spec, &opts.s3, &ours)?;
+    let summary = mirror(source.as_ref(), opts)?;
+    print_summary(&summary, opts);
     if summary.failed > 0 {
         bail!(
             "{} object(s) of {spec} could not be read (see above); run the mirror again to retry them",
@@ -119,22 +133,22 @@ fn refuse_source_in(source: &Path, ours: &[&Path]) -> Result<()> {
 
 /// Mirrors every new or changed object of `source` into the lake. A full
 /// disk, wherever it is met, ends the run with one line naming the folder.
-pub fn mirror(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary> {
-    mirror_all(source, settings).map_err(|e| match is_disk_full(&e) {
-        true => disk_full(settings, &e),
+pub fn mirror(source: &dyn ObjectSource, opts: &Options) -> Result<Summary> {
+    mirror_all(source, opts).map_err(|e| match is_disk_full(&e) {
+        true => disk_full(opts, &e),
         false => e,
     })
 }
 
-fn mirror_all(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary> {
-    let _large_blocks = crate::memory::LargeBlocksFromHeap::enable();
-    let lake = &settings.lake;
+fn mirror_all(source: &dyn ObjectSource, opts: &Options) -> Result<Summary> {
+    let _large_blocks = crate::core::memory::LargeBlocksFromHeap::enable();
+    let lake = &opts.lake;
     fs::create_dir_all(lake)
         .with_context(|| format!("cannot create lake folder {}", lake.display()))?;
-    let _lock = lake::LakeLock::exclusive(lake)?;
+    let _lock = LakeLock::exclusive(lake)?;
     let mut manifest = Manifest::load(lake)?;
     let mut run = Run {
-        settings,
+        opts,
         summary: Summary::default(),
         skipped: Vec::new(),
         shown: 0,
@@ -148,7 +162,7 @@ fn mirror_all(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary>
     if let Err(e) = manifest.save(lake) {
         return Err(stopped.unwrap_or(e));
     }
-    sweep(lake, &settings.quarantine, &manifest)?;
+    sweep(lake, &opts.quarantine, &manifest)?;
     run.list_skipped()?;
     match stopped {
         Some(e) => Err(e),
@@ -158,7 +172,7 @@ fn mirror_all(source: &dyn ObjectSource, settings: &Settings) -> Result<Summary>
 
 /// One mirror run's counts and messages.
 struct Run<'a> {
-    settings: &'a Settings,
+    opts: &'a Options,
     summary: Summary,
     skipped: Vec<Skipped>,
     shown: usize,
@@ -171,7 +185,7 @@ impl Run<'_> {
         source: &dyn ObjectSource,
         manifest: &Manifest,
     ) -> Result<Vec<ObjectRef>> {
-        let listing = source.list(&self.settings.window)?;
+        let listing = source.list(&self.opts.window)?;
         self.summary.listed = listing.objects.len() as u64;
         for skipped in listing.skipped {
             self.skip(skipped, None);
@@ -216,7 +230,7 @@ impl Run<'_> {
     /// Prints one of the run's first messages (escaped), counts the others.
     fn show(&mut self, line: &str, progress: Option<&Progress>) {
         self.shown += 1;
-        if self.shown > MAX_SHOWN_ERRORS || self.settings.quiet {
+        if self.shown > MAX_SHOWN_ERRORS || self.opts.quiet {
             return;
         }
         let line = printable(line);
@@ -235,16 +249,16 @@ impl Run<'_> {
         pending: Vec<ObjectRef>,
         manifest: &mut Manifest,
     ) -> Result<Option<anyhow::Error>> {
-        let settings = self.settings;
+        let opts = self.opts;
         let dest = Destinations {
-            lake: &settings.lake,
-            quarantine: &settings.quarantine,
-            format: settings.format,
-            limits: settings.limits,
+            lake: &opts.lake,
+            quarantine: &opts.quarantine,
+            format: opts.format,
+            limits: opts.limits,
         };
-        let mut progress = Progress::new(&pending, settings.quiet);
+        let mut progress = Progress::new(&pending, opts.quiet);
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(settings.jobs.max(source.parallelism().unwrap_or(0)))
+            .num_threads(opts.jobs.max(source.parallelism().unwrap_or(0)))
             .build()
             .context("cannot start worker threads")?;
         let segments = segment::cut(pending);
@@ -282,7 +296,7 @@ impl Run<'_> {
                 // rerun must not read into a new segment rows that an old one
                 // still holds).
                 if last_save.elapsed() > CHECKPOINT_EVERY {
-                    manifest.save(&settings.lake)?;
+                    manifest.save(&opts.lake)?;
                     last_save = Instant::now();
                 }
             }
@@ -290,11 +304,8 @@ impl Run<'_> {
         })?;
         progress.finish();
         let hidden = self.shown.saturating_sub(MAX_SHOWN_ERRORS);
-        if hidden > 0 && !settings.quiet {
-            eprintln!(
-                "{hidden} more messages: see {}",
-                settings.quarantine.display()
-            );
+        if hidden > 0 && !opts.quiet {
+            eprintln!("{hidden} more messages: see {}", opts.quarantine.display());
         }
         Ok(stopped)
     }
@@ -308,7 +319,7 @@ impl Run<'_> {
         manifest: &mut Manifest,
         progress: &Progress,
     ) -> Result<Option<anyhow::Error>> {
-        let settings = self.settings;
+        let opts = self.opts;
         match outcome {
             Ok(outcome) => {
                 if manifest.objects.contains_key(&obj.key) {
@@ -322,8 +333,8 @@ impl Run<'_> {
                 record(&mut self.summary, obj, &outcome);
                 replace_entry(
                     manifest,
-                    &settings.lake,
-                    &settings.quarantine,
+                    &opts.lake,
+                    &opts.quarantine,
                     &obj.key,
                     outcome.entry,
                 )?;
@@ -349,7 +360,7 @@ impl Run<'_> {
     /// Lists this run's skipped entries in the quarantine (or removes the
     /// list when there are none), so they can be read after the run.
     fn list_skipped(&self) -> Result<()> {
-        let path = self.settings.quarantine.join(SKIPPED_FILE);
+        let path = self.opts.quarantine.join(SKIPPED_FILE);
         if self.skipped.is_empty() {
             return match fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -363,7 +374,7 @@ impl Run<'_> {
             text.push_str(&serde_json::to_string(skipped)?);
             text.push('\n');
         }
-        lake::write_atomic(&path, text.as_bytes())
+        write_atomic(&path, text.as_bytes())
     }
 }
 
@@ -382,13 +393,13 @@ fn is_disk_full(e: &anyhow::Error) -> bool {
 }
 
 /// The one line a full disk stops the run with, naming the folder.
-fn disk_full(settings: &Settings, e: &anyhow::Error) -> anyhow::Error {
+fn disk_full(opts: &Options, e: &anyhow::Error) -> anyhow::Error {
     let text = format!("{e:#}");
-    let quarantine = settings.quarantine.to_string_lossy();
+    let quarantine = opts.quarantine.to_string_lossy();
     let folder = if text.contains(quarantine.as_ref()) {
-        &settings.quarantine
+        &opts.quarantine
     } else {
-        &settings.lake
+        &opts.lake
     };
     anyhow::anyhow!(
         "disk full writing {}: free space there and run the mirror again; the lake is consistent and the rerun completes it",
@@ -441,8 +452,6 @@ fn mirror_part(
     let mut failure = None;
     'objects: for obj in rest {
         if stop.load(Ordering::Relaxed) {
-            segment.abort();
-            rejects.abort();
             return 0;
         }
         let from = rejects.written();
@@ -473,20 +482,11 @@ fn mirror_part(
         done.push((obj.clone(), Ok(outcome)));
     }
     let taken = done.len();
-    let failure = match failure {
-        Some(e) => {
-            segment.abort();
-            rejects.abort();
-            Some(e)
-        }
-        None => match segment.commit() {
-            Ok(()) => rejects.commit().err(),
-            Err(e) => {
-                rejects.abort();
-                Some(e)
-            }
-        },
-    };
+    // On a failure both are dropped, which removes their temporaries.
+    let failure = failure.or_else(|| {
+        let committed = segment.commit().and_then(|()| rejects.commit());
+        committed.err()
+    });
     if let Some(e) = failure {
         // None of the rest is read now: the next run reads them again.
         let why = format!("{e:#}");
@@ -593,14 +593,14 @@ fn sweep(lake: &Path, quarantine: &Path, manifest: &Manifest) -> Result<()> {
         if is_dir && rel.starts_with("date=") {
             for (name, is_dir) in entries(&lake.join(&rel))? {
                 let file = format!("{rel}/{name}");
-                if !is_dir && lake::is_mirror_name(&name) && !in_lake.contains(file.as_str()) {
+                if !is_dir && is_mirror_name(&name) && !in_lake.contains(file.as_str()) {
                     remove(&lake.join(file))?;
                 }
             }
             if fs::read_dir(lake.join(&rel))?.next().is_none() {
                 fs::remove_dir(lake.join(&rel))?;
             }
-        } else if !is_dir && lake::is_tmp_name(&rel) && lake::is_mirror_name(&rel) {
+        } else if !is_dir && is_tmp_name(&rel) && is_mirror_name(&rel) {
             remove(&lake.join(rel))?;
         }
     }
@@ -608,7 +608,7 @@ fn sweep(lake: &Path, quarantine: &Path, manifest: &Manifest) -> Result<()> {
     for folder in ["lines", "objects"] {
         for (name, is_dir) in entries(&quarantine.join(folder))? {
             let file = format!("{folder}/{name}");
-            if !is_dir && lake::is_mirror_name(&name) && !in_quarantine.contains(file.as_str()) {
+            if !is_dir && is_mirror_name(&name) && !in_quarantine.contains(file.as_str()) {
                 remove(&quarantine.join(file))?;
             }
         }
@@ -708,8 +708,8 @@ impl Progress {
     }
 }
 
-fn print_summary(s: &Summary, settings: &Settings) {
-    let n = crate::numbers::thousands;
+fn print_summary(s: &Summary, opts: &Options) {
+    let n = crate::core::numbers::thousands;
     println!(
         "mirror: {} objects listed, {} read ({:.1} MB), {} unchanged, {} failed",
         n(s.listed),
@@ -723,7 +723,7 @@ fn print_summary(s: &Summary, settings: &Settings) {
             "  lines {} -> rows {} in {}",
             n(s.lines),
             n(s.rows),
-            settings.lake.display()
+            opts.lake.display()
         );
         println!(
             "  test objects {}, empty objects {}, rejected lines {}, quarantined objects {}",
@@ -733,7 +733,7 @@ fn print_summary(s: &Summary, settings: &Settings) {
             n(s.quarantined_objects)
         );
     }
-    let skipped_list = settings.quarantine.join(SKIPPED_FILE);
+    let skipped_list = opts.quarantine.join(SKIPPED_FILE);
     let notes = [
         (s.refused_keys, "refused keys", "(unsafe names, not read)".to_string()),
         (
@@ -752,6 +752,6 @@ fn print_summary(s: &Summary, settings: &Settings) {
         println!("  {what} {} {why}", n(*count));
     }
     if s.rejected_lines + s.quarantined_objects > 0 {
-        println!("  quarantine: {}", settings.quarantine.display());
+        println!("  quarantine: {}", opts.quarantine.display());
     }
 }

@@ -7,18 +7,18 @@
 //! back to where an object started if that object is not recorded after all,
 //! and committed with the segment's lake files.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::lake::{tmp_path, write_atomic};
+use crate::io::atomic::{write_atomic, AtomicFile};
 
 pub struct Rejects {
     rel: String,
     dest: PathBuf,
-    file: Option<BufWriter<File>>,
+    file: Option<BufWriter<AtomicFile>>,
     len: u64,
 }
 
@@ -47,8 +47,8 @@ impl Rejects {
 
     pub fn write(&mut self, record: &str) -> io::Result<()> {
         if self.file.is_none() {
-            fs::create_dir_all(self.dest.parent().expect("quarantine file has a folder"))?;
-            self.file = Some(BufWriter::new(File::create(tmp_path(&self.dest))?));
+            let file = AtomicFile::create(&self.dest).map_err(io::Error::other)?;
+            self.file = Some(BufWriter::new(file));
         }
         let file = self.file.as_mut().expect("opened above");
         file.write_all(record.as_bytes())?;
@@ -65,35 +65,22 @@ impl Rejects {
         }
         let file = self.file.as_mut().expect("records were written");
         file.flush()?;
-        file.get_mut().set_len(len)?;
-        file.get_mut().seek(SeekFrom::Start(len))?;
+        file.get_mut().file().set_len(len)?;
+        file.get_mut().file().seek(SeekFrom::Start(len))?;
         self.len = len;
         Ok(())
     }
 
     /// Syncs the file and renames it into place; `false` when it holds no
-    /// record (then it is removed).
-    pub fn commit(mut self) -> Result<bool> {
-        let Some(file) = self.file.take() else {
+    /// record (then it is removed). Dropped without `commit`, it leaves nothing.
+    pub fn commit(self) -> Result<bool> {
+        let Some(file) = self.file.filter(|_| self.len > 0) else {
             return Ok(false);
         };
-        let tmp = tmp_path(&self.dest);
-        if self.len == 0 {
-            drop(file);
-            fs::remove_file(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
-            return Ok(false);
-        }
-        let file = file.into_inner().map_err(|e| e.into_error())?;
-        file.sync_data()?;
-        fs::rename(&tmp, &self.dest)
-            .with_context(|| format!("cannot write {}", self.dest.display()))?;
+        let file = file.into_inner().map_err(|e| e.into_error());
+        file.with_context(|| format!("cannot write {}", self.dest.display()))?
+            .commit()?;
         Ok(true)
-    }
-
-    pub fn abort(mut self) {
-        if self.file.take().is_some() {
-            let _ = fs::remove_file(tmp_path(&self.dest));
-        }
     }
 }
 

@@ -19,9 +19,11 @@ use anyhow::{Context, Result};
 use polars::prelude::{col, lit, DataFrame, IntoLazy, ParquetReader, SerReader};
 
 use super::ingest::GROUP_BYTES;
-use super::lake::{partition_dir, tmp_path, write_parquet, LakeFileWriter, ROW_GROUP};
-use super::record::NO_MIN_MAX;
+use super::parse::record::NO_MIN_MAX;
 use super::source::ObjectRef;
+use crate::io::atomic::{commit_all, AtomicFile};
+use crate::io::parquet::{write_parquet, ParquetWriter, ROW_GROUP};
+use crate::lake::partition_dir;
 
 /// Source objects per segment.
 pub const OBJECTS: usize = 64;
@@ -46,8 +48,7 @@ struct DayFile {
     held: Vec<DataFrame>,
     rows: usize,
     bytes: usize,
-    writer: Option<LakeFileWriter>,
-    tmp: PathBuf,
+    writer: Option<ParquetWriter<AtomicFile>>,
     dest: PathBuf,
 }
 
@@ -105,7 +106,6 @@ impl Segment {
                 rows: 0,
                 bytes: 0,
                 writer: None,
-                tmp: tmp_path(&dest),
                 dest,
             }
         });
@@ -128,36 +128,17 @@ impl Segment {
 
     /// Syncs and renames every file into place. On error nothing is renamed
     /// that the manifest will name, and the temporaries are removed.
-    pub fn commit(mut self) -> Result<()> {
-        let result = self.commit_files();
-        if result.is_err() {
-            self.abort();
-        }
-        result
-    }
-
-    fn commit_files(&mut self) -> Result<()> {
-        for file in self.days.values_mut() {
+    pub fn commit(self) -> Result<()> {
+        let mut done = Vec::with_capacity(self.days.len());
+        for mut file in self.days.into_values() {
             if !file.held.is_empty() {
-                write_held(file)?;
+                write_held(&mut file)?;
             }
             let writer = file.writer.take().expect("a day has rows, so a writer");
-            writer
-                .finish()
-                .with_context(|| format!("cannot write {}", file.tmp.display()))?;
+            let finished = writer.finish();
+            done.push(finished.with_context(|| format!("cannot write {}", file.dest.display()))?);
         }
-        for file in self.days.values() {
-            fs::rename(&file.tmp, &file.dest)
-                .with_context(|| format!("cannot write {}", file.dest.display()))?;
-        }
-        Ok(())
-    }
-
-    pub fn abort(&mut self) {
-        for file in std::mem::take(&mut self.days).into_values() {
-            drop(file.writer);
-            let _ = fs::remove_file(&file.tmp);
-        }
+        commit_all(done)
     }
 }
 
@@ -172,10 +153,8 @@ fn write_held(file: &mut DayFile) -> Result<()> {
     file.rows = 0;
     file.bytes = 0;
     if file.writer.is_none() {
-        if let Some(dir) = file.tmp.parent() {
-            fs::create_dir_all(dir)?;
-        }
-        file.writer = Some(LakeFileWriter::create(&file.tmp, &rows)?.without_min_max(&NO_MIN_MAX));
+        let sink = AtomicFile::create(&file.dest)?;
+        file.writer = Some(ParquetWriter::lasting(sink, &rows)?.without_min_max(&NO_MIN_MAX));
     }
     file.writer.as_mut().expect("created above").write(&rows)?;
     Ok(())

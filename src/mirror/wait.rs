@@ -7,11 +7,11 @@ use anyhow::{bail, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use polars::prelude::*;
 
-use super::lake::scan_lake;
-use crate::config::Settings;
-use crate::numbers::thousands;
-use crate::transform::rules::{event_type_selected, script_selected};
-use crate::transform::run_manifest::{self, RunWindow};
+use crate::core::numbers::thousands;
+use crate::core::window::parse_utc;
+use crate::lake::filters::Filters;
+use crate::lake::run_manifest::{self, RunWindow};
+use crate::lake::{in_window, scan_lake};
 
 /// What the lake must hold before the wait is over.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub struct WaitOptions {
     pub goal: Goal,
     pub every: Duration,
     pub timeout: Duration,
+    /// The pipeline's filters: `--events` counts only the rows they keep.
+    pub filters: Filters,
 }
 
 /// `90`, `90s`, `10m`, `1h` → a duration.
@@ -59,18 +61,19 @@ pub fn parse_every(text: &str) -> Result<Duration> {
 }
 
 impl Goal {
-    pub fn from_settings(
-        settings: &Settings,
+    /// `--until`, else `--events`, else the run manifest's windows.
+    pub fn from_flags(
         until: Option<&str>,
         events: Option<u64>,
+        run_manifest: Option<&std::path::Path>,
     ) -> Result<Goal> {
         if let Some(u) = until {
-            return Ok(Goal::Until(crate::config::parse_utc(u, false)?));
+            return Ok(Goal::Until(parse_utc(u, false)?));
         }
         if let Some(n) = events {
             return Ok(Goal::Events(n));
         }
-        if let Some(path) = &settings.transform.run_manifest {
+        if let Some(path) = run_manifest {
             return Ok(Goal::Windows(run_manifest::load(path)?));
         }
         bail!("--wait needs a goal: --until TIME, --events N, or a run manifest (--run-manifest FILE or [transform] run_manifest)")
@@ -92,13 +95,11 @@ impl Goal {
 }
 
 /// Timestamps of lake events that pass the pipeline's filters, sorted.
-fn matching_timestamps(settings: &Settings) -> Result<Vec<i64>> {
-    let Some(lf) = scan_lake(&settings.lake, &settings.window)? else {
+fn matching_timestamps(mirror: &super::Options, filters: &Filters) -> Result<Vec<i64>> {
+    let Some(lf) = scan_lake(&mirror.lake, &mirror.window)? else {
         return Ok(Vec::new());
     };
-    let keep = script_selected(&settings.transform.filters)
-        .and(event_type_selected(&settings.transform.filters))
-        .and(super::lake::in_window(&settings.window));
+    let keep = filters.selected().and(in_window(&mirror.window));
     let df = lf
         .filter(keep)
         .select([col("EventTimestampMs")])
@@ -152,7 +153,7 @@ fn progress(goal: &Goal, ts: &[i64]) -> (bool, String) {
 }
 
 /// Mirrors, checks, sleeps, until the goal is met or the timeout passes.
-pub fn run(settings: &Settings, options: &WaitOptions) -> Result<()> {
+pub fn run(mirror: &super::Options, options: &WaitOptions) -> Result<()> {
     let started = Instant::now();
     let goal = options.goal.describe();
     println!(
@@ -161,8 +162,9 @@ pub fn run(settings: &Settings, options: &WaitOptions) -> Result<()> {
         options.timeout.as_secs()
     );
     loop {
-        super::run(settings)?;
-        let (done, how_far) = progress(&options.goal, &matching_timestamps(settings)?);
+        super::run(mirror)?;
+        let timestamps = matching_timestamps(mirror, &options.filters)?;
+        let (done, how_far) = progress(&options.goal, &timestamps);
         if done {
             println!(
                 "wait: done after {} s: {how_far}",

@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::cost::Prices;
+use crate::core::cost::Prices;
 use crate::stats::bootstrap::{percentile_interval, stream_id, Config, Estimate, Interval};
 use crate::stats::regression::{break_even, fit_groups, GroupMean, Line};
 use crate::stats::resampled::{estimate, replicates, Resampled, View};

@@ -5,13 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use super::analysis::{Analysis, Group};
-use crate::numbers::{delay_label, level, thousands_f};
+use crate::core::numbers::{delay_label, level, thousands_f};
+use crate::io::atomic::write_atomic;
 use crate::stats::univariate::sorted;
 
 pub const WIDTH: u32 = 1400;
@@ -173,26 +174,31 @@ pub fn write_all(a: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
     ];
     for (name, draw) in charts {
         let path = dir.join(name);
-        // plotters picks the image format from the extension, so the
-        // temporary name keeps `.png` at its end.
-        let mut tmp = crate::mirror::lake::tmp_path(&path).into_os_string();
-        tmp.push(".png");
-        let tmp = PathBuf::from(tmp);
-        let drawn = draw_to(&tmp, a, draw).and_then(|()| Ok(std::fs::rename(&tmp, &path)?));
-        if let Err(e) = drawn {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e.context(format!("chart {}", path.display())));
-        }
+        let png = draw_png(a, draw).with_context(|| format!("chart {}", path.display()))?;
+        write_atomic(&path, &png)?;
         out.push(path);
     }
     Ok(out)
 }
 
-fn draw_to(file: &Path, a: &Analysis, draw: fn(&Analysis, &Area) -> Result<()>) -> Result<()> {
-    let root = BitMapBackend::new(file, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(err)?;
-    draw(a, &root)?;
-    root.present().map_err(err)
+/// One chart as PNG bytes, drawn in memory.
+fn draw_png(a: &Analysis, draw: fn(&Analysis, &Area) -> Result<()>) -> Result<Vec<u8>> {
+    use image::ImageEncoder;
+    let mut pixels = vec![0u8; WIDTH as usize * HEIGHT as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        draw(a, &root)?;
+        root.present().map_err(err)?;
+    }
+    let mut png = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut png).write_image(
+        &pixels,
+        WIDTH,
+        HEIGHT,
+        image::ColorType::Rgb8,
+    )?;
+    Ok(png)
 }
 
 /// Horizontal offset of an approach within a delay's slot, so bars do not overlap.
@@ -746,7 +752,7 @@ mod tests {
         assert_eq!(drawn.expect("no panic").expect("charts written"), 4);
         for entry in std::fs::read_dir(&charts).unwrap() {
             let name = entry.unwrap().file_name().to_string_lossy().into_owned();
-            assert!(!crate::mirror::lake::is_tmp_name(&name), "{name}");
+            assert!(!crate::io::atomic::is_tmp_name(&name), "{name}");
         }
     }
 }

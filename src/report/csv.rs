@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use polars::prelude::*;
 
 use super::tables::{typed_frame, Cell, Table};
-use crate::mirror::lake::tmp_path;
+use crate::io::atomic::tmp_path;
 
 /// Up to 6 decimals, trailing zeros dropped: `1035.033333`, `0.1932`, `42`.
 pub fn number(v: f64) -> String {

@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 
 use super::analysis::{has_interval, Analysis, Settings, Verdict};
-use crate::numbers::{delay_label, level, thousands, thousands_f};
+use crate::core::numbers::{delay_label, level, thousands, thousands_f};
+use crate::lake::derived::QualityRow;
 use crate::stats::bootstrap::{Estimate, Method};
-use crate::transform::quality::QualityRow;
 
 /// What the report states about its inputs besides the analysis.
 pub struct Context<'a> {

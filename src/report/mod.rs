@@ -6,7 +6,8 @@ pub mod csv;
 pub mod markdown;
 pub mod tables;
 
-use crate::numbers;
+use crate::core::cost::Prices;
+use crate::core::numbers;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -14,10 +15,10 @@ use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Deserialize;
 
-use crate::config::Settings;
-use crate::mirror::lake::{write_atomic, write_parquet, AtomicParquet, ROW_GROUP};
+use crate::io::atomic::{remove_temporaries, write_atomic};
+use crate::io::parquet::{write_parquet, AtomicParquet, ROW_GROUP};
+use crate::lake::derived::{self, RequestsFile, QUALITY_FILE};
 use crate::stats::bootstrap::{Config, Method};
-use crate::transform::{derived_dir, RequestsFile, QUALITY_FILE};
 use analysis::Analysis;
 
 /// `[report]` of the pipeline file.
@@ -48,7 +49,7 @@ pub const MAX_RESAMPLES: usize = 100_000;
 
 impl ReportSection {
     /// The analysis settings; a value out of range is a one-line error naming its field.
-    pub fn analysis_settings(&self, prices: &crate::cost::Prices) -> Result<analysis::Settings> {
+    pub fn analysis_settings(&self, prices: &Prices) -> Result<analysis::Settings> {
         let confidence = self.confidence.unwrap_or(0.95);
         if !(0.5..1.0).contains(&confidence) {
             anyhow::bail!(
@@ -63,10 +64,10 @@ impl ReportSection {
             );
         }
         let hypothesis_delay_ms = self.hypothesis_delay_ms.unwrap_or(1000);
-        if !(0..=crate::limits::MAX_DURATION_MS).contains(&hypothesis_delay_ms) {
+        if !(0..=crate::core::limits::MAX_DURATION_MS).contains(&hypothesis_delay_ms) {
             anyhow::bail!(
                 "report.hypothesis_delay_ms = {hypothesis_delay_ms}: give a delay in ms from 0 to {} (30 days)",
-                numbers::thousands(crate::limits::MAX_DURATION_MS as u64)
+                numbers::thousands(crate::core::limits::MAX_DURATION_MS as u64)
             );
         }
         Ok(analysis::Settings {
@@ -157,49 +158,61 @@ fn write_tables(a: &Analysis, quality: &DataFrame, out: &std::path::Path) -> Res
     })
 }
 
-pub fn run(settings: &Settings) -> Result<Written> {
-    let derived = derived_dir(settings);
-    let requests_file = RequestsFile::open(&derived)?;
+/// What the report needs; `settings` resolves it from the pipeline file and flags.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub pipeline: String,
+    /// The transform's outputs (`lake::derived::derived_dir`).
+    pub derived: PathBuf,
+    pub out: PathBuf,
+    pub analysis: analysis::Settings,
+    /// The approaches the pipeline file names, to say which have no complete request.
+    pub approaches: Vec<String>,
+    pub charts: bool,
+}
+
+pub fn run(opts: &Options) -> Result<Written> {
+    let requests_file = RequestsFile::open(&opts.derived)?;
     let grouping = group(&requests_file)?;
     let (requests_total, requests_complete) = (grouping.requests, grouping.complete);
     let requests_unusable = grouping.unusable;
-    let without_complete = grouping.without_complete(settings.transform.approaches.keys());
-    let quality = read_quality(&derived)?;
-    let s = settings.report.analysis_settings(&settings.prices)?;
+    let without_complete = grouping.without_complete(opts.approaches.iter());
+    let quality = read_quality(&opts.derived)?;
+    let s = &opts.analysis;
     // The requests table does not depend on the analysis: written alongside it.
-    let out = &settings.out;
+    let out = &opts.out;
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create report folder {}", out.display()))?;
     for dir in [out.clone(), out.join("charts")] {
-        crate::transform::remove_temporaries(&dir)?;
+        remove_temporaries(&dir)?;
     }
     let (a, requests_written) = rayon::join(
-        || analysis::analyse(grouping.finish(&s.baseline)?, &s),
+        || analysis::analyse(grouping.finish(&s.baseline)?, s),
         || export_requests(&requests_file, out),
     );
     let a = a?;
     requests_written?;
     write_tables(&a, &quality, out)?;
-    let charts = settings.report.charts.unwrap_or(true) && !settings.no_charts;
+    let charts = opts.charts;
     if charts {
         charts::write_all(&a, &out.join("charts"))?;
     }
-    let quality = crate::transform::quality::from_frame(&quality)?;
+    let quality = derived::from_frame(&quality)?;
     let context = markdown::Context {
-        pipeline: &settings.name,
+        pipeline: &opts.pipeline,
         requests_total,
         requests_complete,
         requests_unusable,
-        sampling_notices: crate::transform::quality::sampling_notices(&quality),
+        sampling_notices: derived::sampling_notices(&quality),
         quality,
         charts,
         without_complete,
     };
     write_atomic(
         &out.join("report.md"),
-        markdown::render(&a, &s, &context).as_bytes(),
+        markdown::render(&a, s, &context).as_bytes(),
     )?;
-    print_summary(&a, &s, &context, out);
+    print_summary(&a, s, &context, out);
     Ok(Written {
         dir: out.clone(),
         analysis: a,

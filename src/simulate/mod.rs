@@ -30,7 +30,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::cost::Prices;
+use crate::core::cost::Prices;
 use model::Model;
 use scenario::{Approach, Deployment, Scenario};
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::model::Model;
 use super::scenario::{Approach, Request, Scenario};
-use crate::cost::{Prices, Usage};
+use crate::core::cost::{Prices, Usage};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestTruth {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use polars::prelude::*;
 
-use crate::mirror::lake::{AtomicParquet, LakeFileWriter, ROW_GROUP};
+use crate::io::parquet::{AtomicParquet, ParquetWriter, ROW_GROUP};
 
 /// Rows per row group of a run: what the merge holds of each partition.
 const RUN_GROUP: usize = 4_096;
@@ -49,13 +49,14 @@ impl Runs {
             .dir
             .join(format!("requests-{}.parquet", self.files.len()));
         let failed = |e: PolarsError| anyhow::anyhow!("cannot write {}: {e}", path.display());
-        let mut writer = LakeFileWriter::scratch(&path, requests).map_err(failed)?;
+        let file = fs::File::create(&path).map_err(|e| failed(e.into()))?;
+        let mut writer = ParquetWriter::scratch(file, requests).map_err(failed)?;
         for start in (0..requests.height()).step_by(self.run_group) {
             let mut group = requests.slice(start as i64, self.run_group);
             group.rechunk_mut();
             writer.write(&group).map_err(failed)?;
         }
-        writer.finish_scratch().map_err(failed)?;
+        writer.finish().map_err(failed)?;
         self.files.push((path, requests.height()));
         Ok(())
     }

@@ -11,30 +11,35 @@ pub mod merge;
 pub mod partition;
 pub mod quality;
 pub mod rules;
-pub mod run_manifest;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use polars::prelude::*;
 
-use crate::config::Settings;
-use crate::cost::{Prices, Usage};
-use crate::limits::{EVENT_TIME_MAX_MS, EVENT_TIME_MIN_MS, MAX_DURATION_MS};
-use crate::memory;
-use crate::mirror::lake::{is_tmp_name, lake_files, write_parquet, AtomicParquet, LakeLock};
-use quality::{LegCounts, QualityRow, RequestCounts};
+use crate::core::cost::{Prices, Usage};
+use crate::core::limits::{EVENT_TIME_MAX_MS, EVENT_TIME_MIN_MS, MAX_DURATION_MS};
+use crate::core::memory;
+use crate::core::window::Window;
+use crate::io::atomic::remove_temporaries;
+use crate::io::parquet::{write_parquet, AtomicParquet};
+use crate::lake::derived::{QualityRow, LEGS_FILE, QUALITY_FILE, REQUESTS_FILE};
+use crate::lake::run_manifest::{Index, Match};
+use crate::lake::{lake_files, LakeLock};
+use quality::{LegCounts, RequestCounts};
 use rules::{has_role_column, null_str, TransformSection};
-use run_manifest::{Index, Match};
 
-/// Where transform writes and report reads.
-pub fn derived_dir(settings: &Settings) -> PathBuf {
-    settings.lake.join("_derived").join(&settings.name)
+/// What the transform needs; `settings` resolves it from the pipeline file and flags.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub lake: PathBuf,
+    pub window: Window,
+    /// Where it writes, and the report reads (`lake::derived::derived_dir`).
+    pub derived: PathBuf,
+    pub rules: TransformSection,
+    pub prices: Prices,
 }
 
-pub const REQUESTS_FILE: &str = "requests.parquet";
-pub const LEGS_FILE: &str = "legs.parquet";
-pub const QUALITY_FILE: &str = "quality.parquet";
 /// Where the first pass spreads the window's lines; removed when done.
 const PARTITIONS_DIR: &str = ".partitions";
 
@@ -49,36 +54,6 @@ pub const BAD_EVENT_TIME: &str = "event time before 2010 or from 2100";
 /// What `missing_roles` says of a request whose delay is negative: no
 /// endpoint answers before it is asked, so the value is wrong, not small.
 pub const NEGATIVE_DELAY: &str = "negative delay";
-
-/// Removes the temporaries (see `crate::mirror::lake::tmp_path`) a killed
-/// run left in `dir`; no folder, nothing to do.
-pub fn remove_temporaries(dir: &Path) -> Result<()> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e).with_context(|| format!("cannot list {}", dir.display())),
-    };
-    for entry in entries {
-        let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
-        if !is_tmp_name(&entry.file_name().to_string_lossy()) {
-            continue;
-        }
-        let path = entry.path();
-        let removed = match entry.file_type() {
-            Ok(t) if t.is_dir() => std::fs::remove_dir_all(&path),
-            _ => std::fs::remove_file(&path),
-        };
-        match removed {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(e).with_context(|| {
-                    format!("cannot remove the leftover temporary {}", path.display())
-                })
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
 
 /// Lake columns the transform reads.
 const LEG_COLUMNS: &[&str] = &[
@@ -106,16 +81,16 @@ const LEG_COLUMNS: &[&str] = &[
 /// de-duplicated and joined on its own, its legs appended to `legs.parquet`
 /// and its requests spilled, to be merged into time order at the end
 /// (`merge`). Legs come out partition by partition, in time order within each.
-pub fn run(settings: &Settings) -> Result<Vec<QualityRow>> {
-    let t = &settings.transform;
+pub fn run(opts: &Options) -> Result<Vec<QualityRow>> {
+    let t = &opts.rules;
     t.validate()?;
-    let _lake = LakeLock::shared(&settings.lake)?;
-    let files = lake_files(&settings.lake, &settings.window)?;
+    let _lake = LakeLock::shared(&opts.lake)?;
+    let files = lake_files(&opts.lake, &opts.window)?;
     if files.is_empty() {
         bail!(
             "the lake {} holds no events{}: run `tracecost mirror` first",
-            settings.lake.display(),
-            if settings.window == Default::default() {
+            opts.lake.display(),
+            if opts.window == Default::default() {
                 ""
             } else {
                 " in the window"
@@ -123,10 +98,10 @@ pub fn run(settings: &Settings) -> Result<Vec<QualityRow>> {
         );
     }
     let index = match &t.run_manifest {
-        Some(path) => Some(Index::new(run_manifest::load(path)?)),
+        Some(path) => Some(Index::new(crate::lake::run_manifest::load(path)?)),
         None => None,
     };
-    let in_window = crate::mirror::lake::in_window(&settings.window);
+    let in_window = crate::lake::in_window(&opts.window);
     let classify = |rows: DataFrame| {
         let lines = line_columns(rows.lazy().filter(in_window.clone()), t).collect();
         let mut lines = Context::context(lines, "cannot classify legs")?;
@@ -138,9 +113,9 @@ pub fn run(settings: &Settings) -> Result<Vec<QualityRow>> {
         }
         Ok(lines)
     };
-    let dir = derived_dir(settings);
-    let _outputs = LakeLock::outputs(&dir)?;
-    remove_temporaries(&dir)?;
+    let dir = &opts.derived;
+    let _outputs = LakeLock::outputs(dir)?;
+    remove_temporaries(dir)?;
     let partitions = partition::scatter(
         &files,
         LEG_COLUMNS,
@@ -173,13 +148,7 @@ pub fn run(settings: &Settings) -> Result<Vec<QualityRow>> {
             Some(files) => partition::read(files)?,
             None => (partitions.no_lines.clone()).expect("scatter read a lake file"),
         };
-        let (mut legs, part) = join(
-            lines,
-            t,
-            &settings.prices,
-            index.as_ref(),
-            &mut manifest_counts,
-        )?;
+        let (mut legs, part) = join(lines, t, &opts.prices, index.as_ref(), &mut manifest_counts)?;
         leg_counts.add(&legs)?;
         let file = match &mut legs_file {
             Some(file) => file,
@@ -203,14 +172,17 @@ pub fn run(settings: &Settings) -> Result<Vec<QualityRow>> {
     requests_file.commit()?;
     legs_file.expect("at least one partition").commit()?;
     let quality = quality::build(
-        &settings.lake,
+        &opts.lake,
         lake_rows,
         &leg_counts,
         &request_counts,
         &manifest_counts,
     )?;
-    write_parquet(&mut quality::to_frame(&quality)?, &dir.join(QUALITY_FILE))?;
-    quality::print_summary(&quality, &dir);
+    write_parquet(
+        &mut crate::lake::derived::to_frame(&quality)?,
+        &dir.join(QUALITY_FILE),
+    )?;
+    quality::print_summary(&quality, dir);
     Ok(quality)
 }
 
@@ -264,9 +236,9 @@ pub fn line_columns(rows: LazyFrame, t: &TransformSection) -> LazyFrame {
         .then(lit(BAD_DURATION))
         .when(bad_time)
         .then(lit(BAD_EVENT_TIME))
-        .when(rules::script_selected(&t.filters).not())
+        .when(t.filters.script_selected().not())
         .then(lit("script not selected"))
-        .when(rules::event_type_selected(&t.filters).not())
+        .when(t.filters.event_type_selected().not())
         .then(lit("event type not selected"))
         .when(col("role_rule").is_null())
         .then(lit("no role rule matched"))
@@ -522,46 +494,4 @@ pub fn finish(base: LazyFrame, t: &TransformSection, prices: &Prices) -> LazyFra
         col("roles"),
         col("missing_roles"),
     ])
-}
-
-/// `requests.parquet`, read back by the report.
-pub struct RequestsFile {
-    path: PathBuf,
-}
-
-impl RequestsFile {
-    pub fn open(dir: &Path) -> Result<Self> {
-        let path = dir.join(REQUESTS_FILE);
-        if !path.is_file() {
-            bail!(
-                "cannot open {}: run `tracecost transform` first",
-                path.display()
-            );
-        }
-        Ok(RequestsFile { path })
-    }
-
-    fn reader(&self) -> Result<ParquetReader<std::fs::File>> {
-        let file = std::fs::File::open(&self.path)
-            .with_context(|| format!("cannot open {}", self.path.display()))?;
-        Ok(ParquetReader::new(file))
-    }
-
-    pub fn rows(&self) -> Result<usize> {
-        (self.reader()?.num_rows())
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", self.path.display()))
-    }
-
-    /// `columns` (all when `None`) of the rows `offset..offset + len` (all when `None`).
-    pub fn read(
-        &self,
-        columns: Option<&[&str]>,
-        rows: Option<(usize, usize)>,
-    ) -> Result<DataFrame> {
-        (self.reader()?)
-            .with_columns(columns.map(|c| c.iter().map(|c| c.to_string()).collect()))
-            .with_slice(rows)
-            .finish()
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", self.path.display()))
-    }
 }

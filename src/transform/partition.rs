@@ -12,8 +12,9 @@ use std::sync::Mutex;
 use anyhow::{Context, Result};
 use polars::prelude::*;
 
-use crate::memory;
-use crate::mirror::lake::{read_lake_file, LakeFileWriter};
+use crate::core::memory;
+use crate::io::parquet::ParquetWriter;
+use crate::lake::read_lake_file;
 
 /// Bytes of lake files per partition: the join of one partition peaks ~100 MB
 /// above the rest of the transform (measured at 1x and 4x the benchmark archive,
@@ -62,7 +63,7 @@ const ROW_GROUPS_PER_FILE: usize = 16;
 /// The partition file being written, and those already written.
 struct Spill {
     partition: usize,
-    open: Option<(LakeFileWriter, usize)>,
+    open: Option<(ParquetWriter<fs::File>, usize)>,
     files: Vec<PathBuf>,
 }
 
@@ -76,7 +77,9 @@ impl Spill {
                     self.partition,
                     self.files.len()
                 ));
-                let writer = LakeFileWriter::scratch(&path, lines)?;
+                let file = fs::File::create(&path)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                let writer = ParquetWriter::scratch(file, lines)?;
                 self.files.push(path);
                 self.open.insert((writer, 0))
             }
@@ -93,7 +96,8 @@ impl Spill {
         if let Some((writer, _)) = self.open.take() {
             let path = self.files.last().expect("an open file is listed");
             writer
-                .finish_scratch()
+                .finish()
+                .map(drop)
                 .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
         }
         Ok(())

@@ -8,17 +8,9 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use super::ManifestCounts;
-use crate::mirror::manifest::{Manifest, Status};
-use crate::numbers::thousands;
-
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct QualityRow {
-    pub item: String,
-    pub detail: String,
-    pub approach: Option<String>,
-    pub delay_ms: Option<i64>,
-    pub count: u64,
-}
+use crate::core::numbers::thousands;
+use crate::lake::derived::{sampling_notices, total, QualityRow, SAMPLING_DETAIL, SAMPLING_ITEM};
+use crate::lake::manifest::{Manifest, Status};
 
 fn row(item: &str, detail: &str, count: u64) -> QualityRow {
     QualityRow {
@@ -28,15 +20,6 @@ fn row(item: &str, detail: &str, count: u64) -> QualityRow {
         delay_ms: None,
         count,
     }
-}
-
-fn str_values(df: &DataFrame, name: &str) -> Result<Vec<Option<String>>> {
-    Ok(df
-        .column(name)?
-        .str()?
-        .iter()
-        .map(|v| v.map(String::from))
-        .collect())
 }
 
 /// What the window's distinct legs were; summed over partitions.
@@ -208,60 +191,6 @@ pub fn build(
         ));
     }
     Ok(out)
-}
-
-pub fn to_frame(rows: &[QualityRow]) -> PolarsResult<DataFrame> {
-    df! {
-        "item" => rows.iter().map(|r| r.item.as_str()).collect::<Vec<_>>(),
-        "detail" => rows.iter().map(|r| r.detail.as_str()).collect::<Vec<_>>(),
-        "approach" => rows.iter().map(|r| r.approach.as_deref()).collect::<Vec<_>>(),
-        "delay_ms" => rows.iter().map(|r| r.delay_ms).collect::<Vec<_>>(),
-        "count" => rows.iter().map(|r| r.count).collect::<Vec<_>>(),
-    }
-}
-
-/// Reads the table back from its frame (report step).
-pub fn from_frame(df: &DataFrame) -> Result<Vec<QualityRow>> {
-    let text = |n: &str| str_values(df, n);
-    let (item, detail, approach) = (text("item")?, text("detail")?, text("approach")?);
-    let delay: Vec<Option<i64>> = df
-        .column("delay_ms")?
-        .cast(&DataType::Int64)?
-        .i64()?
-        .iter()
-        .collect();
-    let count: Vec<Option<u64>> = df
-        .column("count")?
-        .cast(&DataType::UInt64)?
-        .u64()?
-        .iter()
-        .collect();
-    Ok((0..df.height())
-        .map(|i| QualityRow {
-            item: item[i].clone().unwrap_or_default(),
-            detail: detail[i].clone().unwrap_or_default(),
-            approach: approach[i].clone(),
-            delay_ms: delay[i],
-            count: count[i].unwrap_or(0),
-        })
-        .collect())
-}
-
-/// Sum of counts of an item (all details), or of one detail.
-pub fn total(rows: &[QualityRow], item: &str, detail: Option<&str>) -> u64 {
-    rows.iter()
-        .filter(|r| r.item == item && detail.is_none_or(|d| r.detail == d))
-        .fold(0, |sum, r| sum.saturating_add(r.count))
-}
-
-/// The row of wrangler tail's "Tail is currently in sampling mode" notices:
-/// each says the capture dropped events.
-pub const SAMPLING_ITEM: &str = "source lines";
-pub const SAMPLING_DETAIL: &str = "wrangler tail sampling notices (events dropped)";
-
-/// The sampling notices over every source object of the lake.
-pub fn sampling_notices(rows: &[QualityRow]) -> u64 {
-    total(rows, SAMPLING_ITEM, Some(SAMPLING_DETAIL))
 }
 
 pub fn print_summary(rows: &[QualityRow], dir: &Path) {

@@ -9,6 +9,8 @@ use anyhow::{bail, Result};
 use polars::prelude::*;
 use serde::Deserialize;
 
+use crate::lake::filters::{any_of, Filters};
+
 /// One value or a list of values, in TOML: `script = "a"` or `script = ["a", "b"]`.
 #[derive(Deserialize, Debug, Clone, Default, PartialEq)]
 #[serde(untagged)]
@@ -112,17 +114,6 @@ pub struct ApproachSpec {
     pub rows_written: f64,
     #[serde(default)]
     pub rows_read: f64,
-}
-
-#[derive(Deserialize, Debug, Clone, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Filters {
-    /// Only these scripts (empty: all).
-    #[serde(default)]
-    pub scripts: Vec<String>,
-    /// Only these event types (empty: all).
-    #[serde(default)]
-    pub event_types: Vec<String>,
 }
 
 #[derive(Deserialize, Debug, Clone, Default)]
@@ -246,28 +237,9 @@ impl TransformSection {
     }
 }
 
-fn any_of(column: &str, values: &[&str]) -> Option<Expr> {
-    values
-        .iter()
-        .map(|v| col(column).eq(lit(*v)))
-        .reduce(|a, b| a.or(b))
-        .map(|e| e.fill_null(lit(false)))
-}
-
 /// A null of the string type (a bare `NULL` literal has no type).
 pub fn null_str() -> Expr {
     lit(NULL).cast(DataType::String)
-}
-
-/// `true` when the leg passes the script filter.
-pub fn script_selected(f: &Filters) -> Expr {
-    let values: Vec<&str> = f.scripts.iter().map(String::as_str).collect();
-    any_of("ScriptName", &values).unwrap_or(lit(true))
-}
-
-pub fn event_type_selected(f: &Filters) -> Expr {
-    let values: Vec<&str> = f.event_types.iter().map(String::as_str).collect();
-    any_of("EventType", &values).unwrap_or(lit(true))
 }
 
 /// The role of a leg by the first matching rule, null when none matches.

@@ -94,7 +94,7 @@ pub fn mirror(dir: &Path, source: &Path, lake: &Path, extra: &[&str]) -> Output 
 }
 
 pub fn read_lake(lake: &Path) -> DataFrame {
-    tracecost::mirror::lake::scan_lake(lake, &Default::default())
+    tracecost::lake::scan_lake(lake, &Default::default())
         .unwrap()
         .expect("lake has files")
         .collect()

@@ -91,7 +91,7 @@ pub fn write_lake(lake: &Path, legs: &[Leg]) {
     )
     .unwrap();
     let file = "date=2025-11-18/segment-hand.parquet";
-    tracecost::mirror::lake::write_parquet(&mut df, &lake.join(file)).unwrap();
+    tracecost::io::parquet::write_parquet(&mut df, &lake.join(file)).unwrap();
     // Readers read only what the manifest owns, as after a mirror.
     let manifest = serde_json::json!({"version": 1, "objects": {"20251118/hand.log.gz": {
         "size": 1, "version": "hand", "status": "ingested", "lines": n, "rows": n,

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-use crate::config::parse_utc;
+use crate::core::window::parse_utc;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunWindow {

@@ -1,28 +1,73 @@
 //! What the mirror reads from: a listing of objects and a way to open each.
 
 use std::io::Read;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
-use crate::config::Window;
+use crate::core::paths::tidy;
+use crate::core::redact::redact_userinfo;
+use crate::core::window::Window;
 
-#[derive(
-    clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum InputFormat {
-    /// Gzipped newline-delimited JSON in PascalCase, as Logpush writes it.
-    Logpush,
-    /// `wrangler tail --format json`: pretty-printed camelCase JSON objects.
-    Tail,
+pub mod dir;
+pub mod s3;
+
+/// Where events come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// A folder (Logpush layout, tail captures) or a single file.
+    Local(PathBuf),
+    /// `s3://bucket/prefix`.
+    S3 { bucket: String, prefix: String },
 }
 
-impl InputFormat {
-    /// The name the manifest, the lake's `source_format` and `--format` use.
-    pub fn name(self) -> &'static str {
+impl SourceSpec {
+    pub fn parse(text: &str, base: &Path) -> Result<Self> {
+        if let Some(rest) = text.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                bail!("source `{text}` names no bucket: write s3://BUCKET/PREFIX");
+            }
+            if !bucket
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            {
+                bail!(
+                    "source `{}`: a bucket name has lowercase letters, digits, `-` and `.` only (credentials come from the AWS chain, never the URL)",
+                    redact_userinfo(text)
+                );
+            }
+            return Ok(SourceSpec::S3 {
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+            });
+        }
+        if url_scheme(text).is_some() {
+            bail!(
+                "source `{}` is a URL: give a local folder or file, or s3://BUCKET/PREFIX (with --endpoint for a store other than R2)",
+                redact_userinfo(text)
+            );
+        }
+        Ok(SourceSpec::Local(tidy(&base.join(text))))
+    }
+}
+
+/// The scheme of `text` when it starts like a URL (`scheme://`).
+fn url_scheme(text: &str) -> Option<&str> {
+    let (scheme, _) = text.split_once("://")?;
+    let valid = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && (scheme.chars()).all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    valid.then_some(scheme)
+}
+
+impl std::fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            InputFormat::Logpush => "logpush",
-            InputFormat::Tail => "tail",
+            SourceSpec::Local(path) => write!(f, "{}", path.display()),
+            SourceSpec::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
         }
     }
 }
@@ -122,5 +167,27 @@ mod tests {
         assert_eq!(folder_date("date=2025-11-18/x.log.gz"), d("2025-11-18"));
         assert_eq!(folder_date("20251118T204500Z_x.log.gz"), None);
         assert_eq!(folder_date("capture.json"), None);
+    }
+
+    #[test]
+    fn a_url_source_is_refused_without_its_password() {
+        for text in ["https://u:s3cr3t@host/logs", "s3://u:s3cr3t@bucket/p"] {
+            let err = SourceSpec::parse(text, Path::new("."))
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains("s3cr3t") && err.contains("***@"), "{err}");
+        }
+    }
+
+    #[test]
+    fn s3_source_parses_bucket_and_prefix() {
+        let s = SourceSpec::parse("s3://logs/workers/", Path::new("x")).unwrap();
+        assert_eq!(
+            s,
+            SourceSpec::S3 {
+                bucket: "logs".into(),
+                prefix: "workers".into()
+            }
+        );
     }
 }

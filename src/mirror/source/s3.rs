@@ -19,8 +19,9 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::Client;
 use serde::Deserialize;
 
-use super::source::{folder_date, Listing, ObjectRef, ObjectSource};
-use crate::config::{has_userinfo, redact_userinfo, Window};
+use super::{folder_date, Listing, ObjectRef, ObjectSource};
+use crate::core::redact::{has_userinfo, redact_userinfo};
+use crate::core::window::Window;
 
 /// `[source]` fields that only S3 sources use.
 #[derive(Deserialize, Debug, Clone, Default, PartialEq)]

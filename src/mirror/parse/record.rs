@@ -22,7 +22,7 @@ use std::borrow::Cow;
 
 use polars::prelude::*;
 
-use crate::limits;
+use crate::core::limits;
 
 /// Fields of one event; text borrows from the input line where it can.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -69,7 +69,7 @@ pub const NO_MIN_MAX: [&str; 10] = [
 
 impl Row<'_> {
     /// Whether the event's time and durations are within the limits every
-    /// step relies on (see `crate::limits`); the error says which is not.
+    /// step relies on (see `crate::core::limits`); the error says which is not.
     pub fn check(&self) -> Result<(), String> {
         if !limits::event_time_in_range(self.event_timestamp_ms) {
             return Err(format!(

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Highest price accepted, USD per million units: published prices are below
-/// $2, and with legs of at most 30 days (`crate::limits`) no cost can then
+/// $2, and with legs of at most 30 days (`crate::core::limits`) no cost can then
 /// overflow an f64.
 pub const MAX_PRICE: f64 = 1e6;
 

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::lake::write_atomic;
-use super::source::InputFormat;
+use crate::core::format::InputFormat;
+use crate::io::atomic::write_atomic;
 
 pub const FILE_NAME: &str = "_manifest.json";
 

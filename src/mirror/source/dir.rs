@@ -14,8 +14,8 @@ use std::time::UNIX_EPOCH;
 
 use anyhow::{bail, Context, Result};
 
-use super::source::{folder_date, Listing, ObjectRef, ObjectSource, Skipped, Unreadable};
-use crate::config::Window;
+use super::{folder_date, Listing, ObjectRef, ObjectSource, Skipped, Unreadable};
+use crate::core::window::Window;
 
 pub struct DirSource {
     root: PathBuf,

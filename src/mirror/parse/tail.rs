@@ -494,7 +494,7 @@ pub fn looks_like_tail(obj: &Map<String, Value>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mirror::lines::for_each_line;
+    use crate::mirror::parse::lines::for_each_line;
 
     fn items_with(text: &[u8], max: usize) -> Vec<Item> {
         let mut framer = TailFramer::new(max);

@@ -1,0 +1,44 @@
+//! Paths as a person reads them.
+
+use std::path::{Path, PathBuf};
+
+/// Resolves `.` and `dir/..` lexically, so that messages show `data/lake`
+/// rather than `pipelines/../data/lake`.
+pub fn tidy(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_tidied_lexically() {
+        assert_eq!(
+            tidy(Path::new("pipelines/../data/lake")),
+            PathBuf::from("data/lake")
+        );
+        assert_eq!(tidy(Path::new("./a/./b")), PathBuf::from("a/b"));
+        assert_eq!(tidy(Path::new("../x")), PathBuf::from("../x"));
+        assert_eq!(tidy(Path::new("/a/../../b")), PathBuf::from("/b"));
+        assert_eq!(tidy(Path::new("a/..")), PathBuf::from("."));
+    }
+}

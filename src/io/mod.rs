@@ -1,0 +1,4 @@
+//! Writing files: the one atomic writer and the formats built on it.
+
+pub mod atomic;
+pub mod parquet;

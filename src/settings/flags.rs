@@ -1,0 +1,100 @@
+//! The flags of the pipeline steps: each overrides a field of the pipeline
+//! file, and `Settings::resolve` turns both into each step's options.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::core::format::InputFormat;
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct StepArgs {
+    /// Pipeline file (TOML); flags below override its fields.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "pipelines/proxy-fetch.toml"
+    )]
+    pub pipeline: PathBuf,
+
+    /// Where the trace events are: a folder in Logpush layout, a tail capture
+    /// file, or s3://bucket/prefix.
+    #[arg(long, value_name = "PATH|s3://BUCKET/PREFIX")]
+    pub source: Option<String>,
+
+    /// S3 endpoint URL for an s3:// source (default: AWS_ENDPOINT_URL_S3).
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Cloudflare account id: reads s3:// sources from https://<ID>.r2.cloudflarestorage.com.
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+
+    /// Force the input format instead of detecting it from the content.
+    #[arg(long, value_enum)]
+    pub format: Option<InputFormat>,
+
+    /// Folder of the Parquet lake.
+    #[arg(long, value_name = "DIR")]
+    pub lake: Option<PathBuf>,
+
+    /// Folder that receives bad lines and unreadable objects (default: <lake>/_quarantine).
+    #[arg(long, value_name = "DIR")]
+    pub quarantine: Option<PathBuf>,
+
+    /// Folder for the report (default: notebooks-export/<pipeline name>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Start of the time window, UTC: 2025-11-18, 2025-11-18T21:00 or 2025-11-18T21:00:00Z.
+    #[arg(long, value_name = "UTC")]
+    pub from: Option<String>,
+
+    /// End of the time window, UTC; a bare date includes that whole day.
+    #[arg(long, value_name = "UTC")]
+    pub to: Option<String>,
+
+    /// Run manifest CSV (approach, delay_ms, start, end[, run_id, client_latency_ms]).
+    #[arg(long, value_name = "FILE")]
+    pub run_manifest: Option<PathBuf>,
+
+    /// Bootstrap seed of the report (default 1, or [report] seed).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Bootstrap resamples per interval (default 10,000, or [report] resamples).
+    #[arg(long, value_name = "N")]
+    pub resamples: Option<usize>,
+
+    /// Skip the PNG charts.
+    #[arg(long)]
+    pub no_charts: bool,
+
+    /// Objects processed at once (default: the number of cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// mirror: poll until the lake holds what is needed (--until, --events, or the run manifest's windows).
+    #[arg(long)]
+    pub wait: bool,
+
+    /// With --wait: until the lake holds events up to this UTC time.
+    #[arg(long, value_name = "UTC")]
+    pub until: Option<String>,
+
+    /// With --wait: until this many events match the pipeline's filters.
+    #[arg(long, value_name = "N")]
+    pub events: Option<u64>,
+
+    /// With --wait: seconds between polls (90, 90s, 10m).
+    #[arg(long, value_name = "DURATION", default_value = "10")]
+    pub every: String,
+
+    /// With --wait: give up after this long (exit status 1).
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub timeout: String,
+
+    /// Print only errors and the final summary line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}

@@ -1,0 +1,358 @@
+//! The pipeline file (TOML) and its merge with command-line flags.
+//!
+//! Relative paths inside a pipeline file are resolved against the file's own
+//! folder, so a pipeline works from any working directory; paths given on the
+//! command line are resolved against the working directory as usual.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+pub mod flags;
+
+use crate::core::cost::Prices;
+use crate::core::format::InputFormat;
+use crate::core::limits::InputLimits;
+use crate::core::paths::tidy;
+use crate::core::window::{parse_utc, Window};
+use crate::lake::derived::derived_dir;
+use crate::mirror::source::s3::S3Section;
+use crate::mirror::wait::{self, Goal, WaitOptions};
+use crate::mirror::SourceSpec;
+use crate::report::ReportSection;
+use crate::transform::rules::TransformSection;
+use crate::{mirror, report, transform};
+pub use flags::StepArgs;
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineFile {
+    /// Names the report folder: notebooks-export/<name>.
+    pub name: Option<String>,
+    #[serde(default)]
+    pub source: SourceSection,
+    #[serde(default)]
+    pub lake: LakeSection,
+    #[serde(default)]
+    pub window: WindowSection,
+    #[serde(default)]
+    pub mirror: MirrorSection,
+    #[serde(default)]
+    pub transform: TransformSection,
+    #[serde(default)]
+    pub prices: Prices,
+    #[serde(default)]
+    pub report: ReportSection,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSection {
+    pub location: Option<String>,
+    pub format: Option<InputFormat>,
+    /// Endpoint, credentials profile and retry settings of an `s3://` location.
+    #[serde(default)]
+    pub s3: S3Section,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LakeSection {
+    pub dir: Option<PathBuf>,
+    pub quarantine: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSection {
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorSection {
+    pub jobs: Option<usize>,
+    /// Longest line or tail event in bytes; longer ones are quarantined by reference.
+    pub max_line_bytes: Option<usize>,
+    /// Bytes one object may put in the quarantine; past it bad lines are only counted.
+    pub max_quarantine_bytes: Option<u64>,
+}
+
+impl MirrorSection {
+    fn limits(&self) -> Result<InputLimits> {
+        let defaults = InputLimits::default();
+        let limits = InputLimits {
+            max_line_bytes: self.max_line_bytes.unwrap_or(defaults.max_line_bytes),
+            max_quarantine_bytes: self
+                .max_quarantine_bytes
+                .unwrap_or(defaults.max_quarantine_bytes),
+        };
+        // Below a kilobyte no real event fits, and a line's head would not show.
+        if limits.max_line_bytes < 1024 {
+            bail!(
+                "[mirror] max_line_bytes = {}: give at least 1024 bytes (default 16 MiB)",
+                limits.max_line_bytes
+            );
+        }
+        if limits.max_quarantine_bytes < 1024 {
+            bail!(
+                "[mirror] max_quarantine_bytes = {}: give at least 1024 bytes (default 16 MiB)",
+                limits.max_quarantine_bytes
+            );
+        }
+        Ok(limits)
+    }
+}
+
+/// The pipeline file merged with command-line flags: each step's options.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub name: String,
+    pub mirror: mirror::Options,
+    /// `--wait`: poll the mirror until its goal is met.
+    pub wait: Option<WaitOptions>,
+    pub transform: transform::Options,
+    pub report: report::Options,
+}
+
+pub fn load_pipeline(path: &Path) -> Result<PipelineFile> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read pipeline file {}: pass --pipeline FILE or run from the project folder",
+            path.display()
+        )
+    })?;
+    parse_pipeline(&text).map_err(|e| anyhow::anyhow!("pipeline file {}: {e}", path.display()))
+}
+
+/// Parses pipeline TOML; the error is one line naming the offending key and its line.
+pub fn parse_pipeline(text: &str) -> Result<PipelineFile, String> {
+    toml::from_str(text).map_err(|e| {
+        let message = e.message().replace('\n', " ");
+        match e.span() {
+            Some(span) => {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                // Type errors name no field: the key on that line does.
+                let key = text.lines().nth(line - 1).and_then(|l| l.split_once('='));
+                match key.map(|(k, _)| k.trim()).filter(|k| !message.contains(k)) {
+                    Some(key) => format!("line {line} (`{key}`): {message}"),
+                    None => format!("line {line}: {message}"),
+                }
+            }
+            None => message,
+        }
+    })
+}
+
+/// The pipeline's name, which names folders (`<lake>/_derived/<name>`,
+/// `notebooks-export/<name>`): one path component, so that no name writes
+/// or deletes outside them.
+fn pipeline_name(file: &PipelineFile, path: &Path) -> Result<String> {
+    if let Some(name) = &file.name {
+        if !is_folder_name(name) {
+            bail!(
+                "pipeline file {}: name \"{}\" is not a folder name: use letters, digits, `-`, `_` and `.` (one path component, not `.` or `..`)",
+                path.display(),
+                name.escape_debug()
+            );
+        }
+        return Ok(name.clone());
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    match stem {
+        Some(stem) if is_folder_name(&stem) => Ok(stem),
+        _ => bail!(
+            "pipeline file {}: its file name is not a folder name, and the pipeline is named after it: set name = \"...\" in the file (letters, digits, `-`, `_` and `.`)",
+            path.display()
+        ),
+    }
+}
+
+/// One path component of ASCII letters, digits, `-`, `_` and `.`, not `.` or `..`.
+pub fn is_folder_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && (name.chars()).all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// The most threads a step starts: more than a few per core only adds
+/// memory, and each thread holds a segment or an object.
+pub fn max_jobs() -> usize {
+    (4 * cores()).min(64)
+}
+
+/// `n` threads asked for by `what`, within 1..=[`max_jobs`]; says so when it clamps.
+fn clamp_jobs(what: &str, n: usize, quiet: bool) -> usize {
+    let clamped = n.clamp(1, max_jobs());
+    if clamped != n && !quiet {
+        eprintln!(
+            "note: {what} {n} is out of range: using {clamped} (1 to 4x the {} cores, at most 64)",
+            cores()
+        );
+    }
+    clamped
+}
+
+/// The window of `--from`/`--to`, or else of `[window]`.
+fn window(args: &StepArgs, file: &WindowSection) -> Result<Window> {
+    let from = args.from.as_ref().or(file.from.as_ref());
+    let to = args.to.as_ref().or(file.to.as_ref());
+    let window = Window {
+        from: from.map(|t| parse_utc(t, false)).transpose()?,
+        to: to.map(|t| parse_utc(t, true)).transpose()?,
+    };
+    if let (Some(f), Some(t)) = (window.from, window.to) {
+        if f >= t {
+            bail!("--from {f} is not before --to {t}: the window is empty");
+        }
+    }
+    Ok(window)
+}
+
+/// `[source.s3]` with the command line's endpoint and account id.
+fn s3_section(file: S3Section, args: &StepArgs) -> S3Section {
+    S3Section {
+        endpoint: args.endpoint.clone().or(file.endpoint),
+        account_id: args.account_id.clone().or(file.account_id),
+        concurrency: (file.concurrency).map(|n| clamp_jobs("source.s3.concurrency", n, args.quiet)),
+        ..file
+    }
+}
+
+impl Settings {
+    pub fn resolve(args: &StepArgs) -> Result<Self> {
+        let file = load_pipeline(&args.pipeline)?;
+        let base = args
+            .pipeline
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let name = pipeline_name(&file, &args.pipeline)?;
+        let mirror = mirror_options(args, &file, &base)?;
+        let mut rules = file.transform;
+        rules.run_manifest = match (&args.run_manifest, rules.run_manifest.take()) {
+            (Some(path), _) => Some(path.clone()),
+            (None, Some(path)) => Some(tidy(&base.join(path))),
+            (None, None) => None,
+        };
+        let wait = wait_options(args, &rules)?;
+        file.prices.validate()?;
+        let report = ReportSection {
+            seed: args.seed.or(file.report.seed),
+            resamples: args.resamples.or(file.report.resamples),
+            ..file.report
+        };
+        let derived = derived_dir(&mirror.lake, &name);
+        let report = report::Options {
+            pipeline: name.clone(),
+            derived: derived.clone(),
+            out: (args.out.clone())
+                .unwrap_or_else(|| PathBuf::from("notebooks-export").join(&name)),
+            analysis: report.analysis_settings(&file.prices)?,
+            approaches: rules.approaches.keys().cloned().collect(),
+            charts: report.charts.unwrap_or(true) && !args.no_charts,
+        };
+        let transform = transform::Options {
+            lake: mirror.lake.clone(),
+            window: mirror.window,
+            derived,
+            rules,
+            prices: file.prices,
+        };
+        Ok(Settings {
+            name,
+            mirror,
+            wait,
+            transform,
+            report,
+        })
+    }
+}
+
+/// The mirror's options: source, lake, quarantine, window, threads, limits.
+fn mirror_options(args: &StepArgs, file: &PipelineFile, base: &Path) -> Result<mirror::Options> {
+    let source = match (&args.source, &file.source.location) {
+        (Some(s), _) => Some(SourceSpec::parse(s, Path::new(""))?),
+        (None, Some(s)) => Some(SourceSpec::parse(s, base)?),
+        (None, None) => None,
+    };
+    let lake = match (&args.lake, &file.lake.dir) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(dir)) => tidy(&base.join(dir)),
+        (None, None) => PathBuf::from("data/lake"),
+    };
+    let quarantine = match (&args.quarantine, &file.lake.quarantine, &args.lake) {
+        (Some(dir), _, _) => dir.clone(),
+        // A lake moved on the command line takes its quarantine along.
+        (None, Some(dir), None) => tidy(&base.join(dir)),
+        _ => lake.join("_quarantine"),
+    };
+    let jobs = match (args.jobs, file.mirror.jobs) {
+        (Some(n), _) => clamp_jobs("--jobs", n, args.quiet),
+        (None, Some(n)) => clamp_jobs("mirror.jobs", n, args.quiet),
+        (None, None) => cores().min(max_jobs()),
+    };
+    Ok(mirror::Options {
+        source,
+        format: args.format.or(file.source.format),
+        lake,
+        quarantine,
+        window: window(args, &file.window)?,
+        jobs,
+        limits: file.mirror.limits()?,
+        quiet: args.quiet,
+        s3: s3_section(file.source.s3.clone(), args),
+    })
+}
+
+/// `--wait` and its goal; `--until` and `--events` alone are a mistake.
+fn wait_options(args: &StepArgs, rules: &TransformSection) -> Result<Option<WaitOptions>> {
+    if !args.wait {
+        if args.until.is_some() || args.events.is_some() {
+            bail!("--until and --events only apply with --wait");
+        }
+        return Ok(None);
+    }
+    let run_manifest = rules.run_manifest.as_deref();
+    Ok(Some(WaitOptions {
+        goal: Goal::from_flags(args.until.as_deref(), args.events, run_manifest)?,
+        every: wait::parse_every(&args.every)?,
+        timeout: wait::parse_duration(&args.timeout)
+            .map_err(|e| anyhow::anyhow!("--timeout: {e}"))?,
+        filters: rules.filters.clone(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let err = parse_pipeline("name = \"x\"\n[source]\nlocaton = \"a\"\n").unwrap_err();
+        assert!(err.contains("locaton"), "{err}");
+        assert!(err.starts_with("line 3"), "{err}");
+        assert!(!err.contains('\n'));
+        let err = parse_pipeline("[mirror]\nmax_line_bytes = -1\n").unwrap_err();
+        assert!(err.starts_with("line 2 (`max_line_bytes`): "), "{err}");
+    }
+
+    #[test]
+    fn a_name_is_one_folder_name() {
+        for good in ["proxy-fetch", "a.b_c-1", "...x", "x.."] {
+            assert!(is_folder_name(good), "{good}");
+        }
+        for bad in [
+            "", ".", "..", "../x", "/abs", "a/b", "a\\b", "x\ny", "é", "a b", "C:",
+        ] {
+            assert!(!is_folder_name(bad), "{bad:?}");
+        }
+    }
+}
