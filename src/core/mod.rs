@@ -5,6 +5,7 @@ pub mod cost;
 pub mod format;
 pub mod limits;
 pub mod memory;
+pub mod metric;
 pub mod numbers;
 pub mod paths;
 pub mod redact;

@@ -12,7 +12,7 @@ pub mod partition;
 pub mod quality;
 pub mod rules;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use polars::prelude::*;
@@ -20,6 +20,7 @@ use polars::prelude::*;
 use crate::core::cost::{Prices, Usage};
 use crate::core::limits::{EVENT_TIME_MAX_MS, EVENT_TIME_MIN_MS, MAX_DURATION_MS};
 use crate::core::memory;
+use crate::core::metric::Metric;
 use crate::core::window::Window;
 use crate::io::atomic::remove_temporaries;
 use crate::io::parquet::{write_parquet, AtomicParquet};
@@ -85,105 +86,139 @@ pub fn run(opts: &Options) -> Result<Vec<QualityRow>> {
     let t = &opts.rules;
     t.validate()?;
     let _lake = LakeLock::shared(&opts.lake)?;
-    let files = lake_files(&opts.lake, &opts.window)?;
-    if files.is_empty() {
-        bail!(
-            "the lake {} holds no events{}: run `tracecost mirror` first",
-            opts.lake.display(),
-            if opts.window == Default::default() {
-                ""
-            } else {
-                " in the window"
-            }
-        );
-    }
+    let files = window_files(opts)?;
     let index = match &t.run_manifest {
         Some(path) => Some(Index::new(crate::lake::run_manifest::load(path)?)),
         None => None,
     };
-    let in_window = crate::lake::in_window(&opts.window);
-    let classify = |rows: DataFrame| {
-        let lines = line_columns(rows.lazy().filter(in_window.clone()), t).collect();
-        let mut lines = Context::context(lines, "cannot classify legs")?;
-        // Log text was only needed to find ids and attributes. Dropped from
-        // the collected frame: with the drop in the lazy plan, resident
-        // memory grew ~4 MB per lake file (measured; cause not pinned down).
-        for helper in ["role_rule", "LogMessages"] {
-            lines.drop_in_place(helper)?;
-        }
-        Ok(lines)
-    };
     let dir = &opts.derived;
     let _outputs = LakeLock::outputs(dir)?;
     remove_temporaries(dir)?;
+    let count = match t.partitions {
+        Some(count) => count,
+        None => partition::count_for(&files)?,
+    };
+    let in_window = crate::lake::in_window(&opts.window);
+    let classify = |rows: DataFrame| classify(rows.lazy().filter(in_window.clone()), t);
     let partitions = partition::scatter(
         &files,
         LEG_COLUMNS,
         &dir.join(PARTITIONS_DIR),
-        match t.partitions {
-            Some(count) => count,
-            None => partition::count_for(&files)?,
-        },
+        count,
         classify,
     )?;
-    let mut manifest_counts = ManifestCounts {
-        used: index.is_some(),
-        windows: index.as_ref().map_or(0, |i| i.len() as u64),
-        ..Default::default()
-    };
-    let mut leg_counts = LegCounts::default();
-    let mut request_counts = RequestCounts::default();
-    let mut legs_file = None;
-    let mut requests_file = None;
-    let mut runs = merge::Runs::new(&dir.join(PARTITIONS_DIR))?;
-    let mut written: Vec<Option<&[PathBuf]>> = (partitions.files.iter())
+    let mut outputs = Outputs::new(dir, index.as_ref())?;
+    let mut pieces: Vec<Option<&[PathBuf]>> = (partitions.files.iter())
         .filter(|files| !files.is_empty())
         .map(|files| Some(files.as_slice()))
         .collect();
-    if written.is_empty() {
-        written.push(None); // no line in the window: outputs with no rows
+    if pieces.is_empty() {
+        pieces.push(None); // no line in the window: outputs with no rows
     }
-    for files in written {
+    for files in pieces {
         let lines = match files {
             Some(files) => partition::read(files)?,
             None => (partitions.no_lines.clone()).expect("scatter read a lake file"),
         };
-        let (mut legs, part) = join(lines, t, &opts.prices, index.as_ref(), &mut manifest_counts)?;
-        leg_counts.add(&legs)?;
-        let file = match &mut legs_file {
+        let counts = &mut outputs.manifest_counts;
+        let (legs, requests) = join(lines, t, &opts.prices, index.as_ref(), counts)?;
+        outputs.add(legs, requests)?;
+        memory::release_freed();
+    }
+    // The merge reads the spilled runs, which live in the partitions' folder.
+    let (legs, requests, manifest) = outputs.commit()?;
+    let lake_rows = partitions.lines;
+    drop(partitions);
+    let quality = quality::build(&opts.lake, lake_rows, &legs, &requests, &manifest)?;
+    let mut frame = crate::lake::derived::to_frame(&quality)?;
+    write_parquet(&mut frame, &dir.join(QUALITY_FILE))?;
+    quality::print_summary(&quality, dir);
+    Ok(quality)
+}
+
+/// The lake files of the window; none is an error that says what to run.
+fn window_files(opts: &Options) -> Result<Vec<String>> {
+    let files = lake_files(&opts.lake, &opts.window)?;
+    if files.is_empty() {
+        let in_window = match opts.window == Window::default() {
+            true => "",
+            false => " in the window",
+        };
+        bail!(
+            "the lake {} holds no events{in_window}: run `tracecost mirror` first",
+            opts.lake.display(),
+        );
+    }
+    Ok(files)
+}
+
+/// The first pass's work on the rows of one lake file.
+fn classify(rows: LazyFrame, t: &TransformSection) -> Result<DataFrame> {
+    let lines = line_columns(rows, t).collect();
+    let mut lines = Context::context(lines, "cannot classify legs")?;
+    // Log text was only needed to find ids and attributes. Dropped from the
+    // collected frame, not in the lazy plan (see bench/NOTES.md).
+    for helper in ["role_rule", "LogMessages"] {
+        lines.drop_in_place(helper)?;
+    }
+    Ok(lines)
+}
+
+/// What the second pass writes and counts, partition by partition.
+struct Outputs {
+    legs_path: PathBuf,
+    requests_path: PathBuf,
+    legs_file: Option<AtomicParquet>,
+    requests_file: Option<AtomicParquet>,
+    runs: merge::Runs,
+    leg_counts: LegCounts,
+    request_counts: RequestCounts,
+    manifest_counts: ManifestCounts,
+}
+
+impl Outputs {
+    fn new(dir: &Path, index: Option<&Index>) -> Result<Self> {
+        Ok(Outputs {
+            legs_path: dir.join(LEGS_FILE),
+            requests_path: dir.join(REQUESTS_FILE),
+            legs_file: None,
+            requests_file: None,
+            runs: merge::Runs::new(&dir.join(PARTITIONS_DIR))?,
+            leg_counts: LegCounts::default(),
+            request_counts: RequestCounts::default(),
+            manifest_counts: ManifestCounts {
+                used: index.is_some(),
+                windows: index.map_or(0, |i| i.len() as u64),
+                ..Default::default()
+            },
+        })
+    }
+
+    /// Appends a partition's legs and spills its requests.
+    fn add(&mut self, mut legs: DataFrame, requests: DataFrame) -> Result<()> {
+        self.leg_counts.add(&legs)?;
+        let file = match &mut self.legs_file {
             Some(file) => file,
-            None => legs_file.insert(AtomicParquet::create(&dir.join(LEGS_FILE), &legs)?),
+            None => (self.legs_file).insert(AtomicParquet::create(&self.legs_path, &legs)?),
         };
         file.write(&mut legs)?;
         drop(legs);
-        request_counts.add(&part)?;
-        if requests_file.is_none() {
-            requests_file = Some(AtomicParquet::create(&dir.join(REQUESTS_FILE), &part)?);
+        self.request_counts.add(&requests)?;
+        if self.requests_file.is_none() {
+            self.requests_file = Some(AtomicParquet::create(&self.requests_path, &requests)?);
         }
-        runs.push(&part)?;
-        drop(part);
-        memory::release_freed();
+        self.runs.push(&requests)
     }
-    let lake_rows = partitions.lines;
-    let mut requests_file = requests_file.expect("at least one partition");
-    runs.merge_into(&mut requests_file)?;
-    drop(runs);
-    drop(partitions);
-    requests_file.commit()?;
-    legs_file.expect("at least one partition").commit()?;
-    let quality = quality::build(
-        &opts.lake,
-        lake_rows,
-        &leg_counts,
-        &request_counts,
-        &manifest_counts,
-    )?;
-    write_parquet(
-        &mut crate::lake::derived::to_frame(&quality)?,
-        &dir.join(QUALITY_FILE),
-    )?;
-    quality::print_summary(&quality, dir);
-    Ok(quality)
+
+    /// Merges the requests into time order and commits both files.
+    fn commit(self) -> Result<(LegCounts, RequestCounts, ManifestCounts)> {
+        let mut requests_file = self.requests_file.expect("at least one partition");
+        self.runs.merge_into(&mut requests_file)?;
+        drop(self.runs);
+        requests_file.commit()?;
+        self.legs_file.expect("at least one partition").commit()?;
+        Ok((self.leg_counts, self.request_counts, self.manifest_counts))
+    }
 }
 
 /// One partition's distinct legs, each with its request's approach, delay and
@@ -299,12 +334,12 @@ pub fn aggregate(legs: LazyFrame, t: &TransformSection) -> LazyFrame {
     let mut aggs = vec![
         col("leg_approach").drop_nulls().first().alias("approach"),
         col("leg_delay_ms").drop_nulls().first().alias("delay_ms"),
-        billed("do", "WallTimeMs").alias("do_wall_ms"),
-        billed("do", "CPUTimeMs").alias("do_cpu_ms"),
-        billed("worker", "CPUTimeMs").alias("worker_cpu_ms"),
-        billed("worker", "WallTimeMs").alias("worker_wall_ms"),
-        legs_billed("do").alias("do_invocations"),
-        legs_billed("worker").alias("worker_invocations"),
+        billed("do", "WallTimeMs").alias(Metric::DoWall.column()),
+        billed("do", "CPUTimeMs").alias(Metric::DoCpu.column()),
+        billed("worker", "CPUTimeMs").alias(Metric::WorkerCpu.column()),
+        billed("worker", "WallTimeMs").alias(Metric::WorkerWall.column()),
+        legs_billed("do").alias(Metric::DoInvocations.column()),
+        legs_billed("worker").alias(Metric::WorkerInvocations.column()),
         col("EventTimestampMs").min().alias("first_event_ms"),
         (col("EventTimestampMs") + col("WallTimeMs").fill_null(lit(0)))
             .max()
@@ -330,7 +365,7 @@ pub fn aggregate(legs: LazyFrame, t: &TransformSection) -> LazyFrame {
         .with_columns([
             rules::approach_fallback_expr(&t.approach, col("approach")).alias("approach"),
             delay.alias("delay_ms"),
-            (col("last_end_ms") - col("first_event_ms")).alias("span_ms"),
+            (col("last_end_ms") - col("first_event_ms")).alias(Metric::Span.column()),
         ])
         .sort(merge::ORDER, SortMultipleOptions::default())
 }
@@ -393,105 +428,110 @@ pub fn apply_run_manifest(
     let mut base = base;
     base.with_column(Column::new("approach".into(), approach))?;
     base.with_column(Column::new("delay_ms".into(), delay))?;
-    base.with_column(Column::new("client_latency_ms".into(), latency))?;
+    base.with_column(Column::new(Metric::ClientLatency.column().into(), latency))?;
     base.with_column(Column::new("run_id".into(), run_id))?;
     Ok(base)
 }
 
-/// Completeness, missing roles and cost, then the contract's columns in order.
-pub fn finish(base: LazyFrame, t: &TransformSection, prices: &Prices) -> LazyFrame {
-    let roles = t.role_names();
+/// What a request's approach decides: whether it is complete, which roles
+/// it misses, and the storage rows it bills.
+struct ApproachTerms {
+    complete: Expr,
+    missing: Expr,
+    rows_written: Expr,
+    rows_read: Expr,
+}
+
+/// [`ApproachTerms`] of every declared approach, as one expression each.
+fn approach_terms(t: &TransformSection) -> ApproachTerms {
     let present = |role: &str| col(has_role_column(role));
-    let listed = |names: Vec<Expr>| concat_str(names, ",", true);
-    let mut complete = lit(false);
-    let mut missing = when(col("approach").is_null())
-        .then(lit("approach unknown"))
-        .when(col("delay_ms").is_null())
-        .then(lit("delay unknown"))
-        .otherwise(lit("approach not declared"));
-    let (mut written, mut read) = (lit(0.0), lit(0.0));
+    let mut terms = ApproachTerms {
+        complete: lit(false),
+        missing: when(col("approach").is_null())
+            .then(lit("approach unknown"))
+            .when(col("delay_ms").is_null())
+            .then(lit("delay unknown"))
+            .otherwise(lit("approach not declared")),
+        rows_written: lit(0.0),
+        rows_read: lit(0.0),
+    };
     for (name, spec) in t.approaches.iter().rev() {
         let this = col("approach").eq(lit(name.as_str())).fill_null(lit(false));
-        let all = spec
-            .required_roles
-            .iter()
-            .map(|r| present(r))
-            .reduce(|a, b| a.and(b))
-            .unwrap_or(lit(true));
+        let roles = &spec.required_roles;
+        let all = (roles.iter().map(|r| present(r)).reduce(Expr::and)).unwrap_or(lit(true));
         let delay_known = col("delay_ms").gt_eq(lit(0)).fill_null(lit(false));
-        complete = when(this.clone())
-            .then(all.and(delay_known))
-            .otherwise(complete);
-        let absent: Vec<Expr> = spec
-            .required_roles
-            .iter()
+        let absent: Vec<Expr> = (roles.iter())
             .map(|r| {
                 when(present(r).not())
                     .then(lit(r.as_str()))
                     .otherwise(null_str())
             })
             .collect();
-        let absent = if absent.is_empty() {
-            lit("")
-        } else {
-            listed(absent)
+        let absent = match absent.is_empty() {
+            true => lit(""),
+            false => concat_str(absent, ",", true),
         };
         let absent = when(col("delay_ms").is_null())
             .then(lit("delay unknown"))
             .when(col("delay_ms").lt(lit(0)))
             .then(lit(NEGATIVE_DELAY))
             .otherwise(absent);
-        missing = when(this.clone()).then(absent).otherwise(missing);
-        written = when(this.clone())
-            .then(lit(spec.rows_written))
-            .otherwise(written);
-        read = when(this).then(lit(spec.rows_read)).otherwise(read);
+        let pick = |then: Expr, otherwise: Expr| when(this.clone()).then(then).otherwise(otherwise);
+        terms = ApproachTerms {
+            complete: pick(all.and(delay_known), terms.complete),
+            missing: pick(absent, terms.missing),
+            rows_written: pick(lit(spec.rows_written), terms.rows_written),
+            rows_read: pick(lit(spec.rows_read), terms.rows_read),
+        };
     }
-    let f = |c: &str| col(c).cast(DataType::Float64);
+    terms
+}
+
+/// The cost of a request, from `core::cost`'s one definition.
+fn cost_expr(terms: &ApproachTerms, prices: &Prices) -> Expr {
+    let f = |m: Metric| col(m.column()).cast(DataType::Float64);
     let usage = Usage {
-        do_wall_ms: f("do_wall_ms"),
-        do_invocations: f("do_invocations"),
-        worker_cpu_ms: f("worker_cpu_ms"),
-        worker_invocations: f("worker_invocations"),
-        rows_written: written,
-        rows_read: read,
+        do_wall_ms: f(Metric::DoWall),
+        do_invocations: f(Metric::DoInvocations),
+        worker_cpu_ms: f(Metric::WorkerCpu),
+        worker_invocations: f(Metric::WorkerInvocations),
+        rows_written: terms.rows_written.clone(),
+        rows_read: terms.rows_read.clone(),
     };
-    let cost = usage
-        .priced(prices)
-        .into_iter()
+    (usage.priced(prices).into_iter())
         .map(|(quantity, price)| quantity * lit(price))
         .reduce(|a, b| a + b)
-        .expect("six priced quantities");
-    let roles_present = listed(
-        roles
-            .iter()
-            .map(|r| when(present(r)).then(lit(r.as_str())).otherwise(null_str()))
-            .collect(),
-    );
+        .expect("six priced quantities")
+}
+
+/// Completeness, missing roles and cost, then the contract's columns in order.
+pub fn finish(base: LazyFrame, t: &TransformSection, prices: &Prices) -> LazyFrame {
+    let terms = approach_terms(t);
+    let roles = t.role_names();
+    let roles_present = (roles.iter())
+        .map(|r| (when(col(has_role_column(r))).then(lit(r.as_str()))).otherwise(null_str()))
+        .collect::<Vec<_>>();
+    let head = ["request_id", "approach", "delay_ms", "complete"].map(col);
+    let metrics = Metric::OF_LEGS.map(|m| col(m.column()));
+    let tail = [
+        "first_event_ms",
+        Metric::ClientLatency.column(),
+        "run_id",
+        "legs",
+        "roles",
+        "missing_roles",
+    ]
+    .map(col);
     base.with_columns([
-        complete.alias("complete"),
-        cost.alias("cost_usd_per_million"),
-        roles_present.alias("roles"),
-        missing.alias("missing_roles"),
+        cost_expr(&terms, prices).alias(Metric::Cost.column()),
+        terms.complete.alias("complete"),
+        concat_str(roles_present, ",", true).alias("roles"),
+        terms.missing.alias("missing_roles"),
     ])
-    .select([
-        col("request_id"),
-        col("approach"),
-        col("delay_ms"),
-        col("complete"),
-        col("do_wall_ms"),
-        col("do_cpu_ms"),
-        col("worker_cpu_ms"),
-        col("worker_wall_ms"),
-        col("do_invocations"),
-        col("worker_invocations"),
-        col("span_ms"),
-        col("cost_usd_per_million"),
-        col("first_event_ms"),
-        col("client_latency_ms"),
-        col("run_id"),
-        col("legs"),
-        col("roles"),
-        col("missing_roles"),
-    ])
+    .select(
+        head.into_iter()
+            .chain(metrics)
+            .chain(tail)
+            .collect::<Vec<_>>(),
+    )
 }

@@ -179,27 +179,7 @@ where
         }
         Ok(())
     };
-    // One file per thread at a time, on plain threads: in a rayon task, a
-    // polars query waiting on its own pool lets the task's thread start
-    // other files meanwhile, and at 4x this archive some 200 files were in
-    // memory at once (800 MB).
-    let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads.min(files.len()))
-            .map(|_| {
-                scope.spawn(|| -> Result<()> {
-                    while let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
-                        spread(read(path)?)?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .try_for_each(|w| w.join().expect("a partition worker panicked"))
-    })?;
+    each_file_on_threads(files, |path| spread(read(path)?))?;
     for (spill, files) in spills.into_iter().zip(&mut partitions.files) {
         let mut spill = spill.into_inner().expect("no writer panicked");
         spill.close()?;
@@ -209,6 +189,33 @@ where
     partitions.no_lines = no_lines.into_inner().expect("no writer panicked");
     memory::release_freed(); // the writers' row group metadata
     Ok(partitions)
+}
+
+/// Runs `work` on every file, one file per thread at a time, on plain
+/// threads: in a rayon task, a polars query waiting on its own pool lets the
+/// task's thread start other files meanwhile, and at 4x the sample archive
+/// some 200 files were in memory at once (800 MB).
+fn each_file_on_threads(
+    files: &[String],
+    work: impl Fn(&String) -> Result<()> + Sync,
+) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(files.len()))
+            .map(|_| {
+                scope.spawn(|| -> Result<()> {
+                    while let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        work(path)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("a partition worker panicked"))
+    })
 }
 
 /// Every line of one partition, from its files (at least one).

@@ -104,9 +104,40 @@ pub fn build(
     requests: &RequestCounts,
     m: &ManifestCounts,
 ) -> Result<Vec<QualityRow>> {
-    let mut out = Vec::new();
-    // What the mirror read, from the lake's manifest (all objects, whatever the window).
-    let manifest = Manifest::load(lake)?;
+    let mut out = source_rows(&Manifest::load(lake)?);
+    out.extend(leg_rows(lake_rows, legs));
+    for ((approach, delay_ms, state), count) in &requests.groups {
+        out.push(QualityRow {
+            item: "requests".into(),
+            detail: state.to_string(),
+            approach: approach.clone(),
+            delay_ms: *delay_ms,
+            count: *count,
+        });
+    }
+    for (what, n) in &requests.missing {
+        out.push(row("requests incomplete", &format!("missing: {what}"), *n));
+    }
+    if m.used {
+        let item = "run manifest";
+        out.extend([
+            row(item, "windows", m.windows),
+            row(item, "approach or delay assigned", m.assigned),
+            row(item, "client latency attached", m.latency_attached),
+            row(item, "requests outside every window", m.outside_windows),
+            row(item, "requests in several windows", m.in_several_windows),
+            row(
+                item,
+                "requests disagreeing with their window",
+                m.disagreeing,
+            ),
+        ]);
+    }
+    Ok(out)
+}
+
+/// What the mirror read, from the lake's manifest (all objects, whatever the window).
+fn source_rows(manifest: &Manifest) -> Vec<QualityRow> {
     let mut statuses: BTreeMap<&str, u64> = BTreeMap::new();
     // Saturating: the manifest is a file anyone can edit.
     let (mut lines, mut rejected, mut test_lines, mut sampling) = (0u64, 0u64, 0u64, 0u64);
@@ -123,21 +154,26 @@ pub fn build(
         test_lines = test_lines.saturating_add(e.test_lines);
         sampling = sampling.saturating_add(e.sampling_notices);
     }
-    for (status, n) in statuses {
-        out.push(row("source objects", status, n));
-    }
-    out.push(row("source lines", "read", lines));
-    out.push(row("source lines", "malformed (quarantined)", rejected));
-    out.push(row("source lines", "test", test_lines));
-    out.push(row(SAMPLING_ITEM, SAMPLING_DETAIL, sampling));
+    let mut out: Vec<QualityRow> = (statuses.into_iter())
+        .map(|(status, n)| row("source objects", status, n))
+        .collect();
+    out.extend([
+        row("source lines", "read", lines),
+        row("source lines", "malformed (quarantined)", rejected),
+        row("source lines", "test", test_lines),
+        row(SAMPLING_ITEM, SAMPLING_DETAIL, sampling),
+    ]);
+    out
+}
 
-    out.push(row("events", "lake rows in window", lake_rows));
-    out.push(row(
-        "events",
-        "duplicates dropped",
-        lake_rows.saturating_sub(legs.distinct),
-    ));
-    out.push(row("events", "distinct legs", legs.distinct));
+/// Lake rows of the window, and what became of them as legs.
+fn leg_rows(lake_rows: u64, legs: &LegCounts) -> Vec<QualityRow> {
+    let duplicates = lake_rows.saturating_sub(legs.distinct);
+    let mut out = vec![
+        row("events", "lake rows in window", lake_rows),
+        row("events", "duplicates dropped", duplicates),
+        row("events", "distinct legs", legs.distinct),
+    ];
     for (role, n) in &legs.classified {
         out.push(row("legs classified", role, *n));
     }
@@ -149,48 +185,7 @@ pub fn build(
         "in requests without an approach",
         legs.orphans,
     ));
-
-    for ((approach, delay_ms, state), count) in &requests.groups {
-        out.push(QualityRow {
-            item: "requests".into(),
-            detail: state.to_string(),
-            approach: approach.clone(),
-            delay_ms: *delay_ms,
-            count: *count,
-        });
-    }
-    for (what, n) in &requests.missing {
-        out.push(row("requests incomplete", &format!("missing: {what}"), *n));
-    }
-    if m.used {
-        out.push(row("run manifest", "windows", m.windows));
-        out.push(row(
-            "run manifest",
-            "approach or delay assigned",
-            m.assigned,
-        ));
-        out.push(row(
-            "run manifest",
-            "client latency attached",
-            m.latency_attached,
-        ));
-        out.push(row(
-            "run manifest",
-            "requests outside every window",
-            m.outside_windows,
-        ));
-        out.push(row(
-            "run manifest",
-            "requests in several windows",
-            m.in_several_windows,
-        ));
-        out.push(row(
-            "run manifest",
-            "requests disagreeing with their window",
-            m.disagreeing,
-        ));
-    }
-    Ok(out)
+    out
 }
 
 pub fn print_summary(rows: &[QualityRow], dir: &Path) {

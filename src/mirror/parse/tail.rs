@@ -367,20 +367,52 @@ pub fn to_row(value: &Value) -> Result<Row<'static>, String> {
         ..Row::default()
     };
     if let Some(e) = event {
-        let request = e.get("request");
-        let str_at = |v: Option<&Value>, k: &str| {
-            v.and_then(|v| v.get(k))
-                .and_then(Value::as_str)
-                .map(|s| Cow::Owned(s.to_string()))
-        };
-        row.request_url = str_at(request, "url");
-        row.request_method = str_at(request, "method");
-        row.response_status = e
-            .get("response")
-            .and_then(|r| r.get("status"))
-            .and_then(Value::as_i64);
-        row.rpc_method = str_at(Some(e), "rpcMethod");
+        map_request(e, &mut row);
     }
+    map_lists(obj, &mut row)?;
+    row.script_tags = obj.get("scriptTags").map(|v| Cow::Owned(v.to_string()));
+    row.diagnostics = obj
+        .get("diagnosticsChannelEvents")
+        .map(|v| Cow::Owned(v.to_string()));
+    // Fields of an unexpected shape are kept as delivered, not dropped.
+    let raw = |k: &str| {
+        obj.get(k)
+            .filter(|v| !v.is_null())
+            .map(|v| Cow::Owned(v.to_string()))
+    };
+    row.logs = row.logs.or_else(|| raw("logs"));
+    row.exceptions = row.exceptions.or_else(|| raw("exceptions"));
+    row.script_version = row.script_version.or_else(|| raw("scriptVersion"));
+    let extra: Map<String, Value> = obj
+        .iter()
+        .filter(|(k, _)| !MAPPED.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !extra.is_empty() {
+        row.extra = Some(Value::Object(extra).to_string());
+    }
+    Ok(row)
+}
+
+/// The request fields of a tail event's `event`.
+fn map_request(e: &Value, row: &mut Row<'static>) {
+    let request = e.get("request");
+    let str_at = |v: Option<&Value>, k: &str| {
+        v.and_then(|v| v.get(k))
+            .and_then(Value::as_str)
+            .map(|s| Cow::Owned(s.to_string()))
+    };
+    row.request_url = str_at(request, "url");
+    row.request_method = str_at(request, "method");
+    row.response_status = e
+        .get("response")
+        .and_then(|r| r.get("status"))
+        .and_then(Value::as_i64);
+    row.rpc_method = str_at(Some(e), "rpcMethod");
+}
+
+/// Logs, exceptions and the script version, renamed to Logpush's fields.
+fn map_lists(obj: &Map<String, Value>, row: &mut Row<'static>) -> Result<(), String> {
     if let Some(logs) = obj.get("logs").and_then(Value::as_array) {
         let logs: Vec<Value> = logs
             .iter()
@@ -408,28 +440,7 @@ pub fn to_row(value: &Value) -> Result<Row<'static>, String> {
         }
         row.script_version = Some(Cow::Owned(Value::Object(mapped).to_string()));
     }
-    row.script_tags = obj.get("scriptTags").map(|v| Cow::Owned(v.to_string()));
-    row.diagnostics = obj
-        .get("diagnosticsChannelEvents")
-        .map(|v| Cow::Owned(v.to_string()));
-    // Fields of an unexpected shape are kept as delivered, not dropped.
-    let raw = |k: &str| {
-        obj.get(k)
-            .filter(|v| !v.is_null())
-            .map(|v| Cow::Owned(v.to_string()))
-    };
-    row.logs = row.logs.or_else(|| raw("logs"));
-    row.exceptions = row.exceptions.or_else(|| raw("exceptions"));
-    row.script_version = row.script_version.or_else(|| raw("scriptVersion"));
-    let extra: Map<String, Value> = obj
-        .iter()
-        .filter(|(k, _)| !MAPPED.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    if !extra.is_empty() {
-        row.extra = Some(Value::Object(extra).to_string());
-    }
-    Ok(row)
+    Ok(())
 }
 
 const MAPPED: &[&str] = &[
