@@ -2,9 +2,7 @@
 //!
 //! glibc keeps memory a process has freed inside its heap while a small live
 //! allocation sits above it, so a loop that builds and drops one frame per file
-//! grows the process by the frames' size, not by what is alive. Measured on the
-//! transform's first pass over a 300 MB archive: 250 MB resident with 0 MB in
-//! use, back to 45 MB after `malloc_trim`. A step that loops over pieces of
+//! grows the process by the frames' size, not by what is alive. A step that loops over pieces of
 //! its input calls `release_freed` after each piece, so memory follows one
 //! piece and not the whole input.
 
@@ -22,9 +20,8 @@ pub fn release_freed() {
 ///
 /// glibc maps every block above its threshold (128 KiB, raised as such
 /// blocks are freed, up to 32 MiB) afresh: zeroed pages, one fault each. The
-/// mirror builds and drops column buffers of that size for every segment:
-/// with them served from the heap its system time halved and its run took
-/// ~15% less, for ~10 MB more resident memory. The guard sets glibc's
+/// mirror builds and drops column buffers of that size for every segment,
+/// so it serves them from the heap instead. The guard sets glibc's
 /// initial thresholds again (fixed now, no longer raised) and trims, so the
 /// steps after the mirror do not keep its freed buffers resident.
 pub struct LargeBlocksFromHeap(());

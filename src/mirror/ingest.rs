@@ -32,8 +32,7 @@ use crate::core::limits::InputLimits;
 use crate::lake::manifest::{Entry, Status};
 
 /// Bytes of text that also end a row group: a few lines just under the
-/// line cap would otherwise be held by the tens (1.3 GB for 40 lines of
-/// 15 MB, measured).
+/// line cap would otherwise be held by the tens.
 pub(super) const GROUP_BYTES: usize = 32 << 20;
 /// Read buffer size: a Logpush object is a few KB gzipped and ~150 KB of text.
 const READ_BUFFER: usize = 64 * 1024;

@@ -1,9 +1,8 @@
 //! The quarantine file of bad lines that the objects of a segment share
 //! (`lines/<segment>.jsonl`, one JSON record per line naming its object).
 //!
-//! One file per object meant creating hundreds of small files for an archive
-//! with scattered bad lines; creating them (ext4 inode allocation) was ~8% of
-//! the mirror's time. The file is written as the objects are read, rolled
+//! One file per segment, not per object: an archive with scattered bad lines
+//! would otherwise create hundreds of small files. The file is written as the objects are read, rolled
 //! back to where an object started if that object is not recorded after all,
 //! and committed with the segment's lake files.
 

@@ -29,9 +29,8 @@ use crate::lake::partition_dir;
 pub const OBJECTS: usize = 64;
 /// Event days one object, or one part of a segment, may span: each day is a
 /// file with its own writer and held rows, so a few kilobytes of lines a
-/// day apart each would otherwise take gigabytes (64 objects of 1,000 days:
-/// 1.3 GB and 13,000 folders, measured). Logpush objects span minutes,
-/// captures hours. A segment whose objects span more is cut into parts.
+/// day apart each would otherwise take gigabytes. Logpush objects span
+/// minutes, captures hours. A segment whose objects span more is cut into parts.
 pub const MAX_DAYS: usize = 366;
 /// Small frames held before they are written: each costs a few kilobytes
 /// of column headers, whatever its rows.

@@ -237,8 +237,8 @@ impl Grouping {
     /// Adds the requests of `chunk` (the columns of [`columns`]), which come
     /// after those already added.
     pub fn add(&mut self, chunk: &DataFrame) -> Result<()> {
-        // Looked up row by row from the columns themselves: a Vec of options
-        // per column was ~170 MB more at 4x the benchmark archive.
+        // Looked up row by row from the columns themselves, never copied
+        // into a Vec per column (bench/NOTES.md, "Comments' measurements").
         let complete = chunk.column("complete")?.bool()?.rechunk();
         let approach = chunk.column("approach")?.str()?.rechunk();
         let delay = chunk.column("delay_ms")?.i64()?.rechunk();

@@ -16,14 +16,12 @@ use crate::core::memory;
 use crate::io::parquet::ParquetWriter;
 use crate::lake::read_lake_file;
 
-/// Bytes of lake files per partition: the join of one partition peaks ~100 MB
-/// above the rest of the transform (measured at 1x and 4x the benchmark archive,
-/// ~70,000 lines per partition).
+/// Bytes of lake files per partition: the join of one partition is the
+/// transform's memory peak, so a partition is kept small.
 pub const LAKE_BYTES_PER_PARTITION: u64 = 7 << 20;
 
 /// Lines classified between two returns of freed memory to the system: each
-/// return costs page faults later, every lake file (~10,000 lines) was +15%
-/// time for the whole transform.
+/// return costs page faults later, so it is not done per lake file.
 const RELEASE_EVERY_LINES: u64 = 100_000;
 
 /// How many partitions a window's lake files need.
@@ -55,9 +53,9 @@ impl Drop for Partitions {
 }
 
 /// Row groups per partition file. A Parquet writer keeps every row group's
-/// metadata until the file ends (~3 KB per column chunk); with one row group
-/// per lake file and partition, one file per partition held 220 MB at 4x the
-/// benchmark archive. A new file every few row groups keeps that flat.
+/// metadata until the file ends (~3 KB per column chunk), and a partition
+/// gets a row group per lake file: a new file every few row groups keeps
+/// that memory flat.
 const ROW_GROUPS_PER_FILE: usize = 16;
 
 /// The partition file being written, and those already written.
@@ -193,8 +191,7 @@ where
 
 /// Runs `work` on every file, one file per thread at a time, on plain
 /// threads: in a rayon task, a polars query waiting on its own pool lets the
-/// task's thread start other files meanwhile, and at 4x the sample archive
-/// some 200 files were in memory at once (800 MB).
+/// task's thread start other files meanwhile, without bound.
 fn each_file_on_threads(
     files: &[String],
     work: impl Fn(&String) -> Result<()> + Sync,
