@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod config;
 pub mod cost;
+pub mod io;
 pub mod limits;
 pub mod memory;
 pub mod mirror;

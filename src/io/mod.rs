@@ -1,0 +1,3 @@
+//! Writing files.
+
+pub mod csv;
