@@ -278,7 +278,7 @@ fn theories(a: &Analysis, lv: &str) -> String {
 /// A section of evidence: a metric's means by approach and delay.
 struct Evidence {
     title: &'static str,
-    /// `None` for a metric no chart draws, so that no link points nowhere.
+    /// `None` for a metric no chart draws: report.md links only charts that exist.
     chart: Option<&'static str>,
     metric: &'static str,
     unit: fn(f64) -> String,
