@@ -1,29 +1,24 @@
 //! Issue 4: the report on the embedded sample, against the simulator's truth
-//! and an independent computation from requests.csv.
+//! and an independent computation from requests.csv; one test per output,
+//! over one shared run.
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use common::*;
-
-struct Run {
-    _tmp: tempfile::TempDir,
-    out: PathBuf,
-    sample: PathBuf,
-}
 
 fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample")
 }
 
-/// `tracecost run` with the shipped pipeline on the embedded sample, into a temporary folder.
-fn run_sample(extra: &[&str]) -> Run {
-    let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("out");
+/// `tracecost run` with the shipped pipeline on the embedded sample, into
+/// `dir`; returns its console output.
+fn run_sample_into(dir: &Path, extra: &[&str]) -> String {
     let pipeline = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/proxy-fetch.toml");
-    let (lake, quarantine) = (tmp.path().join("lake"), tmp.path().join("q"));
+    let (lake, quarantine, out) = (dir.join("lake"), dir.join("q"), dir.join("out"));
     let mut flags = vec![
         "--lake",
         lake.to_str().unwrap(),
@@ -33,138 +28,316 @@ fn run_sample(extra: &[&str]) -> Run {
         out.to_str().unwrap(),
     ];
     flags.extend_from_slice(extra);
-    step("run", &pipeline, &flags, true);
+    stdout(&step("run", &pipeline, &flags, true))
+}
+
+struct Run {
+    _tmp: tempfile::TempDir,
+    out: PathBuf,
+}
+
+/// A run of its own, in a temporary folder.
+fn run_sample(extra: &[&str]) -> Run {
+    let tmp = tempfile::tempdir().unwrap();
+    run_sample_into(tmp.path(), extra);
     Run {
-        out,
+        out: tmp.path().join("out"),
         _tmp: tmp,
-        sample: sample(),
     }
+}
+
+/// The run every test of an output reads, made once per test binary.
+struct Shared {
+    out: PathBuf,
+    console: String,
+}
+
+static SHARED: LazyLock<Shared> = LazyLock::new(|| {
+    let dir = shared_dir();
+    let console = run_sample_into(&dir, &[]);
+    Shared {
+        out: dir.join("out"),
+        console,
+    }
+});
+
+/// A static is never dropped, so a temporary folder would outlive the run:
+/// the shared run writes under target/tmp instead, in a folder named by its
+/// process, and first removes the folders of runs whose process is gone.
+fn shared_dir() -> PathBuf {
+    const PREFIX: &str = "report-sample-";
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    for entry in std::fs::read_dir(root).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let gone = |pid: &str| !Path::new("/proc").join(pid).exists();
+        if name.strip_prefix(PREFIX).is_some_and(gone) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    let dir = root.join(format!("{PREFIX}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn output(name: &str) -> PathBuf {
+    SHARED.out.join(name)
+}
+
+fn table(name: &str) -> Vec<HashMap<String, String>> {
+    read_csv(&output(name))
+}
+
+fn report_md() -> String {
+    std::fs::read_to_string(output("report.md")).unwrap()
 }
 
 fn f(s: &str) -> f64 {
     s.parse().unwrap_or_else(|_| panic!("not a number: {s:?}"))
 }
 
+/// A CSV file's first line, without its line end.
+fn header_line(name: &str) -> String {
+    let text = std::fs::read_to_string(output(name)).unwrap();
+    let (first, _) = text.split_once("\r\n").expect("a CRLF line");
+    first.to_string()
+}
+
+/// Asserts `low <= value <= high` for each triple of columns.
+fn assert_within(row: &HashMap<String, String>, columns: &[(&str, &str, &str)]) {
+    for (v, lo, hi) in columns {
+        assert!(
+            f(&row[*lo]) <= f(&row[*v]) && f(&row[*v]) <= f(&row[*hi]),
+            "{v} of {row:?}"
+        );
+    }
+}
+
+const TABLES: [&str; 6] = [
+    "summary",
+    "comparisons",
+    "breakeven",
+    "hypotheses",
+    "quality",
+    "requests",
+];
+
+const CHARTS: [&str; 4] = [
+    "do_wall_by_delay",
+    "cost_vs_delay",
+    "span_ecdf",
+    "worker_cpu",
+];
+
+fn truth_groups() -> HashMap<(String, String), HashMap<String, String>> {
+    read_csv(&sample().join("truth/groups.csv"))
+        .into_iter()
+        .map(|g| ((g["approach"].clone(), g["delay_ms"].clone()), g))
+        .collect()
+}
+
+fn model_expected() -> serde_json::Map<String, serde_json::Value> {
+    let model = read_json(&sample().join("truth/model.json"));
+    model["expected"].as_object().unwrap().clone()
+}
+
 #[test]
-fn the_report_on_the_embedded_sample_agrees_with_truth_and_with_requests_csv() {
-    let r = run_sample(&[]);
-    let summary = read_csv(&r.out.join("summary.csv"));
-    let truth: HashMap<(String, String), HashMap<String, String>> =
-        read_csv(&r.sample.join("truth/groups.csv"))
-            .into_iter()
-            .map(|g| ((g["approach"].clone(), g["delay_ms"].clone()), g))
-            .collect();
-    // Means equal the simulator's truth (6 decimals in the CSV).
-    let mut checked = 0;
+fn report_md_is_its_snapshot() {
+    insta::assert_snapshot!("report_md", report_md());
+}
+
+#[test]
+fn report_md_answers_first_and_links_every_chart() {
+    let md = report_md();
+    let answer = md.find("## The answer").unwrap();
+    assert!(answer < md.find("## Billed Durable Object wall time").unwrap());
+    assert!(
+        md[answer..].contains("**Keep `simple`**"),
+        "{}",
+        &md[answer..answer + 400]
+    );
+    for chart in CHARTS {
+        assert!(md.contains(&format!("(charts/{chart}.png)")), "{chart}");
+    }
+}
+
+#[test]
+fn every_image_the_report_links_is_a_chart_it_wrote() {
+    let md = report_md();
+    let links: Vec<&str> = md
+        .match_indices("](")
+        .filter(|(at, _)| {
+            md[..*at]
+                .rfind("![")
+                .is_some_and(|open| !md[open..*at].contains('\n'))
+        })
+        .map(|(at, _)| &md[at + 2..at + 2 + md[at + 2..].find(')').unwrap()])
+        .collect();
+    assert_eq!(links.len(), CHARTS.len(), "{links:?}");
+    for link in links {
+        assert!(
+            output(link).is_file(),
+            "report.md links {link}, which is not a file"
+        );
+    }
+}
+
+#[test]
+fn every_csv_header_is_its_snapshot() {
+    for t in TABLES {
+        insta::assert_snapshot!(format!("{t}_csv_header"), header_line(&format!("{t}.csv")));
+    }
+}
+
+#[test]
+fn summary_csv_means_equal_the_truth() {
+    let truth = truth_groups();
+    let summary = table("summary.csv");
     for row in &summary {
         let t = &truth[&(row["approach"].clone(), row["delay_ms"].clone())];
         assert_eq!(row["n"], t["n"], "{row:?}");
+        // 6 decimals in the CSV.
         let want = f(&t[&row["metric"]]);
         assert!(
             (f(&row["mean"]) - want).abs() <= 1e-6 * want.abs().max(1.0),
             "{row:?} truth {want}"
         );
-        checked += 1;
     }
     assert_eq!(
-        checked,
+        summary.len(),
         truth.len() * 9,
         "8 metrics and client latency per group"
     );
+}
 
-    // Every interval contains its point estimate.
+#[test]
+fn summary_csv_intervals_contain_their_estimates() {
+    let summary = table("summary.csv");
+    assert!(!summary.is_empty());
     for row in &summary {
-        for (v, lo, hi) in [
-            ("mean", "mean_ci_low", "mean_ci_high"),
-            ("median", "median_ci_low", "median_ci_high"),
-        ] {
-            assert!(
-                f(&row[lo]) <= f(&row[v]) && f(&row[v]) <= f(&row[hi]),
-                "{row:?}"
-            );
-        }
-    }
-    for row in read_csv(&r.out.join("comparisons.csv")) {
-        for (v, lo, hi) in [
-            ("diff", "diff_ci_low", "diff_ci_high"),
-            ("ratio", "ratio_ci_low", "ratio_ci_high"),
-            ("median_diff", "median_diff_ci_low", "median_diff_ci_high"),
-            (
-                "median_ratio",
-                "median_ratio_ci_low",
-                "median_ratio_ci_high",
-            ),
-        ] {
-            assert!(
-                f(&row[lo]) <= f(&row[v]) && f(&row[v]) <= f(&row[hi]),
-                "{row:?}"
-            );
-        }
-    }
-    for row in read_csv(&r.out.join("breakeven.csv")) {
-        assert!(
-            f(&row["ci_low"]) <= f(&row["breakeven_delay_ms"])
-                && f(&row["breakeven_delay_ms"]) <= f(&row["ci_high"]),
-            "{row:?}"
+        assert_within(
+            row,
+            &[
+                ("mean", "mean_ci_low", "mean_ci_high"),
+                ("median", "median_ci_low", "median_ci_high"),
+            ],
         );
     }
+}
 
-    // An independent computation from requests.csv: same groups, same descriptive numbers.
-    let requests = read_csv(&r.out.join("requests.csv"));
+/// Complete requests' values by (approach, delay, metric), from requests.csv.
+fn values_by_group(metrics: &[&str]) -> HashMap<(String, String, String), Vec<f64>> {
     let mut groups: HashMap<(String, String, String), Vec<f64>> = HashMap::new();
-    for q in requests.iter().filter(|q| q["complete"] == "true") {
-        for m in [
-            "do_wall_ms",
-            "span_ms",
-            "cost_usd_per_million",
-            "worker_cpu_ms",
-        ] {
-            groups
-                .entry((q["approach"].clone(), q["delay_ms"].clone(), m.to_string()))
-                .or_default()
-                .push(f(&q[m]));
+    for q in table("requests.csv")
+        .iter()
+        .filter(|q| q["complete"] == "true")
+    {
+        for m in metrics {
+            let key = (q["approach"].clone(), q["delay_ms"].clone(), m.to_string());
+            groups.entry(key).or_default().push(f(&q[*m]));
         }
     }
-    for row in &summary {
-        let Some(values) = groups.get(&(
+    groups
+}
+
+/// Mean, sample standard deviation, numpy's linear percentile at 0.5, 0.95
+/// and 0.99, min and max, written out again here.
+fn describe(values: &[f64]) -> [(&'static str, f64); 7] {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+    let pct = |p: f64| {
+        let h = (n - 1.0) * p;
+        let (i, frac) = (h.floor() as usize, h - h.floor());
+        v[i] + frac * (v[(i + 1).min(v.len() - 1)] - v[i])
+    };
+    [
+        ("mean", mean),
+        ("std", std),
+        ("median", pct(0.5)),
+        ("p95", pct(0.95)),
+        ("p99", pct(0.99)),
+        ("min", v[0]),
+        ("max", v[v.len() - 1]),
+    ]
+}
+
+#[test]
+fn summary_csv_agrees_with_an_independent_computation_from_requests_csv() {
+    let metrics = [
+        "do_wall_ms",
+        "span_ms",
+        "cost_usd_per_million",
+        "worker_cpu_ms",
+    ];
+    let groups = values_by_group(&metrics);
+    let mut matched = 0;
+    for row in table("summary.csv") {
+        let key = (
             row["approach"].clone(),
             row["delay_ms"].clone(),
             row["metric"].clone(),
-        )) else {
+        );
+        let Some(values) = groups.get(&key) else {
             continue;
         };
-        let mut v = values.clone();
-        v.sort_by(f64::total_cmp);
-        let n = v.len() as f64;
-        let mean = v.iter().sum::<f64>() / n;
-        let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-        // numpy's linear percentile, written out again here.
-        let pct = |p: f64| {
-            let h = (n - 1.0) * p;
-            let (i, frac) = (h.floor() as usize, h - h.floor());
-            v[i] + frac * (v[(i + 1).min(v.len() - 1)] - v[i])
-        };
-        for (col, want) in [
-            ("mean", mean),
-            ("std", std),
-            ("median", pct(0.5)),
-            ("p95", pct(0.95)),
-            ("p99", pct(0.99)),
-            ("min", v[0]),
-            ("max", v[v.len() - 1]),
-        ] {
+        for (col, want) in describe(values) {
             assert!(
                 (f(&row[col]) - want).abs() <= 1e-6 * want.abs().max(1.0),
                 "{row:?}: {col} {want}"
             );
         }
-        assert_eq!(f(&row["n"]) as usize, v.len());
+        assert_eq!(f(&row["n"]) as usize, values.len());
+        matched += 1;
     }
+    assert_eq!(matched, groups.len(), "a summary row for every group");
+    assert_eq!(matched, truth_groups().len() * metrics.len());
+}
 
-    // Verdicts and break-even follow from the model's parameters.
-    let model = read_json(&r.sample.join("truth/model.json"));
-    let expected = model["expected"].as_object().unwrap();
-    let hypotheses = read_csv(&r.out.join("hypotheses.csv"));
+#[test]
+fn comparisons_csv_intervals_contain_their_estimates() {
+    let rows = table("comparisons.csv");
+    assert_eq!(rows.len(), 3 * 4 * 6, "3 pairs x 4 metrics x 6 delays");
+    for row in &rows {
+        assert_within(
+            row,
+            &[
+                ("diff", "diff_ci_low", "diff_ci_high"),
+                ("ratio", "ratio_ci_low", "ratio_ci_high"),
+                ("median_diff", "median_diff_ci_low", "median_diff_ci_high"),
+                (
+                    "median_ratio",
+                    "median_ratio_ci_low",
+                    "median_ratio_ci_high",
+                ),
+            ],
+        );
+    }
+}
+
+#[test]
+fn breakeven_csv_follows_from_the_model() {
+    let expected = model_expected();
+    let rows = table("breakeven.csv");
+    assert_eq!(rows.len(), 2, "current and simple against direct");
+    for b in &rows {
+        assert_within(b, &[("breakeven_delay_ms", "ci_low", "ci_high")]);
+        let want = expected[&format!("breakeven {}", b["approach"])]
+            .as_f64()
+            .unwrap();
+        assert!(
+            (f(&b["breakeven_delay_ms"]) - want).abs() < 0.05 * want,
+            "{b:?} vs model {want}"
+        );
+    }
+}
+
+#[test]
+fn hypotheses_csv_verdicts_follow_from_the_model() {
+    let expected = model_expected();
+    let hypotheses = table("hypotheses.csv");
     assert_eq!(hypotheses.len(), 5);
     for h in &hypotheses {
         let value = expected[&h["id"]].as_f64().unwrap();
@@ -183,81 +356,99 @@ fn the_report_on_the_embedded_sample_agrees_with_truth_and_with_requests_csv() {
         };
         assert_eq!(h["verdict"], want, "{h:?}: the model says {value}");
     }
-    for b in read_csv(&r.out.join("breakeven.csv")) {
-        let want = expected[&format!("breakeven {}", b["approach"])]
-            .as_f64()
-            .unwrap();
-        assert!(
-            (f(&b["breakeven_delay_ms"]) - want).abs() < 0.05 * want,
-            "{b:?} vs model {want}"
-        );
-    }
+}
 
-    // Charts: real PNGs of the stated size.
-    for chart in [
-        "do_wall_by_delay",
-        "cost_vs_delay",
-        "span_ecdf",
-        "worker_cpu",
-    ] {
-        let img = image::open(r.out.join(format!("charts/{chart}.png"))).unwrap();
+#[test]
+fn quality_csv_counts_the_requests_of_requests_csv() {
+    let requests = table("requests.csv");
+    let mut counted: HashMap<(String, String, String), usize> = HashMap::new();
+    for q in &requests {
+        let state = if q["complete"] == "true" {
+            "complete"
+        } else {
+            "incomplete"
+        };
+        let key = (state.into(), q["approach"].clone(), q["delay_ms"].clone());
+        *counted.entry(key).or_default() += 1;
+    }
+    let rows: Vec<_> = table("quality.csv")
+        .into_iter()
+        .filter(|r| r["item"] == "requests")
+        .collect();
+    assert_eq!(
+        rows.len(),
+        counted.len(),
+        "a row per state, approach and delay"
+    );
+    for r in &rows {
+        let key = (
+            r["detail"].clone(),
+            r["approach"].clone(),
+            r["delay_ms"].clone(),
+        );
+        assert_eq!(f(&r["count"]) as usize, counted[&key], "{r:?}");
+    }
+}
+
+#[test]
+fn requests_csv_holds_the_complete_requests_of_the_truth() {
+    let ids = |rows: Vec<HashMap<String, String>>| -> HashSet<String> {
+        rows.into_iter()
+            .filter(|r| r["complete"] == "true")
+            .map(|r| r["request_id"].clone())
+            .collect()
+    };
+    let reported = ids(table("requests.csv"));
+    assert_eq!(reported.len(), 528);
+    assert_eq!(
+        reported,
+        ids(read_csv(&sample().join("truth/requests.csv")))
+    );
+}
+
+#[test]
+fn every_table_has_a_parquet_twin_with_the_same_rows() {
+    for t in TABLES {
+        let rows = table(&format!("{t}.csv")).len();
+        let twin = read_parquet(&output(&format!("{t}.parquet")));
+        assert_eq!(twin.height(), rows, "{t}");
+    }
+}
+
+#[test]
+fn charts_are_pngs_of_the_stated_size() {
+    for chart in CHARTS {
+        let img = image::open(output(&format!("charts/{chart}.png"))).unwrap();
         assert_eq!((img.width(), img.height()), (1400, 900), "{chart}");
     }
-    // The report answers first and shows every chart.
-    let md = std::fs::read_to_string(r.out.join("report.md")).unwrap();
-    let answer = md.find("## The answer").unwrap();
-    assert!(answer < md.find("## Billed Durable Object wall time").unwrap());
-    assert!(
-        md[answer..].contains("**Keep `simple`**"),
-        "{}",
-        &md[answer..answer + 400]
-    );
-    for chart in [
-        "do_wall_by_delay",
-        "cost_vs_delay",
-        "span_ecdf",
-        "worker_cpu",
-    ] {
-        assert!(md.contains(&format!("(charts/{chart}.png)")));
+}
+
+#[test]
+fn the_console_summary_states_the_verdicts_of_hypotheses_csv() {
+    let console = &SHARED.console;
+    let hypotheses = table("hypotheses.csv");
+    assert_eq!(hypotheses.len(), 5);
+    for h in &hypotheses {
+        let line = format!("  {}: {} (", h["id"], h["verdict"]);
+        assert!(console.contains(&line), "{line:?} in\n{console}");
     }
-    // Every table has its Parquet twin with the same rows.
-    for t in [
-        "summary",
-        "comparisons",
-        "breakeven",
-        "hypotheses",
-        "quality",
-        "requests",
-    ] {
-        let rows = read_csv(&r.out.join(format!("{t}.csv"))).len();
-        assert_eq!(
-            read_parquet(&r.out.join(format!("{t}.parquet"))).height(),
-            rows,
-            "{t}"
-        );
+    for b in table("breakeven.csv") {
+        let line = format!("  break-even {} vs {}: ", b["approach"], b["baseline"]);
+        assert!(console.contains(&line), "{line:?} in\n{console}");
     }
 }
 
 #[test]
 fn same_input_and_seed_give_byte_identical_csvs_that_spreadsheets_read() {
-    let (a, b) = (
-        run_sample(&["--no-charts", "--resamples", "2000"]),
-        run_sample(&["--no-charts", "--resamples", "2000"]),
-    );
-    let c = run_sample(&["--no-charts", "--resamples", "2000", "--seed", "9"]);
-    for t in [
-        "summary",
-        "comparisons",
-        "breakeven",
-        "hypotheses",
-        "quality",
-        "requests",
-    ] {
-        let (x, y) = (
-            std::fs::read(a.out.join(format!("{t}.csv"))).unwrap(),
-            std::fs::read(b.out.join(format!("{t}.csv"))).unwrap(),
+    let again = run_sample(&["--no-charts"]);
+    let other_seed = run_sample(&["--no-charts", "--seed", "9"]);
+    for t in TABLES {
+        let name = format!("{t}.csv");
+        let x = std::fs::read(output(&name)).unwrap();
+        assert!(
+            x == std::fs::read(again.out.join(&name)).unwrap(),
+            "{name} differs between two runs"
         );
-        assert!(x == y, "{t}.csv differs between two runs");
         let text = String::from_utf8(x).unwrap();
         assert!(
             text.ends_with("\r\n") && text.lines().next().unwrap().split(',').count() > 3,
@@ -270,9 +461,9 @@ fn same_input_and_seed_give_byte_identical_csvs_that_spreadsheets_read() {
             }
         }
     }
-    assert!(!a.out.join("charts").exists());
-    let differs = std::fs::read(a.out.join("summary.csv")).unwrap()
-        != std::fs::read(c.out.join("summary.csv")).unwrap();
+    assert!(!again.out.join("charts").exists());
+    let differs = std::fs::read(output("summary.csv")).unwrap()
+        != std::fs::read(other_seed.out.join("summary.csv")).unwrap();
     assert!(differs, "another seed draws other resamples");
 }
 
@@ -322,11 +513,26 @@ fn every_interval_label_follows_the_configured_level() {
     assert!(console.contains("90% CI"), "{console}");
 }
 
-#[test]
-fn no_interval_label_is_written_into_the_report_code() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report");
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_interval_label_is_written_into_the_report_code() {
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report"),
+        &mut files,
+    );
+    assert!(files.len() >= 6, "{files:?}");
+    for path in files {
         let code = std::fs::read_to_string(&path).unwrap();
         // Labels come from `format::level` of the configured confidence.
         assert!(
@@ -551,27 +757,4 @@ fn the_report_removes_leftover_temporaries_and_a_failed_chart_leaves_none() {
         names.iter().all(|n| !tracecost::io::atomic::is_tmp_name(n)),
         "{names:?}"
     );
-}
-
-#[test]
-fn every_image_the_report_links_is_a_chart_it_wrote() {
-    let run = run_sample(&[]);
-    let md = std::fs::read_to_string(run.out.join("report.md")).unwrap();
-    let links: Vec<&str> = md
-        .match_indices("](")
-        .filter(|(at, _)| {
-            md[..*at]
-                .rfind("![")
-                .is_some_and(|open| !md[open..*at].contains('\n'))
-        })
-        .map(|(at, _)| &md[at + 2..at + 2 + md[at + 2..].find(')').unwrap()])
-        .collect();
-    assert!(links.len() >= 4, "{links:?}");
-    for link in links {
-        let path = run.out.join(link);
-        assert!(
-            path.is_file(),
-            "report.md links {link}, which is not a file"
-        );
-    }
 }

@@ -2,16 +2,14 @@
 //! decimals, no scientific notation, and text from the data that a
 //! spreadsheet would run as a formula neutralised with a leading `'`.
 
-use std::fmt::Write as _;
-use std::fs;
-use std::io::{BufWriter, Write as _};
-use std::path::{Path, PathBuf};
+use std::fmt::{self, Write as _};
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use polars::prelude::*;
 
 use super::tables::{typed_frame, Cell, Table};
-use crate::io::atomic::tmp_path;
+use crate::io::csv::AtomicCsv;
 
 /// Up to 6 decimals, trailing zeros dropped: `1035.033333`, `0.1932`, `42`.
 pub fn number(v: f64) -> String {
@@ -26,190 +24,145 @@ pub fn number(v: f64) -> String {
     s
 }
 
-/// Keeps a spreadsheet from evaluating text that starts like a formula.
-fn needs_neutralising(text: &str) -> bool {
-    matches!(
-        text.chars().next(),
-        Some('=' | '+' | '-' | '@' | '\t' | '\r')
-    )
-}
+/// Text from the data, written with a leading `'` when it starts like a
+/// formula, so that a spreadsheet shows it instead of running it.
+pub struct Neutralised<'a>(pub &'a str);
 
-/// Appends a text field, quoted when it must be; text from the data is
-/// neutralised first.
-fn push_text(out: &mut String, text: &str, from_data: bool) {
-    let prefix = if from_data && needs_neutralising(text) {
-        "'"
-    } else {
-        ""
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        out.push('"');
-        out.push_str(prefix);
-        out.push_str(&text.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(prefix);
-        out.push_str(text);
+impl fmt::Display for Neutralised<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        if matches!(
+            self.0.chars().next(),
+            Some('=' | '+' | '-' | '@' | '\t' | '\r')
+        ) {
+            f.write_char('\'')?;
+        }
+        f.write_str(self.0)
     }
 }
 
 /// A field to write, borrowed from a table's cell or a frame's column.
 enum Field<'a> {
-    Text(&'a str),
+    Text(Neutralised<'a>),
     Int(i64),
     Float(f64),
     Bool(bool),
     Null,
 }
 
-fn push_field(out: &mut String, f: Field) {
-    match f {
-        Field::Text(s) => push_text(out, s, true),
-        Field::Int(v) => {
-            let _ = write!(out, "{v}");
+impl fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Field::Text(s) => s.fmt(f),
+            Field::Int(v) => v.fmt(f),
+            Field::Float(v) => f.write_str(&number(*v)),
+            Field::Bool(v) => v.fmt(f),
+            Field::Null => Ok(()),
         }
-        Field::Float(v) => out.push_str(&number(v)),
-        Field::Bool(v) => {
-            let _ = write!(out, "{v}");
-        }
-        Field::Null => {}
     }
 }
 
-fn push_cell(out: &mut String, c: &Cell) {
-    push_field(
-        out,
+impl<'a> From<&'a Cell> for Field<'a> {
+    fn from(c: &'a Cell) -> Self {
         match c {
-            Cell::Text(s) => Field::Text(s),
+            Cell::Text(s) => Field::Text(Neutralised(s)),
             Cell::Int(v) => Field::Int(*v),
             Cell::Float(v) => Field::Float(*v),
             Cell::Bool(v) => Field::Bool(*v),
             Cell::Null => Field::Null,
-        },
-    );
+        }
+    }
 }
 
-fn push_header<'a>(out: &mut String, names: impl Iterator<Item = &'a str>) {
-    for (i, name) in names.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_text(out, name, false);
+fn format() -> csv::WriterBuilder {
+    let mut format = csv::WriterBuilder::new();
+    format.terminator(csv::Terminator::CRLF);
+    format
+}
+
+/// Writes one record, each field's text made in `scratch`.
+fn write_row<'a, W: std::io::Write>(
+    w: &mut csv::Writer<W>,
+    scratch: &mut String,
+    fields: impl IntoIterator<Item = Field<'a>>,
+) -> csv::Result<()> {
+    for field in fields {
+        scratch.clear();
+        let _ = write!(scratch, "{field}");
+        w.write_field(scratch.as_bytes())?;
     }
-    out.push_str("\r\n");
+    w.write_record(None::<&[u8]>)
 }
 
 pub fn render(t: &Table) -> String {
-    let mut out = String::with_capacity(64 * (t.rows.len() + 1) * t.columns.len().max(1));
-    push_header(&mut out, t.columns.iter().map(|(name, _)| name.as_str()));
-    for row in &t.rows {
-        for (i, c) in row.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            push_cell(&mut out, c);
+    let mut w = format().from_writer(Vec::new());
+    let written = (|| -> csv::Result<Vec<u8>> {
+        w.write_record(t.columns.iter().map(|(name, _)| name))?;
+        let mut scratch = String::new();
+        for row in &t.rows {
+            write_row(&mut w, &mut scratch, row.iter().map(Field::from))?;
         }
-        out.push_str("\r\n");
-    }
-    out
+        Ok(w.into_inner().map_err(|e| e.into_error())?)
+    })();
+    let bytes = written.expect("CSV in memory: no I/O to fail");
+    String::from_utf8(bytes).expect("CSV of UTF-8 text")
 }
 
 /// A CSV file written from frames, a block of rows at a time, under a
 /// temporary name until `commit`: the same text as `render` of
-/// `tables::from_frame`, without a cell per field in memory (the requests
-/// table at 4x the benchmark archive took 1 GB that way).
+/// `tables::from_frame`, without a cell per field in memory, which the
+/// requests table of a large archive would not fit in.
 pub struct CsvFile {
-    file: BufWriter<fs::File>,
-    tmp: PathBuf,
-    dest: PathBuf,
-    committed: bool,
+    file: AtomicCsv,
+    scratch: String,
 }
 
 impl CsvFile {
     /// Creates the file with the header of `like`'s columns.
     pub fn create(dest: &Path, like: &DataFrame) -> Result<Self> {
-        let tmp = tmp_path(dest);
-        let file =
-            fs::File::create(&tmp).with_context(|| format!("cannot write {}", dest.display()))?;
-        let mut csv = CsvFile {
-            file: BufWriter::new(file),
-            tmp,
-            dest: dest.to_path_buf(),
-            committed: false,
-        };
-        let mut header = String::new();
-        push_header(
-            &mut header,
-            like.get_column_names().into_iter().map(|n| n.as_str()),
-        );
-        csv.write(&header)?;
-        Ok(csv)
-    }
-
-    fn write(&mut self, text: &str) -> Result<()> {
-        self.file
-            .write_all(text.as_bytes())
-            .with_context(|| format!("cannot write {}", self.dest.display()))
+        let mut file = AtomicCsv::create(dest, &format())?;
+        file.write_record(like.get_column_names().into_iter().map(|n| n.as_str()))
+            .with_context(|| format!("cannot write {}", dest.display()))?;
+        Ok(CsvFile {
+            file,
+            scratch: String::new(),
+        })
     }
 
     /// Appends the rows of `df`.
     pub fn append(&mut self, df: &DataFrame) -> Result<()> {
         let df = typed_frame(df)?;
-        let mut fields = df
+        let mut columns = df
             .columns()
             .iter()
-            .map(|c| -> PolarsResult<Box<dyn Iterator<Item = Field> + '_>> {
-                Ok(match c.dtype() {
-                    DataType::Boolean => {
-                        Box::new(c.bool()?.iter().map(|v| v.map_or(Field::Null, Field::Bool)))
-                    }
-                    DataType::Float64 => {
-                        Box::new(c.f64()?.iter().map(|v| v.map_or(Field::Null, Field::Float)))
-                    }
-                    DataType::Int64 => {
-                        Box::new(c.i64()?.iter().map(|v| v.map_or(Field::Null, Field::Int)))
-                    }
-                    _ => Box::new(c.str()?.iter().map(|v| v.map_or(Field::Null, Field::Text))),
-                })
-            })
+            .map(fields)
             .collect::<PolarsResult<Vec<_>>>()?;
-        let mut out = String::with_capacity(1 << 17);
         for _ in 0..df.height() {
-            for (i, column) in fields.iter_mut().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                push_field(&mut out, column.next().expect("columns of one frame"));
-            }
-            out.push_str("\r\n");
-            if out.len() >= 1 << 16 {
-                self.write(&out)?;
-                out.clear();
-            }
+            let row = columns
+                .iter_mut()
+                .map(|c| c.next().expect("columns of one frame"));
+            write_row(&mut self.file, &mut self.scratch, row)
+                .with_context(|| format!("cannot write {}", self.file.dest().display()))?;
         }
-        self.write(&out)
+        Ok(())
     }
 
-    pub fn commit(mut self) -> Result<()> {
-        self.committed = true;
-        let done = (|| -> std::io::Result<()> {
-            self.file.flush()?;
-            self.file.get_ref().sync_data()?;
-            fs::rename(&self.tmp, &self.dest)
-        })();
-        if done.is_err() {
-            let _ = fs::remove_file(&self.tmp);
-        }
-        done.with_context(|| format!("cannot write {}", self.dest.display()))
+    pub fn commit(self) -> Result<()> {
+        self.file.commit()
     }
 }
 
-impl Drop for CsvFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.tmp);
-        }
-    }
+/// A typed column's values as fields.
+fn fields(c: &Column) -> PolarsResult<Box<dyn Iterator<Item = Field<'_>> + '_>> {
+    Ok(match c.dtype() {
+        DataType::Boolean => Box::new(c.bool()?.iter().map(|v| v.map_or(Field::Null, Field::Bool))),
+        DataType::Float64 => Box::new(c.f64()?.iter().map(|v| v.map_or(Field::Null, Field::Float))),
+        DataType::Int64 => Box::new(c.i64()?.iter().map(|v| v.map_or(Field::Null, Field::Int))),
+        _ => Box::new(
+            c.str()?
+                .iter()
+                .map(|v| v.map_or(Field::Null, |s| Field::Text(Neutralised(s)))),
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -229,20 +182,38 @@ mod tests {
     }
 
     #[test]
+    fn formulas_are_neutralised_and_other_text_kept() {
+        for (text, shown) in [
+            ("=1+1", "'=1+1"),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("a=1", "a=1"),
+            ("", ""),
+        ] {
+            assert_eq!(Neutralised(text).to_string(), shown);
+        }
+    }
+
+    #[test]
     fn text_is_quoted_and_formulas_neutralised() {
         let t = Table {
             name: "t",
-            columns: vec![("a".into(), Kind::Text), ("b".into(), Kind::Float)],
+            columns: vec![("a".into(), Kind::Text), ("b,c".into(), Kind::Float)],
             rows: vec![
                 vec![Cell::Text("=HYPERLINK(\"x\")".into()), Cell::Float(-1.5)],
                 vec![Cell::Text("a,b".into()), Cell::Null],
                 vec![Cell::Text("@SUM(A1)".into()), Cell::Float(3.0)],
+                vec![Cell::Text("two\nlines".into()), Cell::Int(-7)],
                 vec![Cell::Text("plain".into()), Cell::Float(0.25)],
             ],
         };
         assert_eq!(
             render(&t),
-            "a,b\r\n\"'=HYPERLINK(\"\"x\"\")\",-1.5\r\n\"a,b\",\r\n'@SUM(A1),3\r\nplain,0.25\r\n"
+            "a,\"b,c\"\r\n\"'=HYPERLINK(\"\"x\"\")\",-1.5\r\n\"a,b\",\r\n'@SUM(A1),3\r\n\"two\nlines\",-7\r\n\
+             plain,0.25\r\n"
         );
     }
 

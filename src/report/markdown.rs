@@ -1,11 +1,12 @@
 //! report.md: the answer first, then the evidence, then how it was computed.
 
-use std::fmt::Write as _;
+mod table;
 
-use super::analysis::{has_interval, Analysis, Settings, Verdict};
+use super::analysis::{has_interval, Analysis, BreakevenRow, ComparisonRow, Settings, Verdict};
 use crate::core::numbers::{delay_label, level, thousands, thousands_f};
 use crate::lake::derived::QualityRow;
 use crate::stats::bootstrap::{Estimate, Method};
+use table::{Align, Table};
 
 /// What the report states about its inputs besides the analysis.
 pub struct Context<'a> {
@@ -110,119 +111,153 @@ fn times(v: f64) -> String {
 }
 
 pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
-    let mut out = String::new();
-    let w = &mut out;
     let lv = level(s.bootstrap.confidence);
-    header(w, a, c, &lv);
-    answer(w, a, s, c, &lv);
-    evidence(w, a, c, &lv);
-    differences(w, a, &lv);
-    quality(w, c);
-    method(w, a, s);
-    out
+    [
+        header(a, c, &lv),
+        answer(a, s, c, &lv),
+        evidence(a, c, &lv),
+        differences(a, &lv),
+        quality(c),
+        method(a, s),
+    ]
+    .concat()
+}
+
+fn paragraph(text: &str) -> String {
+    format!("{text}\n\n")
+}
+
+fn heading(title: &str) -> String {
+    paragraph(&format!("## {title}"))
+}
+
+fn list(items: &[String]) -> String {
+    items.iter().map(|i| format!("- {i}\n")).collect()
+}
+
+/// A table and the blank line that ends it.
+fn table(t: &Table) -> String {
+    t.render() + "\n"
 }
 
 /// The title, the sampling warning when there is one, and what went in.
-fn header(w: &mut String, a: &Analysis, c: &Context, lv: &str) {
-    let _ = writeln!(
-        w,
-        "# Which proxy fetch approach to keep: `{}`\n",
+fn header(a: &Analysis, c: &Context, lv: &str) -> String {
+    let mut out = paragraph(&format!(
+        "# Which proxy fetch approach to keep: `{}`",
         c.pipeline
-    );
+    ));
     if let Some(warning) = sampling_warning(c.sampling_notices) {
-        let _ = writeln!(w, "> **Warning.** {warning}\n");
+        out += &paragraph(&format!("> **Warning.** {warning}"));
     }
-    let _ = writeln!(
-        w,
-        "{} complete requests of {} at fetch delays {}; {} incomplete requests are counted in Data quality and left out of every statistic. Intervals are {lv} bootstrap confidence intervals.\n",
+    out + &paragraph(&format!(
+        "{} complete requests of {} at fetch delays {}; {} incomplete requests are counted in Data quality and left out of every statistic. Intervals are {lv} bootstrap confidence intervals.",
         thousands(c.requests_complete as u64),
         a.approaches.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "),
         a.delays.iter().map(|d| delay_label(*d)).collect::<Vec<_>>().join(", "),
         thousands(c.requests_total.saturating_sub(c.requests_complete) as u64),
-    );
+    ))
 }
 
 /// What to keep, why, the cheapest approach per delay, break-even and verdicts.
-fn answer(w: &mut String, a: &Analysis, s: &Settings, c: &Context, lv: &str) {
-    let _ = writeln!(w, "## The answer\n");
-    let _ = writeln!(w, "{}\n", recommendation(a, s));
-    for note in [
+fn answer(a: &Analysis, s: &Settings, c: &Context, lv: &str) -> String {
+    let notes = [
         without_complete_note(&c.without_complete),
         unusable_note(c.requests_unusable),
+    ];
+    let notes: String = notes.iter().flatten().map(|n| paragraph(n)).collect();
+    [
+        heading("The answer"),
+        paragraph(&recommendation(a, s)),
+        notes,
+        cheapest(a, lv),
+        breakeven(a, s),
+        theories(a, lv),
     ]
-    .into_iter()
-    .flatten()
-    {
-        let _ = writeln!(w, "{note}\n");
-    }
-    cheapest(w, a, lv);
-    breakeven(w, a, s);
-    theories(w, a, lv);
+    .concat()
 }
 
-fn cheapest(w: &mut String, a: &Analysis, lv: &str) {
-    let cost = |ap: &str, d: i64| a.summary_row(ap, d, "cost_usd_per_million");
-    let _ = writeln!(
-        w,
-        "**Cheapest approach at each delay** (mean cost in USD per million requests, {lv} CI):\n"
-    );
-    let _ = write!(w, "| delay | cheapest |");
-    for ap in &a.approaches {
-        let _ = write!(w, " `{ap}` |");
-    }
-    let _ = writeln!(w);
-    let _ = writeln!(w, "|---|---|{}", "---:|".repeat(a.approaches.len()));
+fn mean_cost(a: &Analysis, approach: &str, delay_ms: i64) -> Option<f64> {
+    a.summary_row(approach, delay_ms, "cost_usd_per_million")
+        .map(|r| r.mean.value)
+}
+
+/// A leading column of a table by delay: its header and its cell at a delay.
+type Lead = (&'static str, fn(&Analysis, i64) -> String);
+
+/// A row per delay: `lead` columns, then a column per approach.
+fn per_delay(a: &Analysis, lead: &[Lead], cell: impl Fn(&str, i64) -> String) -> Table {
+    let approaches = a
+        .approaches
+        .iter()
+        .map(|ap| (format!("`{ap}`"), Align::Right));
+    let columns = lead.iter().map(|(h, _)| (h.to_string(), Align::Left));
+    let mut t = Table::new(columns.chain(approaches));
     for &d in &a.delays {
-        let best = a
-            .approaches
-            .iter()
-            .filter_map(|ap| cost(ap, d).map(|r| (ap, r.mean.value)))
-            .min_by(|x, y| x.1.total_cmp(&y.1));
-        let _ = write!(
-            w,
-            "| {} | {} |",
-            delay_label(d),
-            best.map_or("-".into(), |b| format!("**`{}`**", b.0))
+        let lead = lead.iter().map(|(_, f)| f(a, d));
+        t.push(
+            lead.chain(a.approaches.iter().map(|ap| cell(ap, d)))
+                .collect(),
         );
-        for ap in &a.approaches {
-            let cell = cost(ap, d).map_or("-".into(), |r| with_ci(&r.mean, money, r.describe.n));
-            let _ = write!(w, " {cell} |");
-        }
-        let _ = writeln!(w);
     }
-    let _ = writeln!(w);
+    t
 }
 
-fn breakeven(w: &mut String, a: &Analysis, s: &Settings) {
-    let _ = writeln!(w, "**Break-even** (cost fitted against delay per approach; bootstrap over requests within each group):\n");
-    for b in &a.breakeven {
-        match b.delay_ms {
-            Some(x) if x >= 0.0 => {
-                let _ = writeln!(
-                    w,
-                    "- `{}` is cheaper than `{}` above **{}** ({}).",
-                    b.approach,
-                    b.baseline,
-                    ms(x),
-                    breakeven_interval(b, s.bootstrap.confidence)
-                );
-            }
-            _ => {
-                let _ = writeln!(
-                    w,
-                    "- `{}` against `{}`: {}.",
-                    b.approach, b.baseline, b.note
-                );
-            }
-        }
-    }
-    let _ = writeln!(w);
+fn delay_cell(_: &Analysis, d: i64) -> String {
+    delay_label(d)
 }
 
-fn theories(w: &mut String, a: &Analysis, lv: &str) {
-    let _ = writeln!(w, "**The plan's theories**:\n");
-    let _ = writeln!(w, "| theory | claimed | measured ({lv} CI) | verdict |");
-    let _ = writeln!(w, "|---|---:|---:|---|");
+fn cheapest_cell(a: &Analysis, d: i64) -> String {
+    let best = a
+        .approaches
+        .iter()
+        .filter_map(|ap| mean_cost(a, ap, d).map(|c| (ap, c)))
+        .min_by(|x, y| x.1.total_cmp(&y.1));
+    best.map_or("-".into(), |b| format!("**`{}`**", b.0))
+}
+
+/// A metric's mean and interval for an approach and delay, `-` when there is none.
+fn mean_cell(a: &Analysis, metric: &str, f: fn(f64) -> String, ap: &str, d: i64) -> String {
+    a.summary_row(ap, d, metric)
+        .map_or("-".into(), |r| with_ci(&r.mean, f, r.describe.n))
+}
+
+fn cheapest(a: &Analysis, lv: &str) -> String {
+    let lead: [Lead; 2] = [("delay", delay_cell), ("cheapest", cheapest_cell)];
+    let t = per_delay(a, &lead, |ap, d| {
+        mean_cell(a, "cost_usd_per_million", money, ap, d)
+    });
+    paragraph(&format!(
+        "**Cheapest approach at each delay** (mean cost in USD per million requests, {lv} CI):"
+    )) + &table(&t)
+}
+
+fn breakeven(a: &Analysis, s: &Settings) -> String {
+    let items: Vec<String> = a
+        .breakeven
+        .iter()
+        .map(|b| match b.delay_ms {
+            Some(x) if x >= 0.0 => format!(
+                "`{}` is cheaper than `{}` above **{}** ({}).",
+                b.approach,
+                b.baseline,
+                ms(x),
+                breakeven_interval(b, s.bootstrap.confidence)
+            ),
+            _ => format!("`{}` against `{}`: {}.", b.approach, b.baseline, b.note),
+        })
+        .collect();
+    paragraph("**Break-even** (cost fitted against delay per approach; bootstrap over requests within each group):")
+        + &list(&items)
+        + "\n"
+}
+
+fn theories(a: &Analysis, lv: &str) -> String {
+    let mut t = Table::new([
+        ("theory".to_string(), Align::Left),
+        ("claimed".into(), Align::Right),
+        (format!("measured ({lv} CI)"), Align::Right),
+        ("verdict".into(), Align::Left),
+    ]);
     for h in &a.hypotheses {
         let fmt: fn(f64) -> String = if h.unit == "ms" { ms } else { times };
         let verdict = match h.verdict {
@@ -230,163 +265,150 @@ fn theories(w: &mut String, a: &Analysis, lv: &str) {
             Verdict::Refuted => "**refuted**",
             Verdict::Inconclusive => "inconclusive",
         };
-        let _ = writeln!(
-            w,
-            "| {}: {} | {}-{} | {} | {verdict} |",
-            h.id,
-            h.claim,
-            fmt(h.range.0),
-            fmt(h.range.1),
-            with_ci(&h.measured, fmt, h.n)
-        );
+        t.push(vec![
+            format!("{}: {}", h.id, h.claim),
+            format!("{}-{}", fmt(h.range.0), fmt(h.range.1)),
+            with_ci(&h.measured, fmt, h.n),
+            verdict.into(),
+        ]);
     }
-    let _ = writeln!(w);
+    paragraph("**The plan's theories**:") + &table(&t)
 }
 
-/// One section per chart: its caption and the means behind it.
-fn evidence(w: &mut String, a: &Analysis, c: &Context, lv: &str) {
-    let section = |w: &mut String,
-                   title: &str,
-                   chart: &str,
-                   metric: &str,
-                   f: fn(f64) -> String,
-                   caption: &str| {
-        let _ = writeln!(w, "## {title}\n");
-        // A section without a chart of its own links none (issue 16 adds one
-        // for client latency).
-        if c.charts && !chart.is_empty() {
-            let _ = writeln!(w, "![{title}](charts/{chart})\n");
-        }
-        let _ = writeln!(w, "{caption}\n");
-        let _ = write!(w, "| delay |");
-        for ap in &a.approaches {
-            let _ = write!(w, " `{ap}` |");
-        }
-        let _ = writeln!(w);
-        let _ = writeln!(w, "|---|{}", "---:|".repeat(a.approaches.len()));
-        for &d in &a.delays {
-            let _ = write!(w, "| {} |", delay_label(d));
-            for ap in &a.approaches {
-                let cell = a
-                    .summary_row(ap, d, metric)
-                    .map_or("-".into(), |r| with_ci(&r.mean, f, r.describe.n));
-                let _ = write!(w, " {cell} |");
-            }
-            let _ = writeln!(w);
-        }
-        let _ = writeln!(w);
+/// A section of evidence: a metric's means by approach and delay.
+struct Evidence {
+    title: &'static str,
+    /// `None` for a metric no chart draws: report.md links only charts that exist.
+    chart: Option<&'static str>,
+    metric: &'static str,
+    unit: fn(f64) -> String,
+    /// `{lv}` stands for the confidence level.
+    caption: &'static str,
+}
+
+const EVIDENCE: [Evidence; 5] = [
+    Evidence {
+        title: "Billed Durable Object wall time",
+        chart: Some("do_wall_by_delay.png"),
+        metric: "do_wall_ms",
+        unit: ms,
+        caption: "Mean `do_wall_ms` per request ({lv} CI): the wall clock Durable Objects are billed on, summed over origin and orchestrator legs.",
+    },
+    Evidence {
+        title: "Cost per million requests",
+        chart: Some("cost_vs_delay.png"),
+        metric: "cost_usd_per_million",
+        unit: money,
+        caption: "Mean `cost_usd_per_million` ({lv} CI), with the prices listed under How this was computed.",
+    },
+    Evidence {
+        title: "Latency",
+        chart: Some("span_ecdf.png"),
+        metric: "span_ms",
+        unit: ms,
+        caption: "Mean `span_ms` ({lv} CI): first leg start to last leg end, as Cloudflare saw it.",
+    },
+    Evidence {
+        title: "Worker CPU",
+        chart: Some("worker_cpu.png"),
+        metric: "worker_cpu_ms",
+        unit: ms,
+        caption: "Mean `worker_cpu_ms` ({lv} CI): the CPU time Workers are billed on.",
+    },
+    Evidence {
+        title: "Client latency",
+        chart: None,
+        metric: "client_latency_ms",
+        unit: ms,
+        caption: "Mean `client_latency_ms` from the run manifest ({lv} CI), for requests matched to exactly one window.",
+    },
+];
+
+/// One section per metric: its chart, its caption and the means behind it.
+fn evidence(a: &Analysis, c: &Context, lv: &str) -> String {
+    let section = |e: &Evidence| {
+        let image = match e.chart {
+            Some(chart) if c.charts => paragraph(&format!("![{}](charts/{chart})", e.title)),
+            _ => String::new(),
+        };
+        let lead: [Lead; 1] = [("delay", delay_cell)];
+        let t = per_delay(a, &lead, |ap, d| mean_cell(a, e.metric, e.unit, ap, d));
+        heading(e.title) + &image + &paragraph(&e.caption.replace("{lv}", lv)) + &table(&t)
     };
-    section(w, "Billed Durable Object wall time", "do_wall_by_delay.png", "do_wall_ms", ms, &format!("Mean `do_wall_ms` per request ({lv} CI): the wall clock Durable Objects are billed on, summed over origin and orchestrator legs."));
-    section(
-        w,
-        "Cost per million requests",
-        "cost_vs_delay.png",
-        "cost_usd_per_million",
-        money,
-        &format!("Mean `cost_usd_per_million` ({lv} CI), with the prices listed under How this was computed."),
-    );
-    section(
-        w,
-        "Latency",
-        "span_ecdf.png",
-        "span_ms",
-        ms,
-        &format!(
-            "Mean `span_ms` ({lv} CI): first leg start to last leg end, as Cloudflare saw it."
-        ),
-    );
-    section(
-        w,
-        "Worker CPU",
-        "worker_cpu.png",
-        "worker_cpu_ms",
-        ms,
-        &format!("Mean `worker_cpu_ms` ({lv} CI): the CPU time Workers are billed on."),
-    );
-    if a.has_client_latency {
-        section(w, "Client latency", "", "client_latency_ms", ms, &format!("Mean `client_latency_ms` from the run manifest ({lv} CI), for requests matched to exactly one window."));
-    }
+    let shown = |e: &&Evidence| a.has_client_latency || e.metric != "client_latency_ms";
+    EVIDENCE.iter().filter(shown).map(section).collect()
 }
 
-fn differences(w: &mut String, a: &Analysis, lv: &str) {
-    let _ = writeln!(w, "## Differences against the baseline\n");
-    let _ = writeln!(w, "Difference and ratio of means (other - baseline, other / baseline), {lv} CI. All rows in `comparisons.csv`.\n");
-    let _ = writeln!(
-        w,
-        "| delay | approach | baseline | metric | difference | ratio |"
-    );
-    let _ = writeln!(w, "|---|---|---|---|---:|---:|");
+fn differences(a: &Analysis, lv: &str) -> String {
+    let mut t = Table::new([
+        ("delay", Align::Left),
+        ("approach", Align::Left),
+        ("baseline", Align::Left),
+        ("metric", Align::Left),
+        ("difference", Align::Right),
+        ("ratio", Align::Right),
+    ]);
     for r in &a.comparisons {
         let f: fn(f64) -> String = if r.metric == "cost_usd_per_million" {
             money
         } else {
             ms
         };
-        let _ = writeln!(
-            w,
-            "| {} | `{}` | `{}` | {} | {} | {} |",
+        t.push(vec![
             delay_label(r.delay_ms),
-            r.approach,
-            r.baseline,
-            r.metric,
+            format!("`{}`", r.approach),
+            format!("`{}`", r.baseline),
+            r.metric.to_string(),
             with_ci(&r.diff, f, r.n),
-            ratio_with_ci(&r.ratio, r.n)
-        );
+            ratio_with_ci(&r.ratio, r.n),
+        ]);
     }
-    let _ = writeln!(w);
+    heading("Differences against the baseline")
+        + &paragraph(&format!("Difference and ratio of means (other - baseline, other / baseline), {lv} CI. All rows in `comparisons.csv`."))
+        + &table(&t)
 }
 
-fn quality(w: &mut String, c: &Context) {
-    let _ = writeln!(w, "## Data quality\n");
-    let _ = writeln!(w, "| item | detail | approach | delay | count |");
-    let _ = writeln!(w, "|---|---|---|---|---:|");
+fn quality(c: &Context) -> String {
+    let mut t = Table::new([
+        ("item", Align::Left),
+        ("detail", Align::Left),
+        ("approach", Align::Left),
+        ("delay", Align::Left),
+        ("count", Align::Right),
+    ]);
     for q in &c.quality {
-        let _ = writeln!(
-            w,
-            "| {} | {} | {} | {} | {} |",
-            q.item,
-            q.detail,
-            q.approach.as_deref().unwrap_or(""),
+        t.push(vec![
+            q.item.clone(),
+            q.detail.clone(),
+            q.approach.clone().unwrap_or_default(),
             q.delay_ms.map(delay_label).unwrap_or_default(),
-            thousands(q.count)
-        );
+            thousands(q.count),
+        ]);
     }
-    let _ = writeln!(w);
+    heading("Data quality") + &table(&t)
 }
 
-fn method(w: &mut String, a: &Analysis, s: &Settings) {
+fn method(a: &Analysis, s: &Settings) -> String {
     let p = &s.prices;
     let b = &s.bootstrap;
-    let _ = writeln!(w, "## How this was computed\n");
-    let _ = writeln!(w, "- Per-request metrics as defined in experiment.md, from `requests.csv`; only complete requests (every role of their approach present) enter the statistics.");
-    let _ = writeln!(
-        w,
-        "- Prices (USD per million): DO wall clock {} per ms, DO request {}, Worker CPU {} per ms, Worker request {}, row written {}, row read {}.",
-        p.do_wall_ms, p.do_request, p.worker_cpu_ms, p.worker_request, p.row_written, p.row_read
-    );
-    let _ = writeln!(
-        w,
-        "- Bootstrap: {} resamples, seed {}, {} intervals at {} confidence, each approach and delay's requests resampled once and every statistic read from those resamples (medians drawn from their exact bootstrap distribution); BCa's jackknife leaves out one of at most 200 blocks of requests. Quantiles by linear interpolation (numpy's default).",
-        thousands(b.resamples as u64),
-        b.seed,
-        match b.method {
-            Method::Bca => "BCa",
-            Method::Percentile => "percentile",
-        },
-        level(b.confidence)
-    );
-    let _ = writeln!(w, "- Break-even: least squares of cost against delay per approach; its interval from refits on resampled requests (percentiles).");
-    let _ = writeln!(
-        w,
-        "- Verdicts: supported when the interval lies inside the claimed range, refuted when wholly outside, inconclusive otherwise. Theories 1 and 2 at the {} delay.",
-        a.hypothesis_delay_ms.map(delay_label).unwrap_or_else(|| "-".into())
-    );
-    let _ = writeln!(w, "- Files: `summary.csv`, `comparisons.csv`, `breakeven.csv`, `hypotheses.csv`, `quality.csv`, `requests.csv`, each with a `.parquet` twin; charts in `charts/`.");
-    let _ = writeln!(w, "- tracecost {}.", env!("CARGO_PKG_VERSION"));
+    let interval = match b.method {
+        Method::Bca => "BCa",
+        Method::Percentile => "percentile",
+    };
+    let delay = a.hypothesis_delay_ms.map(delay_label);
+    heading("How this was computed") + &list(&[
+        "Per-request metrics as defined in experiment.md, from `requests.csv`; only complete requests (every role of their approach present) enter the statistics.".into(),
+        format!("Prices (USD per million): DO wall clock {} per ms, DO request {}, Worker CPU {} per ms, Worker request {}, row written {}, row read {}.", p.do_wall_ms, p.do_request, p.worker_cpu_ms, p.worker_request, p.row_written, p.row_read),
+        format!("Bootstrap: {} resamples, seed {}, {interval} intervals at {} confidence, each approach and delay's requests resampled once and every statistic read from those resamples (medians drawn from their exact bootstrap distribution); BCa's jackknife leaves out one of at most 200 blocks of requests. Quantiles by linear interpolation (numpy's default).", thousands(b.resamples as u64), b.seed, level(b.confidence)),
+        "Break-even: least squares of cost against delay per approach; its interval from refits on resampled requests (percentiles).".into(),
+        format!("Verdicts: supported when the interval lies inside the claimed range, refuted when wholly outside, inconclusive otherwise. Theories 1 and 2 at the {} delay.", delay.unwrap_or_else(|| "-".into())),
+        "Files: `summary.csv`, `comparisons.csv`, `breakeven.csv`, `hypotheses.csv`, `quality.csv`, `requests.csv`, each with a `.parquet` twin; charts in `charts/`.".into(),
+        format!("tracecost {}.", env!("CARGO_PKG_VERSION")),
+    ])
 }
 
 /// A break-even delay's interval, or why it has none.
-pub fn breakeven_interval(b: &super::analysis::BreakevenRow, confidence: f64) -> String {
+pub fn breakeven_interval(b: &BreakevenRow, confidence: f64) -> String {
     match b.ci {
         Some(ci) => format!(
             "{} CI {}-{}",
@@ -399,7 +421,7 @@ pub fn breakeven_interval(b: &super::analysis::BreakevenRow, confidence: f64) ->
 }
 
 /// The interval of "faster by": the negated difference, low and high swapped.
-fn latency_ci(c: &super::analysis::ComparisonRow, confidence: f64) -> String {
+fn latency_ci(c: &ComparisonRow, confidence: f64) -> String {
     if has_interval(&c.diff) {
         format!(
             "{} CI {}-{}",
@@ -418,80 +440,100 @@ fn recommendation(a: &Analysis, s: &Settings) -> String {
     let Some(&top) = a.delays.last() else {
         return String::new();
     };
-    let cost = |ap: &str, d: i64| {
-        a.summary_row(ap, d, "cost_usd_per_million")
-            .map(|r| r.mean.value)
-    };
-    let proxies: Vec<&String> = a.approaches.iter().filter(|ap| *ap != baseline).collect();
-    let Some(best) = proxies
+    let proxies: Vec<&str> = a
+        .approaches
         .iter()
-        .filter_map(|ap| cost(ap, top).map(|c| (*ap, c)))
-        .min_by(|x, y| x.1.total_cmp(&y.1))
-        .map(|b| b.0)
-    else {
+        .map(String::as_str)
+        .filter(|ap| ap != baseline)
+        .collect();
+    let cheapest_at = |d: i64| {
+        proxies
+            .iter()
+            .filter_map(|ap| mean_cost(a, ap, d).map(|c| (*ap, c)))
+            .min_by(|x, y| x.1.total_cmp(&y.1))
+            .map(|b| b.0)
+    };
+    let Some(best) = cheapest_at(top) else {
         return format!(
             "Only `{baseline}` has complete requests: there is nothing to compare it with."
         );
     };
-    let cheaper_everywhere = a.delays.iter().all(|d| {
+    let mut text = format!(
+        "**Keep `{best}`** as the proxy: it is the cheapest proxy at {}",
+        where_cheapest(a, &proxies, best, top)
+    );
+    text += &when_to_use(a, s, best);
+    text.push('.');
+    let others = latency_notes(a, s, &proxies, best, top);
+    if !others.is_empty() {
+        text += &format!(" On latency, {}.", others.join("; "));
+    }
+    text
+}
+
+/// "every delay measured" when `best` costs no more than any other proxy at
+/// every delay, else the delay it was chosen at.
+fn where_cheapest(a: &Analysis, proxies: &[&str], best: &str, top: i64) -> String {
+    let everywhere = a.delays.iter().all(|d| {
         proxies
             .iter()
-            .all(|ap| match (cost(best, *d), cost(ap, *d)) {
+            .all(|ap| match (mean_cost(a, best, *d), mean_cost(a, ap, *d)) {
                 (Some(b), Some(o)) => b <= o,
                 _ => true,
             })
     });
-    let mut text = format!("**Keep `{best}`**");
-    if cheaper_everywhere && proxies.len() > 1 {
-        text.push_str(" as the proxy: it is the cheapest proxy at every delay measured");
+    if everywhere && proxies.len() > 1 {
+        "every delay measured".into()
     } else {
-        text.push_str(&format!(
-            " as the proxy: it is the cheapest proxy at {}",
-            delay_label(top)
-        ));
+        delay_label(top)
     }
-    if let Some(b) = a.breakeven.iter().find(|b| &b.approach == best) {
-        match b.delay_ms {
-            Some(x) if x >= 0.0 => text.push_str(&format!(
-                ". Use it only for fetches expected to take longer than about {} ({}); below that, `{baseline}` is cheaper",
-                ms(x),
-                breakeven_interval(b, s.bootstrap.confidence)
-            )),
-            Some(_) => text.push_str(&format!(", and it is cheaper than `{baseline}` at every delay")),
-            None => text.push_str(&format!("; {}", b.note)),
-        }
+}
+
+/// Where `best` breaks even with the baseline, as a clause.
+fn when_to_use(a: &Analysis, s: &Settings, best: &str) -> String {
+    let baseline = &s.baseline;
+    let Some(b) = a.breakeven.iter().find(|b| b.approach == best) else {
+        return String::new();
+    };
+    match b.delay_ms {
+        Some(x) if x >= 0.0 => format!(
+            ". Use it only for fetches expected to take longer than about {} ({}); below that, `{baseline}` is cheaper",
+            ms(x),
+            breakeven_interval(b, s.bootstrap.confidence)
+        ),
+        Some(_) => format!(", and it is cheaper than `{baseline}` at every delay"),
+        None => format!("; {}", b.note),
     }
-    let others: Vec<String> = proxies
+}
+
+/// How much faster or slower `best` is than each other proxy, at `top`
+/// when it was compared there, else at the first delay it was.
+fn latency_notes(
+    a: &Analysis,
+    s: &Settings,
+    proxies: &[&str],
+    best: &str,
+    top: i64,
+) -> Vec<String> {
+    let span = |ap: &str, r: &&ComparisonRow| {
+        r.approach == best && r.baseline == ap && r.metric == "span_ms"
+    };
+    let note = |ap: &str| {
+        let c = (a.comparisons.iter())
+            .find(|r| span(ap, r) && r.delay_ms == top)
+            .or_else(|| a.comparisons.iter().find(|r| span(ap, r)))?;
+        let faster = -c.diff.value;
+        Some(format!(
+            "`{best}` is {} {} than `{ap}` at {} ({})",
+            ms(faster.abs()),
+            if faster >= 0.0 { "faster" } else { "slower" },
+            delay_label(c.delay_ms),
+            latency_ci(c, s.bootstrap.confidence)
+        ))
+    };
+    proxies
         .iter()
         .filter(|ap| **ap != best)
-        .filter_map(|ap| {
-            let c = a
-                .comparisons
-                .iter()
-                .find(|r| {
-                    &r.approach == best
-                        && &r.baseline == *ap
-                        && r.metric == "span_ms"
-                        && r.delay_ms == top
-                })
-                .or_else(|| {
-                    a.comparisons.iter().find(|r| {
-                        &r.approach == best && &r.baseline == *ap && r.metric == "span_ms"
-                    })
-                })?;
-            let faster = -c.diff.value;
-            Some(format!(
-                "`{best}` is {} {} than `{ap}` at {} ({})",
-                ms(faster.abs()),
-                if faster >= 0.0 { "faster" } else { "slower" },
-                delay_label(c.delay_ms),
-                latency_ci(c, s.bootstrap.confidence)
-            ))
-        })
-        .collect();
-    text.push('.');
-    if !others.is_empty() {
-        text.push_str(&format!(" On latency, {}.", others.join("; ")));
-    }
-    text
+        .filter_map(|ap| note(ap))
+        .collect()
 }

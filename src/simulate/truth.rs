@@ -224,12 +224,7 @@ pub fn expected(m: &Model, approach: Approach, delay_ms: i64) -> Expected {
 }
 
 pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
-    let mut w = csv::Writer::from_path(path)?;
-    for row in rows {
-        w.serialize(row)?;
-    }
-    w.flush()?;
-    Ok(())
+    crate::io::csv::write_rows(path, rows)
 }
 
 /// What the model implies for the report's questions, from its parameters
