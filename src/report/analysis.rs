@@ -9,32 +9,19 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::core::cost::Prices;
+use crate::core::metric::Metric;
 use crate::stats::bootstrap::{percentile_interval, stream_id, Config, Estimate, Interval};
 use crate::stats::regression::{break_even, fit_groups, GroupMean, Line};
 use crate::stats::resampled::{estimate, replicates, Resampled, View};
 use crate::stats::univariate::{describe, Describe};
 
-/// experiment.md's per-request metrics, in report order.
-pub const METRICS: &[&str] = &[
-    "do_wall_ms",
-    "do_cpu_ms",
-    "worker_cpu_ms",
-    "worker_wall_ms",
-    "do_invocations",
-    "worker_invocations",
-    "span_ms",
-    "cost_usd_per_million",
-];
-pub const CLIENT_LATENCY: &str = "client_latency_ms";
 /// The columns of `requests.parquet` the analysis reads.
 pub fn columns() -> Vec<&'static str> {
     let mut columns = vec!["approach", "delay_ms", "complete", "first_event_ms"];
-    columns.extend(METRICS);
-    columns.push(CLIENT_LATENCY);
+    columns.extend(Metric::OF_LEGS.map(Metric::column));
+    columns.push(Metric::ClientLatency.column());
     columns
 }
-/// Metrics compared between approaches.
-pub const COMPARED: &[&str] = &["do_wall_ms", "span_ms", "cost_usd_per_million"];
 
 /// Complete requests of one approach at one delay.
 #[derive(Debug, Clone)]
@@ -42,16 +29,16 @@ pub struct Group {
     pub approach: String,
     pub delay_ms: i64,
     /// Per metric, one value per request (client latency: only where known).
-    pub values: BTreeMap<&'static str, Vec<f64>>,
+    pub values: BTreeMap<Metric, Vec<f64>>,
 }
 
 impl Group {
     pub fn n(&self) -> usize {
-        self.get("do_wall_ms").len()
+        self.get(Metric::DoWall).len()
     }
 
-    pub fn get(&self, metric: &str) -> &[f64] {
-        self.values.get(metric).map_or(&[], Vec::as_slice)
+    pub fn get(&self, metric: Metric) -> &[f64] {
+        self.values.get(&metric).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -69,7 +56,7 @@ pub struct Settings {
 pub struct SummaryRow {
     pub approach: String,
     pub delay_ms: i64,
-    pub metric: &'static str,
+    pub metric: Metric,
     pub describe: Describe,
     pub mean: Estimate,
     pub median: Estimate,
@@ -80,7 +67,7 @@ pub struct ComparisonRow {
     pub delay_ms: i64,
     pub approach: String,
     pub baseline: String,
-    pub metric: &'static str,
+    pub metric: Metric,
     /// Difference and ratio of means (other − baseline, other / baseline).
     pub diff: Estimate,
     pub ratio: Estimate,
@@ -201,7 +188,12 @@ impl Analysis {
             .find(|g| g.approach == approach && g.delay_ms == delay_ms)
     }
 
-    pub fn summary_row(&self, approach: &str, delay_ms: i64, metric: &str) -> Option<&SummaryRow> {
+    pub fn summary_row(
+        &self,
+        approach: &str,
+        delay_ms: i64,
+        metric: Metric,
+    ) -> Option<&SummaryRow> {
         self.summary
             .iter()
             .find(|r| r.approach == approach && r.delay_ms == delay_ms && r.metric == metric)
@@ -243,9 +235,9 @@ impl Grouping {
         let approach = chunk.column("approach")?.str()?.rechunk();
         let delay = chunk.column("delay_ms")?.i64()?.rechunk();
         let first = chunk.column("first_event_ms")?.i64()?.rechunk();
-        let mut columns: Vec<(&'static str, Float64Chunked)> = Vec::new();
-        for m in METRICS.iter().chain(&[CLIENT_LATENCY]) {
-            columns.push((m, f64_column(chunk, m)?));
+        let mut columns: Vec<(Metric, Float64Chunked)> = Vec::new();
+        for m in Metric::OF_LEGS.into_iter().chain([Metric::ClientLatency]) {
+            columns.push((m, f64_column(chunk, m.column())?));
         }
         let mut order: Vec<usize> = (0..chunk.height()).collect();
         order.sort_by_key(|&i| (first.get(i), i));
@@ -272,16 +264,10 @@ impl Grouping {
     /// together, so a request counts for all of them or none: the transform
     /// gives every complete request all of them, finite; a lake that does not
     /// cannot make the statistics NaN.
-    fn add_complete(
-        &mut self,
-        a: &str,
-        d: i64,
-        columns: &[(&'static str, Float64Chunked)],
-        i: usize,
-    ) {
+    fn add_complete(&mut self, a: &str, d: i64, columns: &[(Metric, Float64Chunked)], i: usize) {
         let known =
-            |(_, values): &(&str, Float64Chunked)| values.get(i).is_some_and(f64::is_finite);
-        if !columns.iter().take(METRICS.len()).all(known) {
+            |(_, values): &(Metric, Float64Chunked)| values.get(i).is_some_and(f64::is_finite);
+        if !columns.iter().take(Metric::OF_LEGS.len()).all(known) {
             self.unusable += 1;
             return;
         }
@@ -295,7 +281,7 @@ impl Grouping {
         });
         for (m, values) in columns {
             if let Some(v) = values.get(i).filter(|v| v.is_finite()) {
-                g.values.entry(m).or_default().push(v);
+                g.values.entry(*m).or_default().push(v);
             }
         }
     }
@@ -348,8 +334,8 @@ struct Sampled<'a> {
 impl Sampled<'_> {
     fn new<'a>(group: &'a Group, cfg: &Config) -> Sampled<'a> {
         let key = [group.approach.as_str(), &group.delay_ms.to_string()];
-        let columns: Vec<&[f64]> = METRICS.iter().map(|m| group.get(m)).collect();
-        let latency = group.get(CLIENT_LATENCY);
+        let columns: Vec<&[f64]> = Metric::OF_LEGS.map(|m| group.get(m)).to_vec();
+        let latency = group.get(Metric::ClientLatency);
         Sampled {
             group,
             requests: Resampled::new(
@@ -368,113 +354,36 @@ impl Sampled<'_> {
     }
 
     /// The resampled table holding `metric`, and its column there.
-    fn column(&self, metric: &str) -> Option<(&Resampled, usize)> {
-        match METRICS.iter().position(|m| *m == metric) {
-            Some(c) => Some((&self.requests, c)),
-            None if metric == CLIENT_LATENCY => self.latency.as_ref().map(|r| (r, 0)),
-            None => None,
+    fn column(&self, metric: Metric) -> Option<(&Resampled, usize)> {
+        match metric {
+            Metric::ClientLatency => self.latency.as_ref().map(|r| (r, 0)),
+            m => Some((&self.requests, metric_column(m))),
         }
     }
 }
 
 /// Column of a request metric in every group's resampled table.
-fn metric_column(metric: &str) -> usize {
-    METRICS
-        .iter()
+fn metric_column(metric: Metric) -> usize {
+    (Metric::OF_LEGS.iter())
         .position(|m| *m == metric)
-        .expect("a metric of METRICS")
+        .expect("a metric of every request")
 }
 
 pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
     let (approaches, delays, groups) = grouped;
-    let has_client_latency = groups.iter().any(|g| !g.get(CLIENT_LATENCY).is_empty());
-    let mut metrics: Vec<&'static str> = METRICS.to_vec();
-    if has_client_latency {
-        metrics.push(CLIENT_LATENCY);
-    }
+    let has_client_latency = groups
+        .iter()
+        .any(|g| !g.get(Metric::ClientLatency).is_empty());
+    let with_latency = |metrics: &[Metric]| {
+        let latency = has_client_latency.then_some(Metric::ClientLatency);
+        metrics.iter().copied().chain(latency).collect::<Vec<_>>()
+    };
     let cfg = &s.bootstrap;
     let sampled: Vec<Sampled> = groups.par_iter().map(|g| Sampled::new(g, cfg)).collect();
-    let tasks: Vec<(&Sampled, &'static str)> = sampled
-        .iter()
-        .flat_map(|g| {
-            metrics
-                .iter()
-                .filter_map(move |m| g.column(m).map(|_| (g, *m)))
-        })
-        .collect();
-    let summary: Vec<SummaryRow> = tasks
-        .par_iter()
-        .map(|(g, m)| {
-            let (r, c) = g.column(m).expect("task of a known column");
-            let [mean_e, median_e] = estimate(cfg, &[r], |v| [v.mean(0, c), v.median(0, c)]);
-            SummaryRow {
-                approach: g.group.approach.clone(),
-                delay_ms: g.group.delay_ms,
-                metric: m,
-                describe: describe(g.group.get(m)),
-                mean: shown(mean_e, r.n()),
-                median: shown(median_e, r.n()),
-            }
-        })
-        .collect();
-
-    let mut pairs: Vec<(String, String)> = approaches
-        .iter()
-        .filter(|a| **a != s.baseline)
-        .map(|a| (a.clone(), s.baseline.clone()))
-        .collect();
-    for (other, base) in &s.extra_pairs {
-        if approaches.contains(other)
-            && approaches.contains(base)
-            && !pairs.contains(&(other.clone(), base.clone()))
-        {
-            pairs.push((other.clone(), base.clone()));
-        }
-    }
-    let mut compared: Vec<&'static str> = COMPARED.to_vec();
-    if has_client_latency {
-        compared.push(CLIENT_LATENCY);
-    }
-    let find = |a: &str, d: i64| {
-        sampled
-            .iter()
-            .find(|g| g.group.approach == a && g.group.delay_ms == d)
-    };
-    let mut cmp_tasks = Vec::new();
-    for &d in &delays {
-        for (other, base) in &pairs {
-            if let (Some(o), Some(b)) = (find(other, d), find(base, d)) {
-                for m in &compared {
-                    if let (Some(oc), Some(bc)) = (o.column(m), b.column(m)) {
-                        cmp_tasks.push((d, o.group, b.group, *m, oc, bc));
-                    }
-                }
-            }
-        }
-    }
-    let comparisons: Vec<ComparisonRow> = cmp_tasks
-        .par_iter()
-        .map(|(d, o, b, m, (or, oc), (br, bc))| {
-            let [diff, ratio, median_diff, median_ratio] = estimate(cfg, &[*br, *or], |v| {
-                let (bm, om) = (v.mean(0, *bc), v.mean(1, *oc));
-                let (bd, od) = (v.median(0, *bc), v.median(1, *oc));
-                [om - bm, om / bm, od - bd, od / bd]
-            });
-            let n = or.n().min(br.n());
-            ComparisonRow {
-                delay_ms: *d,
-                approach: o.approach.clone(),
-                baseline: b.approach.clone(),
-                metric: m,
-                diff: shown(diff, n),
-                ratio: shown(ratio, n),
-                median_diff: shown(median_diff, n),
-                median_ratio: shown(median_ratio, n),
-                n,
-            }
-        })
-        .collect();
-
+    let summary = summaries(&sampled, &with_latency(&Metric::OF_LEGS), cfg);
+    let pairs = compared_pairs(&approaches, s);
+    let compared = with_latency(&Metric::COMPARED);
+    let comparisons = comparisons(&sampled, &delays, &pairs, &compared, cfg);
     let fits: Vec<Fit> = approaches
         .iter()
         .filter_map(|a| fit_with_band(&sampled, a, &delays, cfg))
@@ -504,6 +413,89 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
     })
 }
 
+/// Each group's statistics of each metric it has.
+fn summaries(sampled: &[Sampled], metrics: &[Metric], cfg: &Config) -> Vec<SummaryRow> {
+    let tasks: Vec<(&Sampled, Metric)> = (sampled.iter())
+        .flat_map(|g| (metrics.iter()).filter_map(move |m| g.column(*m).map(|_| (g, *m))))
+        .collect();
+    (tasks.par_iter())
+        .map(|&(g, m)| {
+            let (r, c) = g.column(m).expect("task of a known column");
+            let [mean_e, median_e] = estimate(cfg, &[r], |v| [v.mean(0, c), v.median(0, c)]);
+            SummaryRow {
+                approach: g.group.approach.clone(),
+                delay_ms: g.group.delay_ms,
+                metric: m,
+                describe: describe(g.group.get(m)),
+                mean: shown(mean_e, r.n()),
+                median: shown(median_e, r.n()),
+            }
+        })
+        .collect()
+}
+
+/// (other, baseline): every approach against the baseline, then the
+/// configured pairs whose approaches were measured.
+fn compared_pairs(approaches: &[String], s: &Settings) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = (approaches.iter())
+        .filter(|a| **a != s.baseline)
+        .map(|a| (a.clone(), s.baseline.clone()))
+        .collect();
+    for (other, base) in &s.extra_pairs {
+        let pair = (other.clone(), base.clone());
+        if approaches.contains(other) && approaches.contains(base) && !pairs.contains(&pair) {
+            pairs.push(pair);
+        }
+    }
+    pairs
+}
+
+/// Differences and ratios of means and medians of each pair at each delay.
+fn comparisons(
+    sampled: &[Sampled],
+    delays: &[i64],
+    pairs: &[(String, String)],
+    metrics: &[Metric],
+    cfg: &Config,
+) -> Vec<ComparisonRow> {
+    let find =
+        |a: &str, d: i64| (sampled.iter()).find(|g| g.group.approach == a && g.group.delay_ms == d);
+    let mut tasks = Vec::new();
+    for &d in delays {
+        for (other, base) in pairs {
+            let (Some(o), Some(b)) = (find(other, d), find(base, d)) else {
+                continue;
+            };
+            for &m in metrics {
+                if let (Some(oc), Some(bc)) = (o.column(m), b.column(m)) {
+                    tasks.push((d, o.group, b.group, m, oc, bc));
+                }
+            }
+        }
+    }
+    (tasks.par_iter())
+        .map(|&(d, o, b, m, (or, oc), (br, bc))| {
+            let [diff, ratio, median_diff, median_ratio] = estimate(cfg, &[br, or], |v| {
+                let (bm, om) = (v.mean(0, bc), v.mean(1, oc));
+                let (bd, od) = (v.median(0, bc), v.median(1, oc));
+                [om - bm, om / bm, od - bd, od / bd]
+            });
+            let n = or.n().min(br.n());
+            ComparisonRow {
+                delay_ms: d,
+                approach: o.approach.clone(),
+                baseline: b.approach.clone(),
+                metric: m,
+                diff: shown(diff, n),
+                ratio: shown(ratio, n),
+                median_diff: shown(median_diff, n),
+                median_ratio: shown(median_ratio, n),
+                n,
+            }
+        })
+        .collect()
+}
+
 /// An approach's groups, by delay, with their resampled requests.
 fn approach_groups<'a>(sampled: &'a [Sampled], approach: &str) -> Vec<&'a Sampled<'a>> {
     sampled
@@ -515,7 +507,7 @@ fn approach_groups<'a>(sampled: &'a [Sampled], approach: &str) -> Vec<&'a Sample
 /// The least squares line of cost against delay through the requests of
 /// `groups`, which sit in the view from position `offset` on.
 fn cost_line(v: &View, groups: &[&Sampled], offset: usize) -> Option<Line> {
-    let cost = metric_column("cost_usd_per_million");
+    let cost = metric_column(Metric::Cost);
     let points: Vec<GroupMean> = groups
         .iter()
         .enumerate()
@@ -657,9 +649,9 @@ fn hypotheses(
     let cfg = &s.bootstrap;
     let p = &s.prices;
     let (wall, cpu, span) = (
-        metric_column("do_wall_ms"),
-        metric_column("worker_cpu_ms"),
-        metric_column("span_ms"),
+        metric_column(Metric::DoWall),
+        metric_column(Metric::WorkerCpu),
+        metric_column(Metric::Span),
     );
     if let Some(d) = at {
         for a in approaches.iter().filter(|a| **a != s.baseline) {
@@ -772,11 +764,12 @@ mod tests {
             "delay_ms" => (0..rows).map(|i| [100i64, 500][i / 3 % 2]).collect::<Vec<_>>(),
             "complete" => (0..rows).map(|i| i % 5 != 4).collect::<Vec<_>>(),
             "first_event_ms" => (0..rows).map(|i| 1_000 + i as i64).collect::<Vec<_>>(),
-            CLIENT_LATENCY => (0..rows).map(|i| (i % 4 == 0).then_some(i as f64 * 1.5)).collect::<Vec<_>>(),
+            Metric::ClientLatency.column() => (0..rows).map(|i| (i % 4 == 0).then_some(i as f64 * 1.5)).collect::<Vec<_>>(),
         )
         .unwrap();
-        for (k, m) in METRICS.iter().enumerate() {
-            df.with_column(Column::new((*m).into(), metric(k))).unwrap();
+        for (k, m) in Metric::OF_LEGS.iter().enumerate() {
+            df.with_column(Column::new(m.column().into(), metric(k)))
+                .unwrap();
         }
         df
     }

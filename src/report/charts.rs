@@ -11,6 +11,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 use super::analysis::{Analysis, Group};
+use crate::core::metric::Metric;
 use crate::core::numbers::{delay_label, level, thousands_f};
 use crate::io::atomic::write_atomic;
 use crate::stats::univariate::sorted;
@@ -245,7 +246,7 @@ fn titled<'a>(root: &Area<'a>, title: &str) -> Result<Area<'a>> {
 fn points_by_delay(
     a: &Analysis,
     root: &Area,
-    metric: &str,
+    metric: Metric,
     title: &str,
     y_desc: &str,
     log: bool,
@@ -359,7 +360,7 @@ fn do_wall(a: &Analysis, root: &Area) -> Result<()> {
     points_by_delay(
         a,
         root,
-        "do_wall_ms",
+        Metric::DoWall,
         "Billed Durable Object wall time per request",
         "DO wall time per request (ms, log scale)",
         true,
@@ -371,7 +372,7 @@ fn worker_cpu(a: &Analysis, root: &Area) -> Result<()> {
     let groups: Vec<&Group> = a
         .groups
         .iter()
-        .filter(|g| g.get("worker_cpu_ms").iter().any(|v| *v > 0.0))
+        .filter(|g| g.get(Metric::WorkerCpu).iter().any(|v| *v > 0.0))
         .collect();
     if groups.is_empty() {
         let style = centered((FONT, 28).into_font().into());
@@ -386,7 +387,7 @@ fn worker_cpu(a: &Analysis, root: &Area) -> Result<()> {
     points_by_delay(
         a,
         root,
-        "worker_cpu_ms",
+        Metric::WorkerCpu,
         "Billed Worker CPU time per request (proxy approaches)",
         "Worker CPU per request (ms)",
         false,
@@ -445,7 +446,7 @@ fn cost_panel(
 ) -> Result<()> {
     let in_range = |x: f64| (from..=to).contains(&x);
     let costs = (a.summary.iter())
-        .filter(|r| r.metric == "cost_usd_per_million" && in_range(r.delay_ms as f64))
+        .filter(|r| r.metric == Metric::Cost && in_range(r.delay_ms as f64))
         .flat_map(|r| [r.mean.value, r.mean.ci.high]);
     let lines = (a.fits.iter()).flat_map(|f| [f.line.at(from), f.line.at(to)]);
     let Some((_, y_max)) = bounds(costs.chain(lines)) else {
@@ -511,7 +512,7 @@ fn cost_panel(
             .iter()
             .filter(|r| {
                 r.approach == f.approach
-                    && r.metric == "cost_usd_per_million"
+                    && r.metric == Metric::Cost
                     && in_range(r.delay_ms as f64)
                     && plottable(r.mean.value)
             })
@@ -590,7 +591,9 @@ fn span_ecdf(a: &Analysis, root: &Area) -> Result<()> {
     let panels = rest.split_evenly((rows, cols));
     for (p, &delay) in panels.iter().zip(&a.delays) {
         let groups: Vec<&Group> = a.groups.iter().filter(|g| g.delay_ms == delay).collect();
-        let all = groups.iter().flat_map(|g| g.get("span_ms").iter().copied());
+        let all = groups
+            .iter()
+            .flat_map(|g| g.get(Metric::Span).iter().copied());
         let Some((lo, hi)) = bounds(all) else {
             continue;
         };
@@ -617,7 +620,7 @@ fn span_ecdf(a: &Analysis, root: &Area) -> Result<()> {
             .map_err(err)?;
         for g in &groups {
             let l = look(a, &g.approach);
-            let s: Vec<f64> = (sorted(g.get("span_ms")).into_iter())
+            let s: Vec<f64> = (sorted(g.get(Metric::Span)).into_iter())
                 .filter(|v| plottable(*v))
                 .collect();
             let n = s.len() as f64;
@@ -653,7 +656,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::report::analysis::{BreakevenRow, Fit, SummaryRow, METRICS, NO_INTERVAL};
+    use crate::report::analysis::{BreakevenRow, Fit, SummaryRow, NO_INTERVAL};
     use crate::stats::bootstrap::{Estimate, Interval};
     use crate::stats::regression::Line;
     use crate::stats::univariate::describe;
@@ -671,8 +674,7 @@ mod tests {
         let group = |approach: &str, delay_ms| Group {
             approach: approach.into(),
             delay_ms,
-            values: METRICS
-                .iter()
+            values: (Metric::OF_LEGS.iter())
                 .map(|m| (*m, values.to_vec()))
                 .collect::<BTreeMap<_, _>>(),
         };
@@ -686,7 +688,7 @@ mod tests {
             ci: Interval { low, high },
         };
         let summary = (groups.iter())
-            .flat_map(|g| METRICS.iter().map(move |m| (g, *m)))
+            .flat_map(|g| Metric::OF_LEGS.iter().map(move |m| (g, *m)))
             .enumerate()
             .map(|(i, (g, metric))| SummaryRow {
                 approach: g.approach.clone(),

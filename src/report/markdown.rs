@@ -3,6 +3,7 @@
 mod table;
 
 use super::analysis::{has_interval, Analysis, BreakevenRow, ComparisonRow, Settings, Verdict};
+use crate::core::metric::{Metric, Unit};
 use crate::core::numbers::{delay_label, level, thousands, thousands_f};
 use crate::lake::derived::QualityRow;
 use crate::stats::bootstrap::{Estimate, Method};
@@ -177,7 +178,7 @@ fn answer(a: &Analysis, s: &Settings, c: &Context, lv: &str) -> String {
 }
 
 fn mean_cost(a: &Analysis, approach: &str, delay_ms: i64) -> Option<f64> {
-    a.summary_row(approach, delay_ms, "cost_usd_per_million")
+    a.summary_row(approach, delay_ms, Metric::Cost)
         .map(|r| r.mean.value)
 }
 
@@ -216,16 +217,23 @@ fn cheapest_cell(a: &Analysis, d: i64) -> String {
 }
 
 /// A metric's mean and interval for an approach and delay, `-` when there is none.
-fn mean_cell(a: &Analysis, metric: &str, f: fn(f64) -> String, ap: &str, d: i64) -> String {
+/// How a value of `metric` is written: dollars, or milliseconds and counts.
+fn format_of(metric: Metric) -> fn(f64) -> String {
+    match metric.unit() {
+        Unit::UsdPerMillion => money,
+        Unit::Ms | Unit::Invocations => ms,
+    }
+}
+
+fn mean_cell(a: &Analysis, metric: Metric, ap: &str, d: i64) -> String {
+    let f = format_of(metric);
     a.summary_row(ap, d, metric)
         .map_or("-".into(), |r| with_ci(&r.mean, f, r.describe.n))
 }
 
 fn cheapest(a: &Analysis, lv: &str) -> String {
     let lead: [Lead; 2] = [("delay", delay_cell), ("cheapest", cheapest_cell)];
-    let t = per_delay(a, &lead, |ap, d| {
-        mean_cell(a, "cost_usd_per_million", money, ap, d)
-    });
+    let t = per_delay(a, &lead, |ap, d| mean_cell(a, Metric::Cost, ap, d));
     paragraph(&format!(
         "**Cheapest approach at each delay** (mean cost in USD per million requests, {lv} CI):"
     )) + &table(&t)
@@ -280,9 +288,8 @@ struct Evidence {
     title: &'static str,
     /// `None` for a metric no chart draws: report.md links only charts that exist.
     chart: Option<&'static str>,
-    metric: &'static str,
-    unit: fn(f64) -> String,
-    /// `{lv}` stands for the confidence level.
+    metric: Metric,
+    /// `{lv}` stands for the confidence level, `{m}` for the metric's column.
     caption: &'static str,
 }
 
@@ -290,37 +297,32 @@ const EVIDENCE: [Evidence; 5] = [
     Evidence {
         title: "Billed Durable Object wall time",
         chart: Some("do_wall_by_delay.png"),
-        metric: "do_wall_ms",
-        unit: ms,
-        caption: "Mean `do_wall_ms` per request ({lv} CI): the wall clock Durable Objects are billed on, summed over origin and orchestrator legs.",
+        metric: Metric::DoWall,
+        caption: "Mean `{m}` per request ({lv} CI): the wall clock Durable Objects are billed on, summed over origin and orchestrator legs.",
     },
     Evidence {
         title: "Cost per million requests",
         chart: Some("cost_vs_delay.png"),
-        metric: "cost_usd_per_million",
-        unit: money,
-        caption: "Mean `cost_usd_per_million` ({lv} CI), with the prices listed under How this was computed.",
+        metric: Metric::Cost,
+        caption: "Mean `{m}` ({lv} CI), with the prices listed under How this was computed.",
     },
     Evidence {
         title: "Latency",
         chart: Some("span_ecdf.png"),
-        metric: "span_ms",
-        unit: ms,
-        caption: "Mean `span_ms` ({lv} CI): first leg start to last leg end, as Cloudflare saw it.",
+        metric: Metric::Span,
+        caption: "Mean `{m}` ({lv} CI): first leg start to last leg end, as Cloudflare saw it.",
     },
     Evidence {
         title: "Worker CPU",
         chart: Some("worker_cpu.png"),
-        metric: "worker_cpu_ms",
-        unit: ms,
-        caption: "Mean `worker_cpu_ms` ({lv} CI): the CPU time Workers are billed on.",
+        metric: Metric::WorkerCpu,
+        caption: "Mean `{m}` ({lv} CI): the CPU time Workers are billed on.",
     },
     Evidence {
         title: "Client latency",
         chart: None,
-        metric: "client_latency_ms",
-        unit: ms,
-        caption: "Mean `client_latency_ms` from the run manifest ({lv} CI), for requests matched to exactly one window.",
+        metric: Metric::ClientLatency,
+        caption: "Mean `{m}` from the run manifest ({lv} CI), for requests matched to exactly one window.",
     },
 ];
 
@@ -332,10 +334,17 @@ fn evidence(a: &Analysis, c: &Context, lv: &str) -> String {
             _ => String::new(),
         };
         let lead: [Lead; 1] = [("delay", delay_cell)];
-        let t = per_delay(a, &lead, |ap, d| mean_cell(a, e.metric, e.unit, ap, d));
-        heading(e.title) + &image + &paragraph(&e.caption.replace("{lv}", lv)) + &table(&t)
+        let t = per_delay(a, &lead, |ap, d| mean_cell(a, e.metric, ap, d));
+        heading(e.title)
+            + &image
+            + &paragraph(
+                &e.caption
+                    .replace("{lv}", lv)
+                    .replace("{m}", e.metric.column()),
+            )
+            + &table(&t)
     };
-    let shown = |e: &&Evidence| a.has_client_latency || e.metric != "client_latency_ms";
+    let shown = |e: &&Evidence| a.has_client_latency || e.metric != Metric::ClientLatency;
     EVIDENCE.iter().filter(shown).map(section).collect()
 }
 
@@ -349,11 +358,7 @@ fn differences(a: &Analysis, lv: &str) -> String {
         ("ratio", Align::Right),
     ]);
     for r in &a.comparisons {
-        let f: fn(f64) -> String = if r.metric == "cost_usd_per_million" {
-            money
-        } else {
-            ms
-        };
+        let f = format_of(r.metric);
         t.push(vec![
             delay_label(r.delay_ms),
             format!("`{}`", r.approach),
@@ -516,7 +521,7 @@ fn latency_notes(
     top: i64,
 ) -> Vec<String> {
     let span = |ap: &str, r: &&ComparisonRow| {
-        r.approach == best && r.baseline == ap && r.metric == "span_ms"
+        r.approach == best && r.baseline == ap && r.metric == Metric::Span
     };
     let note = |ap: &str| {
         let c = (a.comparisons.iter())

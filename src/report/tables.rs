@@ -155,7 +155,7 @@ pub fn summary(a: &Analysis) -> Table {
         t.rows.push(vec![
             r.approach.as_str().into(),
             r.delay_ms.into(),
-            r.metric.into(),
+            r.metric.column().into(),
             (d.n as i64).into(),
             r.mean.value.into(),
             lo(&r.mean),
@@ -200,7 +200,7 @@ pub fn comparisons(a: &Analysis) -> Table {
             r.delay_ms.into(),
             r.approach.as_str().into(),
             r.baseline.as_str().into(),
-            r.metric.into(),
+            r.metric.column().into(),
             r.diff.value.into(),
             lo(&r.diff),
             hi(&r.diff),
