@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::normal;
+pub use super::rng::stream_id;
 use super::rng::Rng;
 use super::univariate::quantile_sorted;
 
@@ -261,12 +262,6 @@ pub(crate) fn intervals<const K: usize>(
         };
         Estimate { value, ci }
     })
-}
-
-/// A stable stream id for a named statistic, so that adding one statistic
-/// does not change the random numbers of another.
-pub fn stream_id(parts: &[&str]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(parts.join("\u{1f}").as_bytes())
 }
 
 #[cfg(test)]

@@ -234,7 +234,7 @@ fn median_positions(n: usize, resamples: usize, seed: u64, stream: u64) -> Vec<(
             let u = rng.beta(k as f64, (n + 1 - k) as f64);
             let lo = position(u);
             if even {
-                let next = u + (1.0 - u) * (1.0 - rng.uniform().powf(1.0 / (n - k) as f64));
+                let next = u + (1.0 - u) * (1.0 - libm::pow(rng.uniform(), 1.0 / (n - k) as f64));
                 (lo, position(next))
             } else {
                 (lo, lo)
