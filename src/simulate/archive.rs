@@ -8,12 +8,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use chrono::{TimeZone, Utc};
 use flate2::write::GzEncoder;
-use rand::rngs::StdRng;
-use rand::Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::model::Model;
+use crate::stats::rng::Rng;
 
 /// What was delivered, for the ground truth.
 #[derive(Debug, Default, Serialize, Clone, PartialEq, Eq)]
@@ -39,7 +38,7 @@ pub fn write(
     dir: &Path,
     lines: &[(i64, String)],
     model: &Model,
-    rng: &mut StdRng,
+    rng: &mut Rng,
 ) -> Result<DeliveryCounts> {
     let mut counts = DeliveryCounts {
         events: lines.len(),
@@ -63,25 +62,25 @@ pub fn write(
 fn deliveries(
     lines: &[(i64, String)],
     model: &Model,
-    rng: &mut StdRng,
+    rng: &mut Rng,
     counts: &mut DeliveryCounts,
 ) -> Vec<Delivery> {
     let mut out = Vec::with_capacity(lines.len() + lines.len() / 50);
-    let pick = |rng: &mut StdRng, (lo, hi): (i64, i64)| rng.gen_range(lo..hi);
     for (end_ms, line) in lines {
-        let delay = if rng.gen::<f64>() < model.late_probability {
-            pick(rng, model.late_delay_ms)
+        let (lo, hi) = if rng.chance(model.late_probability) {
+            model.late_delay_ms
         } else {
-            pick(rng, model.delivery_delay_ms)
+            model.delivery_delay_ms
         };
+        let delay = rng.range(lo..hi);
         let at_ms = end_ms + delay;
         out.push(Delivery {
             at_ms,
             seq: out.len(),
             line: line.clone(),
         });
-        if rng.gen::<f64>() < model.duplicate_probability {
-            let again = at_ms + rng.gen_range(0..120_000);
+        if rng.chance(model.duplicate_probability) {
+            let again = at_ms + rng.range(0..120_000);
             out.push(Delivery {
                 at_ms: again,
                 seq: out.len(),
@@ -97,14 +96,14 @@ fn deliveries(
 fn cut_short(
     lines: &[(i64, String)],
     model: &Model,
-    rng: &mut StdRng,
+    rng: &mut Rng,
     out: &mut Vec<Delivery>,
     counts: &mut DeliveryCounts,
 ) {
     let malformed = (lines.len() as f64 * model.malformed_per_thousand / 1000.0).round() as usize;
     for _ in 0..malformed {
-        let (end_ms, line) = &lines[rng.gen_range(0..lines.len())];
-        let cut = rng.gen_range(line.len() / 4..line.len() * 3 / 4);
+        let (end_ms, line) = &lines[rng.below(lines.len())];
+        let cut = line.len() / 4 + rng.below(line.len() * 3 / 4 - line.len() / 4);
         let cut = (0..=cut)
             .rev()
             .find(|&i| line.is_char_boundary(i))
@@ -120,7 +119,7 @@ fn cut_short(
 
 /// The job's test object, then one object per batch of deliveries: a batch
 /// ends at the end of its `batch_seconds` window or at `max_lines_per_object`.
-fn objects(out: &[Delivery], model: &Model, rng: &mut StdRng) -> Vec<(String, Vec<u8>)> {
+fn objects(out: &[Delivery], model: &Model, rng: &mut Rng) -> Vec<(String, Vec<u8>)> {
     let first = out.first().map_or(model.start_ms, |d| d.at_ms);
     // Written when the job was created.
     let test_at = first - 600_000;
@@ -149,7 +148,7 @@ fn objects(out: &[Delivery], model: &Model, rng: &mut StdRng) -> Vec<(String, Ve
 }
 
 /// One object's key and NDJSON body.
-fn object(batch: &[&Delivery], rng: &mut StdRng, start: i64) -> (String, Vec<u8>) {
+fn object(batch: &[&Delivery], rng: &mut Rng, start: i64) -> (String, Vec<u8>) {
     let end = batch.last().map_or(start, |d| d.at_ms);
     let mut body = Vec::new();
     for d in batch {
@@ -176,13 +175,13 @@ fn write_objects(dir: &Path, objects: &[(String, Vec<u8>)]) -> Result<()> {
 }
 
 /// `YYYYMMDD/<start>_<end>_<hex>.log.gz`, as a Logpush job with `{DATE}` writes it.
-fn object_key(start_ms: i64, end_ms: i64, rng: &mut StdRng) -> String {
+fn object_key(start_ms: i64, end_ms: i64, rng: &mut Rng) -> String {
     let t = |ms: i64| Utc.timestamp_millis_opt(ms).single().expect("valid time");
     format!(
         "{}/{}_{}_{:08x}.log.gz",
         t(start_ms).format("%Y%m%d"),
         t(start_ms).format("%Y%m%dT%H%M%SZ"),
         t(end_ms).format("%Y%m%dT%H%M%SZ"),
-        rng.gen::<u32>()
+        rng.next_u32()
     )
 }

@@ -26,11 +26,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use chrono::{SecondsFormat, TimeZone, Utc};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::cost::Prices;
+use crate::stats::rng::Rng;
 use model::Model;
 use scenario::{Approach, Deployment, Scenario};
 
@@ -64,8 +63,7 @@ pub fn run(args: &Options) -> Result<()> {
     }
     let model = Model::new(args.runs, args.scale);
     let prices = Prices::default();
-    let mut rng = StdRng::seed_from_u64(args.seed);
-    let (sc, requests, counts) = archive(out, &model, &prices, &approaches, &mut rng)?;
+    let (sc, requests, counts) = archive(out, &model, &prices, &approaches, args.seed)?;
     let meta = serde_json::json!({
         "seed": args.seed, "runs": args.runs, "scale": args.scale,
         "approaches": approaches, "prices": prices, "model": model,
@@ -124,9 +122,9 @@ fn archive(
     model: &Model,
     prices: &Prices,
     approaches: &[Approach],
-    rng: &mut StdRng,
+    seed: u64,
 ) -> Result<(Scenario, Vec<truth::RequestTruth>, archive::DeliveryCounts)> {
-    let sc = scenario::generate(model, Deployment::Archive, approaches, rng);
+    let sc = scenario::generate(model, Deployment::Archive, approaches, seed);
     let lines: Vec<String> = sc.legs.iter().map(render::logpush_line).collect();
     let event_ids: Vec<u64> = lines
         .iter()
@@ -138,7 +136,8 @@ fn archive(
         .zip(&lines)
         .map(|(l, s)| (l.ts + l.wall, s.clone()))
         .collect();
-    let counts = archive::write(&out.join("logpush"), &ended, model, rng)?;
+    let delivery = &mut Rng::named(seed, &["simulate", "archive", "delivery"]);
+    let counts = archive::write(&out.join("logpush"), &ended, model, delivery)?;
     let requests = truth::requests(&sc, &event_ids, model, prices);
     truth::write_csv(&out.join("truth/requests.csv"), &requests)?;
     truth::write_csv(
@@ -152,14 +151,14 @@ fn archive(
 
 /// The single-script lab seen through `wrangler tail`, also as a Logpush object.
 fn tail_lab(dir: &Path, seed: u64, prices: &Prices) -> Result<usize> {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x7a11_7a11);
     let model = Model::new(TAIL_LAB_RUNS, 1.0);
     let approaches = [Approach::Direct, Approach::Current, Approach::Simple];
-    let sc = scenario::generate(&model, Deployment::TailLab, &approaches, &mut rng);
+    let sc = scenario::generate(&model, Deployment::TailLab, &approaches, seed);
+    let rng = &mut Rng::named(seed, &["simulate", "tail-lab", "duplicates"]);
     let mut capture = String::new();
     let mut ndjson = String::new();
     for leg in &sc.legs {
-        let copies = if rng.gen::<f64>() < TAIL_DUPLICATE_PROBABILITY {
+        let copies = if rng.chance(TAIL_DUPLICATE_PROBABILITY) {
             2
         } else {
             1

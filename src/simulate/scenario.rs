@@ -2,12 +2,10 @@
 //! the model, for one of two deployments: the multi-script one behind the
 //! Logpush archive and the single-script lab behind the tail capture.
 
-use rand::rngs::StdRng;
-use rand::Rng;
-use rand_distr::Distribution;
 use serde::Serialize;
 
 use super::model::{LogNormal, Model};
+use crate::stats::rng::Rng;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Approach {
@@ -143,6 +141,15 @@ pub enum Deployment {
     TailLab,
 }
 
+impl Deployment {
+    pub fn name(self) -> &'static str {
+        match self {
+            Deployment::Archive => "archive",
+            Deployment::TailLab => "tail-lab",
+        }
+    }
+}
+
 pub struct Scenario {
     pub legs: Vec<Leg>,
     pub requests: Vec<Request>,
@@ -151,10 +158,8 @@ pub struct Scenario {
 pub const ARCHIVE_HOST: &str = "https://experiment.example.com";
 pub const TAIL_LAB_DELAY_MS: i64 = 1000;
 
-fn draw(rng: &mut StdRng, d: LogNormal) -> f64 {
-    rand_distr::LogNormal::new(d.median.ln(), d.sigma)
-        .expect("valid log-normal")
-        .sample(rng)
+fn draw(rng: &mut Rng, d: LogNormal) -> f64 {
+    rng.lognormal(libm::log(d.median), d.sigma)
 }
 
 fn ms(x: f64) -> i64 {
@@ -162,8 +167,8 @@ fn ms(x: f64) -> i64 {
 }
 
 /// Extra wall and CPU time when a leg starts cold.
-fn cold(rng: &mut StdRng, m: &Model) -> (f64, f64) {
-    if rng.gen::<f64>() < m.cold_start_probability {
+fn cold(rng: &mut Rng, m: &Model) -> (f64, f64) {
+    if rng.chance(m.cold_start_probability) {
         (draw(rng, m.cold_start_wall), draw(rng, m.cold_start_cpu))
     } else {
         (0.0, 0.0)
@@ -178,12 +183,15 @@ struct Ask {
     run_id: String,
 }
 
+/// The requests and the background traffic of `deployment`, each drawn from
+/// its own stream of `seed`.
 pub fn generate(
     model: &Model,
     deployment: Deployment,
     approaches: &[Approach],
-    rng: &mut StdRng,
+    seed: u64,
 ) -> Scenario {
+    let rng = &mut Rng::named(seed, &["simulate", deployment.name(), "requests"]);
     let mut sc = Scenario {
         legs: Vec::new(),
         requests: Vec::new(),
@@ -210,6 +218,7 @@ pub fn generate(
         }
         end_ms = end_ms.max(t);
     }
+    let rng = &mut Rng::named(seed, &["simulate", deployment.name(), "background"]);
     background(&mut sc, model, deployment, end_ms, rng);
     sc.legs.sort_by_key(|l| l.ts);
     // Legs moved: re-point requests at them.
@@ -225,14 +234,8 @@ pub fn generate(
 }
 
 /// Draws one request's legs into `sc`; returns when the client received the answer.
-fn request(
-    sc: &mut Scenario,
-    m: &Model,
-    deployment: Deployment,
-    ask: Ask,
-    rng: &mut StdRng,
-) -> i64 {
-    let id = format!("{:012x}", rng.gen::<u64>() & 0xffff_ffff_ffff);
+fn request(sc: &mut Scenario, m: &Model, deployment: Deployment, ask: Ask, rng: &mut Rng) -> i64 {
+    let id = format!("{:012x}", rng.next_u64() & 0xffff_ffff_ffff);
     let draft = Draft {
         m,
         deployment,
@@ -249,7 +252,7 @@ fn request(
     } else {
         draft.proxied(arrive, fetch, rng)
     };
-    if ask.approach == Approach::Direct && rng.gen::<f64>() < m.missing_origin_probability {
+    if ask.approach == Approach::Direct && rng.chance(m.missing_origin_probability) {
         legs.clear();
     }
     let recv = ms(done + draw(rng, m.client_net));
@@ -355,7 +358,7 @@ impl Draft<'_> {
     }
 
     /// `direct`: the origin DO fetches itself; returns its legs and when it answered.
-    fn direct(&self, arrive: f64, fetch: f64, rng: &mut StdRng) -> (Vec<Leg>, f64) {
+    fn direct(&self, arrive: f64, fetch: f64, rng: &mut Rng) -> (Vec<Leg>, f64) {
         let m = self.m;
         let (cold_wall, cold_cpu) = cold(rng, m);
         let wall = cold_wall + fetch + draw(rng, m.direct_overhead);
@@ -376,7 +379,7 @@ impl Draft<'_> {
 
     /// The proxies: the origin dispatches, (the orchestrator forwards,) the
     /// executor fetches and calls the origin back.
-    fn proxied(&self, arrive: f64, fetch: f64, rng: &mut StdRng) -> (Vec<Leg>, f64) {
+    fn proxied(&self, arrive: f64, fetch: f64, rng: &mut Rng) -> (Vec<Leg>, f64) {
         let m = self.m;
         let (cold_wall, cold_cpu) = cold(rng, m);
         let dispatch = Timing {
@@ -406,7 +409,7 @@ impl Draft<'_> {
     }
 
     /// `current`'s orchestrator DO; returns its leg and when the executor starts.
-    fn orchestrator(&self, start: f64, rng: &mut StdRng) -> (Leg, f64) {
+    fn orchestrator(&self, start: f64, rng: &mut Rng) -> (Leg, f64) {
         let m = self.m;
         let (cold_wall, cold_cpu) = cold(rng, m);
         let t = Timing {
@@ -427,7 +430,7 @@ impl Draft<'_> {
     }
 
     /// The executor's fetch and the origin's callback leg; returns when both ended.
-    fn execute(&self, start: f64, fetch: f64, legs: &mut Vec<Leg>, rng: &mut StdRng) -> f64 {
+    fn execute(&self, start: f64, fetch: f64, legs: &mut Vec<Leg>, rng: &mut Rng) -> f64 {
         let m = self.m;
         let (cold_wall, cold_cpu) = cold(rng, m);
         let callback_start = start + cold_wall + fetch + draw(rng, self.hop());
@@ -491,11 +494,11 @@ impl Draft<'_> {
 }
 
 /// A proxied request may lose one leg in transit (a request missing a leg).
-fn drop_legs(legs: &mut Vec<Leg>, m: &Model, rng: &mut StdRng) {
-    if rng.gen::<f64>() < m.missing_origin_probability {
+fn drop_legs(legs: &mut Vec<Leg>, m: &Model, rng: &mut Rng) {
+    if rng.chance(m.missing_origin_probability) {
         legs.remove(0);
-    } else if rng.gen::<f64>() < m.missing_leg_probability {
-        let i = rng.gen_range(1..legs.len());
+    } else if rng.chance(m.missing_leg_probability) {
+        let i = 1 + rng.below(legs.len() - 1);
         legs.remove(i);
     }
 }
@@ -547,7 +550,7 @@ impl Names {
 }
 
 /// Traffic that is not part of the experiment and must be told apart.
-fn background(sc: &mut Scenario, m: &Model, deployment: Deployment, end_ms: i64, rng: &mut StdRng) {
+fn background(sc: &mut Scenario, m: &Model, deployment: Deployment, end_ms: i64, rng: &mut Rng) {
     let start = m.start_ms - 60_000;
     let legs = match deployment {
         Deployment::Archive => archive_background(m, start, end_ms, rng),
@@ -568,10 +571,10 @@ fn background(sc: &mut Scenario, m: &Model, deployment: Deployment, end_ms: i64,
 
 /// The archive's other scripts: a marketing site, the origin's alarms and
 /// dashboard, and a cron Worker.
-fn archive_background(m: &Model, start: i64, end_ms: i64, rng: &mut StdRng) -> Vec<Leg> {
+fn archive_background(m: &Model, start: i64, end_ms: i64, rng: &mut Rng) -> Vec<Leg> {
     let mut out = Vec::new();
     for t in poisson(start, end_ms, m.noise_fetch_every_s, rng) {
-        let page = ["/", "/pricing", "/blog/durable-objects", "/about"][rng.gen_range(0..4)];
+        let page = ["/", "/pricing", "/blog/durable-objects", "/about"][rng.below(4)];
         let event = EventKind::Fetch {
             url: format!("https://www.example.com{page}"),
             status: 200,
@@ -607,11 +610,11 @@ fn archive_background(m: &Model, start: i64, end_ms: i64, rng: &mut StdRng) -> V
 }
 
 /// Event times from `start` until `end_ms` of a Poisson process with the given mean spacing.
-fn poisson(start: i64, end_ms: i64, every_s: f64, rng: &mut StdRng) -> Vec<i64> {
+fn poisson(start: i64, end_ms: i64, every_s: f64, rng: &mut Rng) -> Vec<i64> {
     let mut times = Vec::new();
     let mut t = start as f64;
     loop {
-        t += -every_s * 1000.0 * (1.0 - rng.gen::<f64>()).ln();
+        t += rng.exponential(every_s * 1000.0);
         if t >= end_ms as f64 {
             break times;
         }
@@ -671,7 +674,7 @@ const LAB_DASHBOARD: Noise = Noise {
 };
 
 impl Noise {
-    fn leg(&self, ts: i64, event: EventKind, logs: Vec<String>, rng: &mut StdRng) -> Leg {
+    fn leg(&self, ts: i64, event: EventKind, logs: Vec<String>, rng: &mut Rng) -> Leg {
         let wall = ms(draw(rng, self.wall));
         let cpu = match self.cpu {
             Cpu::Drawn(d) => ms(draw(rng, d)).max(1),
