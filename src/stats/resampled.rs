@@ -468,8 +468,8 @@ mod tests {
         }
         let mut acc = [[0.0; LANES]; ACCUMULATORS];
         for (i, &row) in drawn.iter().enumerate() {
-            for k in 0..LANES {
-                acc[i % ACCUMULATORS][k] += rows[row as usize].0[k];
+            for (a, v) in acc[i % ACCUMULATORS].iter_mut().zip(&rows[row as usize].0) {
+                *a += v;
             }
         }
         std::array::from_fn(|k| acc.iter().map(|a| a[k]).sum())
