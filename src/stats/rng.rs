@@ -3,8 +3,9 @@
 //! - **Generator**: xoshiro256** (Blackman and Vigna) seeded through
 //!   SplitMix64, as its authors recommend; [`IndexRng`] (wyrand) only for the
 //!   bootstrap's index draws, seeded from a xoshiro stream. Both are written
-//!   here and pinned by the published reference streams in the tests; `rand`'s
-//!   `StdRng` and `rand_distr` promise no stable stream across versions.
+//!   here (`rand`'s `StdRng` and `rand_distr` promise no stable stream across
+//!   versions); the tests check xoshiro256** and SplitMix64 against their
+//!   authors' reference streams.
 //! - **Streams**: every use draws from its own stream, [`Rng::derive`]`(seed,
 //!   stream, chunk)`: `stream` is the [`stream_id`] of the use's name (so
 //!   adding a use moves no other use's numbers) and `chunk` numbers the
