@@ -3,6 +3,7 @@
 //! resampling per statistic (`bootstrap`) and once per group (`resampled`, the report's).
 
 use tracecost::stats::bootstrap::{estimate, Config, Interval, Method};
+use tracecost::stats::normal;
 use tracecost::stats::resampled::{self, Resampled};
 use tracecost::stats::rng::Rng;
 use tracecost::stats::univariate::{describe, mean, median_in_place, quantile_sorted, sorted};
@@ -20,23 +21,35 @@ fn floats(v: &serde_json::Value) -> Vec<f64> {
         .collect()
 }
 
+/// The one fixture interval scipy leaves undefined (null): its BCa when every
+/// jackknife value of the statistic is the same (the median of heavy ties),
+/// where the acceleration is 0/0. Ours takes the acceleration as 0 there; the
+/// fixture holds that interval, computed from scipy's own bootstrap
+/// distribution, under the same key with `_without_acceleration`.
+const UNDEFINED_IN_SCIPY: [&str; 1] = ["ties_12 median_bca"];
+
+/// The reference interval `key` of the fixture case `name`; a null fails
+/// unless [`UNDEFINED_IN_SCIPY`] names it.
+fn reference<'a>(case: &'a serde_json::Value, name: &str, key: &str) -> &'a serde_json::Value {
+    let r = &case[key];
+    if !r.is_null() {
+        return r;
+    }
+    let what = format!("{name} {key}");
+    assert!(
+        UNDEFINED_IN_SCIPY.contains(&what.as_str()),
+        "{what}: scipy gives no interval, a new disagreement"
+    );
+    &case[format!("{key}_without_acceleration")]
+}
+
 /// Two bootstrap intervals from different random streams agree within Monte
 /// Carlo error: each end within `tol` of the interval's width.
 fn assert_close(what: &str, ours: Interval, reference: &serde_json::Value, tol: f64) {
-    // scipy gives no BCa interval (NaN, written as null) when every
-    // jackknife value of the statistic is the same (the median of heavy
-    // ties): the acceleration is 0/0. Ours takes the acceleration as 0 there
-    // (the bias-corrected interval). Only that case may differ, by name.
-    if reference.is_null() {
-        assert!(
-            what.ends_with("ties_12 median bca") && ours.low.is_finite() && ours.high.is_finite(),
-            "{what}: ours [{}, {}], scipy gives none: a new disagreement",
-            ours.low,
-            ours.high
-        );
-        return;
-    }
-    let r = floats(reference);
+    let r = match reference.as_array() {
+        Some(pair) if pair.len() == 2 => floats(reference),
+        _ => panic!("{what}: the reference {reference} is no interval"),
+    };
     let width = r[1] - r[0];
     let (dl, dh) = ((ours.low - r[0]).abs(), (ours.high - r[1]).abs());
     assert!(
@@ -95,14 +108,14 @@ fn one_sample_intervals_agree_with_scipy_bootstrap() {
                 assert_close(
                     &format!("{path}: {name} mean {key}"),
                     m.ci,
-                    &case[format!("mean_{key}")],
+                    reference(case, name, &format!("mean_{key}")),
                     0.06,
                 );
                 // Medians of small samples jump between data values: a wider tolerance.
                 assert_close(
                     &format!("{path}: {name} median {key}"),
                     md.ci,
-                    &case[format!("median_{key}")],
+                    reference(case, name, &format!("median_{key}")),
                     0.2,
                 );
             }
@@ -124,10 +137,12 @@ fn two_sample_difference_and_ratio_agree_with_scipy_bootstrap() {
         )
     };
     for case in f["two_sample"].as_array().unwrap() {
-        let (x, y) = (
-            data(case["baseline"].as_str().unwrap()),
-            data(case["other"].as_str().unwrap()),
+        let (baseline, other) = (
+            case["baseline"].as_str().unwrap(),
+            case["other"].as_str().unwrap(),
         );
+        let (x, y) = (data(baseline), data(other));
+        let name = format!("{other} vs {baseline}");
         for (method, key) in [(Method::Bca, "bca"), (Method::Percentile, "percentile")] {
             let per_statistic = estimate(&cfg(method), &[&x, &y], 2, |s| {
                 let (a, b) = (mean(&s[0]), mean(&s[1]));
@@ -143,15 +158,15 @@ fn two_sample_difference_and_ratio_agree_with_scipy_bootstrap() {
             });
             for (path, [d, r]) in [("bootstrap", per_statistic), ("resampled", per_group)] {
                 assert_close(
-                    &format!("{path}: {case} diff {key}"),
+                    &format!("{path}: {name} diff {key}"),
                     d.ci,
-                    &case[format!("diff_mean_{key}")],
+                    reference(case, &name, &format!("diff_mean_{key}")),
                     0.06,
                 );
                 assert_close(
-                    &format!("{path}: {case} ratio {key}"),
+                    &format!("{path}: {name} ratio {key}"),
                     r.ci,
-                    &case[format!("ratio_mean_{key}")],
+                    reference(case, &name, &format!("ratio_mean_{key}")),
                     0.06,
                 );
             }
@@ -192,5 +207,86 @@ fn the_95_percent_interval_covers_the_true_mean_92_to_97_percent_of_the_time() {
         let rate = covered as f64 / trials as f64;
         assert!((0.92..=0.97).contains(&rate), "{name}: coverage {rate}");
         eprintln!("{name}: coverage {rate}");
+    }
+}
+
+/// The normal CDF and quantile that BCa uses, against scipy.stats.norm. The
+/// CDF's argument −x/√2 is rounded before erfc sees it: in the far tail that
+/// rounding grows to x²·1e-16 relative, hence the tolerance.
+#[test]
+fn normal_cdf_and_quantile_equal_scipy() {
+    let f = fixtures();
+    let cases = |key: &str| -> Vec<(f64, f64)> {
+        f["normal"][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|pair| (pair[0].as_f64().unwrap(), pair[1].as_f64().unwrap()))
+            .collect()
+    };
+    let (cdf, ppf) = (cases("cdf"), cases("ppf"));
+    assert!(cdf.len() >= 10 && ppf.len() >= 15);
+    for (x, want) in cdf {
+        let got = normal::cdf(x);
+        let tol = 1e-15 * (x * x).max(1.0);
+        assert!(
+            (got - want).abs() <= tol * want,
+            "cdf({x}) = {got}, scipy {want}"
+        );
+    }
+    for (p, want) in ppf {
+        let got = normal::ppf(p);
+        assert!(
+            (got - want).abs() <= 1e-15 * want.abs(),
+            "ppf({p}) = {got}, scipy {want}"
+        );
+    }
+}
+
+/// Every null in the fixtures is one the allowlist names, and each name
+/// there is still null with its replacement present: the list cannot go stale.
+#[test]
+fn only_the_allowlisted_references_are_undefined() {
+    fn nulls(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Null => out.push(path.to_string()),
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    nulls(item, &format!("{path}/{i}"), out);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (k, item) in map {
+                    nulls(item, &format!("{path}/{k}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let f = fixtures();
+    let mut found = Vec::new();
+    nulls(&f, "", &mut found);
+    let named: Vec<String> = found
+        .iter()
+        .map(|path| {
+            let parts: Vec<&str> = path.split('/').collect();
+            assert!(
+                parts.len() == 4 && parts[1] == "one_sample",
+                "{path}: null outside a one-sample interval"
+            );
+            let case = &f["one_sample"][parts[2].parse::<usize>().unwrap()];
+            format!("{} {}", case["name"].as_str().unwrap(), parts[3])
+        })
+        .collect();
+    assert_eq!(named, UNDEFINED_IN_SCIPY);
+    for what in UNDEFINED_IN_SCIPY {
+        let (name, key) = what.split_once(' ').unwrap();
+        let case = f["one_sample"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap();
+        assert_eq!(floats(reference(case, name, key)).len(), 2, "{what}");
     }
 }

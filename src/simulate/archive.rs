@@ -8,12 +8,11 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use chrono::{TimeZone, Utc};
 use flate2::write::GzEncoder;
-use rand::rngs::StdRng;
-use rand::Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
 use super::model::Model;
+use crate::stats::rng::Rng;
 
 /// What was delivered, for the ground truth.
 #[derive(Debug, Default, Serialize, Clone, PartialEq, Eq)]
@@ -39,28 +38,49 @@ pub fn write(
     dir: &Path,
     lines: &[(i64, String)],
     model: &Model,
-    rng: &mut StdRng,
+    rng: &mut Rng,
 ) -> Result<DeliveryCounts> {
     let mut counts = DeliveryCounts {
         events: lines.len(),
         ..Default::default()
     };
+    let mut out = deliveries(lines, model, rng, &mut counts);
+    cut_short(lines, model, rng, &mut out, &mut counts);
+    out.sort_by_key(|d| (d.at_ms, d.seq));
+    let objects = objects(&out, model, rng);
+    counts.test_objects = 1;
+    counts.lines = out.len();
+    counts.objects = objects.len();
+    for (key, _) in &objects {
+        *counts.folders.entry(key[..8].to_string()).or_default() += 1;
+    }
+    write_objects(dir, &objects)?;
+    Ok(counts)
+}
+
+/// Every line once, late or on time, and some twice.
+fn deliveries(
+    lines: &[(i64, String)],
+    model: &Model,
+    rng: &mut Rng,
+    counts: &mut DeliveryCounts,
+) -> Vec<Delivery> {
     let mut out = Vec::with_capacity(lines.len() + lines.len() / 50);
-    let pick = |rng: &mut StdRng, (lo, hi): (i64, i64)| rng.gen_range(lo..hi);
     for (end_ms, line) in lines {
-        let delay = if rng.gen::<f64>() < model.late_probability {
-            pick(rng, model.late_delay_ms)
+        let (lo, hi) = if rng.chance(model.late_probability) {
+            model.late_delay_ms
         } else {
-            pick(rng, model.delivery_delay_ms)
+            model.delivery_delay_ms
         };
+        let delay = rng.range(lo..hi);
         let at_ms = end_ms + delay;
         out.push(Delivery {
             at_ms,
             seq: out.len(),
             line: line.clone(),
         });
-        if rng.gen::<f64>() < model.duplicate_probability {
-            let again = at_ms + rng.gen_range(0..120_000);
+        if rng.chance(model.duplicate_probability) {
+            let again = at_ms + rng.range(0..120_000);
             out.push(Delivery {
                 at_ms: again,
                 seq: out.len(),
@@ -69,11 +89,21 @@ pub fn write(
             counts.duplicate_lines += 1;
         }
     }
+    out
+}
+
+/// Copies of some lines cut short in transit; their intact copies are delivered too.
+fn cut_short(
+    lines: &[(i64, String)],
+    model: &Model,
+    rng: &mut Rng,
+    out: &mut Vec<Delivery>,
+    counts: &mut DeliveryCounts,
+) {
     let malformed = (lines.len() as f64 * model.malformed_per_thousand / 1000.0).round() as usize;
     for _ in 0..malformed {
-        // A copy cut short in transit; the intact copy is delivered too.
-        let (end_ms, line) = &lines[rng.gen_range(0..lines.len())];
-        let cut = rng.gen_range(line.len() / 4..line.len() * 3 / 4);
+        let (end_ms, line) = &lines[rng.below(lines.len())];
+        let cut = line.len() / 4 + rng.below(line.len() * 3 / 4 - line.len() / 4);
         let cut = (0..=cut)
             .rev()
             .find(|&i| line.is_char_boundary(i))
@@ -85,52 +115,50 @@ pub fn write(
         });
         counts.malformed_lines += 1;
     }
-    out.sort_by_key(|d| (d.at_ms, d.seq));
+}
 
-    let mut objects: Vec<(String, Vec<u8>)> = Vec::new();
+/// The job's test object, then one object per batch of deliveries: a batch
+/// ends at the end of its `batch_seconds` window or at `max_lines_per_object`.
+fn objects(out: &[Delivery], model: &Model, rng: &mut Rng) -> Vec<(String, Vec<u8>)> {
     let first = out.first().map_or(model.start_ms, |d| d.at_ms);
-    // The job's test object, written when the job was created.
+    // Written when the job was created.
     let test_at = first - 600_000;
-    objects.push((
+    let mut objects = vec![(
         object_key(test_at, test_at, rng),
         b"{\"content\":\"test\"}".to_vec(),
-    ));
-    counts.test_objects = 1;
+    )];
     let window = model.batch_seconds * 1000;
     let mut batch: Vec<&Delivery> = Vec::new();
     let mut batch_start = 0;
-    let flush = |batch: &mut Vec<&Delivery>,
-                 start: i64,
-                 objects: &mut Vec<(String, Vec<u8>)>,
-                 rng: &mut StdRng| {
-        if batch.is_empty() {
-            return;
-        }
-        let end = batch.last().map_or(start, |d| d.at_ms);
-        let mut body = Vec::new();
-        for d in batch.iter() {
-            body.extend_from_slice(d.line.as_bytes());
-            body.push(b'\n');
-        }
-        objects.push((object_key(start, end, rng), body));
-        batch.clear();
-    };
-    for d in &out {
+    for d in out {
         let full = batch.len() >= model.max_lines_per_object;
         if !batch.is_empty() && (full || d.at_ms >= batch_start + window) {
-            flush(&mut batch, batch_start, &mut objects, rng);
+            objects.push(object(&batch, rng, batch_start));
+            batch.clear();
         }
         if batch.is_empty() {
             batch_start = d.at_ms - d.at_ms.rem_euclid(window);
         }
         batch.push(d);
     }
-    flush(&mut batch, batch_start, &mut objects, rng);
-    counts.lines = out.len();
-    counts.objects = objects.len();
-    for (key, _) in &objects {
-        *counts.folders.entry(key[..8].to_string()).or_default() += 1;
+    if !batch.is_empty() {
+        objects.push(object(&batch, rng, batch_start));
     }
+    objects
+}
+
+/// One object's key and NDJSON body.
+fn object(batch: &[&Delivery], rng: &mut Rng, start: i64) -> (String, Vec<u8>) {
+    let end = batch.last().map_or(start, |d| d.at_ms);
+    let mut body = Vec::new();
+    for d in batch {
+        body.extend_from_slice(d.line.as_bytes());
+        body.push(b'\n');
+    }
+    (object_key(start, end, rng), body)
+}
+
+fn write_objects(dir: &Path, objects: &[(String, Vec<u8>)]) -> Result<()> {
     objects
         .par_iter()
         .try_for_each(|(key, body)| -> Result<()> {
@@ -143,18 +171,17 @@ pub fn write(
             gz.write_all(body)?;
             fs::write(&path, gz.finish()?)
                 .with_context(|| format!("cannot write {}", path.display()))
-        })?;
-    Ok(counts)
+        })
 }
 
 /// `YYYYMMDD/<start>_<end>_<hex>.log.gz`, as a Logpush job with `{DATE}` writes it.
-fn object_key(start_ms: i64, end_ms: i64, rng: &mut StdRng) -> String {
+fn object_key(start_ms: i64, end_ms: i64, rng: &mut Rng) -> String {
     let t = |ms: i64| Utc.timestamp_millis_opt(ms).single().expect("valid time");
     format!(
         "{}/{}_{}_{:08x}.log.gz",
         t(start_ms).format("%Y%m%d"),
         t(start_ms).format("%Y%m%dT%H%M%SZ"),
         t(end_ms).format("%Y%m%dT%H%M%SZ"),
-        rng.gen::<u32>()
+        rng.next_u32()
     )
 }

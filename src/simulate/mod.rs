@@ -26,11 +26,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use chrono::{SecondsFormat, TimeZone, Utc};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::core::cost::Prices;
+use crate::stats::rng::Rng;
 use model::Model;
 use scenario::{Approach, Deployment, Scenario};
 
@@ -57,47 +56,14 @@ pub fn run(args: &Options) -> Result<()> {
         anyhow::bail!("--scale {} must be a positive number", args.scale);
     }
     let out = &args.out;
-    for owned in ["logpush", "tail", "truth", "run-manifest.csv"] {
-        let path = out.join(owned);
-        if path.is_dir() {
-            fs::remove_dir_all(&path)
-                .with_context(|| format!("cannot clear {}", path.display()))?;
-        } else if path.exists() {
-            fs::remove_file(&path)?;
-        }
-    }
-    fs::create_dir_all(out.join("truth"))
-        .with_context(|| format!("cannot create {}", out.display()))?;
+    clear(out)?;
     let mut approaches = vec![Approach::Direct, Approach::Current, Approach::Simple];
     if args.rpc_target {
         approaches.push(Approach::RpcTarget);
     }
     let model = Model::new(args.runs, args.scale);
     let prices = Prices::default();
-    let mut rng = StdRng::seed_from_u64(args.seed);
-
-    let sc = scenario::generate(&model, Deployment::Archive, &approaches, &mut rng);
-    let lines: Vec<String> = sc.legs.iter().map(render::logpush_line).collect();
-    let event_ids: Vec<u64> = lines
-        .iter()
-        .map(|l| xxhash_rust::xxh3::xxh3_64(l.as_bytes()))
-        .collect();
-    let ended: Vec<(i64, String)> = sc
-        .legs
-        .iter()
-        .zip(&lines)
-        .map(|(l, s)| (l.ts + l.wall, s.clone()))
-        .collect();
-    let counts = archive::write(&out.join("logpush"), &ended, &model, &mut rng)?;
-
-    let requests = truth::requests(&sc, &event_ids, &model, &prices);
-    truth::write_csv(&out.join("truth/requests.csv"), &requests)?;
-    truth::write_csv(
-        &out.join("truth/groups.csv"),
-        &truth::groups(&requests, &model, &prices, &approaches),
-    )?;
-    write_legs(&out.join("truth/legs.csv"), &sc, &event_ids)?;
-    write_manifest(&out.join("run-manifest.csv"), &sc)?;
+    let (sc, requests, counts) = archive(out, &model, &prices, &approaches, args.seed)?;
     let meta = serde_json::json!({
         "seed": args.seed, "runs": args.runs, "scale": args.scale,
         "approaches": approaches, "prices": prices, "model": model,
@@ -135,16 +101,64 @@ pub fn run(args: &Options) -> Result<()> {
     Ok(())
 }
 
+/// Removes what an earlier run wrote into `out`, and nothing else.
+fn clear(out: &Path) -> Result<()> {
+    for owned in ["logpush", "tail", "truth", "run-manifest.csv"] {
+        let path = out.join(owned);
+        if path.is_dir() {
+            fs::remove_dir_all(&path)
+                .with_context(|| format!("cannot clear {}", path.display()))?;
+        } else if path.exists() {
+            fs::remove_file(&path)?;
+        }
+    }
+    fs::create_dir_all(out.join("truth"))
+        .with_context(|| format!("cannot create {}", out.display()))
+}
+
+/// The multi-script deployment: its Logpush archive, run manifest and truth CSVs.
+fn archive(
+    out: &Path,
+    model: &Model,
+    prices: &Prices,
+    approaches: &[Approach],
+    seed: u64,
+) -> Result<(Scenario, Vec<truth::RequestTruth>, archive::DeliveryCounts)> {
+    let sc = scenario::generate(model, Deployment::Archive, approaches, seed);
+    let lines: Vec<String> = sc.legs.iter().map(render::logpush_line).collect();
+    let event_ids: Vec<u64> = lines
+        .iter()
+        .map(|l| xxhash_rust::xxh3::xxh3_64(l.as_bytes()))
+        .collect();
+    let ended: Vec<(i64, String)> = sc
+        .legs
+        .iter()
+        .zip(&lines)
+        .map(|(l, s)| (l.ts + l.wall, s.clone()))
+        .collect();
+    let delivery = &mut Rng::named(seed, &["simulate", "archive", "delivery"]);
+    let counts = archive::write(&out.join("logpush"), &ended, model, delivery)?;
+    let requests = truth::requests(&sc, &event_ids, model, prices);
+    truth::write_csv(&out.join("truth/requests.csv"), &requests)?;
+    truth::write_csv(
+        &out.join("truth/groups.csv"),
+        &truth::groups(&requests, model, prices, approaches),
+    )?;
+    write_legs(&out.join("truth/legs.csv"), &sc, &event_ids)?;
+    write_manifest(&out.join("run-manifest.csv"), &sc)?;
+    Ok((sc, requests, counts))
+}
+
 /// The single-script lab seen through `wrangler tail`, also as a Logpush object.
 fn tail_lab(dir: &Path, seed: u64, prices: &Prices) -> Result<usize> {
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x7a11_7a11);
     let model = Model::new(TAIL_LAB_RUNS, 1.0);
     let approaches = [Approach::Direct, Approach::Current, Approach::Simple];
-    let sc = scenario::generate(&model, Deployment::TailLab, &approaches, &mut rng);
+    let sc = scenario::generate(&model, Deployment::TailLab, &approaches, seed);
+    let rng = &mut Rng::named(seed, &["simulate", "tail-lab", "duplicates"]);
     let mut capture = String::new();
     let mut ndjson = String::new();
     for leg in &sc.legs {
-        let copies = if rng.gen::<f64>() < TAIL_DUPLICATE_PROBABILITY {
+        let copies = if rng.chance(TAIL_DUPLICATE_PROBABILITY) {
             2
         } else {
             1

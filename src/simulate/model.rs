@@ -34,9 +34,10 @@ impl LogNormal {
         LogNormal { median, sigma }
     }
 
-    /// Expected value: median · exp(σ²/2).
+    /// Expected value: median · exp(σ²/2) (libm's `exp`, so that the truth
+    /// files have the same bytes on every platform).
     pub fn mean(&self) -> f64 {
-        self.median * (self.sigma * self.sigma / 2.0).exp()
+        self.median * libm::exp(self.sigma * self.sigma / 2.0)
     }
 }
 

@@ -2,12 +2,10 @@
 //! the model, for one of two deployments: the multi-script one behind the
 //! Logpush archive and the single-script lab behind the tail capture.
 
-use rand::rngs::StdRng;
-use rand::Rng;
-use rand_distr::Distribution;
 use serde::Serialize;
 
 use super::model::{LogNormal, Model};
+use crate::stats::rng::Rng;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum Approach {
@@ -143,6 +141,15 @@ pub enum Deployment {
     TailLab,
 }
 
+impl Deployment {
+    pub fn name(self) -> &'static str {
+        match self {
+            Deployment::Archive => "archive",
+            Deployment::TailLab => "tail-lab",
+        }
+    }
+}
+
 pub struct Scenario {
     pub legs: Vec<Leg>,
     pub requests: Vec<Request>,
@@ -151,10 +158,8 @@ pub struct Scenario {
 pub const ARCHIVE_HOST: &str = "https://experiment.example.com";
 pub const TAIL_LAB_DELAY_MS: i64 = 1000;
 
-fn draw(rng: &mut StdRng, d: LogNormal) -> f64 {
-    rand_distr::LogNormal::new(d.median.ln(), d.sigma)
-        .expect("valid log-normal")
-        .sample(rng)
+fn draw(rng: &mut Rng, d: LogNormal) -> f64 {
+    rng.lognormal(libm::log(d.median), d.sigma)
 }
 
 fn ms(x: f64) -> i64 {
@@ -162,20 +167,31 @@ fn ms(x: f64) -> i64 {
 }
 
 /// Extra wall and CPU time when a leg starts cold.
-fn cold(rng: &mut StdRng, m: &Model) -> (f64, f64) {
-    if rng.gen::<f64>() < m.cold_start_probability {
+fn cold(rng: &mut Rng, m: &Model) -> (f64, f64) {
+    if rng.chance(m.cold_start_probability) {
         (draw(rng, m.cold_start_wall), draw(rng, m.cold_start_cpu))
     } else {
         (0.0, 0.0)
     }
 }
 
+/// What the client asked for: one request of an approach at a delay.
+struct Ask {
+    approach: Approach,
+    delay_ms: i64,
+    send_ms: i64,
+    run_id: String,
+}
+
+/// The requests and the background traffic of `deployment`, each drawn from
+/// its own stream of `seed`.
 pub fn generate(
     model: &Model,
     deployment: Deployment,
     approaches: &[Approach],
-    rng: &mut StdRng,
+    seed: u64,
 ) -> Scenario {
+    let rng = &mut Rng::named(seed, &["simulate", deployment.name(), "requests"]);
     let mut sc = Scenario {
         legs: Vec::new(),
         requests: Vec::new(),
@@ -188,16 +204,21 @@ pub fn generate(
     for lane in 0..model.lanes {
         let mut t = model.start_ms + lane as i64 * 37;
         for run in 0..model.runs {
-            for &delay in &delays {
+            for &delay_ms in &delays {
                 for &approach in approaches {
-                    let run_id = format!("lane{lane}-run{run}");
-                    let recv = request(&mut sc, model, deployment, approach, delay, t, run_id, rng);
-                    t = recv + model.gap_ms;
+                    let ask = Ask {
+                        approach,
+                        delay_ms,
+                        send_ms: t,
+                        run_id: format!("lane{lane}-run{run}"),
+                    };
+                    t = request(&mut sc, model, deployment, ask, rng) + model.gap_ms;
                 }
             }
         }
         end_ms = end_ms.max(t);
     }
+    let rng = &mut Rng::named(seed, &["simulate", deployment.name(), "background"]);
     background(&mut sc, model, deployment, end_ms, rng);
     sc.legs.sort_by_key(|l| l.ts);
     // Legs moved: re-point requests at them.
@@ -212,213 +233,272 @@ pub fn generate(
     sc
 }
 
-#[allow(clippy::too_many_arguments)]
-fn request(
-    sc: &mut Scenario,
-    m: &Model,
-    deployment: Deployment,
-    approach: Approach,
-    delay: i64,
-    send: i64,
-    run_id: String,
-    rng: &mut StdRng,
-) -> i64 {
-    let index = sc.requests.len();
-    let id: String = format!("{:012x}", rng.gen::<u64>() & 0xffff_ffff_ffff);
-    let names = Names::of(deployment, approach);
-    let has_id = approach != Approach::Direct || deployment == Deployment::TailLab;
-    let json_id = |message: &str| match deployment {
-        Deployment::Archive => format!(r#"{{"message":"{message}","data":{{"reqId":"{id}"}}}}"#),
-        Deployment::TailLab => format!(
-            r#"{{"event":"{message}","reqId":"{id}","approach":"{}"}}"#,
-            approach.name()
-        ),
+/// Draws one request's legs into `sc`; returns when the client received the answer.
+fn request(sc: &mut Scenario, m: &Model, deployment: Deployment, ask: Ask, rng: &mut Rng) -> i64 {
+    let id = format!("{:012x}", rng.next_u64() & 0xffff_ffff_ffff);
+    let draft = Draft {
+        m,
+        deployment,
+        approach: ask.approach,
+        delay_ms: ask.delay_ms,
+        index: sc.requests.len(),
+        names: Names::of(deployment, ask.approach),
+        id,
     };
-    let mut legs: Vec<Leg> = Vec::new();
-    let arrive = send as f64 + draw(rng, m.client_net);
-    let fetch = delay as f64 + draw(rng, m.endpoint_jitter);
-    let leg = |ts: f64,
-               wall: f64,
-               cpu: f64,
-               role: Role,
-               script,
-               entrypoint,
-               durable_object,
-               event,
-               logs| Leg {
-        ts: ms(ts),
-        wall: ms(wall),
-        cpu: ms(cpu).max(1),
-        script,
-        entrypoint,
-        durable_object,
-        event,
-        logs,
-        role,
-        request: Some(index),
-    };
-    let origin_event = match deployment {
-        Deployment::Archive => {
-            let query = if has_id {
-                format!("delay={delay}&reqId={id}")
-            } else {
-                format!("delay={delay}")
-            };
-            EventKind::Fetch {
-                url: format!("{ARCHIVE_HOST}/experiment/{}?{query}", approach.name()),
-                status: 200,
-            }
-        }
-        Deployment::TailLab => EventKind::Rpc {
-            method: names.origin_method,
-        },
-    };
-    let done;
-    if approach == Approach::Direct {
-        let (cold_wall, cold_cpu) = cold(rng, m);
-        let wall = cold_wall + fetch + draw(rng, m.direct_overhead);
-        let cpu = cold_cpu + draw(rng, m.direct_cpu);
-        let logs = if has_id {
-            vec![json_id("direct fetch done")]
-        } else {
-            Vec::new()
-        };
-        legs.push(leg(
-            arrive,
-            wall,
-            cpu,
-            Role::Origin,
-            names.script_origin,
-            "OriginDO",
-            true,
-            origin_event,
-            logs,
-        ));
-        done = arrive + wall;
+    let arrive = ask.send_ms as f64 + draw(rng, m.client_net);
+    let fetch = ask.delay_ms as f64 + draw(rng, m.endpoint_jitter);
+    let (mut legs, done) = if ask.approach == Approach::Direct {
+        draft.direct(arrive, fetch, rng)
     } else {
-        let (cold_wall, cold_cpu) = cold(rng, m);
-        let dispatch = cold_wall + draw(rng, m.dispatch_wall);
-        let origin_cpu = cold_cpu + draw(rng, m.dispatch_cpu);
-        legs.push(leg(
-            arrive,
-            dispatch,
-            origin_cpu,
-            Role::Origin,
-            names.script_origin,
-            "OriginDO",
-            true,
-            origin_event,
-            vec![json_id("proxy fetch dispatched")],
-        ));
-        let hop = if approach == Approach::RpcTarget {
-            m.rpc_target_hop
-        } else {
-            m.hop
-        };
-        let mut exec_start = arrive + cold_wall + draw(rng, hop);
-        if approach == Approach::Current {
-            let (cold_wall, cold_cpu) = cold(rng, m);
-            let orch_start = exec_start;
-            let wall = cold_wall + draw(rng, m.orchestrator_wall);
-            let cpu = cold_cpu + draw(rng, m.orchestrator_cpu);
-            legs.push(leg(
-                orch_start,
-                wall,
-                cpu,
-                Role::Orchestrator,
-                names.script_orchestrator,
-                names.orchestrator,
-                true,
-                EventKind::Rpc {
-                    method: names.orchestrator_method,
-                },
-                vec![json_id("forwarding to executor")],
-            ));
-            exec_start = orch_start + cold_wall + draw(rng, m.orchestrator_forward);
-        }
-        let (cold_wall, cold_cpu) = cold(rng, m);
-        let callback_start = exec_start + cold_wall + fetch + draw(rng, hop);
-        let callback_wall = draw(rng, m.callback_wall);
-        let exec_end = callback_start + callback_wall + draw(rng, m.executor_tail);
-        let exec_cpu = cold_cpu + draw(rng, m.executor_cpu);
-        let executor_log = match deployment {
-            Deployment::Archive => format!(
-                r#"{{"message":"fetch complete","data":{{"reqId":"{id}","target":"https://slow.example.net/delay/{delay}","status":200}}}}"#
-            ),
-            Deployment::TailLab => json_id("fetch complete"),
-        };
-        legs.push(leg(
-            exec_start,
-            exec_end - exec_start,
-            exec_cpu,
-            Role::Executor,
-            names.script_executor,
-            names.executor,
-            false,
-            EventKind::Rpc {
-                method: names.executor_method,
-            },
-            vec![executor_log],
-        ));
-        let callback_cpu = draw(rng, m.callback_cpu);
-        legs.push(leg(
-            callback_start,
-            callback_wall,
-            callback_cpu,
-            Role::Callback,
-            names.script_origin,
-            "OriginDO",
-            true,
-            EventKind::Rpc {
-                method: "onFetchResult",
-            },
-            vec![json_id("result received")],
-        ));
-        done = exec_end.max(callback_start + callback_wall);
-        drop_legs(&mut legs, m, rng);
-    }
-    if approach == Approach::Direct && rng.gen::<f64>() < m.missing_origin_probability {
+        draft.proxied(arrive, fetch, rng)
+    };
+    if ask.approach == Approach::Direct && rng.chance(m.missing_origin_probability) {
         legs.clear();
     }
     let recv = ms(done + draw(rng, m.client_net));
     if deployment == Deployment::TailLab {
-        // The lab's controller DO triggers each request: a leg of the same script that is not part of it.
-        let url = format!(
-            "https://proxy-lab.example.workers.dev/run?approach={}&reqId={id}",
-            approach.name()
+        sc.legs.push(draft.controller(ask.send_ms, recv));
+    }
+    sc.legs.extend(legs);
+    let has_id = draft.has_id();
+    sc.requests.push(Request {
+        req_id: has_id.then_some(draft.id),
+        approach: ask.approach,
+        delay_ms: ask.delay_ms,
+        client_send_ms: ask.send_ms,
+        client_recv_ms: recv,
+        run_id: ask.run_id,
+        legs: Vec::new(),
+    });
+    recv
+}
+
+/// When a leg started and how long it ran, in fractional ms.
+struct Timing {
+    ts: f64,
+    wall: f64,
+    cpu: f64,
+}
+
+/// One request being drawn: what all of its legs share.
+struct Draft<'a> {
+    m: &'a Model,
+    deployment: Deployment,
+    approach: Approach,
+    delay_ms: i64,
+    /// The request's index in the scenario.
+    index: usize,
+    names: Names,
+    /// The correlation id its logs (and, in the archive, its URL) carry.
+    id: String,
+}
+
+impl Draft<'_> {
+    /// Direct requests of the archive carry no id: they are told apart by event id.
+    fn has_id(&self) -> bool {
+        self.approach != Approach::Direct || self.deployment == Deployment::TailLab
+    }
+
+    /// A JSON log line naming the request, as each deployment writes it.
+    fn log(&self, message: &str) -> String {
+        let id = &self.id;
+        match self.deployment {
+            Deployment::Archive => {
+                format!(r#"{{"message":"{message}","data":{{"reqId":"{id}"}}}}"#)
+            }
+            Deployment::TailLab => format!(
+                r#"{{"event":"{message}","reqId":"{id}","approach":"{}"}}"#,
+                self.approach.name()
+            ),
+        }
+    }
+
+    /// A leg of this request in `role`, running where that role runs.
+    fn leg(&self, role: Role, t: Timing, event: EventKind, logs: Vec<String>) -> Leg {
+        let n = &self.names;
+        let (script, entrypoint, durable_object) = match role {
+            Role::Orchestrator => (n.script_orchestrator, n.orchestrator, true),
+            Role::Executor => (n.script_executor, n.executor, false),
+            _ => (n.script_origin, "OriginDO", true),
+        };
+        Leg {
+            ts: ms(t.ts),
+            wall: ms(t.wall),
+            cpu: ms(t.cpu).max(1),
+            script,
+            entrypoint,
+            durable_object,
+            event,
+            logs,
+            role,
+            request: Some(self.index),
+        }
+    }
+
+    /// The origin DO's leg is a fetch of the experiment URL in the archive,
+    /// an RPC from the lab's controller in the tail lab.
+    fn origin_event(&self) -> EventKind {
+        match self.deployment {
+            Deployment::Archive => {
+                let delay = self.delay_ms;
+                let query = if self.has_id() {
+                    format!("delay={delay}&reqId={}", self.id)
+                } else {
+                    format!("delay={delay}")
+                };
+                EventKind::Fetch {
+                    url: format!("{ARCHIVE_HOST}/experiment/{}?{query}", self.approach.name()),
+                    status: 200,
+                }
+            }
+            Deployment::TailLab => EventKind::Rpc {
+                method: self.names.origin_method,
+            },
+        }
+    }
+
+    /// `direct`: the origin DO fetches itself; returns its legs and when it answered.
+    fn direct(&self, arrive: f64, fetch: f64, rng: &mut Rng) -> (Vec<Leg>, f64) {
+        let m = self.m;
+        let (cold_wall, cold_cpu) = cold(rng, m);
+        let wall = cold_wall + fetch + draw(rng, m.direct_overhead);
+        let cpu = cold_cpu + draw(rng, m.direct_cpu);
+        let logs = if self.has_id() {
+            vec![self.log("direct fetch done")]
+        } else {
+            Vec::new()
+        };
+        let t = Timing {
+            ts: arrive,
+            wall,
+            cpu,
+        };
+        let origin = self.leg(Role::Origin, t, self.origin_event(), logs);
+        (vec![origin], arrive + wall)
+    }
+
+    /// The proxies: the origin dispatches, (the orchestrator forwards,) the
+    /// executor fetches and calls the origin back.
+    fn proxied(&self, arrive: f64, fetch: f64, rng: &mut Rng) -> (Vec<Leg>, f64) {
+        let m = self.m;
+        let (cold_wall, cold_cpu) = cold(rng, m);
+        let dispatch = Timing {
+            ts: arrive,
+            wall: cold_wall + draw(rng, m.dispatch_wall),
+            cpu: cold_cpu + draw(rng, m.dispatch_cpu),
+        };
+        let logs = vec![self.log("proxy fetch dispatched")];
+        let mut legs = vec![self.leg(Role::Origin, dispatch, self.origin_event(), logs)];
+        let mut exec_start = arrive + cold_wall + draw(rng, self.hop());
+        if self.approach == Approach::Current {
+            let (leg, forwarded) = self.orchestrator(exec_start, rng);
+            legs.push(leg);
+            exec_start = forwarded;
+        }
+        let done = self.execute(exec_start, fetch, &mut legs, rng);
+        drop_legs(&mut legs, m, rng);
+        (legs, done)
+    }
+
+    fn hop(&self) -> LogNormal {
+        if self.approach == Approach::RpcTarget {
+            self.m.rpc_target_hop
+        } else {
+            self.m.hop
+        }
+    }
+
+    /// `current`'s orchestrator DO; returns its leg and when the executor starts.
+    fn orchestrator(&self, start: f64, rng: &mut Rng) -> (Leg, f64) {
+        let m = self.m;
+        let (cold_wall, cold_cpu) = cold(rng, m);
+        let t = Timing {
+            ts: start,
+            wall: cold_wall + draw(rng, m.orchestrator_wall),
+            cpu: cold_cpu + draw(rng, m.orchestrator_cpu),
+        };
+        let event = EventKind::Rpc {
+            method: self.names.orchestrator_method,
+        };
+        let leg = self.leg(
+            Role::Orchestrator,
+            t,
+            event,
+            vec![self.log("forwarding to executor")],
         );
-        sc.legs.push(Leg {
+        (leg, start + cold_wall + draw(rng, m.orchestrator_forward))
+    }
+
+    /// The executor's fetch and the origin's callback leg; returns when both ended.
+    fn execute(&self, start: f64, fetch: f64, legs: &mut Vec<Leg>, rng: &mut Rng) -> f64 {
+        let m = self.m;
+        let (cold_wall, cold_cpu) = cold(rng, m);
+        let callback_start = start + cold_wall + fetch + draw(rng, self.hop());
+        let callback_wall = draw(rng, m.callback_wall);
+        let end = callback_start + callback_wall + draw(rng, m.executor_tail);
+        let executor = Timing {
+            ts: start,
+            wall: end - start,
+            cpu: cold_cpu + draw(rng, m.executor_cpu),
+        };
+        let log = match self.deployment {
+            Deployment::Archive => format!(
+                r#"{{"message":"fetch complete","data":{{"reqId":"{}","target":"https://slow.example.net/delay/{}","status":200}}}}"#,
+                self.id, self.delay_ms
+            ),
+            Deployment::TailLab => self.log("fetch complete"),
+        };
+        let event = EventKind::Rpc {
+            method: self.names.executor_method,
+        };
+        legs.push(self.leg(Role::Executor, executor, event, vec![log]));
+        let callback = Timing {
+            ts: callback_start,
+            wall: callback_wall,
+            cpu: draw(rng, m.callback_cpu),
+        };
+        let event = EventKind::Rpc {
+            method: "onFetchResult",
+        };
+        legs.push(self.leg(
+            Role::Callback,
+            callback,
+            event,
+            vec![self.log("result received")],
+        ));
+        end.max(callback_start + callback_wall)
+    }
+
+    /// The lab's controller DO triggers each request: a leg of the same
+    /// script that is not part of it.
+    fn controller(&self, send: i64, recv: i64) -> Leg {
+        let (approach, id) = (self.approach.name(), &self.id);
+        Leg {
             ts: send,
             wall: recv - send,
             cpu: 2,
             script: "proxy-lab",
             entrypoint: "ControllerDO",
             durable_object: true,
-            event: EventKind::Fetch { url, status: 200 },
+            event: EventKind::Fetch {
+                url: format!(
+                    "https://proxy-lab.example.workers.dev/run?approach={approach}&reqId={id}"
+                ),
+                status: 200,
+            },
             logs: vec![format!(r#"{{"event":"run","reqId":"{id}"}}"#)],
             role: Role::Background,
             request: None,
-        });
+        }
     }
-    sc.legs.extend(legs);
-    sc.requests.push(Request {
-        req_id: has_id.then_some(id),
-        approach,
-        delay_ms: delay,
-        client_send_ms: send,
-        client_recv_ms: recv,
-        run_id,
-        legs: Vec::new(),
-    });
-    recv
 }
 
 /// A proxied request may lose one leg in transit (a request missing a leg).
-fn drop_legs(legs: &mut Vec<Leg>, m: &Model, rng: &mut StdRng) {
-    if rng.gen::<f64>() < m.missing_origin_probability {
+fn drop_legs(legs: &mut Vec<Leg>, m: &Model, rng: &mut Rng) {
+    if rng.chance(m.missing_origin_probability) {
         legs.remove(0);
-    } else if rng.gen::<f64>() < m.missing_leg_probability {
-        let i = rng.gen_range(1..legs.len());
+    } else if rng.chance(m.missing_leg_probability) {
+        let i = 1 + rng.below(legs.len() - 1);
         legs.remove(i);
     }
 }
@@ -470,116 +550,147 @@ impl Names {
 }
 
 /// Traffic that is not part of the experiment and must be told apart.
-fn background(sc: &mut Scenario, m: &Model, deployment: Deployment, end_ms: i64, rng: &mut StdRng) {
+fn background(sc: &mut Scenario, m: &Model, deployment: Deployment, end_ms: i64, rng: &mut Rng) {
     let start = m.start_ms - 60_000;
-    // Event times of a Poisson process with the given mean spacing.
-    let poisson = |every_s: f64, rng: &mut StdRng| {
-        let mut times = Vec::new();
-        let mut t = start as f64;
-        loop {
-            t += -every_s * 1000.0 * (1.0 - rng.gen::<f64>()).ln();
-            if t >= end_ms as f64 {
-                break times;
-            }
-            times.push(t as i64);
-        }
+    let legs = match deployment {
+        Deployment::Archive => archive_background(m, start, end_ms, rng),
+        Deployment::TailLab => poisson(start, end_ms, 20.0, rng)
+            .into_iter()
+            .map(|t| {
+                let event = EventKind::Fetch {
+                    url: "https://proxy-lab.example.workers.dev/dashboard".into(),
+                    status: 200,
+                };
+                let log = r#"{"event":"dashboard","note":"braces } { inside"}"#;
+                LAB_DASHBOARD.leg(t, event, vec![log.into()], rng)
+            })
+            .collect(),
     };
-    let bg = |ts, wall, cpu, script, entrypoint, durable_object, event, logs| Leg {
-        ts,
-        wall,
-        cpu,
-        script,
-        entrypoint,
-        durable_object,
-        event,
-        logs,
-        role: Role::Background,
-        request: None,
-    };
+    sc.legs.extend(legs);
+}
+
+/// The archive's other scripts: a marketing site, the origin's alarms and
+/// dashboard, and a cron Worker.
+fn archive_background(m: &Model, start: i64, end_ms: i64, rng: &mut Rng) -> Vec<Leg> {
     let mut out = Vec::new();
-    match deployment {
-        Deployment::Archive => {
-            for t in poisson(m.noise_fetch_every_s, rng) {
-                let page =
-                    ["/", "/pricing", "/blog/durable-objects", "/about"][rng.gen_range(0..4)];
-                out.push(bg(
-                    t,
-                    ms(draw(rng, LogNormal::new(30.0, 0.5))),
-                    ms(draw(rng, LogNormal::new(2.0, 0.4))).max(1),
-                    "marketing-site",
-                    "",
-                    false,
-                    EventKind::Fetch {
-                        url: format!("https://www.example.com{page}"),
-                        status: 200,
-                    },
-                    Vec::new(),
-                ));
-            }
-            for t in poisson(m.noise_alarm_every_s, rng) {
-                out.push(bg(
-                    t,
-                    ms(draw(rng, LogNormal::new(5.0, 0.4))),
-                    1,
-                    "experiment-origin",
-                    "OriginDO",
-                    true,
-                    EventKind::Alarm {
-                        scheduled_ms: t - 3,
-                    },
-                    vec![r#"{"message":"alarm: compacting results"}"#.into()],
-                ));
-            }
-            for t in poisson(m.noise_dashboard_every_s, rng) {
-                out.push(bg(
-                    t,
-                    ms(draw(rng, LogNormal::new(12.0, 0.4))),
-                    3,
-                    "experiment-origin",
-                    "DashboardDO",
-                    true,
-                    EventKind::Fetch {
-                        url: format!("{ARCHIVE_HOST}/dashboard/stats"),
-                        status: 200,
-                    },
-                    vec![r#"{"message":"stats served"}"#.into()],
-                ));
-            }
-            let mut t = start - start.rem_euclid(m.cron_every_s * 1000) + m.cron_every_s * 1000;
-            while t < end_ms {
-                out.push(bg(
-                    t + 40,
-                    ms(draw(rng, LogNormal::new(200.0, 0.3))),
-                    ms(draw(rng, LogNormal::new(15.0, 0.3))),
-                    "nightly-cleanup",
-                    "",
-                    false,
-                    EventKind::Scheduled {
-                        cron: "*/5 * * * *",
-                        scheduled_ms: t,
-                    },
-                    vec!["cleanup: 0 rows".into()],
-                ));
-                t += m.cron_every_s * 1000;
-            }
+    for t in poisson(start, end_ms, m.noise_fetch_every_s, rng) {
+        let page = ["/", "/pricing", "/blog/durable-objects", "/about"][rng.below(4)];
+        let event = EventKind::Fetch {
+            url: format!("https://www.example.com{page}"),
+            status: 200,
+        };
+        out.push(MARKETING.leg(t, event, Vec::new(), rng));
+    }
+    for t in poisson(start, end_ms, m.noise_alarm_every_s, rng) {
+        let event = EventKind::Alarm {
+            scheduled_ms: t - 3,
+        };
+        let log = r#"{"message":"alarm: compacting results"}"#;
+        out.push(ALARM.leg(t, event, vec![log.into()], rng));
+    }
+    for t in poisson(start, end_ms, m.noise_dashboard_every_s, rng) {
+        let event = EventKind::Fetch {
+            url: format!("{ARCHIVE_HOST}/dashboard/stats"),
+            status: 200,
+        };
+        let log = r#"{"message":"stats served"}"#;
+        out.push(DASHBOARD.leg(t, event, vec![log.into()], rng));
+    }
+    let period = m.cron_every_s * 1000;
+    let mut t = start - start.rem_euclid(period) + period;
+    while t < end_ms {
+        let event = EventKind::Scheduled {
+            cron: "*/5 * * * *",
+            scheduled_ms: t,
+        };
+        out.push(CRON.leg(t + 40, event, vec!["cleanup: 0 rows".into()], rng));
+        t += period;
+    }
+    out
+}
+
+/// Event times from `start` until `end_ms` of a Poisson process with the given mean spacing.
+fn poisson(start: i64, end_ms: i64, every_s: f64, rng: &mut Rng) -> Vec<i64> {
+    let mut times = Vec::new();
+    let mut t = start as f64;
+    loop {
+        t += rng.exponential(every_s * 1000.0);
+        if t >= end_ms as f64 {
+            break times;
         }
-        Deployment::TailLab => {
-            for t in poisson(20.0, rng) {
-                out.push(bg(
-                    t,
-                    ms(draw(rng, LogNormal::new(10.0, 0.4))),
-                    2,
-                    "proxy-lab",
-                    "DashboardDO",
-                    true,
-                    EventKind::Fetch {
-                        url: "https://proxy-lab.example.workers.dev/dashboard".into(),
-                        status: 200,
-                    },
-                    vec![r#"{"event":"dashboard","note":"braces } { inside"}"#.into()],
-                ));
-            }
+        times.push(t as i64);
+    }
+}
+
+/// CPU time of a background leg: drawn, or a fixed number of ms.
+enum Cpu {
+    Drawn(LogNormal),
+    Fixed(i64),
+}
+
+/// One source of background traffic: where it runs and how long it takes.
+struct Noise {
+    script: &'static str,
+    entrypoint: &'static str,
+    durable_object: bool,
+    wall: LogNormal,
+    cpu: Cpu,
+}
+
+const MARKETING: Noise = Noise {
+    script: "marketing-site",
+    entrypoint: "",
+    durable_object: false,
+    wall: LogNormal::new(30.0, 0.5),
+    cpu: Cpu::Drawn(LogNormal::new(2.0, 0.4)),
+};
+const ALARM: Noise = Noise {
+    script: "experiment-origin",
+    entrypoint: "OriginDO",
+    durable_object: true,
+    wall: LogNormal::new(5.0, 0.4),
+    cpu: Cpu::Fixed(1),
+};
+const DASHBOARD: Noise = Noise {
+    script: "experiment-origin",
+    entrypoint: "DashboardDO",
+    durable_object: true,
+    wall: LogNormal::new(12.0, 0.4),
+    cpu: Cpu::Fixed(3),
+};
+const CRON: Noise = Noise {
+    script: "nightly-cleanup",
+    entrypoint: "",
+    durable_object: false,
+    wall: LogNormal::new(200.0, 0.3),
+    cpu: Cpu::Drawn(LogNormal::new(15.0, 0.3)),
+};
+const LAB_DASHBOARD: Noise = Noise {
+    script: "proxy-lab",
+    entrypoint: "DashboardDO",
+    durable_object: true,
+    wall: LogNormal::new(10.0, 0.4),
+    cpu: Cpu::Fixed(2),
+};
+
+impl Noise {
+    fn leg(&self, ts: i64, event: EventKind, logs: Vec<String>, rng: &mut Rng) -> Leg {
+        let wall = ms(draw(rng, self.wall));
+        let cpu = match self.cpu {
+            Cpu::Drawn(d) => ms(draw(rng, d)).max(1),
+            Cpu::Fixed(ms) => ms,
+        };
+        Leg {
+            ts,
+            wall,
+            cpu,
+            script: self.script,
+            entrypoint: self.entrypoint,
+            durable_object: self.durable_object,
+            event,
+            logs,
+            role: Role::Background,
+            request: None,
         }
     }
-    sc.legs.extend(out);
 }

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::normal;
+pub use super::rng::stream_id;
 use super::rng::Rng;
 use super::univariate::quantile_sorted;
 
@@ -165,8 +166,11 @@ pub fn percentile_interval(reps: &[f64], confidence: f64) -> Interval {
 pub fn bca_interval(reps: &[f64], observed: f64, jack: &[Vec<f64>], confidence: f64) -> Interval {
     let mut sorted: Vec<f64> = reps.iter().copied().filter(|v| v.is_finite()).collect();
     sorted.sort_by(f64::total_cmp);
-    let below = sorted.partition_point(|v| *v < observed) as f64;
-    let z0 = normal::ppf(below / sorted.len() as f64);
+    // Replicates equal to the estimate count half, as in scipy (its
+    // percentileofscore of kind "mean"): medians of tied data often equal it.
+    let below = sorted.partition_point(|v| *v < observed);
+    let at_or_below = sorted.partition_point(|v| *v <= observed);
+    let z0 = normal::ppf((below + at_or_below) as f64 / (2 * sorted.len()) as f64);
     let a = acceleration(jack);
     let z_alpha = normal::ppf((1.0 - confidence) / 2.0);
     let adjusted = |z: f64| {
@@ -263,12 +267,6 @@ pub(crate) fn intervals<const K: usize>(
     })
 }
 
-/// A stable stream id for a named statistic, so that adding one statistic
-/// does not change the random numbers of another.
-pub fn stream_id(parts: &[&str]) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(parts.join("\u{1f}").as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,6 +274,30 @@ mod tests {
 
     fn mean_median(s: &mut [Vec<f64>]) -> [f64; 2] {
         [mean(&s[0]), median_in_place(&mut s[0])]
+    }
+
+    #[test]
+    fn replicates_tied_with_the_estimate_count_half_as_in_scipy() {
+        // A bootstrap distribution symmetric about the estimate, a third of it
+        // on the estimate, and no acceleration: z0 is 0 and BCa is the
+        // percentile interval. Counting the ties as above (or below) the
+        // estimate would shift both ends.
+        let reps: Vec<f64> = (0..300)
+            .flat_map(|k| {
+                [
+                    1.0 - (k + 1) as f64 / 300.0,
+                    1.0,
+                    1.0 + (k + 1) as f64 / 300.0,
+                ]
+            })
+            .collect();
+        let jack = vec![vec![1.0; 12]];
+        let ci = bca_interval(&reps, 1.0, &jack, 0.9);
+        let p = percentile_interval(&reps, 0.9);
+        assert!(
+            (ci.low - p.low).abs() < 1e-9 && (ci.high - p.high).abs() < 1e-9,
+            "{ci:?} vs {p:?}"
+        );
     }
 
     #[test]

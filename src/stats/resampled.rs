@@ -84,28 +84,7 @@ impl Resampled {
             .map(|c| median_in_place(&mut c.to_vec()))
             .collect();
 
-        let mut rep_mean = vec![0.0; cfg.resamples * width];
-        for first in (0..width).step_by(LANES) {
-            let lanes = LANES.min(width - first);
-            let rows: Vec<Row> = (0..n)
-                .map(|i| {
-                    Row(std::array::from_fn(|k| {
-                        if k < lanes {
-                            columns[first + k][i]
-                        } else {
-                            0.0
-                        }
-                    }))
-                })
-                .collect();
-            let sums = replicate_sums(&rows, cfg.resamples, cfg.seed, stream);
-            for (b, s) in sums.iter().enumerate() {
-                for k in 0..lanes {
-                    rep_mean[b * width + first + k] = s[k] / n as f64;
-                }
-            }
-        }
-
+        let rep_mean = replicate_means(columns, cfg, stream);
         let sorted: Vec<Vec<f64>> = columns
             .iter()
             .map(|c| {
@@ -114,13 +93,7 @@ impl Resampled {
                 s
             })
             .collect();
-        let median_draws = median_positions(n, cfg.resamples, cfg.seed, stream);
-        let mut rep_median = vec![0.0; cfg.resamples * width];
-        for (b, (lo, hi)) in median_draws.iter().enumerate() {
-            for (c, s) in sorted.iter().enumerate() {
-                rep_median[b * width + c] = (s[*lo] + s[*hi]) / 2.0;
-            }
-        }
+        let rep_median = replicate_medians(&sorted, cfg, stream);
 
         let (blocks, jack_mean, jack_median) = match cfg.method {
             Method::Bca => jackknife(columns, &sorted),
@@ -150,6 +123,48 @@ impl Resampled {
     fn resamples(&self) -> usize {
         self.mean.replicates.len() / self.columns
     }
+}
+
+/// `[replicate * columns + column]`: the mean of every column over each
+/// resample of rows, [`LANES`] columns per pass over the same draws.
+fn replicate_means(columns: &[&[f64]], cfg: &Config, stream: u64) -> Vec<f64> {
+    let (n, width) = (columns[0].len(), columns.len());
+    let mut rep_mean = vec![0.0; cfg.resamples * width];
+    for first in (0..width).step_by(LANES) {
+        let lanes = LANES.min(width - first);
+        let rows: Vec<Row> = (0..n)
+            .map(|i| {
+                Row(std::array::from_fn(|k| {
+                    if k < lanes {
+                        columns[first + k][i]
+                    } else {
+                        0.0
+                    }
+                }))
+            })
+            .collect();
+        let sums = replicate_sums(&rows, cfg.resamples, cfg.seed, stream);
+        for (b, s) in sums.iter().enumerate() {
+            for k in 0..lanes {
+                rep_mean[b * width + first + k] = s[k] / n as f64;
+            }
+        }
+    }
+    rep_mean
+}
+
+/// `[replicate * columns + column]`: the median of every sorted column,
+/// at the positions the replicate's median draw picks.
+fn replicate_medians(sorted: &[Vec<f64>], cfg: &Config, stream: u64) -> Vec<f64> {
+    let width = sorted.len();
+    let draws = median_positions(sorted[0].len(), cfg.resamples, cfg.seed, stream);
+    let mut rep_median = vec![0.0; cfg.resamples * width];
+    for (b, (lo, hi)) in draws.iter().enumerate() {
+        for (c, s) in sorted.iter().enumerate() {
+            rep_median[b * width + c] = (s[*lo] + s[*hi]) / 2.0;
+        }
+    }
+    rep_median
 }
 
 /// Per replicate, the column sums of one resample of rows (n draws with
@@ -234,7 +249,7 @@ fn median_positions(n: usize, resamples: usize, seed: u64, stream: u64) -> Vec<(
             let u = rng.beta(k as f64, (n + 1 - k) as f64);
             let lo = position(u);
             if even {
-                let next = u + (1.0 - u) * (1.0 - rng.uniform().powf(1.0 / (n - k) as f64));
+                let next = u + (1.0 - u) * (1.0 - libm::pow(rng.uniform(), 1.0 / (n - k) as f64));
                 (lo, position(next))
             } else {
                 (lo, lo)
@@ -433,19 +448,49 @@ mod tests {
         }
     }
 
+    /// One resample's column sums as the contract of [`resample_sums`]
+    /// states it, one draw at a time: indices drawn in pairs, a batch of
+    /// [`DRAWS`] at a time (an odd batch draws one index too many), draw `i`
+    /// added to accumulator `i % ACCUMULATORS`, the accumulators summed last.
+    fn plain_sums(rows: &[Row], rng: &mut IndexRng) -> [f64; LANES] {
+        let n = rows.len();
+        let mut drawn = Vec::new();
+        let mut left = n;
+        while left > 0 {
+            let batch = left.min(DRAWS);
+            let mut pairs = Vec::new();
+            for _ in 0..batch.div_ceil(2) {
+                let (i, j) = rng.two_below(n as u32);
+                pairs.extend([i, j]);
+            }
+            drawn.extend_from_slice(&pairs[..batch]);
+            left -= batch;
+        }
+        let mut acc = [[0.0; LANES]; ACCUMULATORS];
+        for (i, &row) in drawn.iter().enumerate() {
+            for (a, v) in acc[i % ACCUMULATORS].iter_mut().zip(&rows[row as usize].0) {
+                *a += v;
+            }
+        }
+        std::array::from_fn(|k| acc.iter().map(|a| a[k]).sum())
+    }
+
+    /// The vector kernel, as dispatched on this CPU, gives the bits of the
+    /// plain loop, for sizes on and around the batch and accumulator edges.
     #[test]
-    fn every_instruction_set_gives_the_same_bits() {
+    fn the_dispatched_kernel_gives_the_bits_of_the_plain_loop() {
         let mut r = Rng::new(30);
-        let rows: Vec<Row> = (0..1_001)
-            .map(|_| Row(std::array::from_fn(|_| (r.normal() * 0.7).exp() * 123.456)))
-            .collect();
-        let mut portable = IndexRng::new(&mut Rng::new(31));
-        let mut dispatched = portable.clone();
-        for _ in 0..50 {
-            assert_eq!(
-                sums_kernel(&rows, &mut portable),
-                resample_sums(&rows, &mut dispatched)
-            );
+        for n in [1usize, 2, 3, 5, 63, 64, 65, 129, 1_001] {
+            let rows: Vec<Row> = (0..n)
+                .map(|_| Row(std::array::from_fn(|_| (r.normal() * 0.7).exp() * 123.456)))
+                .collect();
+            let mut plain = IndexRng::new(&mut Rng::new(31));
+            let mut dispatched = plain.clone();
+            for _ in 0..20 {
+                let want = plain_sums(&rows, &mut plain);
+                let got = resample_sums(&rows, &mut dispatched);
+                assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "n = {n}");
+            }
         }
     }
 

@@ -1,5 +1,24 @@
-//! xoshiro256** seeded through SplitMix64: small, fast, and the same stream
-//! on every platform and version, which byte-identical reports rely on.
+//! Randomness: one policy for the statistics and the simulator.
+//!
+//! - **Generator**: xoshiro256** (Blackman and Vigna) seeded through
+//!   SplitMix64, as its authors recommend; [`IndexRng`] (wyrand) only for the
+//!   bootstrap's index draws, seeded from a xoshiro stream. Both are written
+//!   here (`rand`'s `StdRng` and `rand_distr` promise no stable stream across
+//!   versions); the tests check xoshiro256** and SplitMix64 against their
+//!   authors' reference streams.
+//! - **Streams**: every use draws from its own stream, [`Rng::derive`]`(seed,
+//!   stream, chunk)`: `stream` is the [`stream_id`] of the use's name (so
+//!   adding a use moves no other use's numbers) and `chunk` numbers the
+//!   fixed-size pieces of work drawn in parallel (so the number of threads
+//!   changes nothing). [`Rng::named`] is chunk 0.
+//! - **Distributions** are methods of [`Rng`], each a pure function of the
+//!   stream, computed with `libm`'s elementary functions: std's `ln`, `exp`
+//!   and `cos` are the platform's and may differ in the last bit.
+//! - **Promise**: the same seed gives the same numbers, and so the same
+//!   bytes, on every platform and forever. A change that moves any stream
+//!   breaks it: the tests pin each distribution's first values, and the
+//!   committed sample (`data/sample`) must then be regenerated and the change
+//!   noted.
 
 #[derive(Debug, Clone)]
 pub struct Rng {
@@ -12,6 +31,13 @@ fn splitmix(state: &mut u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// A stable stream id for a named use (the names joined), so that adding a
+/// use does not change the random numbers of another. XXH3 is a frozen
+/// algorithm: the id never changes.
+pub fn stream_id(parts: &[&str]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(parts.join("\u{1f}").as_bytes())
 }
 
 impl Rng {
@@ -35,6 +61,11 @@ impl Rng {
         Rng::new(splitmix(&mut state))
     }
 
+    /// The stream of the use named `parts` (chunk 0).
+    pub fn named(seed: u64, parts: &[&str]) -> Self {
+        Rng::derive(seed, stream_id(parts), 0)
+    }
+
     #[inline]
     pub fn next_u64(&mut self) -> u64 {
         let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
@@ -48,9 +79,18 @@ impl Rng {
         result
     }
 
+    /// The upper half of one output (xoshiro256**'s bits are all good).
+    pub fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+
     /// Uniform in `0..n` (Lemire's multiply-shift with rejection: unbiased).
     pub fn below(&mut self, n: usize) -> usize {
-        let n = n as u64;
+        self.below_u64(n as u64) as usize
+    }
+
+    #[inline]
+    fn below_u64(&mut self, n: u64) -> u64 {
         let mut m = (self.next_u64() as u128) * (n as u128);
         // The rejection threshold is below n: only then is the division worth
         // doing (the bootstrap draws billions of indices).
@@ -60,19 +100,41 @@ impl Rng {
                 m = (self.next_u64() as u128) * (n as u128);
             }
         }
-        (m >> 64) as usize
+        (m >> 64) as u64
     }
 
-    /// Uniform in `[0, 1)`.
+    /// Uniform in `range` (not empty), as [`Rng::below`] its length.
+    pub fn range(&mut self, range: std::ops::Range<i64>) -> i64 {
+        assert!(range.start < range.end, "empty range {range:?}");
+        let span = range.end.wrapping_sub(range.start) as u64;
+        range.start.wrapping_add(self.below_u64(span) as i64)
+    }
+
+    /// Uniform in `[0, 1)`: the top 53 bits of one output, as Vigna advises.
     pub fn uniform(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    /// Standard normal (Box-Muller).
+    /// True with probability `p` (one [`Rng::uniform`] below `p`).
+    pub fn chance(&mut self, p: f64) -> bool {
+        self.uniform() < p
+    }
+
+    /// Standard normal (Box-Muller, the cosine branch only: one normal per two uniforms).
     pub fn normal(&mut self) -> f64 {
         let u1 = 1.0 - self.uniform();
         let u2 = self.uniform();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        (-2.0 * libm::log(u1)).sqrt() * libm::cos(std::f64::consts::TAU * u2)
+    }
+
+    /// Log-normal: `exp(mu + sigma · Z)`, Z standard normal; its median is `exp(mu)`.
+    pub fn lognormal(&mut self, mu: f64, sigma: f64) -> f64 {
+        libm::exp(mu + sigma * self.normal())
+    }
+
+    /// Exponential with the given mean, by inversion: `-mean · ln(1 - U)`.
+    pub fn exponential(&mut self, mean: f64) -> f64 {
+        -mean * libm::log(1.0 - self.uniform())
     }
 
     /// Gamma(shape, 1) for shape ≥ 1 (Marsaglia and Tsang, 2000).
@@ -88,7 +150,9 @@ impl Rng {
             }
             let v = v * v * v;
             let u = self.uniform();
-            if u < 1.0 - 0.0331 * x.powi(4) || u.ln() < 0.5 * x * x + d * (1.0 - v + v.ln()) {
+            let x2 = x * x;
+            if u < 1.0 - 0.0331 * x2 * x2 || libm::log(u) < 0.5 * x2 + d * (1.0 - v + libm::log(v))
+            {
                 return d * v;
             }
         }
@@ -146,9 +210,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_generators_give_the_published_reference_streams_and_streams_differ() {
+    fn the_generators_give_the_published_reference_streams() {
         // Vigna's reference code: xoshiro256** from the state {1, 2, 3, 4},
-        // and SplitMix64 from 1234567.
+        // and SplitMix64 from 1234567, which seeds xoshiro's state.
         let mut x = Rng { s: [1, 2, 3, 4] };
         let got: Vec<u64> = (0..4).map(|_| x.next_u64()).collect();
         assert_eq!(got, [11520, 0, 1509978240, 1215971899390074240]);
@@ -162,14 +226,39 @@ mod tests {
                 9817491932198370423
             ]
         );
-        assert_ne!(
-            Rng::derive(7, 1, 0).next_u64(),
-            Rng::derive(7, 2, 0).next_u64()
+        assert_eq!(Rng::new(1_234_567).s[..3], got);
+    }
+
+    /// The promise: these values never change. A change here moves every
+    /// stream, the bootstrap's and the simulator's (regenerate `data/sample`).
+    #[test]
+    fn every_stream_and_distribution_gives_its_pinned_values() {
+        let mut r = Rng::named(7, &["pinned"]);
+        assert_eq!(stream_id(&["pinned"]), 9533026164162203418);
+        assert_eq!(
+            [(1, 0), (1, 1), (2, 0)]
+                .map(|(stream, chunk)| Rng::derive(7, stream, chunk).next_u64()),
+            [
+                2738741184190588931,
+                16428576421648735627,
+                7171375228955713082
+            ]
         );
-        assert_ne!(
-            Rng::derive(7, 1, 0).next_u64(),
-            Rng::derive(7, 1, 1).next_u64()
-        );
+        assert_eq!(r.next_u64(), 14406785790614768629);
+        assert_eq!(r.next_u32(), 3422902927);
+        assert_eq!(r.below(1000), 529);
+        assert_eq!(r.range(-50..50), -12);
+        assert_eq!(r.uniform(), 0.29202759396378686);
+        let coins: Vec<bool> = (0..8).map(|_| r.chance(0.5)).collect();
+        assert_eq!(coins, [false, false, false, true, true, false, true, true]);
+        assert_eq!(r.normal(), 0.28105956345139027);
+        assert_eq!(r.lognormal(libm::log(12.0), 0.3), 9.304549533248615);
+        assert_eq!(r.exponential(10.0), 0.0951176324100045);
+        assert_eq!(r.gamma(2.5), 1.0537844646353778);
+        assert_eq!(r.beta(3.0, 8.0), 0.18228684979336782);
+        let mut index = IndexRng::new(&mut Rng::new(12));
+        assert_eq!(index.next_u64(), 14250965668187898198);
+        assert_eq!(index.two_below(7), (1, 4));
     }
 
     #[test]
@@ -240,5 +329,85 @@ mod tests {
         );
         let m: f64 = (0..100_000).map(|_| r.normal()).sum::<f64>() / 100_000.0;
         assert!(m.abs() < 0.02);
+    }
+
+    /// Mean and variance of `n` draws.
+    fn moments(n: usize, mut draw: impl FnMut() -> f64) -> (f64, f64) {
+        let xs: Vec<f64> = (0..n).map(|_| draw()).collect();
+        let m = xs.iter().sum::<f64>() / n as f64;
+        (
+            m,
+            xs.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n as f64,
+        )
+    }
+
+    #[test]
+    fn normal_lognormal_and_exponential_have_their_moments() {
+        let n = 200_000;
+        let mut r = Rng::new(14);
+        let (m, v) = moments(n, || r.normal());
+        assert!(m.abs() < 5.0 / (n as f64).sqrt(), "{m}");
+        assert!((v - 1.0).abs() < 0.015, "{v}");
+        for (mu, sigma) in [(12f64.ln(), 0.3), (80f64.ln(), 0.5), (0.0, 1.0)] {
+            let (want_m, want_v) = (
+                (mu + sigma * sigma / 2.0).exp(),
+                ((sigma * sigma).exp() - 1.0) * (2.0 * mu + sigma * sigma).exp(),
+            );
+            let (m, v) = moments(n, || r.lognormal(mu, sigma));
+            assert!(
+                (m - want_m).abs() < 5.0 * (want_v / n as f64).sqrt(),
+                "{mu},{sigma}: {m}"
+            );
+            assert!(
+                (v / want_v - 1.0).abs() < 0.1,
+                "{mu},{sigma}: {v} vs {want_v}"
+            );
+            // exp(mu) is the median.
+            let below = (0..n).filter(|_| r.lognormal(mu, sigma) < mu.exp()).count();
+            assert!((below as f64 / n as f64 - 0.5).abs() < 0.006, "{below}");
+        }
+        for mean in [1.0, 10_000.0] {
+            let (m, v) = moments(n, || r.exponential(mean));
+            assert!((m / mean - 1.0).abs() < 0.012, "{mean}: {m}");
+            assert!((v / (mean * mean) - 1.0).abs() < 0.03, "{mean}: {v}");
+            // Memoryless: P(X > mean) = 1/e.
+            let above = (0..n).filter(|_| r.exponential(mean) > mean).count();
+            let want = (-1.0f64).exp();
+            assert!((above as f64 / n as f64 - want).abs() < 0.006, "{above}");
+        }
+    }
+
+    #[test]
+    fn range_and_chance_are_uniform_and_stay_in_bounds() {
+        let mut r = Rng::new(15);
+        let mut counts = [0u32; 7];
+        for _ in 0..70_000 {
+            let x = r.range(-3..4);
+            assert!((-3..4).contains(&x), "{x}");
+            counts[(x + 3) as usize] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (9_500..10_500).contains(&c)),
+            "{counts:?}"
+        );
+        assert_eq!(r.range(5..6), 5);
+        for _ in 0..1000 {
+            let x = r.range(i64::MIN..i64::MAX);
+            assert!(x < i64::MAX);
+        }
+        let mut above = 0;
+        for _ in 0..10_000 {
+            above += u32::from(r.range(60_000..300_000) >= 180_000);
+        }
+        assert!((4_800..5_200).contains(&above), "{above}");
+        for p in [0.0, 0.01, 0.3, 1.0] {
+            let hits = (0..100_000).filter(|_| r.chance(p)).count() as f64 / 1e5;
+            assert!(
+                (hits - p).abs() <= 5.0 * (p * (1.0 - p) / 1e5).sqrt(),
+                "{p}: {hits}"
+            );
+        }
+        let high_bits = (0..64_000).filter(|_| r.next_u32() >= 1 << 31).count();
+        assert!((31_500..32_500).contains(&high_bits), "{high_bits}");
     }
 }

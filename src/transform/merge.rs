@@ -224,7 +224,7 @@ impl Gather {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::{Rng, SeedableRng};
+    use crate::stats::rng::Rng;
 
     /// Sorted runs of random requests (times repeat across runs, some are
     /// null), merged with row groups small enough that every boundary is
@@ -232,13 +232,13 @@ mod tests {
     #[test]
     fn merged_runs_are_the_sorted_concatenation() {
         let dir = tempfile::tempdir().unwrap();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut rng = Rng::new(7);
         let mut runs = Runs::new(&dir.path().join("runs")).unwrap();
         (runs.run_group, runs.out_group) = (7, 16);
         let mut all: Option<DataFrame> = None;
         for (run, rows) in [0usize, 1, 37, 100, 250, 7].into_iter().enumerate() {
             let time: Vec<Option<i64>> = (0..rows)
-                .map(|_| (!rng.gen_bool(0.05)).then(|| rng.gen_range(0..40)))
+                .map(|_| (!rng.chance(0.05)).then(|| rng.range(0..40)))
                 .collect();
             let id: Vec<String> = (0..rows)
                 .map(|i| format!("{:04x}-{run}", i * 31 % 1009))

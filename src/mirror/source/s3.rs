@@ -8,7 +8,9 @@
 //! chain and never appear in any message.
 
 use std::io::{Cursor, Read};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use aws_config::retry::RetryConfig;
@@ -22,6 +24,7 @@ use serde::Deserialize;
 use super::{folder_date, Listing, ObjectRef, ObjectSource};
 use crate::core::redact::{has_userinfo, redact_userinfo};
 use crate::core::window::Window;
+use crate::stats::rng::{stream_id, Rng};
 
 /// `[source]` fields that only S3 sources use.
 #[derive(Deserialize, Debug, Clone, Default, PartialEq)]
@@ -132,6 +135,22 @@ pub struct S3Source {
     options: S3Options,
     /// Where the bucket is, for messages (never a credential).
     place: String,
+}
+
+/// The backoff jitter of one retry loop, a stream of the one RNG
+/// (stats::rng) named by the loop's target and numbered by a count of loops,
+/// from a seed drawn once per process from the clock and the process id: so
+/// that processes and fetches that fail together do not retry together.
+fn retry_jitter(what: &str) -> Rng {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static LOOPS: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH);
+        let nanos = now.map_or(0, |d| d.as_nanos() as u64);
+        nanos ^ u64::from(std::process::id()).rotate_left(32)
+    });
+    let loops = LOOPS.fetch_add(1, Ordering::Relaxed);
+    Rng::derive(seed, stream_id(&["s3 retry jitter", what]), loops)
 }
 
 /// Why a request failed, and whether trying again may help.
@@ -277,6 +296,7 @@ impl S3Source {
         Fut: std::future::Future<Output = Result<T, Failure>>,
     {
         let mut last = String::new();
+        let mut jitter = retry_jitter(what);
         for n in 0..self.options.max_attempts {
             if n > 0 {
                 // Full jitter: anywhere up to base · 2^n, capped.
@@ -285,11 +305,7 @@ impl S3Source {
                     .retry_base
                     .saturating_mul(1 << n.min(10))
                     .min(Duration::from_secs(20));
-                let jitter = (xxhash_rust::xxh3::xxh3_64(
-                    format!("{what}{n}{:?}", std::time::SystemTime::now()).as_bytes(),
-                ) % 1000) as f64
-                    / 1000.0;
-                tokio::time::sleep(cap.mul_f64(jitter)).await;
+                tokio::time::sleep(cap.mul_f64(jitter.uniform())).await;
             }
             // The SDK's messages can quote the URL it called.
             match attempt().await {
