@@ -633,6 +633,42 @@ fn breakeven_row(
     row(Some(point), Some(ci), note)
 }
 
+/// H3, one hop fewer: simple against current, averaged over the delays both have.
+fn hop_hypothesis(sampled: &[Sampled], delays: &[i64], cfg: &Config) -> Option<HypothesisRow> {
+    let find =
+        |a: &str, d: i64| (sampled.iter()).find(|g| g.group.approach == a && g.group.delay_ms == d);
+    let span = metric_column(Metric::Span);
+    let (many, few) = ("current", "simple");
+    let both: Vec<&Resampled> = delays
+        .iter()
+        .filter_map(|d| Some([&find(many, *d)?.requests, &find(few, *d)?.requests]))
+        .flatten()
+        .collect();
+    if both.is_empty() {
+        return None;
+    }
+    let n = both.iter().map(|r| r.n()).min().unwrap_or(0);
+    let pairs = both.len() / 2;
+    let [cut] = estimate(cfg, &both, |v| {
+        let diffs: f64 = (0..pairs)
+            .map(|i| v.mean(2 * i, span) - v.mean(2 * i + 1, span))
+            .sum();
+        [diffs / pairs as f64]
+    });
+    let cut = shown(cut, n);
+    Some(HypothesisRow {
+        id: "H3".into(),
+        claim: format!(
+            "One hop fewer ({few} vs {many}) cuts latency by 10-30 ms (span_ms, mean difference over {pairs} delays)"
+        ),
+        range: (10.0, 30.0),
+        unit: "ms",
+        measured: cut,
+        verdict: Verdict::of(cut.ci, (10.0, 30.0)),
+        n,
+    })
+}
+
 fn hypotheses(
     sampled: &[Sampled],
     approaches: &[String],
@@ -648,10 +684,9 @@ fn hypotheses(
     };
     let cfg = &s.bootstrap;
     let p = &s.prices;
-    let (wall, cpu, span) = (
+    let (wall, cpu) = (
         metric_column(Metric::DoWall),
         metric_column(Metric::WorkerCpu),
-        metric_column(Metric::Span),
     );
     if let Some(d) = at {
         for a in approaches.iter().filter(|a| **a != s.baseline) {
@@ -690,35 +725,7 @@ fn hypotheses(
             });
         }
     }
-    // One hop fewer: simple against current, averaged over the delays both have.
-    let (many, few) = ("current", "simple");
-    let both: Vec<&Resampled> = delays
-        .iter()
-        .filter_map(|d| Some([&find(many, *d)?.requests, &find(few, *d)?.requests]))
-        .flatten()
-        .collect();
-    if !both.is_empty() {
-        let n = both.iter().map(|r| r.n()).min().unwrap_or(0);
-        let pairs = both.len() / 2;
-        let [cut] = estimate(cfg, &both, |v| {
-            let diffs: f64 = (0..pairs)
-                .map(|i| v.mean(2 * i, span) - v.mean(2 * i + 1, span))
-                .sum();
-            [diffs / pairs as f64]
-        });
-        let cut = shown(cut, n);
-        out.push(HypothesisRow {
-            id: "H3".into(),
-            claim: format!(
-                "One hop fewer ({few} vs {many}) cuts latency by 10-30 ms (span_ms, mean difference over {pairs} delays)"
-            ),
-            range: (10.0, 30.0),
-            unit: "ms",
-            measured: cut,
-            verdict: Verdict::of(cut.ci, (10.0, 30.0)),
-            n,
-        });
-    }
+    out.extend(hop_hypothesis(sampled, delays, cfg));
     out
 }
 

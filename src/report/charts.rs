@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Once;
 
 use anyhow::{anyhow, Context, Result};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
-use super::analysis::{Analysis, Group};
+use super::analysis::{Analysis, Fit, Group};
 use crate::core::metric::Metric;
 use crate::core::numbers::{delay_label, level, thousands_f};
 use crate::io::atomic::write_atomic;
@@ -289,41 +290,7 @@ fn points_by_delay(
                 .draw()
                 .map_err(err)?;
             for ap in &approaches {
-                let l = look(a, ap);
-                let dx = offset(a, ap, 0.18);
-                let dots = groups.iter().filter(|g| &g.approach == *ap).flat_map(|g| {
-                    let x = slot(a, g.delay_ms) + dx;
-                    g.get(metric)
-                        .iter()
-                        .enumerate()
-                        .map(move |(i, v)| (x + jitter(i), *v))
-                        .filter(|(_, v)| shows(*v))
-                });
-                chart
-                    .draw_series(dots.map(|p| Circle::new(p, 2, l.color.mix(0.3).filled())))
-                    .map_err(err)?;
-                let rows: Vec<_> = a
-                    .summary
-                    .iter()
-                    .filter(|r| &r.approach == *ap && r.metric == metric && shows(r.mean.value))
-                    .collect();
-                let bars: Vec<_> = rows
-                    .iter()
-                    .filter(|r| shows(r.mean.ci.low) && shows(r.mean.ci.high))
-                    .map(|r| (slot(a, r.delay_ms) + dx, r.mean.ci.low, r.mean.ci.high))
-                    .collect();
-                ci_bars(&mut chart, &bars, l.color.stroke_width(3), 8)?;
-                chart
-                    .draw_series(rows.iter().map(|r| {
-                        EmptyElement::at((slot(a, r.delay_ms) + dx, r.mean.value))
-                            + Polygon::new(shape(l.marker, 7), l.color.filled())
-                    }))
-                    .map_err(err)?
-                    .label(format!("{ap}: mean with {}, dots = requests", ci_label(a)))
-                    .legend(move |(x, y)| {
-                        EmptyElement::at((x + 12, y))
-                            + Polygon::new(shape(l.marker, 7), l.color.filled())
-                    });
+                approach_points(&mut chart, a, ap, groups, metric, &shows)?;
             }
             chart
                 .configure_series_labels()
@@ -352,6 +319,51 @@ fn points_by_delay(
         let y = (min.min(0.0) * 1.5)..(max * 1.5).max(1.0);
         draw!(builder.build_cartesian_2d(x_range, y).map_err(err)?);
     }
+    Ok(())
+}
+
+/// One approach's requests as faint dots and each delay's mean as a marker
+/// with its interval, on a chart with a delay slot per x unit.
+fn approach_points<'a, Y>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, Cartesian2d<RangedCoordf64, Y>>,
+    a: &Analysis,
+    ap: &str,
+    groups: &[&Group],
+    metric: Metric,
+    shows: &dyn Fn(f64) -> bool,
+) -> Result<()>
+where
+    Y: Ranged<ValueType = f64>,
+{
+    let l = look(a, ap);
+    let dx = offset(a, ap, 0.18);
+    let dots = groups.iter().filter(|g| g.approach == ap).flat_map(|g| {
+        let x = slot(a, g.delay_ms) + dx;
+        (g.get(metric).iter().enumerate())
+            .map(move |(i, v)| (x + jitter(i), *v))
+            .filter(|(_, v)| shows(*v))
+    });
+    chart
+        .draw_series(dots.map(|p| Circle::new(p, 2, l.color.mix(0.3).filled())))
+        .map_err(err)?;
+    let rows: Vec<_> = (a.summary.iter())
+        .filter(|r| r.approach == ap && r.metric == metric && shows(r.mean.value))
+        .collect();
+    let bars: Vec<_> = (rows.iter())
+        .filter(|r| shows(r.mean.ci.low) && shows(r.mean.ci.high))
+        .map(|r| (slot(a, r.delay_ms) + dx, r.mean.ci.low, r.mean.ci.high))
+        .collect();
+    ci_bars(chart, &bars, l.color.stroke_width(3), 8)?;
+    chart
+        .draw_series(rows.iter().map(|r| {
+            EmptyElement::at((slot(a, r.delay_ms) + dx, r.mean.value))
+                + Polygon::new(shape(l.marker, 7), l.color.filled())
+        }))
+        .map_err(err)?
+        .label(format!("{ap}: mean with {}, dots = requests", ci_label(a)))
+        .legend(move |(x, y)| {
+            EmptyElement::at((x + 12, y)) + Polygon::new(shape(l.marker, 7), l.color.filled())
+        });
     Ok(())
 }
 
@@ -474,98 +486,12 @@ fn cost_panel(
         .draw()
         .map_err(err)?;
     for f in &a.fits {
-        let l = look(a, &f.approach);
-        let band: Vec<_> = (f.band.iter())
-            .filter(|(x, lo, hi)| in_range(*x) && plottable(*lo) && plottable(*hi))
-            .collect();
-        let mut outline: Vec<(f64, f64)> = band.iter().map(|(x, lo, _)| (*x, *lo)).collect();
-        outline.extend(band.iter().rev().map(|(x, _, hi)| (*x, *hi)));
-        if !outline.is_empty() {
-            chart
-                .draw_series(std::iter::once(Polygon::new(
-                    outline,
-                    l.color.mix(0.18).filled(),
-                )))
-                .map_err(err)?;
-        }
-        let line = (0..=200)
-            .map(|i| from + (to - from) * i as f64 / 200.0)
-            .map(|x| (x, f.line.at(x)))
-            .filter(|(_, y)| plottable(*y));
-        chart
-            .draw_series(LineSeries::new(line, l.color.stroke_width(3)))
-            .map_err(err)?
-            .label(fit_label(a, f))
-            .legend(move |(x, y)| {
-                EmptyElement::at((x, y))
-                    + PathElement::new(vec![(0, 0), (24, 0)], l.color.stroke_width(3))
-                    + Polygon::new(
-                        shape(l.marker, 6)
-                            .into_iter()
-                            .map(|(px, py)| (px + 12, py))
-                            .collect::<Vec<_>>(),
-                        l.color.filled(),
-                    )
-            });
-        let rows: Vec<_> = a
-            .summary
-            .iter()
-            .filter(|r| {
-                r.approach == f.approach
-                    && r.metric == Metric::Cost
-                    && in_range(r.delay_ms as f64)
-                    && plottable(r.mean.value)
-            })
-            .collect();
-        let bars: Vec<_> = rows
-            .iter()
-            .filter(|r| plottable(r.mean.ci.low) && plottable(r.mean.ci.high))
-            .map(|r| (r.delay_ms as f64, r.mean.ci.low, r.mean.ci.high))
-            .collect();
-        ci_bars(&mut chart, &bars, l.color.stroke_width(2), 7)?;
-        chart
-            .draw_series(rows.iter().map(|r| {
-                EmptyElement::at((r.delay_ms as f64, r.mean.value))
-                    + Polygon::new(shape(l.marker, 6), l.color.filled())
-            }))
-            .map_err(err)?;
+        cost_fit(&mut chart, a, f, (from, to))?;
     }
-    let mut label_row = 0;
-    for b in &a.breakeven {
-        let Some(x) = b.delay_ms.filter(|x| in_range(*x)) else {
-            continue;
-        };
-        let l = look(a, &b.approach);
-        chart
-            .draw_series(DashedLineSeries::new(
-                vec![(x, 0.0), (x, y_top)],
-                8,
-                6,
-                l.color.stroke_width(2),
-            ))
-            .map_err(err)?;
-        if !legend {
-            // Below the baseline's rising line, right of the crossings: an empty corner.
-            let ci = b.ci.map_or(String::new(), |c| {
-                let (low, high) = (thousands_f(c.low), thousands_f(c.high));
-                format!("{} {low}-{high} ms", ci_label(a))
-            });
-            let lines = [
-                format!("{} pays off above {} ms", b.approach, thousands_f(x)),
-                ci,
-            ];
-            for (i, text) in lines.into_iter().enumerate() {
-                let y = y_top * (0.3 - 0.1 * label_row as f64 - 0.04 * i as f64);
-                chart
-                    .draw_series(std::iter::once(Text::new(
-                        text,
-                        (from + (to - from) * 0.535, y),
-                        (FONT, 16).into_font().color(&l.color),
-                    )))
-                    .map_err(err)?;
-            }
-            label_row += 1;
-        }
+    if !legend {
+        breakeven_labels(&mut chart, a, (from, to), y_top)?;
+    } else {
+        breakeven_lines(&mut chart, a, (from, to), y_top)?;
     }
     if legend {
         chart
@@ -577,6 +503,127 @@ fn cost_panel(
             .border_style(RGBColor(160, 160, 160))
             .draw()
             .map_err(err)?;
+    }
+    Ok(())
+}
+
+type CostChart<'a> =
+    ChartContext<'a, BitMapBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// An approach's fitted cost line with its band, and its measured means.
+fn cost_fit(chart: &mut CostChart, a: &Analysis, f: &Fit, (from, to): (f64, f64)) -> Result<()> {
+    let in_range = |x: f64| (from..=to).contains(&x);
+    let l = look(a, &f.approach);
+    let band: Vec<_> = (f.band.iter())
+        .filter(|(x, lo, hi)| in_range(*x) && plottable(*lo) && plottable(*hi))
+        .collect();
+    let mut outline: Vec<(f64, f64)> = band.iter().map(|(x, lo, _)| (*x, *lo)).collect();
+    outline.extend(band.iter().rev().map(|(x, _, hi)| (*x, *hi)));
+    if !outline.is_empty() {
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                outline,
+                l.color.mix(0.18).filled(),
+            )))
+            .map_err(err)?;
+    }
+    let line = (0..=200)
+        .map(|i| from + (to - from) * i as f64 / 200.0)
+        .map(|x| (x, f.line.at(x)))
+        .filter(|(_, y)| plottable(*y));
+    chart
+        .draw_series(LineSeries::new(line, l.color.stroke_width(3)))
+        .map_err(err)?
+        .label(fit_label(a, f))
+        .legend(move |(x, y)| {
+            EmptyElement::at((x, y))
+                + PathElement::new(vec![(0, 0), (24, 0)], l.color.stroke_width(3))
+                + Polygon::new(
+                    shape(l.marker, 6)
+                        .into_iter()
+                        .map(|(px, py)| (px + 12, py))
+                        .collect::<Vec<_>>(),
+                    l.color.filled(),
+                )
+        });
+    let rows: Vec<_> = a
+        .summary
+        .iter()
+        .filter(|r| {
+            r.approach == f.approach
+                && r.metric == Metric::Cost
+                && in_range(r.delay_ms as f64)
+                && plottable(r.mean.value)
+        })
+        .collect();
+    let bars: Vec<_> = rows
+        .iter()
+        .filter(|r| plottable(r.mean.ci.low) && plottable(r.mean.ci.high))
+        .map(|r| (r.delay_ms as f64, r.mean.ci.low, r.mean.ci.high))
+        .collect();
+    ci_bars(chart, &bars, l.color.stroke_width(2), 7)?;
+    chart
+        .draw_series(rows.iter().map(|r| {
+            EmptyElement::at((r.delay_ms as f64, r.mean.value))
+                + Polygon::new(shape(l.marker, 6), l.color.filled())
+        }))
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Each break-even delay in range as a dashed line.
+fn breakeven_lines(
+    chart: &mut CostChart,
+    a: &Analysis,
+    (from, to): (f64, f64),
+    y_top: f64,
+) -> Result<()> {
+    for b in &a.breakeven {
+        let Some(x) = b.delay_ms.filter(|x| (from..=to).contains(x)) else {
+            continue;
+        };
+        let style = look(a, &b.approach).color.stroke_width(2);
+        chart
+            .draw_series(DashedLineSeries::new(
+                vec![(x, 0.0), (x, y_top)],
+                8,
+                6,
+                style,
+            ))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// The dashed lines, each labelled below the baseline's rising line, right of
+/// the crossings: an empty corner.
+fn breakeven_labels(
+    chart: &mut CostChart,
+    a: &Analysis,
+    (from, to): (f64, f64),
+    y_top: f64,
+) -> Result<()> {
+    breakeven_lines(chart, a, (from, to), y_top)?;
+    let shown = (a.breakeven.iter())
+        .filter_map(|b| Some((b, b.delay_ms.filter(|x| (from..=to).contains(x))?)));
+    for (row, (b, x)) in shown.enumerate() {
+        let l = look(a, &b.approach);
+        let ci = b.ci.map_or(String::new(), |c| {
+            let (low, high) = (thousands_f(c.low), thousands_f(c.high));
+            format!("{} {low}-{high} ms", ci_label(a))
+        });
+        let lines = [
+            format!("{} pays off above {} ms", b.approach, thousands_f(x)),
+            ci,
+        ];
+        for (i, text) in lines.into_iter().enumerate() {
+            let y = y_top * (0.3 - 0.1 * row as f64 - 0.04 * i as f64);
+            let at = (from + (to - from) * 0.535, y);
+            let font = (FONT, 16).into_font().color(&l.color);
+            chart
+                .draw_series(std::iter::once(Text::new(text, at, font)))
+                .map_err(err)?;
+        }
     }
     Ok(())
 }
@@ -656,7 +703,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::report::analysis::{BreakevenRow, Fit, SummaryRow, NO_INTERVAL};
+    use crate::report::analysis::{BreakevenRow, SummaryRow, NO_INTERVAL};
     use crate::stats::bootstrap::{Estimate, Interval};
     use crate::stats::regression::Line;
     use crate::stats::univariate::describe;
