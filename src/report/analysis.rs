@@ -128,6 +128,29 @@ pub struct HypothesisRow {
     pub n: usize,
 }
 
+impl HypothesisRow {
+    /// A claim that the measure lies in `range`, judged by its interval.
+    fn judged(
+        id: String,
+        claim: String,
+        range: (f64, f64),
+        unit: &'static str,
+        measured: Estimate,
+        n: usize,
+    ) -> Self {
+        let verdict = Verdict::of(measured.ci, range);
+        HypothesisRow {
+            id,
+            claim,
+            range,
+            unit,
+            measured,
+            verdict,
+            n,
+        }
+    }
+}
+
 /// A fitted cost line with a bootstrap band, for the chart.
 #[derive(Debug, Clone)]
 pub struct Fit {
@@ -656,17 +679,18 @@ fn hop_hypothesis(sampled: &[Sampled], delays: &[i64], cfg: &Config) -> Option<H
         [diffs / pairs as f64]
     });
     let cut = shown(cut, n);
-    Some(HypothesisRow {
-        id: "H3".into(),
-        claim: format!(
-            "One hop fewer ({few} vs {many}) cuts latency by 10-30 ms (span_ms, mean difference over {pairs} delays)"
-        ),
-        range: (10.0, 30.0),
-        unit: "ms",
-        measured: cut,
-        verdict: Verdict::of(cut.ci, (10.0, 30.0)),
+    let claim = format!(
+        "One hop fewer ({few} vs {many}) cuts latency by 10-30 ms ({}, mean difference over {pairs} delays)",
+        Metric::Span
+    );
+    Some(HypothesisRow::judged(
+        "H3".into(),
+        claim,
+        (10.0, 30.0),
+        "ms",
+        cut,
         n,
-    })
+    ))
 }
 
 fn hypotheses(
@@ -701,28 +725,33 @@ fn hypotheses(
                 [replaced / (v.mean(1, cpu) * p.worker_cpu_ms)]
             });
             let saving = shown(saving, n);
-            out.push(HypothesisRow {
-                id: format!("H1 {a}"),
-                claim: format!(
-                    "Worker CPU billing is ~1,000-10,000x cheaper than the DO wall clock it replaces ({a}, {d} ms fetch: cost of DO wall time saved / cost of Worker CPU added)"
-                ),
-                range: (1_000.0, 10_000.0),
-                unit: "x",
-                measured: saving,
-                verdict: Verdict::of(saving.ci, (1_000.0, 10_000.0)),
+            let claim = format!(
+                "Worker CPU billing is ~1,000-10,000x cheaper than the DO wall clock it replaces ({a}, {d} ms fetch: cost of DO wall time saved / cost of Worker CPU added)"
+            );
+            let range = (1_000.0, 10_000.0);
+            out.push(HypothesisRow::judged(
+                format!("H1 {a}"),
+                claim,
+                range,
+                "x",
+                saving,
                 n,
-            });
+            ));
             let [ratio] = estimate(cfg, &pair, |v| [v.mean(0, wall) / v.mean(1, wall)]);
             let ratio = shown(ratio, n);
-            out.push(HypothesisRow {
-                id: format!("H2 {a}"),
-                claim: format!("For a {d} ms fetch, {a} cuts billed DO wall clock 33-100x ({}'s do_wall_ms / {a}'s)", s.baseline),
-                range: (33.0, 100.0),
-                unit: "x",
-                measured: ratio,
-                verdict: Verdict::of(ratio.ci, (33.0, 100.0)),
+            let claim = format!(
+                "For a {d} ms fetch, {a} cuts billed DO wall clock 33-100x ({}'s {} / {a}'s)",
+                s.baseline,
+                Metric::DoWall
+            );
+            out.push(HypothesisRow::judged(
+                format!("H2 {a}"),
+                claim,
+                (33.0, 100.0),
+                "x",
+                ratio,
                 n,
-            });
+            ));
         }
     }
     out.extend(hop_hypothesis(sampled, delays, cfg));
