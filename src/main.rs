@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use tracecost::cli::{Cli, Command};
-use tracecost::settings::Settings;
+use tracecost::settings::{refuse_wait, wait_options, Settings, StepArgs};
 use tracecost::{mirror, report, simulate, transform};
 
 fn main() -> ExitCode {
@@ -21,16 +21,18 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Mirror(args) => mirror_step(&Settings::resolve(&args)?)?,
+        Command::Mirror(args) => mirror_step(&args, &Settings::resolve(&args)?)?,
         Command::Transform(args) => {
+            refuse_wait(&args)?;
             transform::run(&Settings::resolve(&args)?.transform)?;
         }
         Command::Report(args) => {
+            refuse_wait(&args)?;
             report::run(&Settings::resolve(&args)?.report)?;
         }
         Command::Run(args) => {
             let settings = Settings::resolve(&args)?;
-            mirror_step(&settings)?;
+            mirror_step(&args, &settings)?;
             transform::run(&settings.transform)?;
             report::run(&settings.report)?;
         }
@@ -39,9 +41,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn mirror_step(settings: &Settings) -> anyhow::Result<()> {
-    match &settings.wait {
-        Some(wait) => mirror::wait::run(&settings.mirror, wait),
+fn mirror_step(args: &StepArgs, settings: &Settings) -> anyhow::Result<()> {
+    match wait_options(args, &settings.transform.rules)? {
+        Some(wait) => mirror::wait::run(&settings.mirror, &wait),
         None => mirror::run(&settings.mirror).map(drop),
     }
 }

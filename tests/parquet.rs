@@ -5,7 +5,8 @@
 use std::process::Command;
 
 use polars::prelude::*;
-use tracecost::io::parquet::{write_parquet, ROW_GROUP};
+use tracecost::io::atomic::AtomicFile;
+use tracecost::io::parquet::{write_parquet, ParquetWriter, ROW_GROUP};
 
 /// More rows than a row group, so that the file has several.
 const ROWS: usize = ROW_GROUP * 2 + 7;
@@ -41,31 +42,74 @@ fn every_type() -> DataFrame {
     df
 }
 
-fn written() -> (tempfile::TempDir, std::path::PathBuf, DataFrame) {
+/// The writer's three ways to a file: the outputs' (row groups encoded in
+/// parallel), the lake's (one Snappy encoder, no min/max of free text) and
+/// a step's scratch file (no compression, no statistics).
+#[derive(Debug, Clone, Copy)]
+enum Way {
+    Outputs,
+    Lake,
+    Scratch,
+}
+
+const WAYS: [Way; 3] = [Way::Outputs, Way::Lake, Way::Scratch];
+
+fn written(way: Way) -> (tempfile::TempDir, std::path::PathBuf, DataFrame) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("every-type.parquet");
     let mut df = every_type();
-    write_parquet(&mut df, &path).unwrap();
+    match way {
+        Way::Outputs => write_parquet(&mut df, &path).unwrap(),
+        Way::Lake => {
+            let file = AtomicFile::create(&path).unwrap();
+            let mut w = ParquetWriter::lasting(file, &df).unwrap();
+            w = w.without_min_max(&["text_many", "text_unicode"]);
+            for start in (0..df.height()).step_by(ROW_GROUP) {
+                w.write(&df.slice(start as i64, ROW_GROUP)).unwrap();
+            }
+            w.finish().unwrap().commit().unwrap();
+        }
+        Way::Scratch => {
+            let file = std::fs::File::create(&path).unwrap();
+            let mut w = ParquetWriter::scratch(file, &df).unwrap();
+            for start in (0..df.height()).step_by(ROW_GROUP) {
+                w.write(&df.slice(start as i64, ROW_GROUP)).unwrap();
+            }
+            w.finish().unwrap();
+        }
+    }
     (dir, path, df)
 }
 
 #[test]
 fn every_column_type_reads_back_in_polars() {
-    let (_dir, path, df) = written();
-    let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
-        .finish()
-        .unwrap();
-    assert_eq!(back.schema(), df.schema());
-    assert!(back.equals_missing(&df), "{back}\n{df}");
-    let meta =
-        polars_parquet::read::read_metadata(&mut std::fs::File::open(&path).unwrap()).unwrap();
-    assert_eq!(meta.row_groups.len(), 3, "row groups of {ROW_GROUP} rows");
+    for way in WAYS {
+        let (_dir, path, df) = written(way);
+        let back = ParquetReader::new(std::fs::File::open(&path).unwrap())
+            .finish()
+            .unwrap();
+        assert_eq!(back.schema(), df.schema(), "{way:?}");
+        assert!(back.equals_missing(&df), "{way:?}: {back}\n{df}");
+        let mut file = std::fs::File::open(&path).unwrap();
+        let meta = polars_parquet::read::read_metadata(&mut file).unwrap();
+        assert_eq!(
+            meta.row_groups.len(),
+            3,
+            "{way:?}: row groups of {ROW_GROUP} rows"
+        );
+    }
 }
 
 #[test]
 #[ignore = "needs python3 with pyarrow; .ci/run installs it and runs it"]
 fn every_column_type_reads_back_in_pyarrow() {
-    let (_dir, path, df) = written();
+    for way in WAYS {
+        pyarrow_reads(way);
+    }
+}
+
+fn pyarrow_reads(way: Way) {
+    let (_dir, path, df) = written(way);
     let script = r#"
 import sys, pyarrow.parquet as pq, pyarrow.compute as pc
 t = pq.read_table(sys.argv[1])

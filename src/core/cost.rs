@@ -81,8 +81,8 @@ impl Prices {
     }
 
     /// Each price is a finite number of dollars from 0 to [`MAX_PRICE`]: an
-    /// infinite or NaN price makes every cost meaningless (and hung the
-    /// charts), and the bound keeps every cost finite.
+    /// infinite or NaN price makes every cost meaningless, and the bound
+    /// keeps every cost finite.
     pub fn validate(&self) -> anyhow::Result<()> {
         for (name, price) in self.named() {
             if !(0.0..=MAX_PRICE).contains(&price) {

@@ -74,8 +74,9 @@ impl AtomicFile {
     }
 }
 
-/// Commits files together: every one is synced before any is renamed, so
-/// a failure to write one renames none.
+/// Commits files together: every one is synced before any is renamed, so a
+/// file that cannot be written renames none; a failed rename (rare: the
+/// folder went away) leaves those before it in place.
 pub fn commit_all(files: impl IntoIterator<Item = AtomicFile>) -> Result<()> {
     let mut files: Vec<AtomicFile> = files.into_iter().collect();
     for f in &mut files {

@@ -5,8 +5,9 @@
 //!
 //! Moving to a newer polars: the calls into `polars_parquet::write`
 //! (`FileWriter`, `array_to_columns`, `compress`, `Page`/`CompressedPage`) are
-//! all in this file; `every_column_type_reads_back` (here) and the
-//! pyarrow/DuckDB test of the lake check the result.
+//! all in this file; `tests/parquet.rs` (every column type, each way of
+//! writing, read back by polars and pyarrow) and the DuckDB test of the lake
+//! check the result.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,8 @@ use anyhow::Result;
 use polars::prelude::*;
 use rayon::prelude::*;
 
+#[cfg(doc)]
+use super::atomic::commit_all;
 use super::atomic::AtomicFile;
 
 /// Rows per Parquet row group, in the lake and every output; it also bounds
@@ -59,10 +62,13 @@ impl AtomicParquet {
     }
 
     pub fn commit(self) -> Result<()> {
+        self.finish()?.commit()
+    }
+
+    /// Ends the Parquet file; the caller commits it, with others ([`commit_all`]).
+    pub fn finish(self) -> Result<AtomicFile> {
         let dest = self.dest;
-        let file = (self.writer.finish())
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", dest.display()))?;
-        file.commit()
+        (self.writer.finish()).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", dest.display()))
     }
 
     fn failed(&self, e: PolarsError) -> anyhow::Error {
@@ -222,8 +228,8 @@ impl<W: Write> ParquetWriter<W> {
 
     /// Like `write`, but a row group's columns are encoded and compressed at
     /// once (one task per column), then written in order: for one large frame
-    /// on otherwise idle cores. The mirror, which writes several segments at
-    /// once, gained nothing from it and held every page of a row group.
+    /// on otherwise idle cores; not for the mirror, which writes several
+    /// segments at once and would hold every page of a row group.
     pub fn write_parallel(&mut self, df: &DataFrame) -> PolarsResult<()> {
         use polars_parquet::write::{compress, CompressedPage, ParquetType, WriteOptions};
         let fields = self.writer.parquet_schema().fields().to_vec();
@@ -280,8 +286,8 @@ impl<W: Write> ParquetWriter<W> {
 
 /// Distinct values up to which a text column chunk is written as a
 /// dictionary and indices: names, types, outcomes and versions repeat on
-/// every row (a few distinct values per row group), and their plain bytes
-/// were a third of what Snappy compressed on ingest.
+/// every row (a few distinct values per row group), and written plain they
+/// are most of what Snappy must compress.
 const DICTIONARY_VALUES: usize = 64;
 
 /// A column's pages: text with few distinct values as a dictionary (see

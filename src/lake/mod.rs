@@ -8,7 +8,7 @@
 //! <lake>/_quarantine/                                 bad lines and objects (default place)
 //! ```
 //! Names starting with `_` or `.` are skipped by pyarrow/pandas dataset readers.
-//! Every file is written through `io::atomic`.
+//! Every lake file is written through `io::atomic`.
 
 pub mod derived;
 pub mod filters;

@@ -270,8 +270,8 @@ impl Run<'_> {
             let (dest, stop) = (&dest, &stop);
             scope.spawn(move || {
                 pool.install(|| {
-                    // One segment per task: with rayon's default split, one
-                    // thread was left alone with the last few segments.
+                    // One segment per task: rayon's default split can leave
+                    // one thread alone with the last few segments.
                     (segments.par_iter().with_max_len(1)).for_each_with(tx, |tx, objects| {
                         mirror_segment(source, objects, dest, stop, tx);
                     })

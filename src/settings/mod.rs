@@ -111,8 +111,6 @@ impl MirrorSection {
 pub struct Settings {
     pub name: String,
     pub mirror: mirror::Options,
-    /// `--wait`: poll the mirror until its goal is met.
-    pub wait: Option<WaitOptions>,
     pub transform: transform::Options,
     pub report: report::Options,
 }
@@ -242,7 +240,6 @@ impl Settings {
             (None, Some(path)) => Some(tidy(&base.join(path))),
             (None, None) => None,
         };
-        let wait = wait_options(args, &rules)?;
         file.prices.validate()?;
         let report = ReportSection {
             seed: args.seed.or(file.report.seed),
@@ -269,11 +266,18 @@ impl Settings {
         Ok(Settings {
             name,
             mirror,
-            wait,
             transform,
             report,
         })
     }
+}
+
+/// `transform` and `report` do not mirror: a wait flag given to them is a mistake.
+pub fn refuse_wait(args: &StepArgs) -> Result<()> {
+    if args.wait || args.until.is_some() || args.events.is_some() {
+        bail!("--wait, --until and --events apply to `mirror` and `run` only");
+    }
+    Ok(())
 }
 
 /// The mirror's options: source, lake, quarantine, window, threads, limits.
@@ -312,8 +316,9 @@ fn mirror_options(args: &StepArgs, file: &PipelineFile, base: &Path) -> Result<m
     })
 }
 
-/// `--wait` and its goal; `--until` and `--events` alone are a mistake.
-fn wait_options(args: &StepArgs, rules: &TransformSection) -> Result<Option<WaitOptions>> {
+/// `--wait` and its goal, for the steps that mirror; `--until` and
+/// `--events` alone are a mistake.
+pub fn wait_options(args: &StepArgs, rules: &TransformSection) -> Result<Option<WaitOptions>> {
     if !args.wait {
         if args.until.is_some() || args.events.is_some() {
             bail!("--until and --events only apply with --wait");

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::model::Model;
+use crate::io::atomic::write_atomic;
 use crate::stats::rng::Rng;
 
 /// What was delivered, for the ground truth.
@@ -169,7 +170,7 @@ fn write_objects(dir: &Path, objects: &[(String, Vec<u8>)]) -> Result<()> {
                 flate2::Compression::default(),
             );
             gz.write_all(body)?;
-            fs::write(&path, gz.finish()?)
+            write_atomic(&path, &gz.finish()?)
                 .with_context(|| format!("cannot write {}", path.display()))
         })
 }

@@ -29,6 +29,7 @@ use chrono::{SecondsFormat, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::core::cost::Prices;
+use crate::io::atomic::write_atomic;
 use crate::stats::rng::Rng;
 use model::Model;
 use scenario::{Approach, Deployment, Scenario};
@@ -73,14 +74,10 @@ pub fn run(args: &Options) -> Result<()> {
         "background_events": sc.legs.iter().filter(|l| l.request.is_none()).count(),
         "expected": truth::expectations(&model, &prices, &approaches),
     });
-    fs::write(
-        out.join("truth/model.json"),
-        serde_json::to_string_pretty(&meta)? + "\n",
-    )?;
-    fs::write(
-        out.join("truth/archive.json"),
-        serde_json::to_string_pretty(&counts)? + "\n",
-    )?;
+    let model_json = serde_json::to_string_pretty(&meta)? + "\n";
+    write_atomic(&out.join("truth/model.json"), model_json.as_bytes())?;
+    let archive_json = serde_json::to_string_pretty(&counts)? + "\n";
+    write_atomic(&out.join("truth/archive.json"), archive_json.as_bytes())?;
 
     let lab_requests = tail_lab(&out.join("tail"), args.seed, &prices)?;
     println!(
@@ -171,7 +168,7 @@ fn tail_lab(dir: &Path, seed: u64, prices: &Prices) -> Result<usize> {
         }
     }
     fs::create_dir_all(dir)?;
-    fs::write(dir.join("capture.json"), capture)?;
+    write_atomic(&dir.join("capture.json"), capture.as_bytes())?;
     let first = sc.legs.first().map_or(model.start_ms, |l| l.ts);
     let day = Utc
         .timestamp_millis_opt(first)
@@ -184,7 +181,7 @@ fn tail_lab(dir: &Path, seed: u64, prices: &Prices) -> Result<usize> {
     fs::create_dir_all(key.parent().expect("has folder"))?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, ndjson.as_bytes())?;
-    fs::write(&key, gz.finish()?)?;
+    write_atomic(&key, &gz.finish()?)?;
     let ids: Vec<u64> = sc
         .legs
         .iter()

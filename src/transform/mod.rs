@@ -22,8 +22,8 @@ use crate::core::limits::{EVENT_TIME_MAX_MS, EVENT_TIME_MIN_MS, MAX_DURATION_MS}
 use crate::core::memory;
 use crate::core::metric::Metric;
 use crate::core::window::Window;
-use crate::io::atomic::remove_temporaries;
-use crate::io::parquet::{write_parquet, AtomicParquet};
+use crate::io::atomic::{commit_all, remove_temporaries, AtomicFile};
+use crate::io::parquet::AtomicParquet;
 use crate::lake::derived::{QualityRow, LEGS_FILE, QUALITY_FILE, REQUESTS_FILE};
 use crate::lake::run_manifest::{Index, Match};
 use crate::lake::{lake_files, LakeLock};
@@ -45,9 +45,8 @@ pub struct Options {
 const PARTITIONS_DIR: &str = ".partitions";
 
 /// Why a leg whose wall or CPU time is negative or beyond
-/// [`MAX_DURATION_MS`] is ignored. The mirror quarantines such lines; a lake
-/// written before it did may hold them, and one such leg made a request's
-/// sums overflow.
+/// [`MAX_DURATION_MS`] is ignored: a lake written before the mirror
+/// quarantined such lines may hold them, and they would overflow a request's sums.
 pub const BAD_DURATION: &str = "wall or CPU time negative or over 30 days";
 /// Why a leg whose event time is outside the limits' range is ignored (its
 /// span could overflow, like a duration's).
@@ -125,13 +124,16 @@ pub fn run(opts: &Options) -> Result<Vec<QualityRow>> {
         outputs.add(legs, requests)?;
         memory::release_freed();
     }
-    // The merge reads the spilled runs, which live in the partitions' folder.
-    let (legs, requests, manifest) = outputs.commit()?;
+    // The merge reads the spilled runs, in the partitions' folder; the folder
+    // goes before the outputs are synced, so its bytes need not reach the disk.
+    let (files, legs, requests, manifest) = outputs.finish()?;
     let lake_rows = partitions.lines;
     drop(partitions);
     let quality = quality::build(&opts.lake, lake_rows, &legs, &requests, &manifest)?;
     let mut frame = crate::lake::derived::to_frame(&quality)?;
-    write_parquet(&mut frame, &dir.join(QUALITY_FILE))?;
+    let mut quality_file = AtomicParquet::create(&dir.join(QUALITY_FILE), &frame)?;
+    quality_file.write(&mut frame)?;
+    commit_all(files.into_iter().chain([quality_file.finish()?]))?;
     quality::print_summary(&quality, dir);
     Ok(quality)
 }
@@ -157,7 +159,7 @@ fn classify(rows: LazyFrame, t: &TransformSection) -> Result<DataFrame> {
     let lines = line_columns(rows, t).collect();
     let mut lines = Context::context(lines, "cannot classify legs")?;
     // Log text was only needed to find ids and attributes. Dropped from the
-    // collected frame: dropped in the lazy plan, memory grew with every file.
+    // collected frame, not in the lazy plan, where memory grew with every file.
     for helper in ["role_rule", "LogMessages"] {
         lines.drop_in_place(helper)?;
     }
@@ -210,14 +212,22 @@ impl Outputs {
         self.runs.push(&requests)
     }
 
-    /// Merges the requests into time order and commits both files.
-    fn commit(self) -> Result<(LegCounts, RequestCounts, ManifestCounts)> {
+    /// Merges the requests into time order and ends both files, to be
+    /// committed with the quality table.
+    fn finish(self) -> Result<(Vec<AtomicFile>, LegCounts, RequestCounts, ManifestCounts)> {
         let mut requests_file = self.requests_file.expect("at least one partition");
         self.runs.merge_into(&mut requests_file)?;
         drop(self.runs);
-        requests_file.commit()?;
-        self.legs_file.expect("at least one partition").commit()?;
-        Ok((self.leg_counts, self.request_counts, self.manifest_counts))
+        let files = vec![
+            requests_file.finish()?,
+            self.legs_file.expect("at least one partition").finish()?,
+        ];
+        Ok((
+            files,
+            self.leg_counts,
+            self.request_counts,
+            self.manifest_counts,
+        ))
     }
 }
 

@@ -22,7 +22,7 @@ pub enum Line<'a> {
 /// The top-level object is walked here and each value parsed by serde_json
 /// from its first byte, so a value's raw text is just the bytes its parse
 /// used: `Event` and `Logs` are read once, lifted and kept as text in the
-/// same pass (through `RawValue` they were scanned twice).
+/// same pass (`RawValue` would scan them twice).
 pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
     let mut walk = Walk { line, at: 0 };
     let mut row = Row {

@@ -67,13 +67,15 @@ fn line(cells: &[String]) -> String {
 }
 
 /// A cell's text on one line, its `|` escaped: either would end the cell
-/// (or the row) early.
+/// (or the row) early. Backslashes are escaped first, so that a `\|` in the
+/// text stays text.
 fn escape(cell: &str) -> Cow<'_, str> {
-    if !cell.contains(['|', '\n', '\r']) {
+    if !cell.contains(['|', '\n', '\r', '\\']) {
         return Cow::Borrowed(cell);
     }
     Cow::Owned(
-        cell.replace("\r\n", " ")
+        cell.replace('\\', "\\\\")
+            .replace("\r\n", " ")
             .replace(['\n', '\r'], " ")
             .replace('|', "\\|"),
     )
@@ -99,6 +101,9 @@ mod tests {
         let mut t = Table::new([("a|b", Align::Left)]);
         t.push(vec!["x | y\r\nz\nw".into()]);
         assert_eq!(t.render(), "| a\\|b |\n|---|\n| x \\| y z w |\n");
+        let mut t = Table::new([("a\\|b", Align::Left)]);
+        t.push(vec!["C:\\x".into()]);
+        assert_eq!(t.render(), "| a\\\\\\|b |\n|---|\n| C:\\\\x |\n");
     }
 
     #[test]
