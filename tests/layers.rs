@@ -2,6 +2,7 @@
 //! imports another. Read from the `crate::`, `super::` and `tracecost::`
 //! paths of every source file.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Layers from the top; modules of one layer may not import each other.
@@ -32,15 +33,56 @@ fn module_path(rel: &Path) -> Vec<String> {
     parts
 }
 
-/// Code without comments: a doc link is not an import.
+/// Code without comments and literals: a doc link or a URL in a string is
+/// not an import.
 fn code(text: &str) -> String {
-    text.lines()
-        .map(|line| line.split("//").next().unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\n")
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        let rest = &text[i..];
+        if rest.starts_with("//") {
+            i += rest.find('\n').unwrap_or(rest.len());
+        } else if rest.starts_with("/*") {
+            i += rest.find("*/").map_or(rest.len(), |e| e + 2);
+        } else if let Some(len) = raw_string(rest) {
+            out.push_str("\"\"");
+            i += len;
+        } else if b[i] == b'"' || rest.starts_with("b\"") {
+            let start = i + rest.find('"').unwrap() + 1;
+            let mut j = start;
+            while j < b.len() && b[j] != b'"' {
+                j += if b[j] == b'\\' { 2 } else { 1 };
+            }
+            out.push_str("\"\"");
+            i = j + 1;
+        } else if b[i] == b'\''
+            && (rest[1..].find('\'')).is_some_and(|e| e <= 4 || rest.starts_with("'\\"))
+        {
+            i += 1 + rest[1..].find('\'').unwrap() + 1;
+        } else {
+            let c = rest.chars().next().unwrap();
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// The length of a raw string literal (`r"…"`, `r#"…"#`) at the start of `text`.
+fn raw_string(text: &str) -> Option<usize> {
+    let body = text.strip_prefix("br").or_else(|| text.strip_prefix('r'))?;
+    let hashes = body.len() - body.trim_start_matches('#').len();
+    let open = body[hashes..].strip_prefix('"')?;
+    let close = format!("\"{}", "#".repeat(hashes));
+    let end = open.find(&close)?;
+    Some(text.len() - open.len() + end + close.len())
 }
 
 fn ident_at(text: &str) -> &str {
+    if text.starts_with('*') {
+        return "*";
+    }
     let end = text
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .unwrap_or(text.len());
@@ -113,9 +155,12 @@ fn imports(path: &[String], text: &str) -> Vec<String> {
         }
         // Inside a file's `mod tests` one more `super` is needed to climb
         // as far, so a chain that seems to reach the top names a sibling
-        // there unless it names a top-level module.
+        // there unless it names a top-level module (or globs them all
+        // outside the tests).
+        let in_tests = text[..i].contains("mod tests");
         if at.is_empty() {
-            out.extend(targets(rest).into_iter().filter(|m| layer(m).is_some()));
+            let reach = |m: &String| layer(m).is_some() || (m == "*" && !in_tests);
+            out.extend(targets(rest).into_iter().filter(reach));
         }
     }
     out
@@ -123,6 +168,11 @@ fn imports(path: &[String], text: &str) -> Vec<String> {
 
 /// `from imports to` when that breaks the rule.
 fn violation(from: &str, to: &str) -> Option<String> {
+    if to == "*" {
+        return Some(format!(
+            "{from} imports every top-level module (a glob from the crate root)"
+        ));
+    }
     if from == to {
         return None;
     }
@@ -145,17 +195,145 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Ways to reach a module that the path scan cannot follow.
+const HIDDEN_PATHS: [&str; 4] = ["crate as ", "#[path", "include!", "tracecost as "];
+
 fn violations_in(rel: &Path, text: &str) -> Vec<String> {
     let path = module_path(rel);
     let from = path[0].clone();
-    let mut found: Vec<String> = imports(&path, text)
-        .iter()
-        .filter(|to| !matches!(to.as_str(), "" | "self" | "super"))
-        .filter_map(|to| violation(&from, to))
-        .map(|v| format!("{}: {v}", rel.display()))
-        .collect();
+    let hidden = HIDDEN_PATHS.iter().filter(|h| code(text).contains(**h));
+    let hidden = hidden.map(|h| format!("{}: `{}` hides what it imports", rel.display(), h.trim()));
+    let mut found: Vec<String> = hidden.collect();
+    found.extend(
+        imports(&path, text)
+            .iter()
+            .filter(|to| !matches!(to.as_str(), "" | "self" | "super" | "crate"))
+            .filter_map(|to| violation(&from, to))
+            .map(|v| format!("{}: {v}", rel.display())),
+    );
     found.dedup();
     found
+}
+
+/// Every path after `crate::`, `super::` or `self::` at the start of `rest`,
+/// `{a, b::c}` groups expanded.
+fn paths(rest: &str) -> Vec<Vec<String>> {
+    let mut segments = Vec::new();
+    let mut rest = rest.trim_start();
+    loop {
+        if let Some(group) = rest.strip_prefix('{') {
+            let (mut depth, mut start, mut out) = (0, 0, Vec::new());
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        out.extend(paths(&group[start..i]));
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => {
+                        out.extend(paths(&group[start..i]));
+                        start = i + 1;
+                    }
+                    _ => {}
+                }
+            }
+            let prefix = segments.clone();
+            let join = |p: Vec<String>| prefix.iter().cloned().chain(p).collect();
+            return out.into_iter().map(join).collect();
+        }
+        let ident = ident_at(rest);
+        if ident.is_empty() || ident == "*" {
+            break;
+        }
+        segments.push(ident.to_string());
+        rest = rest[ident.len()..].trim_start();
+        match rest.strip_prefix("::") {
+            Some(r) => rest = r.trim_start(),
+            None => break,
+        }
+    }
+    vec![segments]
+}
+
+/// The modules (of `known`) that a file's code outside its tests names.
+fn module_refs(
+    path: &[String],
+    text: &str,
+    known: &BTreeSet<Vec<String>>,
+) -> BTreeSet<Vec<String>> {
+    let text = code(text);
+    let text = &text[..text.find("#[cfg(test)]").unwrap_or(text.len())];
+    let mut out = BTreeSet::new();
+    for root in ["crate::", "super::", "self::"] {
+        for (i, _) in text.match_indices(root) {
+            let before = text[..i].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':') {
+                continue;
+            }
+            let mut base = match root {
+                "crate::" => Vec::new(),
+                _ => path.to_vec(),
+            };
+            let mut rest = &text[i + root.len()..];
+            if root == "super::" {
+                base.pop();
+                while let Some(r) = rest.strip_prefix("super::") {
+                    base.pop();
+                    rest = r;
+                }
+            }
+            for p in paths(rest) {
+                let full: Vec<String> = base.iter().cloned().chain(p).collect();
+                let mut prefixes = (1..=full.len()).rev().map(|n| full[..n].to_vec());
+                out.extend(prefixes.find(|m| known.contains(m)));
+            }
+        }
+    }
+    out
+}
+
+/// A cycle among modules that are not each other's ancestors (a parent and
+/// its children share items by design), if there is one.
+fn cycle(edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>) -> Option<Vec<Vec<String>>> {
+    fn visit(
+        at: &Vec<String>,
+        edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+        stack: &mut Vec<Vec<String>>,
+        done: &mut BTreeSet<Vec<String>>,
+    ) -> Option<Vec<Vec<String>>> {
+        if let Some(i) = stack.iter().position(|m| m == at) {
+            return Some(stack[i..].to_vec());
+        }
+        if !done.insert(at.clone()) {
+            return None;
+        }
+        stack.push(at.clone());
+        for next in edges.get(at).into_iter().flatten() {
+            if let Some(c) = visit(next, edges, stack, done) {
+                return Some(c);
+            }
+        }
+        stack.pop();
+        None
+    }
+    let mut done = BTreeSet::new();
+    edges
+        .keys()
+        .find_map(|m| visit(m, edges, &mut Vec::new(), &mut done))
+}
+
+fn module_graph(files: &[(Vec<String>, String)]) -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
+    let known: BTreeSet<Vec<String>> = files.iter().map(|(p, _)| p.clone()).collect();
+    let related = |a: &[String], b: &[String]| a.starts_with(b) || b.starts_with(a);
+    let mut edges = BTreeMap::new();
+    for (path, text) in files {
+        let refs = module_refs(path, text, &known)
+            .into_iter()
+            .filter(|m| !related(path, m));
+        edges.insert(path.clone(), refs.collect::<BTreeSet<_>>());
+    }
+    edges
 }
 
 #[test]
@@ -165,11 +343,47 @@ fn imports_only_point_down_the_layers() {
     rust_files(&src, &mut files);
     assert!(files.len() > 40, "read {} files", files.len());
     let mut all = Vec::new();
+    let mut modules = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
-        all.extend(violations_in(file.strip_prefix(&src).unwrap(), &text));
+        let rel = file.strip_prefix(&src).unwrap();
+        all.extend(violations_in(rel, &text));
+        modules.push((module_path(rel), text));
     }
     assert!(all.is_empty(), "{}", all.join("\n"));
+    let graph = module_graph(&modules);
+    assert!(
+        graph.values().map(BTreeSet::len).sum::<usize>() > 50,
+        "edges found"
+    );
+    assert_eq!(cycle(&graph), None, "modules that import each other");
+}
+
+#[test]
+fn modules_that_import_each_other_are_found() {
+    let files = [
+        ("mirror/ingest.rs", "use super::segment::MAX_DAYS;"),
+        (
+            "mirror/segment.rs",
+            "use crate::mirror::{ingest::GROUP_BYTES, parse::record::Row};",
+        ),
+        ("mirror/parse/record.rs", "fn f() {}"),
+        (
+            "mirror/mod.rs",
+            "pub mod ingest; use ingest::x; fn f() { segment::g() }",
+        ),
+    ];
+    let modules: Vec<(Vec<String>, String)> = (files.iter())
+        .map(|(f, t)| (module_path(Path::new(f)), t.to_string()))
+        .collect();
+    let graph = module_graph(&modules);
+    let found = cycle(&graph).expect("ingest and segment import each other");
+    assert_eq!(found.len(), 2, "{found:?}");
+    let without: Vec<_> = modules
+        .into_iter()
+        .filter(|(p, _)| p.last().unwrap() != "ingest")
+        .collect();
+    assert_eq!(cycle(&module_graph(&without)), None);
 }
 
 #[test]
@@ -188,6 +402,14 @@ fn a_back_import_or_a_step_importing_a_step_is_found() {
         ),
         ("lake/derived.rs", "use super::super::report::Options;"),
         ("new/x.rs", "use crate::core::window::Window;"),
+        ("lake/mod.rs", "use crate::*;"),
+        ("report/mod.rs", "use crate as root;"),
+        ("stats/mod.rs", "#[path = \"../report/x.rs\"] mod r;"),
+        ("mirror/mod.rs", "use super::*; fn f() { report::run() }"),
+        (
+            "io/csv.rs",
+            "fn f() -> String { format!(\"s3://{}\", crate::report::x()) }",
+        ),
     ];
     for (file, text) in cases {
         let found = violations_in(Path::new(file), text);
@@ -207,6 +429,14 @@ fn a_back_import_or_a_step_importing_a_step_is_found() {
             "// see crate::settings::Settings\nuse chrono::Utc;",
         ),
         ("main.rs", "use tracecost::{mirror, settings::Settings};"),
+        (
+            "io/csv.rs",
+            "const URL: &str = \"http://crate::report\"; // crate::report",
+        ),
+        (
+            "lake/mod.rs",
+            "fn f() {}\n#[cfg(test)]\nmod tests {\n    use super::*;\n}",
+        ),
     ];
     for (file, text) in fine {
         assert_eq!(violations_in(Path::new(file), text), Vec::<String>::new());

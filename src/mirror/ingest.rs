@@ -25,15 +25,12 @@ use super::parse::logpush::{self, Line};
 use super::parse::record::{epoch_day, LakeBatch, Row, NO_MIN_MAX};
 use super::parse::tail::{self, Item, TailFramer};
 use super::rejects::Rejects;
-use super::segment::MAX_DAYS;
+use super::segment::{GROUP_BYTES, MAX_DAYS};
 use super::source::{ObjectRef, ObjectSource};
 use crate::core::format::InputFormat;
 use crate::core::limits::InputLimits;
 use crate::lake::manifest::{Entry, Status};
 
-/// Bytes of text that also end a row group: a few lines just under the
-/// line cap would otherwise be held by the tens.
-pub(super) const GROUP_BYTES: usize = 32 << 20;
 /// Read buffer size: a Logpush object is a few KB gzipped and ~150 KB of text.
 const READ_BUFFER: usize = 64 * 1024;
 /// Rows an object's builders start with: a Logpush object holds a few

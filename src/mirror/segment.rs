@@ -18,13 +18,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use polars::prelude::{col, lit, DataFrame, IntoLazy, ParquetReader, SerReader};
 
-use super::ingest::GROUP_BYTES;
 use super::parse::record::NO_MIN_MAX;
 use super::source::ObjectRef;
 use crate::io::atomic::{commit_all, AtomicFile};
 use crate::io::parquet::{write_parquet, ParquetWriter, ROW_GROUP};
 use crate::lake::partition_dir;
 
+/// Bytes of text that also end a row group: a few lines just under the
+/// line cap would otherwise be held by the tens.
+pub const GROUP_BYTES: usize = 32 << 20;
 /// Source objects per segment.
 pub const OBJECTS: usize = 64;
 /// Event days one object, or one part of a segment, may span: each day is a

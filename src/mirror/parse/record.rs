@@ -121,7 +121,7 @@ impl Hex16 {
 pub struct LakeBatch {
     len: usize,
     /// Bytes of text pushed: rows are flushed by count or by size, so a few
-    /// huge lines cannot pile up (see `ingest::GROUP_BYTES`).
+    /// huge lines cannot pile up (see `segment::GROUP_BYTES`).
     bytes: usize,
     ts: PrimitiveChunkedBuilder<Int64Type>,
     script_name: StringChunkedBuilder,
