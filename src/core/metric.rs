@@ -24,6 +24,8 @@ pub enum Unit {
     Ms,
     Invocations,
     UsdPerMillion,
+    /// A ratio of two quantities of one unit.
+    Times,
 }
 
 impl Unit {
@@ -33,6 +35,7 @@ impl Unit {
             Unit::Ms => "ms",
             Unit::Invocations => "invocations",
             Unit::UsdPerMillion => "USD per million requests",
+            Unit::Times => "x",
         }
     }
 }

@@ -9,7 +9,7 @@ use polars::prelude::*;
 use rayon::prelude::*;
 
 use crate::core::cost::Prices;
-use crate::core::metric::Metric;
+use crate::core::metric::{Metric, Unit};
 use crate::stats::bootstrap::{percentile_interval, stream_id, Config, Estimate, Interval};
 use crate::stats::regression::{break_even, fit_groups, GroupMean, Line};
 use crate::stats::resampled::{estimate, replicates, Resampled, View};
@@ -121,7 +121,7 @@ pub struct HypothesisRow {
     pub id: String,
     pub claim: String,
     pub range: (f64, f64),
-    pub unit: &'static str,
+    pub unit: Unit,
     pub measured: Estimate,
     pub verdict: Verdict,
     /// Requests in the smallest group the measure comes from.
@@ -134,7 +134,7 @@ impl HypothesisRow {
         id: String,
         claim: String,
         range: (f64, f64),
-        unit: &'static str,
+        unit: Unit,
         measured: Estimate,
         n: usize,
     ) -> Self {
@@ -687,7 +687,7 @@ fn hop_hypothesis(sampled: &[Sampled], delays: &[i64], cfg: &Config) -> Option<H
         "H3".into(),
         claim,
         (10.0, 30.0),
-        "ms",
+        Unit::Ms,
         cut,
         n,
     ))
@@ -733,7 +733,7 @@ fn hypotheses(
                 format!("H1 {a}"),
                 claim,
                 range,
-                "x",
+                Unit::Times,
                 saving,
                 n,
             ));
@@ -748,7 +748,7 @@ fn hypotheses(
                 format!("H2 {a}"),
                 claim,
                 (33.0, 100.0),
-                "x",
+                Unit::Times,
                 ratio,
                 n,
             ));

@@ -217,10 +217,16 @@ fn cheapest_cell(a: &Analysis, d: i64) -> String {
 }
 
 /// A metric's mean and interval for an approach and delay, `-` when there is none.
-/// How a value of `metric` is written: dollars, or milliseconds and counts.
+/// How a value of `metric` is written.
 fn format_of(metric: Metric) -> fn(f64) -> String {
-    match metric.unit() {
+    format_in(metric.unit())
+}
+
+/// How a value in `unit` is written: dollars, ratios, or milliseconds and counts.
+fn format_in(unit: Unit) -> fn(f64) -> String {
+    match unit {
         Unit::UsdPerMillion => money,
+        Unit::Times => times,
         Unit::Ms | Unit::Invocations => ms,
     }
 }
@@ -267,7 +273,7 @@ fn theories(a: &Analysis, lv: &str) -> String {
         ("verdict".into(), Align::Left),
     ]);
     for h in &a.hypotheses {
-        let fmt: fn(f64) -> String = if h.unit == "ms" { ms } else { times };
+        let fmt = format_in(h.unit);
         let verdict = match h.verdict {
             Verdict::Supported => "**supported**",
             Verdict::Refuted => "**refuted**",

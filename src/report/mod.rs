@@ -7,6 +7,7 @@ pub mod markdown;
 pub mod tables;
 
 use crate::core::cost::Prices;
+use crate::core::metric::Unit;
 use crate::core::numbers;
 use std::path::PathBuf;
 
@@ -265,13 +266,16 @@ fn print_summary(
         }
     }
     for h in &a.hypotheses {
-        let unit = if h.unit == "ms" { " ms" } else { "x" };
+        let unit = match h.unit {
+            Unit::Times => "x".to_string(),
+            other => format!(" {}", other.label()),
+        };
         println!(
             "  {}: {} ({}{unit}, {})",
             h.id,
             h.verdict.name(),
             thousands_f(h.measured.value),
-            ci(&h.measured, unit)
+            ci(&h.measured, &unit)
         );
     }
     println!(
