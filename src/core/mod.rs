@@ -6,6 +6,7 @@ pub mod format;
 pub mod limits;
 pub mod memory;
 pub mod metric;
+pub mod named;
 pub mod numbers;
 pub mod paths;
 pub mod redact;

@@ -29,6 +29,7 @@ use super::segment::{GROUP_BYTES, MAX_DAYS};
 use super::source::{ObjectRef, ObjectSource};
 use crate::core::format::InputFormat;
 use crate::core::limits::InputLimits;
+use crate::core::named::Named;
 use crate::lake::manifest::{Entry, Status};
 
 /// Read buffer size: a Logpush object is a few KB gzipped and ~150 KB of text.

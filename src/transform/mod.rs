@@ -21,6 +21,7 @@ use crate::core::cost::{Prices, Usage};
 use crate::core::limits::{EVENT_TIME_MAX_MS, EVENT_TIME_MIN_MS, MAX_DURATION_MS};
 use crate::core::memory;
 use crate::core::metric::Metric;
+use crate::core::named::Named;
 use crate::core::window::Window;
 use crate::io::atomic::{commit_all, remove_temporaries, AtomicFile};
 use crate::io::parquet::AtomicParquet;
@@ -28,7 +29,7 @@ use crate::lake::derived::{QualityRow, LEGS_FILE, QUALITY_FILE, REQUESTS_FILE};
 use crate::lake::run_manifest::{Index, Match};
 use crate::lake::{lake_files, LakeLock};
 use quality::{LegCounts, RequestCounts};
-use rules::{has_role_column, null_str, TransformSection};
+use rules::{has_role_column, null_str, Billing, TransformSection};
 
 /// What the transform needs; `settings` resolves it from the pipeline file and flags.
 #[derive(Debug, Clone)]
@@ -327,15 +328,18 @@ pub fn deduplicate(lines: LazyFrame) -> LazyFrame {
         .unique_stable_generic(Some(vec![col("event_id")]), UniqueKeepStrategy::First)
 }
 
-fn billed(billing: &str, value: &str) -> Expr {
+fn billed(billing: Billing, value: &str) -> Expr {
     col(value)
-        .filter(col("billing").eq(lit(billing)))
+        .filter(col("billing").eq(lit(billing.name())))
         .sum()
         .cast(DataType::Int64)
 }
 
-fn legs_billed(billing: &str) -> Expr {
-    col("billing").eq(lit(billing)).sum().cast(DataType::Int64)
+fn legs_billed(billing: Billing) -> Expr {
+    col("billing")
+        .eq(lit(billing.name()))
+        .sum()
+        .cast(DataType::Int64)
 }
 
 /// Legs with a role, aggregated per request; approach and delay from the
@@ -344,12 +348,12 @@ pub fn aggregate(legs: LazyFrame, t: &TransformSection) -> LazyFrame {
     let mut aggs = vec![
         col("leg_approach").drop_nulls().first().alias("approach"),
         col("leg_delay_ms").drop_nulls().first().alias("delay_ms"),
-        billed("do", "WallTimeMs").alias(Metric::DoWall.column()),
-        billed("do", "CPUTimeMs").alias(Metric::DoCpu.column()),
-        billed("worker", "CPUTimeMs").alias(Metric::WorkerCpu.column()),
-        billed("worker", "WallTimeMs").alias(Metric::WorkerWall.column()),
-        legs_billed("do").alias(Metric::DoInvocations.column()),
-        legs_billed("worker").alias(Metric::WorkerInvocations.column()),
+        billed(Billing::Do, "WallTimeMs").alias(Metric::DoWall.column()),
+        billed(Billing::Do, "CPUTimeMs").alias(Metric::DoCpu.column()),
+        billed(Billing::Worker, "CPUTimeMs").alias(Metric::WorkerCpu.column()),
+        billed(Billing::Worker, "WallTimeMs").alias(Metric::WorkerWall.column()),
+        legs_billed(Billing::Do).alias(Metric::DoInvocations.column()),
+        legs_billed(Billing::Worker).alias(Metric::WorkerInvocations.column()),
         col("EventTimestampMs").min().alias("first_event_ms"),
         (col("EventTimestampMs") + col("WallTimeMs").fill_null(lit(0)))
             .max()

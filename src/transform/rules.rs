@@ -9,6 +9,7 @@ use anyhow::{bail, Result};
 use polars::prelude::*;
 use serde::Deserialize;
 
+use crate::core::named::{named_serde, Named};
 use crate::lake::filters::{any_of, Filters};
 
 /// One value or a list of values, in TOML: `script = "a"` or `script = ["a", "b"]`.
@@ -32,7 +33,7 @@ impl OneOrMany {
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+#[serde(try_from = "String")]
 pub enum Billing {
     /// Durable Object: billed on wall clock.
     Do,
@@ -40,14 +41,19 @@ pub enum Billing {
     Worker,
 }
 
-impl Billing {
-    pub fn name(self) -> &'static str {
+impl Named for Billing {
+    const ALL: &'static [Self] = &[Billing::Do, Billing::Worker];
+
+    /// The `billing` of a role in the pipeline file and of a leg in `legs.parquet`.
+    fn name(self) -> &'static str {
         match self {
             Billing::Do => "do",
             Billing::Worker => "worker",
         }
     }
 }
+
+named_serde!(Billing);
 
 /// A role rule: a leg takes the role of the first rule all of whose given fields match.
 #[derive(Deserialize, Debug, Clone)]
