@@ -29,6 +29,7 @@ use chrono::{SecondsFormat, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::core::cost::Prices;
+use crate::core::named::Named;
 use crate::io::atomic::write_atomic;
 use crate::stats::rng::Rng;
 use model::Model;

@@ -5,22 +5,27 @@
 use serde::Serialize;
 
 use super::model::{LogNormal, Model};
+use crate::core::named::{named_serde, Named};
 use crate::stats::rng::Rng;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(into = "&'static str")]
 pub enum Approach {
-    #[serde(rename = "direct")]
     Direct,
-    #[serde(rename = "current")]
     Current,
-    #[serde(rename = "simple")]
     Simple,
-    #[serde(rename = "rpc-target")]
     RpcTarget,
 }
 
-impl Approach {
-    pub fn name(self) -> &'static str {
+impl Named for Approach {
+    const ALL: &'static [Self] = &[
+        Approach::Direct,
+        Approach::Current,
+        Approach::Simple,
+        Approach::RpcTarget,
+    ];
+
+    fn name(self) -> &'static str {
         match self {
             Approach::Direct => "direct",
             Approach::Current => "current",
@@ -28,7 +33,11 @@ impl Approach {
             Approach::RpcTarget => "rpc-target",
         }
     }
+}
 
+named_serde!(Approach);
+
+impl Approach {
     /// Roles a complete request of this approach has.
     pub fn roles(self) -> &'static [Role] {
         match self {
@@ -47,7 +56,7 @@ impl Approach {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(into = "&'static str")]
 pub enum Role {
     Origin,
     Orchestrator,
@@ -56,8 +65,16 @@ pub enum Role {
     Background,
 }
 
-impl Role {
-    pub fn name(self) -> &'static str {
+impl Named for Role {
+    const ALL: &'static [Self] = &[
+        Role::Origin,
+        Role::Orchestrator,
+        Role::Executor,
+        Role::Callback,
+        Role::Background,
+    ];
+
+    fn name(self) -> &'static str {
         match self {
             Role::Origin => "origin",
             Role::Orchestrator => "orchestrator",
@@ -66,7 +83,11 @@ impl Role {
             Role::Background => "background",
         }
     }
+}
 
+named_serde!(Role);
+
+impl Role {
     pub fn is_do(self) -> bool {
         matches!(self, Role::Origin | Role::Orchestrator | Role::Callback)
     }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::model::Model;
 use super::scenario::{Approach, Request, Scenario};
 use crate::core::cost::{Prices, Usage};
+use crate::core::named::Named;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestTruth {
