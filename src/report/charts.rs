@@ -628,10 +628,11 @@ fn breakeven_labels(
 }
 
 fn span_ecdf(a: &Analysis, root: &Area) -> Result<()> {
-    let rest = titled(
-        root,
-        "End-to-end latency (span_ms): cumulative share of requests, per fetch delay",
-    )?;
+    let title = format!(
+        "End-to-end latency ({}): cumulative share of requests, per fetch delay",
+        Metric::Span
+    );
+    let rest = titled(root, &title)?;
     let cols = a.delays.len().clamp(1, 3);
     let rows = a.delays.len().div_ceil(cols).max(1);
     let panels = rest.split_evenly((rows, cols));
