@@ -7,6 +7,8 @@
 //! logpush/YYYYMMDD/<start>_<end>_<hex>.log.gz   the archive (deployment with several scripts)
 //! run-manifest.csv                              the client's request windows and latencies
 //! truth/requests.csv, groups.csv, legs.csv      metrics by experiment.md's definitions
+//! truth/segments.csv, cold.csv                  means per colo and script version, per cold-start flag
+//! truth/delivery.csv                            Logpush delivery delay per event day
 //! truth/archive.json, model.json                delivery counts, parameters, seed
 //! tail/capture.json                             `wrangler tail --format json` of a single-script lab
 //! tail/logpush/...                              the same lab events as a Logpush object
@@ -72,6 +74,8 @@ pub fn run(args: &Options) -> Result<()> {
         "requests": sc.requests.len(),
         "requests_complete": requests.iter().filter(|r| r.complete).count(),
         "requests_without_legs": requests.iter().filter(|r| r.legs == 0).count(),
+        "requests_cold": requests.iter().filter(|r| r.cold_start).count(),
+        "legs_not_ok": requests.iter().map(|r| r.legs_not_ok).sum::<i64>(),
         "background_events": sc.legs.iter().filter(|l| l.request.is_none()).count(),
         "expected": truth::expectations(&model, &prices, &approaches),
     });
@@ -123,25 +127,30 @@ fn archive(
     seed: u64,
 ) -> Result<(Scenario, Vec<truth::RequestTruth>, archive::DeliveryCounts)> {
     let sc = scenario::generate(model, Deployment::Archive, approaches, seed);
-    let lines: Vec<String> = sc.legs.iter().map(render::logpush_line).collect();
+    let lines: Vec<archive::Line> = (sc.legs.iter())
+        .map(|l| archive::Line {
+            event_ms: l.ts,
+            ended_ms: l.ts + l.wall,
+            text: render::logpush_line(l, model),
+        })
+        .collect();
     let event_ids: Vec<u64> = lines
         .iter()
-        .map(|l| xxhash_rust::xxh3::xxh3_64(l.as_bytes()))
-        .collect();
-    let ended: Vec<(i64, String)> = sc
-        .legs
-        .iter()
-        .zip(&lines)
-        .map(|(l, s)| (l.ts + l.wall, s.clone()))
+        .map(|l| xxhash_rust::xxh3::xxh3_64(l.text.as_bytes()))
         .collect();
     let delivery = &mut Rng::named(seed, &["simulate", "archive", "delivery"]);
-    let counts = archive::write(&out.join("logpush"), &ended, model, delivery)?;
+    let (counts, delays) = archive::write(&out.join("logpush"), &lines, model, delivery)?;
     let requests = truth::requests(&sc, &event_ids, model, prices);
     truth::write_csv(&out.join("truth/requests.csv"), &requests)?;
     truth::write_csv(
         &out.join("truth/groups.csv"),
         &truth::groups(&requests, model, prices, approaches),
     )?;
+    let segments = truth::slices(&requests, &truth::SEGMENTS);
+    truth::write_csv(&out.join("truth/segments.csv"), &segments)?;
+    let cold = truth::slices(&requests, &[truth::COLD]);
+    truth::write_csv(&out.join("truth/cold.csv"), &cold)?;
+    truth::write_csv(&out.join("truth/delivery.csv"), &delays)?;
     write_legs(&out.join("truth/legs.csv"), &sc, &event_ids)?;
     write_manifest(&out.join("run-manifest.csv"), &sc)?;
     Ok((sc, requests, counts))
@@ -162,9 +171,10 @@ fn tail_lab(dir: &Path, seed: u64, prices: &Prices) -> Result<usize> {
             1
         };
         for _ in 0..copies {
-            capture.push_str(&serde_json::to_string_pretty(&render::tail_object(leg))?);
+            let object = render::tail_object(leg, &model);
+            capture.push_str(&serde_json::to_string_pretty(&object)?);
             capture.push('\n');
-            ndjson.push_str(&render::logpush_line(leg));
+            ndjson.push_str(&render::logpush_line(leg, &model));
             ndjson.push('\n');
         }
     }
@@ -186,7 +196,7 @@ fn tail_lab(dir: &Path, seed: u64, prices: &Prices) -> Result<usize> {
     let ids: Vec<u64> = sc
         .legs
         .iter()
-        .map(|l| xxhash_rust::xxh3::xxh3_64(render::logpush_line(l).as_bytes()))
+        .map(|l| xxhash_rust::xxh3::xxh3_64(render::logpush_line(l, &model).as_bytes()))
         .collect();
     let requests = truth::requests(&sc, &ids, &model, prices);
     truth::write_csv(&dir.join("truth-requests.csv"), &requests)?;
