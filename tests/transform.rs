@@ -57,7 +57,7 @@ fn assert_requests_match_truth(requests: &Path, truth: &Path, with_latency: bool
             }
             let (got, want): (f64, f64) = (
                 columns[m][i].parse().unwrap(),
-                t[truth_of(*m)].parse().unwrap(),
+                t[truth_of(m)].parse().unwrap(),
             );
             assert!(
                 (got - want).abs() < 1e-9,

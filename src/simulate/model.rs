@@ -45,7 +45,7 @@
 //!
 //! With the defaults the plan's theories come out as follows (expected values
 //! of warm requests at a 1 s delay, default billing: `truth/model.json`
-//! `expected`): the DO wall clock a proxy replaces costs ~70× the Worker CPU it
+//! `expected`): the DO wall clock a proxy replaces costs ~75× the Worker CPU it
 //! adds (theory: 1,000-10,000×, refuted); `simple` cuts the DO wall clock ~39×
 //! (theory: 33-100×, supported) and `current` ~22× (refuted); the orchestrator
 //! hop adds ~4.5 ms of latency (theory: 10-30 ms, refuted); the proxies pay off
