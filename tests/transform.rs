@@ -32,6 +32,13 @@ fn assert_requests_match_truth(requests: &Path, truth: &Path, with_latency: bool
         truth.len(),
         "one request per observable truth request"
     );
+    // A transform that predates per-role billing (contract.md, issue 16) bills
+    // every leg's request: the truth's cost under the other assumption.
+    let by_role = df.column("cost_other_billing_usd_per_million").is_ok();
+    let truth_of = |m: &'static str| match m {
+        "cost_usd_per_million" if !by_role => "cost_other_billing_usd_per_million",
+        _ => m,
+    };
     let ids = text_col(&df, "request_id");
     let columns: HashMap<&str, Vec<String>> = METRICS
         .iter()
@@ -48,7 +55,10 @@ fn assert_requests_match_truth(requests: &Path, truth: &Path, with_latency: bool
             if *m == "cost_usd_per_million" && !approach_known {
                 continue;
             }
-            let (got, want): (f64, f64) = (columns[m][i].parse().unwrap(), t[*m].parse().unwrap());
+            let (got, want): (f64, f64) = (
+                columns[m][i].parse().unwrap(),
+                t[truth_of(m)].parse().unwrap(),
+            );
             assert!(
                 (got - want).abs() < 1e-9,
                 "request {id} {m}: got {got}, truth {want}"

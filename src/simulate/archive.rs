@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::model::Model;
 use crate::io::atomic::write_atomic;
 use crate::stats::rng::Rng;
+use crate::stats::univariate;
 
 /// What was delivered, for the ground truth.
 #[derive(Debug, Default, Serialize, Clone, PartialEq, Eq)]
@@ -32,15 +33,37 @@ struct Delivery {
     at_ms: i64,
     seq: usize,
     line: String,
+    /// The event's `EventTimestampMs`; none for a line cut short.
+    event_ms: Option<i64>,
 }
 
-/// Delivers `lines` (one per event, with the time the event ended) into `dir`.
+/// One event line to deliver.
+pub struct Line {
+    pub event_ms: i64,
+    pub ended_ms: i64,
+    pub text: String,
+}
+
+/// Delivery delay per UTC day of the events: the end time in the name of the
+/// object that holds an intact line (whole seconds) minus its event's
+/// `EventTimestampMs`, every copy counted; quantiles as numpy's default.
+#[derive(Debug, Serialize, Clone, PartialEq)]
+pub struct DeliveryDelay {
+    pub day: String,
+    pub n: usize,
+    pub median_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Delivers `lines` into `dir`; returns what was delivered and how late.
 pub fn write(
     dir: &Path,
-    lines: &[(i64, String)],
+    lines: &[Line],
     model: &Model,
     rng: &mut Rng,
-) -> Result<DeliveryCounts> {
+) -> Result<(DeliveryCounts, Vec<DeliveryDelay>)> {
     let mut counts = DeliveryCounts {
         events: lines.len(),
         ..Default::default()
@@ -48,7 +71,7 @@ pub fn write(
     let mut out = deliveries(lines, model, rng, &mut counts);
     cut_short(lines, model, rng, &mut out, &mut counts);
     out.sort_by_key(|d| (d.at_ms, d.seq));
-    let objects = objects(&out, model, rng);
+    let (objects, delays) = objects(&out, model, rng);
     counts.test_objects = 1;
     counts.lines = out.len();
     counts.objects = objects.len();
@@ -56,18 +79,52 @@ pub fn write(
         *counts.folders.entry(key[..8].to_string()).or_default() += 1;
     }
     write_objects(dir, &objects)?;
-    Ok(counts)
+    Ok((counts, delay_by_day(delays)))
+}
+
+/// (event time, delivery time) pairs summarised per UTC day of the event.
+fn delay_by_day(delays: Vec<(i64, i64)>) -> Vec<DeliveryDelay> {
+    let mut by: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for (event_ms, delivered_ms) in delays {
+        let day = utc(event_ms).format("%Y-%m-%d").to_string();
+        by.entry(day)
+            .or_default()
+            .push((delivered_ms - event_ms) as f64);
+    }
+    by.into_iter()
+        .map(|(day, v)| {
+            let v = univariate::sorted(&v);
+            let q = |p| univariate::quantile_sorted(&v, p);
+            DeliveryDelay {
+                day,
+                n: v.len(),
+                median_ms: q(0.5),
+                p95_ms: q(0.95),
+                p99_ms: q(0.99),
+                max_ms: q(1.0),
+            }
+        })
+        .collect()
+}
+
+fn utc(ms: i64) -> chrono::DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().expect("valid time")
 }
 
 /// Every line once, late or on time, and some twice.
 fn deliveries(
-    lines: &[(i64, String)],
+    lines: &[Line],
     model: &Model,
     rng: &mut Rng,
     counts: &mut DeliveryCounts,
 ) -> Vec<Delivery> {
     let mut out = Vec::with_capacity(lines.len() + lines.len() / 50);
-    for (end_ms, line) in lines {
+    for Line {
+        event_ms,
+        ended_ms: end_ms,
+        text: line,
+    } in lines
+    {
         let (lo, hi) = if rng.chance(model.late_probability) {
             model.late_delay_ms
         } else {
@@ -79,6 +136,7 @@ fn deliveries(
             at_ms,
             seq: out.len(),
             line: line.clone(),
+            event_ms: Some(*event_ms),
         });
         if rng.chance(model.duplicate_probability) {
             let again = at_ms + rng.range(0..120_000);
@@ -86,6 +144,7 @@ fn deliveries(
                 at_ms: again,
                 seq: out.len(),
                 line: line.clone(),
+                event_ms: Some(*event_ms),
             });
             counts.duplicate_lines += 1;
         }
@@ -95,7 +154,7 @@ fn deliveries(
 
 /// Copies of some lines cut short in transit; their intact copies are delivered too.
 fn cut_short(
-    lines: &[(i64, String)],
+    lines: &[Line],
     model: &Model,
     rng: &mut Rng,
     out: &mut Vec<Delivery>,
@@ -103,7 +162,11 @@ fn cut_short(
 ) {
     let malformed = (lines.len() as f64 * model.malformed_per_thousand / 1000.0).round() as usize;
     for _ in 0..malformed {
-        let (end_ms, line) = &lines[rng.below(lines.len())];
+        let Line {
+            ended_ms: end_ms,
+            text: line,
+            ..
+        } = &lines[rng.below(lines.len())];
         let cut = line.len() / 4 + rng.below(line.len() * 3 / 4 - line.len() / 4);
         let cut = (0..=cut)
             .rev()
@@ -113,14 +176,19 @@ fn cut_short(
             at_ms: end_ms + 90_000,
             seq: out.len(),
             line: line[..cut].to_string(),
+            event_ms: None,
         });
         counts.malformed_lines += 1;
     }
 }
 
+/// An object's key and body.
+type Object = (String, Vec<u8>);
+
 /// The job's test object, then one object per batch of deliveries: a batch
 /// ends at the end of its `batch_seconds` window or at `max_lines_per_object`.
-fn objects(out: &[Delivery], model: &Model, rng: &mut Rng) -> Vec<(String, Vec<u8>)> {
+/// Also (event time, delivery time) of each intact line.
+fn objects(out: &[Delivery], model: &Model, rng: &mut Rng) -> (Vec<Object>, Vec<(i64, i64)>) {
     let first = out.first().map_or(model.start_ms, |d| d.at_ms);
     // Written when the job was created.
     let test_at = first - 600_000;
@@ -131,10 +199,11 @@ fn objects(out: &[Delivery], model: &Model, rng: &mut Rng) -> Vec<(String, Vec<u
     let window = model.batch_seconds * 1000;
     let mut batch: Vec<&Delivery> = Vec::new();
     let mut batch_start = 0;
+    let mut delays = Vec::with_capacity(out.len());
     for d in out {
         let full = batch.len() >= model.max_lines_per_object;
         if !batch.is_empty() && (full || d.at_ms >= batch_start + window) {
-            objects.push(object(&batch, rng, batch_start));
+            objects.push(object(&batch, rng, batch_start, &mut delays));
             batch.clear();
         }
         if batch.is_empty() {
@@ -143,14 +212,17 @@ fn objects(out: &[Delivery], model: &Model, rng: &mut Rng) -> Vec<(String, Vec<u
         batch.push(d);
     }
     if !batch.is_empty() {
-        objects.push(object(&batch, rng, batch_start));
+        objects.push(object(&batch, rng, batch_start, &mut delays));
     }
-    objects
+    (objects, delays)
 }
 
-/// One object's key and NDJSON body.
-fn object(batch: &[&Delivery], rng: &mut Rng, start: i64) -> (String, Vec<u8>) {
+/// One object's key and NDJSON body; pushes its intact lines' (event time,
+/// delivery time as its name gives it).
+fn object(batch: &[&Delivery], rng: &mut Rng, start: i64, delays: &mut Vec<(i64, i64)>) -> Object {
     let end = batch.last().map_or(start, |d| d.at_ms);
+    let named_end = end - end.rem_euclid(1000);
+    delays.extend(batch.iter().filter_map(|d| Some((d.event_ms?, named_end))));
     let mut body = Vec::new();
     for d in batch {
         body.extend_from_slice(d.line.as_bytes());
@@ -177,7 +249,7 @@ fn write_objects(dir: &Path, objects: &[(String, Vec<u8>)]) -> Result<()> {
 
 /// `YYYYMMDD/<start>_<end>_<hex>.log.gz`, as a Logpush job with `{DATE}` writes it.
 fn object_key(start_ms: i64, end_ms: i64, rng: &mut Rng) -> String {
-    let t = |ms: i64| Utc.timestamp_millis_opt(ms).single().expect("valid time");
+    let t = utc;
     format!(
         "{}/{}_{}_{:08x}.log.gz",
         t(start_ms).format("%Y%m%d"),

@@ -7,6 +7,8 @@
 //! logpush/YYYYMMDD/<start>_<end>_<hex>.log.gz   the archive (deployment with several scripts)
 //! run-manifest.csv                              the client's request windows and latencies
 //! truth/requests.csv, groups.csv, legs.csv      metrics by experiment.md's definitions
+//! truth/segments.csv, cold.csv                  means per colo and script version, per cold-start flag
+//! truth/delivery.csv                            Logpush delivery delay per event day
 //! truth/archive.json, model.json                delivery counts, parameters, seed
 //! tail/capture.json                             `wrangler tail --format json` of a single-script lab
 //! tail/logpush/...                              the same lab events as a Logpush object
@@ -72,6 +74,8 @@ pub fn run(args: &Options) -> Result<()> {
         "requests": sc.requests.len(),
         "requests_complete": requests.iter().filter(|r| r.complete).count(),
         "requests_without_legs": requests.iter().filter(|r| r.legs == 0).count(),
+        "requests_cold": requests.iter().filter(|r| r.cold_start).count(),
+        "legs_not_ok": requests.iter().map(|r| r.legs_not_ok).sum::<i64>(),
         "background_events": sc.legs.iter().filter(|l| l.request.is_none()).count(),
         "expected": truth::expectations(&model, &prices, &approaches),
     });
@@ -123,25 +127,30 @@ fn archive(
     seed: u64,
 ) -> Result<(Scenario, Vec<truth::RequestTruth>, archive::DeliveryCounts)> {
     let sc = scenario::generate(model, Deployment::Archive, approaches, seed);
-    let lines: Vec<String> = sc.legs.iter().map(render::logpush_line).collect();
+    let lines: Vec<archive::Line> = (sc.legs.iter())
+        .map(|l| archive::Line {
+            event_ms: l.ts,
+            ended_ms: l.ts + l.wall,
+            text: render::logpush_line(l, model),
+        })
+        .collect();
     let event_ids: Vec<u64> = lines
         .iter()
-        .map(|l| xxhash_rust::xxh3::xxh3_64(l.as_bytes()))
-        .collect();
-    let ended: Vec<(i64, String)> = sc
-        .legs
-        .iter()
-        .zip(&lines)
-        .map(|(l, s)| (l.ts + l.wall, s.clone()))
+        .map(|l| xxhash_rust::xxh3::xxh3_64(l.text.as_bytes()))
         .collect();
     let delivery = &mut Rng::named(seed, &["simulate", "archive", "delivery"]);
-    let counts = archive::write(&out.join("logpush"), &ended, model, delivery)?;
+    let (counts, delays) = archive::write(&out.join("logpush"), &lines, model, delivery)?;
     let requests = truth::requests(&sc, &event_ids, model, prices);
     truth::write_csv(&out.join("truth/requests.csv"), &requests)?;
     truth::write_csv(
         &out.join("truth/groups.csv"),
         &truth::groups(&requests, model, prices, approaches),
     )?;
+    let segments = truth::slices(&requests, &truth::SEGMENTS);
+    truth::write_csv(&out.join("truth/segments.csv"), &segments)?;
+    let cold = truth::slices(&requests, &[truth::COLD]);
+    truth::write_csv(&out.join("truth/cold.csv"), &cold)?;
+    truth::write_csv(&out.join("truth/delivery.csv"), &delays)?;
     write_legs(&out.join("truth/legs.csv"), &sc, &event_ids)?;
     write_manifest(&out.join("run-manifest.csv"), &sc)?;
     Ok((sc, requests, counts))
@@ -162,9 +171,10 @@ fn tail_lab(dir: &Path, seed: u64, prices: &Prices) -> Result<usize> {
             1
         };
         for _ in 0..copies {
-            capture.push_str(&serde_json::to_string_pretty(&render::tail_object(leg))?);
+            let object = render::tail_object(leg, &model);
+            capture.push_str(&serde_json::to_string_pretty(&object)?);
             capture.push('\n');
-            ndjson.push_str(&render::logpush_line(leg));
+            ndjson.push_str(&render::logpush_line(leg, &model));
             ndjson.push('\n');
         }
     }
@@ -186,7 +196,7 @@ fn tail_lab(dir: &Path, seed: u64, prices: &Prices) -> Result<usize> {
     let ids: Vec<u64> = sc
         .legs
         .iter()
-        .map(|l| xxhash_rust::xxh3::xxh3_64(render::logpush_line(l).as_bytes()))
+        .map(|l| xxhash_rust::xxh3::xxh3_64(render::logpush_line(l, &model).as_bytes()))
         .collect();
     let requests = truth::requests(&sc, &ids, &model, prices);
     truth::write_csv(&dir.join("truth-requests.csv"), &requests)?;
@@ -273,4 +283,94 @@ fn write_manifest(path: &Path, sc: &Scenario) -> Result<()> {
         })
         .collect();
     truth::write_csv(path, &rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> (Model, Scenario) {
+        let model = Model::new(30, 1.0);
+        let approaches = [Approach::Direct, Approach::Current, Approach::Simple];
+        let sc = scenario::generate(&model, Deployment::Archive, &approaches, 7);
+        (model, sc)
+    }
+
+    #[test]
+    fn chains_start_cold_at_the_first_request_and_after_each_pause() {
+        let (model, sc) = sample();
+        let cold: Vec<_> = sc.requests.iter().filter(|r| r.cold_start).collect();
+        // 30 runs, a pause every 10: three chains per approach.
+        assert_eq!(cold.len(), 3 * 3);
+        assert!(cold.iter().all(|r| r.delay_ms == model.delays_ms[0]));
+        let late = |r: &scenario::Request| {
+            let legs: Vec<_> = r.legs.iter().map(|&i| &sc.legs[i]).collect();
+            let origin = legs.iter().find(|l| l.role == scenario::Role::Origin);
+            let executor = legs.iter().find(|l| l.role == scenario::Role::Executor);
+            Some(executor?.ts - origin?.ts)
+        };
+        for r in &sc.requests {
+            if let Some(gap) = late(r) {
+                assert_eq!(gap > 1000, r.cold_start, "{r:?}: {gap} ms");
+            }
+        }
+    }
+
+    #[test]
+    fn fetch_legs_carry_a_colo_and_the_origin_is_redeployed_mid_run() {
+        let (model, sc) = sample();
+        for leg in &sc.legs {
+            let fetch = matches!(leg.event, scenario::EventKind::Fetch { .. });
+            let origin = leg.role == scenario::Role::Origin;
+            assert_eq!(leg.colo.is_some(), fetch && origin, "{leg:?}");
+        }
+        let colos: std::collections::BTreeSet<_> = sc.requests.iter().map(|r| r.colo).collect();
+        assert_eq!(colos.len(), model.colos.len());
+        let versions: std::collections::BTreeSet<_> = (sc.legs.iter())
+            .filter(|l| l.script == "experiment-origin")
+            .map(|l| model.version(l.script, l.ts))
+            .collect();
+        assert_eq!(versions.len(), 2, "{versions:?}");
+        let failed = sc.legs.iter().filter(|l| l.outcome != "ok").count();
+        assert!((1..20).contains(&failed), "{failed} legs not ok");
+        assert!(sc
+            .legs
+            .iter()
+            .filter(|l| l.outcome != "ok")
+            .all(|l| l.role == scenario::Role::Executor));
+    }
+
+    #[test]
+    fn the_default_billing_leaves_out_only_the_worker_request_fee() {
+        let (model, sc) = sample();
+        let prices = Prices::default();
+        let ids = vec![0; sc.legs.len()];
+        for r in truth::requests(&sc, &ids, &model, &prices) {
+            let fee = r.worker_invocations as f64 * prices.worker_request;
+            let other = r.cost_other_billing_usd_per_million;
+            assert!((other - r.cost_usd_per_million - fee).abs() < 1e-9, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn logpush_delivers_every_line_within_one_to_eleven_minutes() {
+        let (model, sc) = sample();
+        let tmp = tempfile::tempdir().unwrap();
+        let lines: Vec<archive::Line> = (sc.legs.iter())
+            .map(|l| archive::Line {
+                event_ms: l.ts,
+                ended_ms: l.ts + l.wall,
+                text: render::logpush_line(l, &model),
+            })
+            .collect();
+        let rng = &mut Rng::new(1);
+        let (counts, days) = archive::write(tmp.path(), &lines, &model, rng).unwrap();
+        assert_eq!(days.len(), 2, "the run crosses midnight");
+        let n: usize = days.iter().map(|d| d.n).sum();
+        assert_eq!(n, counts.events + counts.duplicate_lines);
+        for d in &days {
+            assert!(d.median_ms >= 60_000.0 && d.max_ms <= 660_000.0, "{d:?}");
+            assert!(d.median_ms <= d.p95_ms && d.p95_ms <= d.p99_ms && d.p99_ms <= d.max_ms);
+        }
+    }
 }

@@ -3,9 +3,11 @@
 
 use serde_json::{json, Value};
 
+use super::model::Model;
 use super::scenario::{EventKind, Leg};
 
-const SCRIPT_VERSION: &str = "620b3c5e-8f7d-4a51-9c1e-2f4b7d9e0a13";
+/// What a failed invocation reports, as (name, message).
+const EXCEPTION: (&str, &str) = ("Error", "fetch failed: upstream connection reset");
 
 fn ray_id(leg: &Leg) -> String {
     format!(
@@ -14,13 +16,24 @@ fn ray_id(leg: &Leg) -> String {
     )
 }
 
-pub fn logpush_line(leg: &Leg) -> String {
+/// A fetch request's `cf` object: the colo, when the leg has one.
+fn cf(leg: &Leg) -> Option<Value> {
+    leg.colo.map(|colo| json!({ "colo": colo }))
+}
+
+pub fn logpush_line(leg: &Leg, model: &Model) -> String {
     let event = match &leg.event {
-        EventKind::Fetch { url, status } => json!({
-            "RayID": ray_id(leg),
-            "Request": {"Method": "GET", "URL": url},
-            "Response": {"Status": status},
-        }),
+        EventKind::Fetch { url, status } => {
+            let mut request = json!({"Method": "GET", "URL": url});
+            if let Some(cf) = cf(leg) {
+                request["cf"] = cf;
+            }
+            json!({
+                "RayID": ray_id(leg),
+                "Request": request,
+                "Response": {"Status": status},
+            })
+        }
         EventKind::Rpc { method } => json!({"rpcMethod": method}),
         EventKind::Alarm { scheduled_ms } => json!({"ScheduledTimeMs": scheduled_ms}),
         EventKind::Scheduled { cron, scheduled_ms } => {
@@ -32,6 +45,10 @@ pub fn logpush_line(leg: &Leg) -> String {
         .iter()
         .map(|m| json!({"Level": "log", "Message": [m], "TimestampMs": leg.ts + 1}))
         .collect();
+    let exceptions: Vec<Value> = failed(leg)
+        .map(|(name, message)| json!({"Name": name, "Message": message, "TimestampMs": leg.ts + leg.wall}))
+        .into_iter()
+        .collect();
     // serde_json's map keeps keys sorted, as Logpush writes them.
     json!({
         "CPUTimeMs": leg.cpu,
@@ -41,25 +58,34 @@ pub fn logpush_line(leg: &Leg) -> String {
         "Event": event,
         "EventTimestampMs": leg.ts,
         "EventType": leg.event.event_type(),
-        "Exceptions": [],
+        "Exceptions": exceptions,
         "ExecutionModel": if leg.durable_object { "durableObject" } else { "stateless" },
         "Logs": logs,
-        "Outcome": "ok",
+        "Outcome": leg.outcome,
         "ScriptName": leg.script,
         "ScriptTags": [],
-        "ScriptVersion": {"ID": SCRIPT_VERSION},
+        "ScriptVersion": {"ID": model.version(leg.script, leg.ts)},
         "Truncated": false,
         "WallTimeMs": leg.wall,
     })
     .to_string()
 }
 
-pub fn tail_object(leg: &Leg) -> Value {
+/// The exception a leg that did not end `ok` reports.
+fn failed(leg: &Leg) -> Option<(&'static str, &'static str)> {
+    (leg.outcome != "ok").then_some(EXCEPTION)
+}
+
+pub fn tail_object(leg: &Leg, model: &Model) -> Value {
     let event = match &leg.event {
-        EventKind::Fetch { url, status } => json!({
-            "request": {"url": url, "method": "GET", "headers": {"user-agent": "proxy-lab-client"}, "cf": {"colo": "AMS"}},
-            "response": {"status": status},
-        }),
+        EventKind::Fetch { url, status } => {
+            let mut request =
+                json!({"url": url, "method": "GET", "headers": {"user-agent": "proxy-lab-client"}});
+            if let Some(cf) = cf(leg) {
+                request["cf"] = cf;
+            }
+            json!({"request": request, "response": {"status": status}})
+        }
         EventKind::Rpc { method } => json!({"rpcMethod": method}),
         EventKind::Alarm { scheduled_ms } => json!({"scheduledTime": scheduled_ms}),
         EventKind::Scheduled { cron, scheduled_ms } => {
@@ -71,16 +97,20 @@ pub fn tail_object(leg: &Leg) -> Value {
         .iter()
         .map(|m| json!({"message": [m], "level": "log", "timestamp": leg.ts + 1}))
         .collect();
+    let exceptions: Vec<Value> = failed(leg)
+        .map(|(name, message)| json!({"name": name, "message": message, "timestamp": leg.ts + leg.wall}))
+        .into_iter()
+        .collect();
     json!({
         "wallTime": leg.wall,
         "cpuTime": leg.cpu,
         "truncated": false,
         "executionModel": if leg.durable_object { "durableObject" } else { "stateless" },
-        "outcome": "ok",
-        "scriptVersion": {"id": SCRIPT_VERSION},
+        "outcome": leg.outcome,
+        "scriptVersion": {"id": model.version(leg.script, leg.ts)},
         "scriptName": leg.script,
         "diagnosticsChannelEvents": [],
-        "exceptions": [],
+        "exceptions": exceptions,
         "logs": logs,
         "eventTimestamp": leg.ts,
         "event": event,

@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::model::{LogNormal, Model};
+use super::model::{Colo, LogNormal, Model};
 use crate::core::named::{named_serde, Named};
 use crate::stats::rng::Rng;
 
@@ -140,6 +140,10 @@ pub struct Leg {
     pub logs: Vec<String>,
     pub role: Role,
     pub request: Option<usize>,
+    /// `cf.colo` of a fetch leg's request.
+    pub colo: Option<&'static str>,
+    /// `ok`, or how the invocation ended.
+    pub outcome: &'static str,
 }
 
 #[derive(Debug, Clone)]
@@ -150,6 +154,10 @@ pub struct Request {
     pub client_send_ms: i64,
     pub client_recv_ms: i64,
     pub run_id: String,
+    /// The colo the request went through (written only on its fetch legs).
+    pub colo: &'static str,
+    /// The first request of its approach, or the first after an idle gap.
+    pub cold_start: bool,
     /// Indices into the scenario's legs; dropped legs are not listed.
     pub legs: Vec<usize>,
 }
@@ -187,13 +195,31 @@ fn ms(x: f64) -> i64 {
     x.round().max(0.0) as i64
 }
 
-/// Extra wall and CPU time when a leg starts cold.
-fn cold(rng: &mut Rng, m: &Model) -> (f64, f64) {
-    if rng.chance(m.cold_start_probability) {
-        (draw(rng, m.cold_start_wall), draw(rng, m.cold_start_cpu))
+/// What a cold start adds to a request: (executor start delay, first leg's
+/// extra wall, executor's extra CPU); nothing when it is warm.
+fn cold(rng: &mut Rng, m: &Model, cold_start: bool) -> (f64, f64, f64) {
+    if cold_start {
+        let delay = draw(rng, m.cold_start_delay);
+        (
+            delay,
+            draw(rng, m.cold_start_wall),
+            draw(rng, m.cold_start_cpu),
+        )
     } else {
-        (0.0, 0.0)
+        (0.0, 0.0, 0.0)
     }
+}
+
+/// A colo drawn by the model's shares.
+fn colo(rng: &mut Rng, m: &Model) -> Colo {
+    let mut u = rng.uniform();
+    for c in &m.colos {
+        if u < c.share {
+            return *c;
+        }
+        u -= c.share;
+    }
+    *m.colos.last().expect("the model has a colo")
 }
 
 /// What the client asked for: one request of an approach at a delay.
@@ -202,6 +228,7 @@ struct Ask {
     delay_ms: i64,
     send_ms: i64,
     run_id: String,
+    cold_start: bool,
 }
 
 /// The requests and the background traffic of `deployment`, each drawn from
@@ -224,16 +251,26 @@ pub fn generate(
     let mut end_ms = model.start_ms;
     for lane in 0..model.lanes {
         let mut t = model.start_ms + lane as i64 * 37;
+        // When each approach's last request of this lane ended.
+        let mut last_end: Vec<Option<i64>> = vec![None; approaches.len()];
         for run in 0..model.runs {
+            if run > 0 && run % model.pause_every_runs.max(1) == 0 {
+                t += model.pause_ms;
+            }
             for &delay_ms in &delays {
-                for &approach in approaches {
+                for (a, &approach) in approaches.iter().enumerate() {
+                    let cold_start =
+                        last_end[a].is_none_or(|end| t - end > model.cold_after_idle_ms);
                     let ask = Ask {
                         approach,
                         delay_ms,
                         send_ms: t,
                         run_id: format!("lane{lane}-run{run}"),
+                        cold_start,
                     };
-                    t = request(&mut sc, model, deployment, ask, rng) + model.gap_ms;
+                    let recv = request(&mut sc, model, deployment, ask, rng);
+                    last_end[a] = Some(recv);
+                    t = recv + model.gap_ms;
                 }
             }
         }
@@ -257,6 +294,7 @@ pub fn generate(
 /// Draws one request's legs into `sc`; returns when the client received the answer.
 fn request(sc: &mut Scenario, m: &Model, deployment: Deployment, ask: Ask, rng: &mut Rng) -> i64 {
     let id = format!("{:012x}", rng.next_u64() & 0xffff_ffff_ffff);
+    let colo = colo(rng, m);
     let draft = Draft {
         m,
         deployment,
@@ -265,9 +303,11 @@ fn request(sc: &mut Scenario, m: &Model, deployment: Deployment, ask: Ask, rng: 
         index: sc.requests.len(),
         names: Names::of(deployment, ask.approach),
         id,
+        colo: colo.name,
+        cold_start: ask.cold_start,
     };
-    let arrive = ask.send_ms as f64 + draw(rng, m.client_net);
-    let fetch = ask.delay_ms as f64 + draw(rng, m.endpoint_jitter);
+    let arrive = ask.send_ms as f64 + colo.extra_net_ms + draw(rng, m.client_net);
+    let fetch = ask.delay_ms as f64 + colo.extra_fetch_ms + draw(rng, m.endpoint_jitter);
     let (mut legs, done) = if ask.approach == Approach::Direct {
         draft.direct(arrive, fetch, rng)
     } else {
@@ -276,7 +316,7 @@ fn request(sc: &mut Scenario, m: &Model, deployment: Deployment, ask: Ask, rng: 
     if ask.approach == Approach::Direct && rng.chance(m.missing_origin_probability) {
         legs.clear();
     }
-    let recv = ms(done + draw(rng, m.client_net));
+    let recv = ms(done + colo.extra_net_ms + draw(rng, m.client_net));
     if deployment == Deployment::TailLab {
         sc.legs.push(draft.controller(ask.send_ms, recv));
     }
@@ -289,6 +329,8 @@ fn request(sc: &mut Scenario, m: &Model, deployment: Deployment, ask: Ask, rng: 
         client_send_ms: ask.send_ms,
         client_recv_ms: recv,
         run_id: ask.run_id,
+        colo: colo.name,
+        cold_start: ask.cold_start,
         legs: Vec::new(),
     });
     recv
@@ -312,6 +354,8 @@ struct Draft<'a> {
     names: Names,
     /// The correlation id its logs (and, in the archive, its URL) carry.
     id: String,
+    colo: &'static str,
+    cold_start: bool,
 }
 
 impl Draft<'_> {
@@ -342,10 +386,12 @@ impl Draft<'_> {
             Role::Executor => (n.script_executor, n.executor, false),
             _ => (n.script_origin, "OriginDO", true),
         };
+        // Only a fetch carries the request's CF properties.
+        let colo = matches!(event, EventKind::Fetch { .. }).then_some(self.colo);
         Leg {
             ts: ms(t.ts),
             wall: ms(t.wall),
-            cpu: ms(t.cpu).max(1),
+            cpu: ms(t.cpu),
             script,
             entrypoint,
             durable_object,
@@ -353,6 +399,8 @@ impl Draft<'_> {
             logs,
             role,
             request: Some(self.index),
+            colo,
+            outcome: "ok",
         }
     }
 
@@ -381,9 +429,9 @@ impl Draft<'_> {
     /// `direct`: the origin DO fetches itself; returns its legs and when it answered.
     fn direct(&self, arrive: f64, fetch: f64, rng: &mut Rng) -> (Vec<Leg>, f64) {
         let m = self.m;
-        let (cold_wall, cold_cpu) = cold(rng, m);
+        let (_, cold_wall, _) = cold(rng, m, self.cold_start);
         let wall = cold_wall + fetch + draw(rng, m.direct_overhead);
-        let cpu = cold_cpu + draw(rng, m.direct_cpu);
+        let cpu = draw(rng, m.direct_cpu);
         let logs = if self.has_id() {
             vec![self.log("direct fetch done")]
         } else {
@@ -402,21 +450,22 @@ impl Draft<'_> {
     /// executor fetches and calls the origin back.
     fn proxied(&self, arrive: f64, fetch: f64, rng: &mut Rng) -> (Vec<Leg>, f64) {
         let m = self.m;
-        let (cold_wall, cold_cpu) = cold(rng, m);
+        let (cold_delay, cold_wall, cold_cpu) = cold(rng, m, self.cold_start);
         let dispatch = Timing {
             ts: arrive,
             wall: cold_wall + draw(rng, m.dispatch_wall),
-            cpu: cold_cpu + draw(rng, m.dispatch_cpu),
+            cpu: draw(rng, m.dispatch_cpu),
         };
         let logs = vec![self.log("proxy fetch dispatched")];
         let mut legs = vec![self.leg(Role::Origin, dispatch, self.origin_event(), logs)];
-        let mut exec_start = arrive + cold_wall + draw(rng, self.hop());
+        let mut exec_start = arrive + draw(rng, self.hop());
         if self.approach == Approach::Current {
             let (leg, forwarded) = self.orchestrator(exec_start, rng);
             legs.push(leg);
             exec_start = forwarded;
         }
-        let done = self.execute(exec_start, fetch, &mut legs, rng);
+        // A cold chain's executor starts late, as in the capture's first requests.
+        let done = self.execute(exec_start + cold_delay, fetch, cold_cpu, &mut legs, rng);
         drop_legs(&mut legs, m, rng);
         (legs, done)
     }
@@ -432,11 +481,10 @@ impl Draft<'_> {
     /// `current`'s orchestrator DO; returns its leg and when the executor starts.
     fn orchestrator(&self, start: f64, rng: &mut Rng) -> (Leg, f64) {
         let m = self.m;
-        let (cold_wall, cold_cpu) = cold(rng, m);
         let t = Timing {
             ts: start,
-            wall: cold_wall + draw(rng, m.orchestrator_wall),
-            cpu: cold_cpu + draw(rng, m.orchestrator_cpu),
+            wall: draw(rng, m.orchestrator_wall),
+            cpu: draw(rng, m.orchestrator_cpu),
         };
         let event = EventKind::Rpc {
             method: self.names.orchestrator_method,
@@ -447,14 +495,20 @@ impl Draft<'_> {
             event,
             vec![self.log("forwarding to executor")],
         );
-        (leg, start + cold_wall + draw(rng, m.orchestrator_forward))
+        (leg, start + draw(rng, m.orchestrator_forward))
     }
 
     /// The executor's fetch and the origin's callback leg; returns when both ended.
-    fn execute(&self, start: f64, fetch: f64, legs: &mut Vec<Leg>, rng: &mut Rng) -> f64 {
+    fn execute(
+        &self,
+        start: f64,
+        fetch: f64,
+        cold_cpu: f64,
+        legs: &mut Vec<Leg>,
+        rng: &mut Rng,
+    ) -> f64 {
         let m = self.m;
-        let (cold_wall, cold_cpu) = cold(rng, m);
-        let callback_start = start + cold_wall + fetch + draw(rng, self.hop());
+        let callback_start = start + fetch + draw(rng, m.callback_hop);
         let callback_wall = draw(rng, m.callback_wall);
         let end = callback_start + callback_wall + draw(rng, m.executor_tail);
         let executor = Timing {
@@ -472,7 +526,11 @@ impl Draft<'_> {
         let event = EventKind::Rpc {
             method: self.names.executor_method,
         };
-        legs.push(self.leg(Role::Executor, executor, event, vec![log]));
+        let mut leg = self.leg(Role::Executor, executor, event, vec![log]);
+        if rng.chance(m.executor_exception_probability) {
+            leg.outcome = "exception";
+        }
+        legs.push(leg);
         let callback = Timing {
             ts: callback_start,
             wall: callback_wall,
@@ -510,6 +568,8 @@ impl Draft<'_> {
             logs: vec![format!(r#"{{"event":"run","reqId":"{id}"}}"#)],
             role: Role::Background,
             request: None,
+            colo: Some(self.colo),
+            outcome: "ok",
         }
     }
 }
@@ -712,6 +772,8 @@ impl Noise {
             logs,
             role: Role::Background,
             request: None,
+            colo: None,
+            outcome: "ok",
         }
     }
 }
