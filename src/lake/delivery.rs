@@ -270,6 +270,20 @@ pub fn by_day<'a>(objects: impl IntoIterator<Item = ObjectDelays<'a>>, window: &
         .collect()
 }
 
+/// All the delays of the days the window may hold, merged.
+pub fn in_window<'a>(objects: impl IntoIterator<Item = ObjectDelays<'a>>, window: &Window) -> Histogram {
+    let mut all = Histogram::default();
+    for object in objects {
+        for (day, hist) in object.days {
+            let day = NaiveDate::parse_from_str(day, "%Y-%m-%d");
+            if day.is_ok_and(|d| window.may_hold_day(d)) {
+                all.merge(hist);
+            }
+        }
+    }
+    all
+}
+
 /// All the delays of objects delivered in `[now_ms − span_ms, now_ms]`, merged.
 pub fn recent<'a>(objects: impl IntoIterator<Item = ObjectDelays<'a>>, now_ms: i64, span_ms: i64) -> Histogram {
     let mut all = Histogram::default();
