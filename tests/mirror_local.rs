@@ -684,9 +684,14 @@ fn each_object_records_its_delivery_time_and_delays_by_event_day() {
     // 2025-11-18T20:50:00Z, the name's batch end.
     let end: i64 = 1_763_499_000_000;
     let line = |ts: i64| GOOD.replace("1763510000000", &ts.to_string());
-    let named = [end - 30_000, end - 90_500, end + 200, end - 86_400_000 - 5_000]
-        .map(line)
-        .join("\n");
+    let named = [
+        end - 30_000,
+        end - 90_500,
+        end + 200,
+        end - 86_400_000 - 5_000,
+    ]
+    .map(line)
+    .join("\n");
     let key = "20251118/20251118T204500Z_20251118T205000Z_1a2b3c4d.log.gz";
     write(&src.join(key), &gzip(named.as_bytes()));
     // No Logpush name: its modification time stands for the delivery.
@@ -746,8 +751,14 @@ fn each_object_records_its_delivery_time_and_delays_by_event_day() {
     assert_eq!(d.rows[1].median_ms, Some(61_000));
     assert_eq!(d.rows[1].max_ms, Some(90_500));
     let section = tracecost::report::delivery::section(&d);
-    assert!(section.contains("1 tail capture objects have no delivery time"), "{section}");
-    assert!(section.contains("1 events have a delivery time before their own"), "{section}");
+    assert!(
+        section.contains("1 tail capture objects have no delivery time"),
+        "{section}"
+    );
+    assert!(
+        section.contains("1 events have a delivery time before their own"),
+        "{section}"
+    );
 }
 
 /// A manifest written before delivery times were recorded still loads; its
@@ -756,12 +767,17 @@ fn each_object_records_its_delivery_time_and_delays_by_event_day() {
 fn a_manifest_without_delivery_fields_loads() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src/20251119");
-    write(&src.join("a.log.gz"), &gzip(good_lines(3, 1763510000000, 5).as_bytes()));
+    write(
+        &src.join("a.log.gz"),
+        &gzip(good_lines(3, 1763510000000, 5).as_bytes()),
+    );
     let lake = tmp.path().join("lake");
     mirror(tmp.path(), &tmp.path().join("src"), &lake, &["--quiet"]);
     let path = lake.join("_manifest.json");
     let mut manifest = read_json(&path);
-    let entry = manifest["objects"]["20251119/a.log.gz"].as_object_mut().unwrap();
+    let entry = manifest["objects"]["20251119/a.log.gz"]
+        .as_object_mut()
+        .unwrap();
     assert_eq!(entry["delivery_source"], "mtime");
     for field in ["delivered_ms", "delivery_source", "delays"] {
         entry.remove(field).unwrap();
@@ -775,7 +791,10 @@ fn a_manifest_without_delivery_fields_loads() {
     assert!(d.rows.is_empty());
     assert_eq!(d.unrecorded_objects, 1);
     let section = tracecost::report::delivery::section(&d);
-    assert!(section.contains("1 Logpush objects were mirrored before"), "{section}");
+    assert!(
+        section.contains("1 Logpush objects were mirrored before"),
+        "{section}"
+    );
 }
 
 /// `delivery.csv` on the embedded sample equals the delays computed here
@@ -803,7 +822,10 @@ fn delivery_csv_equals_the_delays_computed_from_the_lake() {
     step("run", &pipeline, &flags, true);
 
     let df = read_lake(&lake);
-    let (objects, ts) = (str_col(&df, "source_object"), i64_col(&df, "EventTimestampMs"));
+    let (objects, ts) = (
+        str_col(&df, "source_object"),
+        i64_col(&df, "EventTimestampMs"),
+    );
     let mut by_day: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
     for (object, ts) in objects.iter().zip(&ts) {
         let name = object.unwrap().rsplit('/').next().unwrap();
@@ -812,7 +834,10 @@ fn delivery_csv_equals_the_delays_computed_from_the_lake() {
         let ts = ts.unwrap();
         let day = chrono::DateTime::from_timestamp_millis(ts).unwrap();
         let delay = end.and_utc().timestamp_millis() - ts;
-        by_day.entry(day.format("%Y-%m-%d").to_string()).or_default().push(delay);
+        by_day
+            .entry(day.format("%Y-%m-%d").to_string())
+            .or_default()
+            .push(delay);
     }
     let rows = read_csv(&out.join("delivery.csv"));
     assert_eq!(rows.len(), by_day.len());
@@ -872,7 +897,18 @@ fn wait_margin_is_the_recent_p99_delay_or_the_floor_or_the_given_one() {
     let until = until.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let wait = |extra: &[&str]| {
         let mut a = mirror_args(&pipeline, src.to_str().unwrap(), &lake);
-        a.extend(["--wait", "--until", &until, "--every", "1", "--timeout", "30"].map(String::from));
+        a.extend(
+            [
+                "--wait",
+                "--until",
+                &until,
+                "--every",
+                "1",
+                "--timeout",
+                "30",
+            ]
+            .map(String::from),
+        );
         a.extend(extra.iter().map(|s| s.to_string()));
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
         stdout(&run(&a, true))
@@ -886,7 +922,10 @@ fn wait_margin_is_the_recent_p99_delay_or_the_floor_or_the_given_one() {
     // The goal time was 100 s ago: a margin of 103 s holds the wait ~3 s.
     let text = wait(&["--margin", "103"]);
     assert!(text.contains("wait: margin 103 s, from --margin"), "{text}");
-    assert!(text.contains("goal met, polling on for the margin"), "{text}");
+    assert!(
+        text.contains("goal met, polling on for the margin"),
+        "{text}"
+    );
     assert!(text.contains("wait: done"), "{text}");
 
     // Deliveries of 2025 are not recent: the floor.

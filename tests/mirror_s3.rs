@@ -393,7 +393,8 @@ fn an_s3_object_is_delivered_at_its_last_modified() {
     let key = "20251118/20251118T204500Z_20251118T205000Z_1a2b3c4d.log.gz";
     let path = server.root.join(BUCKET).join("workers").join(key);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let event = |ts: i64| format!("{{\"EventTimestampMs\":{ts},\"ScriptName\":\"s\",\"WallTimeMs\":1}}");
+    let event =
+        |ts: i64| format!("{{\"EventTimestampMs\":{ts},\"ScriptName\":\"s\",\"WallTimeMs\":1}}");
     // Stored 2025-11-18T20:52:05Z, 2 min 5 s after the batch end of its name.
     let stored: i64 = 1_763_499_125_000;
     let body = [event(stored - 65_000), event(stored - 200_400)].join("\n");

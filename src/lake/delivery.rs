@@ -233,7 +233,10 @@ pub struct DayRow {
 
 /// Merges the objects' histograms per event day, for the days the window
 /// may hold (a day whose name does not parse is left out).
-pub fn by_day<'a>(objects: impl IntoIterator<Item = ObjectDelays<'a>>, window: &Window) -> Vec<DayRow> {
+pub fn by_day<'a>(
+    objects: impl IntoIterator<Item = ObjectDelays<'a>>,
+    window: &Window,
+) -> Vec<DayRow> {
     let mut days: BTreeMap<NaiveDate, (u64, Histogram, Vec<DeliverySource>)> = BTreeMap::new();
     for object in objects {
         for (day, hist) in object.days {
@@ -271,7 +274,10 @@ pub fn by_day<'a>(objects: impl IntoIterator<Item = ObjectDelays<'a>>, window: &
 }
 
 /// All the delays of the days the window may hold, merged.
-pub fn in_window<'a>(objects: impl IntoIterator<Item = ObjectDelays<'a>>, window: &Window) -> Histogram {
+pub fn in_window<'a>(
+    objects: impl IntoIterator<Item = ObjectDelays<'a>>,
+    window: &Window,
+) -> Histogram {
     let mut all = Histogram::default();
     for object in objects {
         for (day, hist) in object.days {
@@ -285,7 +291,11 @@ pub fn in_window<'a>(objects: impl IntoIterator<Item = ObjectDelays<'a>>, window
 }
 
 /// All the delays of objects delivered in `[now_ms − span_ms, now_ms]`, merged.
-pub fn recent<'a>(objects: impl IntoIterator<Item = ObjectDelays<'a>>, now_ms: i64, span_ms: i64) -> Histogram {
+pub fn recent<'a>(
+    objects: impl IntoIterator<Item = ObjectDelays<'a>>,
+    now_ms: i64,
+    span_ms: i64,
+) -> Histogram {
     let mut all = Histogram::default();
     let from = now_ms.saturating_sub(span_ms);
     for object in objects {
@@ -312,7 +322,10 @@ mod tests {
         assert_eq!(bucket_ms(0), 0);
         assert_eq!(bucket_ms(1999), 1000);
         assert_eq!(bucket_ms(SECONDS_UNTIL_MS - 1), SECONDS_UNTIL_MS - 1000);
-        assert_eq!(bucket_ms(SECONDS_UNTIL_MS + HOUR_MS + 5), SECONDS_UNTIL_MS + HOUR_MS);
+        assert_eq!(
+            bucket_ms(SECONDS_UNTIL_MS + HOUR_MS + 5),
+            SECONDS_UNTIL_MS + HOUR_MS
+        );
         assert_eq!(bucket_ms(i64::MAX), MAX_DURATION_MS);
     }
 
@@ -366,12 +379,23 @@ mod tests {
         .into();
         let b: BTreeMap<String, Histogram> = [("2025-11-18".to_string(), hist(&[3000, -1]))].into();
         let objects = [
-            ObjectDelays { source: DeliverySource::ObjectName, delivered_ms: 0, days: &a },
-            ObjectDelays { source: DeliverySource::LastModified, delivered_ms: 0, days: &b },
+            ObjectDelays {
+                source: DeliverySource::ObjectName,
+                delivered_ms: 0,
+                days: &a,
+            },
+            ObjectDelays {
+                source: DeliverySource::LastModified,
+                delivered_ms: 0,
+                days: &b,
+            },
         ];
         let rows = by_day(objects, &Window::default());
         assert_eq!(rows.len(), 2);
-        assert_eq!((rows[0].objects, rows[0].events, rows[0].negative), (2, 4, 1));
+        assert_eq!(
+            (rows[0].objects, rows[0].events, rows[0].negative),
+            (2, 4, 1)
+        );
         assert_eq!(rows[0].median_ms, Some(2000));
         assert_eq!(rows[0].max_ms, Some(3000));
         assert_eq!(rows[0].source, "last_modified,object_name");

@@ -8,8 +8,8 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::core::format::InputFormat;
-use crate::lake::delivery::{DeliverySource, Histogram, ObjectDelays};
 use crate::io::atomic::write_atomic;
+use crate::lake::delivery::{DeliverySource, Histogram, ObjectDelays};
 
 pub const FILE_NAME: &str = "_manifest.json";
 

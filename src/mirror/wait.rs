@@ -79,7 +79,11 @@ pub fn margin(given: Option<GivenMargin>, manifest: &Manifest, now_ms: i64) -> M
     };
     let p99 = Duration::from_millis(p99.max(0) as u64);
     let length = p99.max(MARGIN_FLOOR);
-    let at_floor = if length > p99 { ", raised to the floor" } else { "" };
+    let at_floor = if length > p99 {
+        ", raised to the floor"
+    } else {
+        ""
+    };
     Margin {
         length,
         why: format!(
@@ -228,7 +232,10 @@ fn announce_margin(mirror: &super::Options, goal: &Goal) -> Result<Option<i64>> 
     let m = margin(mirror.margin, &Manifest::load(&mirror.lake)?, now_ms());
     let secs = m.length.as_secs();
     let Some(time) = goal.time_ms() else {
-        println!("wait: margin {secs} s ({}) does not apply to --events: a count is met or not", m.why);
+        println!(
+            "wait: margin {secs} s ({}) does not apply to --events: a count is met or not",
+            m.why
+        );
         return Ok(None);
     };
     let ready = time.saturating_add(m.length.as_millis().min(i64::MAX as u128) as i64);

@@ -52,9 +52,10 @@ pub fn read(lake: &Path, window: &Window) -> Result<Delivery> {
         sources,
         ..Default::default()
     };
-    let with_rows = manifest.objects.values().filter(|e| {
-        e.status == Status::Ingested && e.rows > 0 && in_window(e, window)
-    });
+    let with_rows = manifest
+        .objects
+        .values()
+        .filter(|e| e.status == Status::Ingested && e.rows > 0 && in_window(e, window));
     for entry in with_rows {
         if entry.format == Some(InputFormat::Tail) {
             d.tail_objects += 1;
@@ -134,7 +135,10 @@ pub fn section(d: &Delivery) -> String {
     let mut out = String::from("## How late Logpush delivered\n\n");
     let mut notes = Vec::new();
     if d.rows.is_empty() {
-        notes.push("No Logpush object of the window has a delivery time, so the delay is unknown.".to_string());
+        notes.push(
+            "No Logpush object of the window has a delivery time, so the delay is unknown."
+                .to_string(),
+        );
     } else {
         let sources: Vec<String> = d
             .sources

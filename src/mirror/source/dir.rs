@@ -154,7 +154,7 @@ fn describe(path: &Path, key: String) -> Result<ObjectRef> {
             source: DeliverySource::ObjectName,
         }),
         // A file whose time is unknown (0) has no delivery time.
-        None => (mtime > 0).then(|| Delivered {
+        None => (mtime > 0).then_some(Delivered {
             ms: (mtime / 1_000_000) as i64,
             source: DeliverySource::Mtime,
         }),
