@@ -674,3 +674,278 @@ fn every_row_of_an_object_larger_than_a_row_group_names_its_format() {
         "logpush"
     );
 }
+
+/// Issue 16: an object's delivery time, from where the source tells it, and
+/// its events' delays by event day, in the manifest.
+#[test]
+fn each_object_records_its_delivery_time_and_delays_by_event_day() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    // 2025-11-18T20:50:00Z, the name's batch end.
+    let end: i64 = 1_763_499_000_000;
+    let line = |ts: i64| GOOD.replace("1763510000000", &ts.to_string());
+    let named = [
+        end - 30_000,
+        end - 90_500,
+        end + 200,
+        end - 86_400_000 - 5_000,
+    ]
+    .map(line)
+    .join("\n");
+    let key = "20251118/20251118T204500Z_20251118T205000Z_1a2b3c4d.log.gz";
+    write(&src.join(key), &gzip(named.as_bytes()));
+    // No Logpush name: its modification time stands for the delivery.
+    let copied = src.join("copies/batch.log.gz");
+    write(&copied, &gzip(line(end).as_bytes()));
+    let mtime = std::time::UNIX_EPOCH + std::time::Duration::from_millis(end as u64 + 61_000);
+    fs::File::options()
+        .write(true)
+        .open(&copied)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/tail");
+    fs::copy(sample.join("capture.json"), src.join("capture.json")).unwrap();
+    let lake = tmp.path().join("lake");
+    mirror(tmp.path(), &src, &lake, &["--quiet"]);
+
+    let manifest = read_json(&lake.join("_manifest.json"));
+    let entry = &manifest["objects"][key];
+    assert_eq!(entry["delivered_ms"], end);
+    assert_eq!(entry["delivery_source"], "object_name");
+    // 30 s and 90.5 s on the 18th, to the second; 200 ms early, apart; a day
+    // and 5 s on the 17th, in its hour's bucket; the maximum exact.
+    assert_eq!(
+        entry["delays"]["2025-11-18"],
+        serde_json::json!({"counts": "30:1 90:1", "negative": 1, "max_ms": 90_500})
+    );
+    assert_eq!(
+        entry["delays"]["2025-11-17"],
+        serde_json::json!({"counts": "86400:1", "max_ms": 86_405_000})
+    );
+    let copy = &manifest["objects"]["copies/batch.log.gz"];
+    assert_eq!(copy["delivery_source"], "mtime");
+    assert_eq!(copy["delivered_ms"], end + 61_000);
+    assert_eq!(copy["delays"]["2025-11-18"]["counts"], "61:1");
+    // A tail capture is written as events happen: no delivery time.
+    let tail = &manifest["objects"]["capture.json"];
+    assert_eq!(tail["format"], "tail");
+    assert!(tail.get("delivered_ms").is_none() && tail.get("delays").is_none());
+
+    let window = tracecost::core::window::Window::default();
+    let d = tracecost::report::delivery::read(&lake, &window).unwrap();
+    assert_eq!((d.tail_objects, d.unrecorded_objects), (1, 0));
+    let days: Vec<(String, u64, u64, u64)> = d
+        .rows
+        .iter()
+        .map(|r| (r.day.to_string(), r.objects, r.events, r.negative))
+        .collect();
+    assert_eq!(
+        days,
+        [
+            ("2025-11-17".to_string(), 1, 1, 0),
+            ("2025-11-18".to_string(), 2, 4, 1)
+        ]
+    );
+    assert_eq!(d.rows[1].source, "object_name,mtime");
+    assert_eq!(d.rows[1].median_ms, Some(61_000));
+    assert_eq!(d.rows[1].max_ms, Some(90_500));
+    let section = tracecost::report::delivery::section(&d);
+    assert!(
+        section.contains("1 tail capture objects have no delivery time"),
+        "{section}"
+    );
+    assert!(
+        section.contains("1 events have a delivery time before their own"),
+        "{section}"
+    );
+}
+
+/// A manifest written before delivery times were recorded still loads; its
+/// objects stay current and are named as lacking a delivery time.
+#[test]
+fn a_manifest_without_delivery_fields_loads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src/20251119");
+    write(
+        &src.join("a.log.gz"),
+        &gzip(good_lines(3, 1763510000000, 5).as_bytes()),
+    );
+    let lake = tmp.path().join("lake");
+    mirror(tmp.path(), &tmp.path().join("src"), &lake, &["--quiet"]);
+    let path = lake.join("_manifest.json");
+    let mut manifest = read_json(&path);
+    let entry = manifest["objects"]["20251119/a.log.gz"]
+        .as_object_mut()
+        .unwrap();
+    assert_eq!(entry["delivery_source"], "mtime");
+    for field in ["delivered_ms", "delivery_source", "delays"] {
+        entry.remove(field).unwrap();
+    }
+    fs::write(&path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+
+    let out = stdout(&mirror(tmp.path(), &tmp.path().join("src"), &lake, &[]));
+    assert!(out.contains("0 read (0.0 MB), 1 unchanged"), "{out}");
+    let window = tracecost::core::window::Window::default();
+    let d = tracecost::report::delivery::read(&lake, &window).unwrap();
+    assert!(d.rows.is_empty());
+    assert_eq!(d.unrecorded_objects, 1);
+    let section = tracecost::report::delivery::section(&d);
+    assert!(
+        section.contains("1 Logpush objects were mirrored before"),
+        "{section}"
+    );
+}
+
+/// `delivery.csv` on the embedded sample equals the delays computed here
+/// from the lake's rows and their objects' names: nearest rank, rounded
+/// down to the second, the maximum exact.
+#[test]
+fn delivery_csv_equals_the_delays_computed_from_the_lake() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pipeline = root.join("pipelines/proxy-fetch.toml");
+    let (lake, out) = (tmp.path().join("lake"), tmp.path().join("out"));
+    let quarantine = tmp.path().join("q");
+    let flags = [
+        "--lake",
+        lake.to_str().unwrap(),
+        "--quarantine",
+        quarantine.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--no-charts",
+        "--resamples",
+        "100",
+        "--quiet",
+    ];
+    step("run", &pipeline, &flags, true);
+
+    let df = read_lake(&lake);
+    let (objects, ts) = (
+        str_col(&df, "source_object"),
+        i64_col(&df, "EventTimestampMs"),
+    );
+    let mut by_day: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
+    for (object, ts) in objects.iter().zip(&ts) {
+        let name = object.unwrap().rsplit('/').next().unwrap();
+        let end = name.split('_').nth(1).unwrap();
+        let end = chrono::NaiveDateTime::parse_from_str(end, "%Y%m%dT%H%M%SZ").unwrap();
+        let ts = ts.unwrap();
+        let day = chrono::DateTime::from_timestamp_millis(ts).unwrap();
+        let delay = end.and_utc().timestamp_millis() - ts;
+        by_day
+            .entry(day.format("%Y-%m-%d").to_string())
+            .or_default()
+            .push(delay);
+    }
+    let rows = read_csv(&out.join("delivery.csv"));
+    assert_eq!(rows.len(), by_day.len());
+    for (row, (day, mut delays)) in rows.iter().zip(by_day) {
+        delays.sort();
+        assert!(delays[0] >= 0, "the simulator delivers after the event");
+        let rank = |q: f64| (q * delays.len() as f64).ceil() as usize - 1;
+        let second = |q: f64| (delays[rank(q)] / 1000 * 1000).to_string();
+        assert_eq!(row["day"], day);
+        assert_eq!(row["events"], delays.len().to_string());
+        assert_eq!(row["negative"], "0");
+        assert_eq!(row["median_ms"], second(0.5), "{row:?}");
+        assert_eq!(row["p95_ms"], second(0.95), "{row:?}");
+        assert_eq!(row["p99_ms"], second(0.99), "{row:?}");
+        assert_eq!(row["max_ms"], delays.last().unwrap().to_string());
+        assert_eq!(row["source"], "object_name");
+    }
+    let parquet = read_parquet(&out.join("delivery.parquet"));
+    assert_eq!(parquet.height(), rows.len());
+    assert_eq!(text_col(&parquet, "median_ms")[0], rows[0]["median_ms"]);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let section = &md[md.find("## How late Logpush delivered").unwrap()..];
+    let median_s = rows[0]["median_ms"].parse::<i64>().unwrap() / 1000;
+    assert!(
+        section.contains(&format!("| {} |", rows[0]["day"]))
+            && section.contains(&format!("| {median_s} s |"))
+            && section.contains("batch end time in the object's name"),
+        "{section}"
+    );
+}
+
+/// `mirror --wait` prints its margin: the lake's recent p99 delivery delay
+/// and from how many events, the floor when no delivery is recent, or the
+/// one given; and it polls on until the goal's time plus the margin.
+#[test]
+fn wait_margin_is_the_recent_p99_delay_or_the_floor_or_the_given_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = chrono::Utc::now().timestamp_millis() / 1000 * 1000;
+    let name = |ms: i64| {
+        let t = chrono::DateTime::from_timestamp_millis(ms).unwrap();
+        format!(
+            "{}/{}_{}_00c0ffee.log.gz",
+            t.format("%Y%m%d"),
+            t.format("%Y%m%dT%H%M%SZ"),
+            t.format("%Y%m%dT%H%M%SZ")
+        )
+    };
+    let src = tmp.path().join("src");
+    let events = [now - 90_000, now - 90_000, now - 87_500]
+        .map(|ts| GOOD.replace("1763510000000", &ts.to_string()))
+        .join("\n");
+    // Delivered a minute ago: delays 30, 30 and 27.5 s.
+    write(&src.join(name(now - 60_000)), &gzip(events.as_bytes()));
+    let lake = tmp.path().join("lake");
+    let pipeline = empty_pipeline(tmp.path());
+    let until = chrono::DateTime::from_timestamp_millis(now - 100_000).unwrap();
+    let until = until.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let wait = |extra: &[&str]| {
+        let mut a = mirror_args(&pipeline, src.to_str().unwrap(), &lake);
+        a.extend(
+            [
+                "--wait",
+                "--until",
+                &until,
+                "--every",
+                "1",
+                "--timeout",
+                "30",
+            ]
+            .map(String::from),
+        );
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        stdout(&run(&a, true))
+    };
+    let text = wait(&[]);
+    assert!(
+        text.contains("wait: margin 30 s, the p99 delivery delay (30 s, to the second) of 3 events in the objects the lake received in the last 7 days (floor 0 s)"),
+        "{text}"
+    );
+    assert!(text.contains("wait: done"), "{text}");
+    // The goal time was 100 s ago: a margin of 103 s holds the wait ~3 s.
+    let text = wait(&["--margin", "103"]);
+    assert!(text.contains("wait: margin 103 s, from --margin"), "{text}");
+    assert!(
+        text.contains("goal met, polling on for the margin"),
+        "{text}"
+    );
+    assert!(text.contains("wait: done"), "{text}");
+
+    // Deliveries of 2025 are not recent: the floor.
+    let old = tmp.path().join("old");
+    write(
+        &old.join("20251119/20251119T000000Z_20251119T000100Z_1a.log.gz"),
+        &gzip(GOOD.as_bytes()),
+    );
+    let old_lake = tmp.path().join("old-lake");
+    let mut a = mirror_args(&pipeline, old.to_str().unwrap(), &old_lake);
+    a.extend(["--wait", "--events", "1"].map(String::from));
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let text = stdout(&run(&a, true));
+    assert!(
+        text.contains("margin 0 s (the floor of 0 s: no object the lake received in the last 7 days has a delivery time) does not apply to --events"),
+        "{text}"
+    );
+    let mut a = mirror_args(&pipeline, old.to_str().unwrap(), &old_lake);
+    a.extend(["--margin", "5m"].map(String::from));
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let err = stderr(&run(&a, false));
+    assert!(err.contains("--margin only apply with --wait"), "{err}");
+}

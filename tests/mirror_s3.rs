@@ -382,3 +382,34 @@ fn an_object_larger_than_the_memory_cap_is_skipped_and_listed_and_the_rest_read(
     );
     assert_eq!(server.gets(), 1, "the large object is never fetched");
 }
+
+/// Issue 16: an S3 object's delivery time is the listing's LastModified
+/// (even when its name carries a batch end time), and its events' delays
+/// are measured from it.
+#[test]
+fn an_s3_object_is_delivered_at_its_last_modified() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("s3"));
+    let key = "20251118/20251118T204500Z_20251118T205000Z_1a2b3c4d.log.gz";
+    let path = server.root.join(BUCKET).join("workers").join(key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let event =
+        |ts: i64| format!("{{\"EventTimestampMs\":{ts},\"ScriptName\":\"s\",\"WallTimeMs\":1}}");
+    // Stored 2025-11-18T20:52:05Z, 2 min 5 s after the batch end of its name.
+    let stored: i64 = 1_763_499_125_000;
+    let body = [event(stored - 65_000), event(stored - 200_400)].join("\n");
+    std::fs::write(&path, gzip(body.as_bytes())).unwrap();
+    let modified = std::time::UNIX_EPOCH + std::time::Duration::from_millis(stored as u64);
+    let file = std::fs::File::options().write(true).open(&path).unwrap();
+    file.set_modified(modified).unwrap();
+    drop(file);
+    let lake = tmp.path().join("lake");
+    ok(mirror_s3(tmp.path(), &server, &lake, &[], &CREDENTIALS));
+    let entry = &read_json(&lake.join("_manifest.json"))["objects"][key];
+    assert_eq!(entry["delivery_source"], "last_modified");
+    assert_eq!(entry["delivered_ms"], stored);
+    assert_eq!(
+        entry["delays"]["2025-11-18"],
+        serde_json::json!({"counts": "65:1 200:1", "max_ms": 200_400})
+    );
+}

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::format::InputFormat;
 use crate::io::atomic::write_atomic;
+use crate::lake::delivery::{DeliverySource, Histogram, ObjectDelays};
 
 pub const FILE_NAME: &str = "_manifest.json";
 
@@ -48,6 +49,26 @@ pub struct Entry {
     /// were dropped before they reached the capture.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sampling_notices: u64,
+    /// When the object was delivered (ms since the epoch); none for tail
+    /// captures, and in manifests written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_source: Option<DeliverySource>,
+    /// (delivered − event time) of its lake rows, by event day `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub delays: BTreeMap<String, Histogram>,
+}
+
+impl Entry {
+    /// Its delays, when it has a delivery time.
+    pub fn delivery(&self) -> Option<ObjectDelays<'_>> {
+        Some(ObjectDelays {
+            source: self.delivery_source?,
+            delivered_ms: self.delivered_ms?,
+            days: &self.delays,
+        })
+    }
 }
 
 fn is_zero(n: &u64) -> bool {

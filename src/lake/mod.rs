@@ -10,6 +10,7 @@
 //! Names starting with `_` or `.` are skipped by pyarrow/pandas dataset readers.
 //! Every lake file is written through `io::atomic`.
 
+pub mod delivery;
 pub mod derived;
 pub mod filters;
 pub mod lock;

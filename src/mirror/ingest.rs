@@ -30,6 +30,7 @@ use super::source::{ObjectRef, ObjectSource};
 use crate::core::format::InputFormat;
 use crate::core::limits::InputLimits;
 use crate::core::named::Named;
+use crate::lake::delivery::{Delivered, Histogram};
 use crate::lake::manifest::{Entry, Status};
 
 /// Read buffer size: a Logpush object is a few KB gzipped and ~150 KB of text.
@@ -109,7 +110,7 @@ fn attempt<'a>(
         inner: raw,
         failed: failed.clone(),
     };
-    let mut writer = Box::new(ObjectWriter::new(dest, &obj.key, rejects));
+    let mut writer = Box::new(ObjectWriter::new(dest, obj, rejects));
     match read_content(reader, obj, format, &mut writer) {
         Ok((format, tail)) => Ok(Attempt::Read {
             writer,
@@ -481,14 +482,18 @@ struct ObjectWriter<'a> {
     /// Why the format could not be told from the first lines, if it could not.
     undecided: Option<String>,
     messages: Vec<String>,
+    delivered: Option<Delivered>,
+    /// (delivered − event time) of the rows, by event day: at most
+    /// `MAX_DAYS` bounded histograms.
+    delays: BTreeMap<i32, Histogram>,
 }
 
 impl<'a> ObjectWriter<'a> {
-    fn new(dest: &'a Destinations<'a>, key: &str, rejects: &'a mut Rejects) -> Self {
+    fn new(dest: &'a Destinations<'a>, obj: &ObjectRef, rejects: &'a mut Rejects) -> Self {
         ObjectWriter {
             dest,
-            key: key.to_string(),
-            stem: object_stem(key),
+            key: obj.key.clone(),
+            stem: object_stem(&obj.key),
             format_name: "",
             dates: BTreeMap::new(),
             rejects_from: rejects.written(),
@@ -503,6 +508,8 @@ impl<'a> ObjectWriter<'a> {
             tail_files: Vec::new(),
             undecided: None,
             messages: Vec::new(),
+            delivered: obj.delivered,
+            delays: BTreeMap::new(),
         }
     }
 
@@ -564,6 +571,10 @@ impl<'a> ObjectWriter<'a> {
         };
         sink.batch.push(row, line);
         self.rows += 1;
+        if let Some(delivered) = self.delivered {
+            let delay = delivered.ms.saturating_sub(row.event_timestamp_ms);
+            self.delays.entry(day).or_default().add(delay);
+        }
         if sink.batch.len() >= ROW_GROUP || sink.batch.bytes() >= GROUP_BYTES {
             flush(sink, &self.key, self.format_name).map_err(write_error)?;
         }
@@ -637,6 +648,7 @@ impl<'a> ObjectWriter<'a> {
     fn abort(&mut self) {
         // Dropping a sink's writer removes its temporary file.
         self.dates.clear();
+        self.delays.clear();
         // A failed rollback leaves records of an object the manifest does not
         // name; the next run's `Rejects` starts a new file for it anyway.
         let _ = self.rejects.rollback(self.rejects_from);
@@ -661,6 +673,12 @@ impl<'a> ObjectWriter<'a> {
         } else {
             Status::Ingested
         };
+        // A tail capture is written as events happen: it has no delivery.
+        let delivered = self.delivered.filter(|_| format != Some(InputFormat::Tail));
+        let delays = match delivered {
+            Some(_) => std::mem::take(&mut self.delays),
+            None => BTreeMap::new(),
+        };
         let entry = Entry {
             size: obj.size,
             version: obj.version.clone(),
@@ -674,6 +692,12 @@ impl<'a> ObjectWriter<'a> {
             files,
             quarantine,
             sampling_notices: self.sampling_notices,
+            delivered_ms: delivered.map(|d| d.ms),
+            delivery_source: delivered.map(|d| d.source),
+            delays: delays
+                .into_iter()
+                .map(|(day, h)| (day_name(day), h))
+                .collect(),
         };
         Ok(Outcome {
             entry,
@@ -713,6 +737,12 @@ impl<'a> ObjectWriter<'a> {
     }
 }
 
+/// `YYYY-MM-DD` of days since the epoch (checked dates, as `partition_dir`).
+fn day_name(epoch_day: i32) -> String {
+    let dir = partition_dir(epoch_day);
+    dir.strip_prefix("date=").unwrap_or(&dir).to_string()
+}
+
 fn flush(sink: &mut DateSink, key: &str, format: &str) -> Result<()> {
     let df = sink.batch.take_frame(key, format)?;
     if sink.writer.is_none() {
@@ -743,6 +773,9 @@ fn quarantine_object(
         files: Vec::new(),
         quarantine: vec![data, note],
         sampling_notices: 0,
+        delivered_ms: None,
+        delivery_source: None,
+        delays: BTreeMap::new(),
     };
     Ok(Outcome {
         entry,

@@ -52,6 +52,8 @@ pub struct Options {
     pub limits: InputLimits,
     pub quiet: bool,
     pub s3: S3Section,
+    /// `mirror --wait`'s margin when given (`--margin`, `[mirror] margin`).
+    pub margin: Option<wait::GivenMargin>,
 }
 
 /// Counts for the end-of-step summary.

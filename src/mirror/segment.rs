@@ -188,6 +188,7 @@ mod tests {
             key: key.into(),
             size: 1,
             version: "v".into(),
+            delivered: None,
         }
     }
 

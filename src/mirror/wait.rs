@@ -1,5 +1,9 @@
 //! `tracecost mirror --wait`: Logpush delivers events 1-10 minutes after
-//! they happen, so the mirror polls until the lake holds what the analysis needs.
+//! they happen, so the mirror polls until the lake holds what the analysis
+//! needs, and then until the goal's time plus a margin has passed, so that
+//! the events delivered late arrive too. The margin is `--margin` (or
+//! `[mirror] margin`), else the p99 delivery delay of the objects the lake
+//! received in the last 7 days, never below [`MARGIN_FLOOR`].
 
 use std::time::{Duration, Instant};
 
@@ -9,7 +13,9 @@ use polars::prelude::*;
 
 use crate::core::numbers::thousands;
 use crate::core::window::parse_utc;
+use crate::lake::delivery;
 use crate::lake::filters::Filters;
+use crate::lake::manifest::{Entry, Manifest};
 use crate::lake::run_manifest::{self, RunWindow};
 use crate::lake::{in_window, scan_lake};
 
@@ -31,6 +37,61 @@ pub struct WaitOptions {
     pub timeout: Duration,
     /// The pipeline's filters: `--events` counts only the rows they keep.
     pub filters: Filters,
+}
+
+/// The least default margin: none, as before the margin was learnt from the
+/// lake (the wait ends when the goal is met).
+pub const MARGIN_FLOOR: Duration = Duration::ZERO;
+/// Deliveries this recent make the default margin.
+const RECENT_MS: i64 = 7 * 86_400_000;
+
+/// A margin the user gave, and where (`--margin`, `[mirror] margin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GivenMargin {
+    pub length: Duration,
+    pub from: &'static str,
+}
+
+/// The margin a wait uses, and why, in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Margin {
+    pub length: Duration,
+    pub why: String,
+}
+
+/// The given margin, else the p99 delivery delay of the objects delivered
+/// in the 7 days before `now_ms`, at least [`MARGIN_FLOOR`].
+pub fn margin(given: Option<GivenMargin>, manifest: &Manifest, now_ms: i64) -> Margin {
+    if let Some(g) = given {
+        return Margin {
+            length: g.length,
+            why: format!("from {}", g.from),
+        };
+    }
+    let objects = manifest.objects.values().filter_map(Entry::delivery);
+    let recent = delivery::recent(objects, now_ms, RECENT_MS);
+    let floor = MARGIN_FLOOR.as_secs();
+    let Some(p99) = recent.quantile(0.99) else {
+        return Margin {
+            length: MARGIN_FLOOR,
+            why: format!("the floor of {floor} s: no object the lake received in the last 7 days has a delivery time"),
+        };
+    };
+    let p99 = Duration::from_millis(p99.max(0) as u64);
+    let length = p99.max(MARGIN_FLOOR);
+    let at_floor = if length > p99 {
+        ", raised to the floor"
+    } else {
+        ""
+    };
+    Margin {
+        length,
+        why: format!(
+            "the p99 delivery delay ({} s, to the second) of {} events in the objects the lake received in the last 7 days{at_floor} (floor {floor} s)",
+            p99.as_secs(),
+            thousands(recent.non_negative()),
+        ),
+    }
 }
 
 /// `90`, `90s`, `10m`, `1h` → a duration.
@@ -90,6 +151,15 @@ impl Goal {
                 thousands(w.len() as u64)
             ),
             Goal::Events(n) => format!("{} events matching the pipeline's filters", thousands(*n)),
+        }
+    }
+
+    /// The event time the margin counts from: none for a count of events.
+    fn time_ms(&self) -> Option<i64> {
+        match self {
+            Goal::Until(t) => Some(t.timestamp_millis()),
+            Goal::Windows(w) => w.iter().map(|w| w.end_ms).max(),
+            Goal::Events(_) => None,
         }
     }
 }
@@ -152,7 +222,34 @@ fn progress(goal: &Goal, ts: &[i64]) -> (bool, String) {
     }
 }
 
-/// Mirrors, checks, sleeps, until the goal is met or the timeout passes.
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// The margin of this wait, printed once the first poll has brought the
+/// lake's latest deliveries in.
+fn announce_margin(mirror: &super::Options, goal: &Goal) -> Result<Option<i64>> {
+    let m = margin(mirror.margin, &Manifest::load(&mirror.lake)?, now_ms());
+    let secs = m.length.as_secs();
+    let Some(time) = goal.time_ms() else {
+        println!(
+            "wait: margin {secs} s ({}) does not apply to --events: a count is met or not",
+            m.why
+        );
+        return Ok(None);
+    };
+    let ready = time.saturating_add(m.length.as_millis().min(i64::MAX as u128) as i64);
+    let at = DateTime::from_timestamp_millis(ready).unwrap_or_default();
+    println!(
+        "wait: margin {secs} s, {}: done once the goal is met and it is {}",
+        m.why,
+        at.to_rfc3339_opts(SecondsFormat::Secs, true)
+    );
+    Ok(Some(ready))
+}
+
+/// Mirrors, checks, sleeps, until the goal is met and its margin has
+/// passed, or the timeout passes.
 pub fn run(mirror: &super::Options, options: &WaitOptions) -> Result<()> {
     let started = Instant::now();
     let goal = options.goal.describe();
@@ -161,16 +258,25 @@ pub fn run(mirror: &super::Options, options: &WaitOptions) -> Result<()> {
         options.every.as_secs(),
         options.timeout.as_secs()
     );
+    let mut ready_ms = None;
     loop {
         super::run(mirror)?;
+        let ready = match ready_ms {
+            Some(ready) => ready,
+            None => *ready_ms.insert(announce_margin(mirror, &options.goal)?),
+        };
         let timestamps = matching_timestamps(mirror, &options.filters)?;
-        let (done, how_far) = progress(&options.goal, &timestamps);
-        if done {
+        let (met, mut how_far) = progress(&options.goal, &timestamps);
+        let wait_ms = ready.map_or(0, |r| r.saturating_sub(now_ms()));
+        if met && wait_ms <= 0 {
             println!(
                 "wait: done after {} s: {how_far}",
                 started.elapsed().as_secs()
             );
             return Ok(());
+        }
+        if met {
+            how_far = format!("{how_far}; goal met, polling on for the margin ({} s more, see --margin) to let late deliveries in", (wait_ms + 999) / 1000);
         }
         let left = options.timeout.saturating_sub(started.elapsed());
         if left.is_zero() {

@@ -1,6 +1,6 @@
 //! report.md: the answer first, then the evidence, then how it was computed.
 
-mod table;
+pub(super) mod table;
 
 use super::analysis::{has_interval, Analysis, BreakevenRow, ComparisonRow, Settings, Verdict};
 use crate::core::metric::{Metric, Unit};
@@ -22,6 +22,8 @@ pub struct Context<'a> {
     pub without_complete: Vec<(String, usize)>,
     /// wrangler tail's sampling notices over the lake's sources.
     pub sampling_notices: u64,
+    /// "How late Logpush delivered" (`report::delivery::section`).
+    pub delivery: &'a str,
 }
 
 fn money(v: f64) -> String {
@@ -119,6 +121,7 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
         evidence(a, c, &lv),
         differences(a, &lv),
         quality(c),
+        c.delivery.to_string(),
         method(a, s),
     ]
     .concat()

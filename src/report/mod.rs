@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod charts;
 pub mod csv;
+pub mod delivery;
 pub mod markdown;
 pub mod tables;
 
@@ -170,6 +171,9 @@ pub struct Options {
     /// The approaches the pipeline file names, to say which have no complete request.
     pub approaches: Vec<String>,
     pub charts: bool,
+    /// The lake, whose manifest holds the delivery delays, and the window.
+    pub lake: PathBuf,
+    pub window: crate::core::window::Window,
 }
 
 pub fn run(opts: &Options) -> Result<Written> {
@@ -194,6 +198,7 @@ pub fn run(opts: &Options) -> Result<Written> {
     let a = a?;
     requests_written?;
     write_tables(&a, &quality, out)?;
+    let delivery_section = delivery::write(&opts.lake, &opts.window, out)?;
     let charts = opts.charts;
     if charts {
         charts::write_all(&a, &out.join("charts"))?;
@@ -208,6 +213,7 @@ pub fn run(opts: &Options) -> Result<Written> {
         quality,
         charts,
         without_complete,
+        delivery: &delivery_section,
     };
     write_atomic(
         &out.join("report.md"),

@@ -94,6 +94,12 @@ pub struct StepArgs {
     #[arg(long, value_name = "DURATION", default_value = "10m")]
     pub timeout: String,
 
+    /// With --wait: once the goal is met, poll on until its time plus this
+    /// margin has passed, for late deliveries (default: [mirror] margin, else
+    /// the p99 delivery delay of the objects the lake received in the last 7 days).
+    #[arg(long, value_name = "DURATION")]
+    pub margin: Option<String>,
+
     /// Print only errors and the final summary line.
     #[arg(long, short)]
     pub quiet: bool,

@@ -18,7 +18,7 @@ use crate::core::paths::tidy;
 use crate::core::window::{parse_utc, Window};
 use crate::lake::derived::derived_dir;
 use crate::mirror::source::s3::S3Section;
-use crate::mirror::wait::{self, Goal, WaitOptions};
+use crate::mirror::wait::{self, GivenMargin, Goal, WaitOptions};
 use crate::mirror::SourceSpec;
 use crate::report::ReportSection;
 use crate::transform::rules::TransformSection;
@@ -78,6 +78,8 @@ pub struct MirrorSection {
     pub max_line_bytes: Option<usize>,
     /// Bytes one object may put in the quarantine; past it bad lines are only counted.
     pub max_quarantine_bytes: Option<u64>,
+    /// `--wait`'s margin (`90s`, `5m`); default: learnt from the lake's deliveries.
+    pub margin: Option<String>,
 }
 
 impl MirrorSection {
@@ -255,6 +257,8 @@ impl Settings {
             analysis: report.analysis_settings(&file.prices)?,
             approaches: rules.approaches.keys().cloned().collect(),
             charts: report.charts.unwrap_or(true) && !args.no_charts,
+            lake: mirror.lake.clone(),
+            window: mirror.window,
         };
         let transform = transform::Options {
             lake: mirror.lake.clone(),
@@ -274,8 +278,8 @@ impl Settings {
 
 /// `transform` and `report` do not mirror: a wait flag given to them is a mistake.
 pub fn refuse_wait(args: &StepArgs) -> Result<()> {
-    if args.wait || args.until.is_some() || args.events.is_some() {
-        bail!("--wait, --until and --events apply to `mirror` and `run` only");
+    if args.wait || args.until.is_some() || args.events.is_some() || args.margin.is_some() {
+        bail!("--wait, --until, --events and --margin apply to `mirror` and `run` only");
     }
     Ok(())
 }
@@ -313,15 +317,27 @@ fn mirror_options(args: &StepArgs, file: &PipelineFile, base: &Path) -> Result<m
         limits: file.mirror.limits()?,
         quiet: args.quiet,
         s3: s3_section(file.source.s3.clone(), args),
+        margin: given_margin(args, &file.mirror)?,
     })
+}
+
+/// `--margin`, else `[mirror] margin`: a bad one is an error naming it.
+fn given_margin(args: &StepArgs, file: &MirrorSection) -> Result<Option<GivenMargin>> {
+    let (text, from) = match (&args.margin, &file.margin) {
+        (Some(t), _) => (t, "--margin"),
+        (None, Some(t)) => (t, "[mirror] margin"),
+        (None, None) => return Ok(None),
+    };
+    let length = wait::parse_duration(text).map_err(|e| anyhow::anyhow!("{from}: {e}"))?;
+    Ok(Some(GivenMargin { length, from }))
 }
 
 /// `--wait` and its goal, for the steps that mirror; `--until` and
 /// `--events` alone are a mistake.
 pub fn wait_options(args: &StepArgs, rules: &TransformSection) -> Result<Option<WaitOptions>> {
     if !args.wait {
-        if args.until.is_some() || args.events.is_some() {
-            bail!("--until and --events only apply with --wait");
+        if args.until.is_some() || args.events.is_some() || args.margin.is_some() {
+            bail!("--until, --events and --margin only apply with --wait");
         }
         return Ok(None);
     }

@@ -16,6 +16,7 @@ use anyhow::{bail, Context, Result};
 
 use super::{folder_date, Listing, ObjectRef, ObjectSource, Skipped, Unreadable};
 use crate::core::window::Window;
+use crate::lake::delivery::{name_end_ms, Delivered, DeliverySource};
 
 pub struct DirSource {
     root: PathBuf,
@@ -147,10 +148,22 @@ fn describe(path: &Path, key: String) -> Result<ObjectRef> {
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos());
+    let delivered = match name_end_ms(&key) {
+        Some(ms) => Some(Delivered {
+            ms,
+            source: DeliverySource::ObjectName,
+        }),
+        // A file whose time is unknown (0) has no delivery time.
+        None => (mtime > 0).then_some(Delivered {
+            ms: (mtime / 1_000_000) as i64,
+            source: DeliverySource::Mtime,
+        }),
+    };
     Ok(ObjectRef {
         key,
         size: meta.len(),
         version: format!("mtime:{mtime}"),
+        delivered,
     })
 }
 

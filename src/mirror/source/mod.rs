@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 use crate::core::paths::tidy;
 use crate::core::redact::redact_userinfo;
 use crate::core::window::Window;
+use crate::lake::delivery::Delivered;
 
 pub mod dir;
 pub mod s3;
@@ -81,6 +82,8 @@ pub struct ObjectRef {
     pub size: u64,
     /// ETag, or modification time for files: a change means re-read.
     pub version: String,
+    /// When it was delivered, where the source can tell.
+    pub delivered: Option<Delivered>,
 }
 
 /// What a listing found: the objects to read, and the entries it will not

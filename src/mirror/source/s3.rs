@@ -24,6 +24,7 @@ use serde::Deserialize;
 use super::{folder_date, Listing, ObjectRef, ObjectSource};
 use crate::core::redact::{has_userinfo, redact_userinfo};
 use crate::core::window::Window;
+use crate::lake::delivery::{Delivered, DeliverySource};
 use crate::stats::rng::{stream_id, Rng};
 
 /// `[source]` fields that only S3 sources use.
@@ -358,6 +359,12 @@ impl S3Source {
                     key: rel,
                     size: o.size().unwrap_or(0).max(0) as u64,
                     version: o.e_tag().unwrap_or("").to_string(),
+                    delivered: (o.last_modified())
+                        .and_then(|t| t.to_millis().ok())
+                        .map(|ms| Delivered {
+                            ms,
+                            source: DeliverySource::LastModified,
+                        }),
                 });
             }
             match (page.is_truncated(), page.next_continuation_token()) {
