@@ -1,6 +1,6 @@
 //! What the report answers, computed from complete requests: grouped
 //! statistics with bootstrap intervals, comparisons against the baseline,
-//! break-even delays and verdicts on the plan's theories.
+//! break-even delays and verdicts on the pipeline file's claims.
 
 use std::collections::BTreeMap;
 
@@ -8,8 +8,10 @@ use anyhow::{bail, Result};
 use polars::prelude::*;
 use rayon::prelude::*;
 
+use super::claims::{self, Claim, ClaimRow};
+use super::Frame;
 use crate::core::cost::Prices;
-use crate::core::metric::{Metric, Unit};
+use crate::core::metric::Metric;
 use crate::stats::bootstrap::{percentile_interval, stream_id, Config, Estimate, Interval};
 use crate::stats::regression::{break_even, fit_groups, GroupMean, Line};
 use crate::stats::resampled::{estimate, replicates, Resampled, View};
@@ -46,10 +48,13 @@ impl Group {
 pub struct Settings {
     pub bootstrap: Config,
     pub baseline: String,
-    pub hypothesis_delay_ms: i64,
     /// (other, baseline) pairs compared besides each approach against the baseline.
     pub extra_pairs: Vec<(String, String)>,
     pub prices: Prices,
+    /// `[[report.claims]]`, checked, in the file's order.
+    pub claims: Vec<Claim>,
+    /// Title, question and metrics of the report.
+    pub frame: Frame,
 }
 
 #[derive(Debug, Clone)]
@@ -116,41 +121,6 @@ impl Verdict {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct HypothesisRow {
-    pub id: String,
-    pub claim: String,
-    pub range: (f64, f64),
-    pub unit: Unit,
-    pub measured: Estimate,
-    pub verdict: Verdict,
-    /// Requests in the smallest group the measure comes from.
-    pub n: usize,
-}
-
-impl HypothesisRow {
-    /// A claim that the measure lies in `range`, judged by its interval.
-    fn judged(
-        id: String,
-        claim: String,
-        range: (f64, f64),
-        unit: Unit,
-        measured: Estimate,
-        n: usize,
-    ) -> Self {
-        let verdict = Verdict::of(measured.ci, range);
-        HypothesisRow {
-            id,
-            claim,
-            range,
-            unit,
-            measured,
-            verdict,
-            n,
-        }
-    }
-}
-
 /// A fitted cost line with a bootstrap band, for the chart.
 #[derive(Debug, Clone)]
 pub struct Fit {
@@ -168,9 +138,8 @@ pub struct Analysis {
     pub summary: Vec<SummaryRow>,
     pub comparisons: Vec<ComparisonRow>,
     pub breakeven: Vec<BreakevenRow>,
-    pub hypotheses: Vec<HypothesisRow>,
+    pub claims: Vec<ClaimRow>,
     pub fits: Vec<Fit>,
-    pub hypothesis_delay_ms: Option<i64>,
     pub has_client_latency: bool,
     /// The level of every interval, as configured.
     pub confidence: f64,
@@ -188,7 +157,7 @@ pub const NO_INTERVAL: Interval = Interval {
 pub const MIN_REQUESTS_FOR_INTERVAL: usize = 2;
 
 /// `e`, its interval left out when a group it comes from has `n` < 2 requests.
-fn shown(e: Estimate, n: usize) -> Estimate {
+pub(super) fn shown(e: Estimate, n: usize) -> Estimate {
     if n >= MIN_REQUESTS_FOR_INTERVAL {
         e
     } else {
@@ -348,8 +317,8 @@ impl Grouping {
 
 /// A group's requests resampled once for every metric; client latencies,
 /// known for some requests only, on their own.
-struct Sampled<'a> {
-    group: &'a Group,
+pub(super) struct Sampled<'a> {
+    pub(super) group: &'a Group,
     requests: Resampled,
     latency: Option<Resampled>,
 }
@@ -377,7 +346,7 @@ impl Sampled<'_> {
     }
 
     /// The resampled table holding `metric`, and its column there.
-    fn column(&self, metric: Metric) -> Option<(&Resampled, usize)> {
+    pub(super) fn column(&self, metric: Metric) -> Option<(&Resampled, usize)> {
         match metric {
             Metric::ClientLatency => self.latency.as_ref().map(|r| (r, 0)),
             m => Some((&self.requests, metric_column(m))),
@@ -405,7 +374,7 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
     let sampled: Vec<Sampled> = groups.par_iter().map(|g| Sampled::new(g, cfg)).collect();
     let summary = summaries(&sampled, &with_latency(&Metric::OF_LEGS), cfg);
     let pairs = compared_pairs(&approaches, s);
-    let compared = with_latency(&Metric::COMPARED);
+    let compared = s.frame.compared(has_client_latency);
     let comparisons = comparisons(&sampled, &delays, &pairs, &compared, cfg);
     let fits: Vec<Fit> = approaches
         .iter()
@@ -416,11 +385,7 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
         .filter(|a| **a != s.baseline)
         .map(|a| breakeven_row(&sampled, a, &s.baseline, &fits, cfg))
         .collect();
-    let hypothesis_delay_ms = delays
-        .iter()
-        .copied()
-        .min_by_key(|d| d.abs_diff(s.hypothesis_delay_ms));
-    let hypotheses = hypotheses(&sampled, &approaches, &delays, hypothesis_delay_ms, s);
+    let claims = claims::evaluate(&sampled, &fits, &delays, s);
     Ok(Analysis {
         approaches,
         delays,
@@ -428,9 +393,8 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
         summary,
         comparisons,
         breakeven,
-        hypotheses,
+        claims,
         fits,
-        hypothesis_delay_ms,
         has_client_latency,
         confidence: cfg.confidence,
     })
@@ -548,7 +512,7 @@ fn resampled_requests<'a>(groups: &[&'a Sampled]) -> Vec<&'a Resampled> {
 }
 
 /// The smallest group of `groups`, in requests.
-fn fewest(groups: &[&Sampled]) -> usize {
+pub(super) fn fewest(groups: &[&Sampled]) -> usize {
     groups.iter().map(|g| g.requests.n()).min().unwrap_or(0)
 }
 
@@ -584,7 +548,7 @@ fn fit_with_band(sampled: &[Sampled], approach: &str, delays: &[i64], cfg: &Conf
     })
 }
 
-fn breakeven_row(
+pub(super) fn breakeven_row(
     sampled: &[Sampled],
     approach: &str,
     baseline: &str,
@@ -654,108 +618,6 @@ fn breakeven_row(
         format!("{approach} is cheaper than {baseline} above this delay")
     };
     row(Some(point), Some(ci), note)
-}
-
-/// H3, one hop fewer: simple against current, averaged over the delays both have.
-fn hop_hypothesis(sampled: &[Sampled], delays: &[i64], cfg: &Config) -> Option<HypothesisRow> {
-    let find =
-        |a: &str, d: i64| (sampled.iter()).find(|g| g.group.approach == a && g.group.delay_ms == d);
-    let span = metric_column(Metric::Span);
-    let (many, few) = ("current", "simple");
-    let both: Vec<&Resampled> = delays
-        .iter()
-        .filter_map(|d| Some([&find(many, *d)?.requests, &find(few, *d)?.requests]))
-        .flatten()
-        .collect();
-    if both.is_empty() {
-        return None;
-    }
-    let n = both.iter().map(|r| r.n()).min().unwrap_or(0);
-    let pairs = both.len() / 2;
-    let [cut] = estimate(cfg, &both, |v| {
-        let diffs: f64 = (0..pairs)
-            .map(|i| v.mean(2 * i, span) - v.mean(2 * i + 1, span))
-            .sum();
-        [diffs / pairs as f64]
-    });
-    let cut = shown(cut, n);
-    let claim = format!(
-        "One hop fewer ({few} vs {many}) cuts latency by 10-30 ms ({}, mean difference over {pairs} delays)",
-        Metric::Span
-    );
-    Some(HypothesisRow::judged(
-        "H3".into(),
-        claim,
-        (10.0, 30.0),
-        Unit::Ms,
-        cut,
-        n,
-    ))
-}
-
-fn hypotheses(
-    sampled: &[Sampled],
-    approaches: &[String],
-    delays: &[i64],
-    at: Option<i64>,
-    s: &Settings,
-) -> Vec<HypothesisRow> {
-    let mut out = Vec::new();
-    let find = |a: &str, d: i64| {
-        sampled
-            .iter()
-            .find(|g| g.group.approach == a && g.group.delay_ms == d)
-    };
-    let cfg = &s.bootstrap;
-    let p = &s.prices;
-    let (wall, cpu) = (
-        metric_column(Metric::DoWall),
-        metric_column(Metric::WorkerCpu),
-    );
-    if let Some(d) = at {
-        for a in approaches.iter().filter(|a| **a != s.baseline) {
-            let (Some(base), Some(proxy)) = (find(&s.baseline, d), find(a, d)) else {
-                continue;
-            };
-            let pair = [&base.requests, &proxy.requests];
-            // Wall and CPU of the proxy's requests come from the same resample.
-            let n = fewest(&[base, proxy]);
-            let [saving] = estimate(cfg, &pair, |v| {
-                let replaced = (v.mean(0, wall) - v.mean(1, wall)) * p.do_wall_ms;
-                [replaced / (v.mean(1, cpu) * p.worker_cpu_ms)]
-            });
-            let saving = shown(saving, n);
-            let claim = format!(
-                "Worker CPU billing is ~1,000-10,000x cheaper than the DO wall clock it replaces ({a}, {d} ms fetch: cost of DO wall time saved / cost of Worker CPU added)"
-            );
-            let range = (1_000.0, 10_000.0);
-            out.push(HypothesisRow::judged(
-                format!("H1 {a}"),
-                claim,
-                range,
-                Unit::Times,
-                saving,
-                n,
-            ));
-            let [ratio] = estimate(cfg, &pair, |v| [v.mean(0, wall) / v.mean(1, wall)]);
-            let ratio = shown(ratio, n);
-            let claim = format!(
-                "For a {d} ms fetch, {a} cuts billed DO wall clock 33-100x ({}'s {} / {a}'s)",
-                s.baseline,
-                Metric::DoWall
-            );
-            out.push(HypothesisRow::judged(
-                format!("H2 {a}"),
-                claim,
-                (33.0, 100.0),
-                Unit::Times,
-                ratio,
-                n,
-            ));
-        }
-    }
-    out.extend(hop_hypothesis(sampled, delays, cfg));
-    out
 }
 
 #[cfg(test)]
