@@ -817,9 +817,11 @@ mod tests {
             .into_iter()
             .chain([Metric::ClientLatency])
             .collect();
+        let drawing = all.clone();
         std::thread::spawn(move || {
-            let drawn =
-                std::panic::catch_unwind(|| write_all(&hostile(), &all, &target).map(|f| f.len()));
+            let drawn = std::panic::catch_unwind(|| {
+                write_all(&hostile(), &drawing, &target).map(|f| f.len())
+            });
             let _ = done.send(drawn.map_err(|_| "panicked"));
         });
         let drawn = result

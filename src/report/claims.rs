@@ -160,7 +160,9 @@ impl ClaimSpec {
     /// without an id.
     pub fn resolve(&self, index: usize, declared: &[String]) -> Result<Claim> {
         let Some(id) = self.id.clone().filter(|id| !id.trim().is_empty()) else {
-            bail!("report.claims[{index}]: id is missing: give each claim an id, such as \"H1\"");
+            bail!(
+                "report.claims[{index}]: id is missing: give each claim an id, such as \"cost-1\""
+            );
         };
         let at = format!("report.claims[\"{}\"]", id.escape_debug());
         let missing = |field: &str| anyhow::anyhow!("{at}: {field} is missing");
