@@ -197,7 +197,7 @@ fn draw(a: &Analysis, metric: Metric, root: &Area) -> Result<()> {
         Metric::DoWall => do_wall(a, root),
         other => {
             let groups: Vec<&Group> = a.groups.iter().collect();
-            let title = format!("{} per request", other.meaning());
+            let title = format!("{other} per request: {}", other.meaning());
             let y = format!("{} per request ({})", other.column(), other.unit().label());
             points_by_delay(a, root, other, &title, &y, false, &groups)
         }

@@ -41,7 +41,9 @@ fn ms(v: f64) -> String {
 /// comes from, says why an interval is missing.
 fn with_ci(e: &Estimate, f: fn(f64) -> String, n: usize) -> String {
     if has_interval(e) {
-        format!("{} ({}-{})", f(e.value), f(e.ci.low), f(e.ci.high))
+        // "-25 ms to -18 ms": a dash between negatives would read as a minus.
+        let to = if e.ci.low < 0.0 { " to " } else { "-" };
+        format!("{} ({}{to}{})", f(e.value), f(e.ci.low), f(e.ci.high))
     } else {
         format!("{} ({})", f(e.value), no_interval(n))
     }
@@ -112,11 +114,14 @@ fn count(v: f64) -> String {
     thousands_f(v)
 }
 
+/// A ratio to three significant digits: 0.95x, 6.07x, 26.7x, 1,000x.
 fn times(v: f64) -> String {
     if v.abs() >= 100.0 {
         format!("{}x", thousands_f(v))
-    } else {
+    } else if v.abs() >= 10.0 {
         format!("{v:.1}x")
+    } else {
+        format!("{v:.2}x")
     }
 }
 
@@ -296,12 +301,21 @@ fn claims(a: &Analysis, lv: &str) -> String {
         };
         t.push(vec![
             format!("{}: {} ({})", c.id, c.claim, h.what),
-            format!("{}-{}", fmt(c.range.0), fmt(c.range.1)),
+            claimed_range(c.range, fmt),
             (h.measured.as_ref()).map_or("-".into(), |m| with_ci(m, fmt, h.n)),
             verdict,
         ]);
     }
     paragraph("**Claims from the pipeline file**:") + &table(&t)
+}
+
+/// "10 ms-30 ms", or "-100 ms to -1 ms" where a dash would read as a minus.
+fn claimed_range((low, high): (f64, f64), fmt: fn(f64) -> String) -> String {
+    if low < 0.0 || high < 0.0 {
+        format!("{} to {}", fmt(low), fmt(high))
+    } else {
+        format!("{}-{}", fmt(low), fmt(high))
+    }
 }
 
 /// A metric's section: its title and its caption, where `{lv}` stands for
@@ -465,11 +479,19 @@ fn recommendation(a: &Analysis, s: &Settings) -> String {
             "Only `{baseline}` has complete requests: there is nothing to compare it with."
         );
     };
-    let mut text = format!(
-        "**Keep `{best}`**: of the approaches compared with `{baseline}`, it is the cheapest at {}",
-        where_cheapest(a, &alternatives, best, top)
-    );
-    text += &when_to_use(a, s, best);
+    let mut text = if baseline_cheaper(a, baseline, best, top) {
+        format!(
+            "**Keep `{baseline}`**: at {}, the longest delay measured, no approach compared with it costs less; the closest is `{best}`{}",
+            delay_label(top),
+            pays_off(a, s, best)
+        )
+    } else {
+        format!(
+            "**Keep `{best}`**: of the approaches compared with `{baseline}`, it is the cheapest at {}{}",
+            where_cheapest(a, &alternatives, best, top),
+            when_to_use(a, s, best)
+        )
+    };
     text.push('.');
     let others = latency_notes(a, s, &alternatives, best, top);
     if !others.is_empty() {
@@ -493,6 +515,30 @@ fn where_cheapest(a: &Analysis, alternatives: &[&str], best: &str, top: i64) -> 
         "every delay measured".into()
     } else {
         delay_label(top)
+    }
+}
+
+/// Whether the baseline costs no more than `best` at `top`.
+fn baseline_cheaper(a: &Analysis, baseline: &str, best: &str, top: i64) -> bool {
+    match (mean_cost(a, baseline, top), mean_cost(a, best, top)) {
+        (Some(b), Some(o)) => b <= o,
+        _ => false,
+    }
+}
+
+/// Where `best`, dearer than the baseline, would pay off, as a clause.
+fn pays_off(a: &Analysis, s: &Settings, best: &str) -> String {
+    let Some(b) = a.breakeven.iter().find(|b| b.approach == best) else {
+        return String::new();
+    };
+    match b.delay_ms {
+        Some(x) if x >= 0.0 => format!(
+            ", which would pay off only for fetches longer than about {} ({})",
+            ms(x),
+            breakeven_interval(b, s.bootstrap.confidence)
+        ),
+        Some(_) => String::new(),
+        None => format!("; {}", b.note),
     }
 }
 
