@@ -8,7 +8,9 @@ use anyhow::{bail, Result};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::claims::{self, Claim, ClaimRow};
+pub use super::claims::Verdict;
+use super::claims::{self, BreakEven, Claim, ClaimRow};
+pub use super::interval::{has_interval, shown, MIN_REQUESTS_FOR_INTERVAL, NO_INTERVAL};
 use super::Frame;
 use crate::core::cost::Prices;
 use crate::core::metric::Metric;
@@ -92,35 +94,6 @@ pub struct BreakevenRow {
     pub note: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Supported,
-    Refuted,
-    Inconclusive,
-}
-
-impl Verdict {
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Supported => "supported",
-            Verdict::Refuted => "refuted",
-            Verdict::Inconclusive => "inconclusive",
-        }
-    }
-
-    /// Supported when the interval lies inside the claimed range, refuted when
-    /// it lies wholly outside, inconclusive when it straddles a bound.
-    pub fn of(ci: Interval, range: (f64, f64)) -> Self {
-        if ci.low >= range.0 && ci.high <= range.1 {
-            Verdict::Supported
-        } else if ci.high < range.0 || ci.low > range.1 {
-            Verdict::Refuted
-        } else {
-            Verdict::Inconclusive
-        }
-    }
-}
-
 /// A fitted cost line with a bootstrap band, for the chart.
 #[derive(Debug, Clone)]
 pub struct Fit {
@@ -143,34 +116,6 @@ pub struct Analysis {
     pub has_client_latency: bool,
     /// The level of every interval, as configured.
     pub confidence: f64,
-}
-
-/// What a group of one request gives in place of an interval: resamples of
-/// one value all equal it, so its interval would have no width and claim a
-/// certainty the data cannot give.
-pub const NO_INTERVAL: Interval = Interval {
-    low: f64::NAN,
-    high: f64::NAN,
-};
-
-/// Fewest requests in every group an interval is read from.
-pub const MIN_REQUESTS_FOR_INTERVAL: usize = 2;
-
-/// `e`, its interval left out when a group it comes from has `n` < 2 requests.
-pub(super) fn shown(e: Estimate, n: usize) -> Estimate {
-    if n >= MIN_REQUESTS_FOR_INTERVAL {
-        e
-    } else {
-        Estimate {
-            ci: NO_INTERVAL,
-            ..e
-        }
-    }
-}
-
-/// Whether an estimate has an interval to show.
-pub fn has_interval(e: &Estimate) -> bool {
-    e.ci.low.is_finite() && e.ci.high.is_finite()
 }
 
 impl Analysis {
@@ -317,8 +262,8 @@ impl Grouping {
 
 /// A group's requests resampled once for every metric; client latencies,
 /// known for some requests only, on their own.
-pub(super) struct Sampled<'a> {
-    pub(super) group: &'a Group,
+struct Sampled<'a> {
+    group: &'a Group,
     requests: Resampled,
     latency: Option<Resampled>,
 }
@@ -346,7 +291,7 @@ impl Sampled<'_> {
     }
 
     /// The resampled table holding `metric`, and its column there.
-    pub(super) fn column(&self, metric: Metric) -> Option<(&Resampled, usize)> {
+    fn column(&self, metric: Metric) -> Option<(&Resampled, usize)> {
         match metric {
             Metric::ClientLatency => self.latency.as_ref().map(|r| (r, 0)),
             m => Some((&self.requests, metric_column(m))),
@@ -385,7 +330,12 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
         .filter(|a| **a != s.baseline)
         .map(|a| breakeven_row(&sampled, a, &s.baseline, &fits, cfg))
         .collect();
-    let claims = claims::evaluate(&sampled, &fits, &delays, s);
+    let measured = Measured {
+        sampled: &sampled,
+        fits: &fits,
+        cfg,
+    };
+    let claims = claims::evaluate(&measured, &delays, &s.claims, cfg, &s.prices);
     Ok(Analysis {
         approaches,
         delays,
@@ -512,7 +462,7 @@ fn resampled_requests<'a>(groups: &[&'a Sampled]) -> Vec<&'a Resampled> {
 }
 
 /// The smallest group of `groups`, in requests.
-pub(super) fn fewest(groups: &[&Sampled]) -> usize {
+fn fewest(groups: &[&Sampled]) -> usize {
     groups.iter().map(|g| g.requests.n()).min().unwrap_or(0)
 }
 
@@ -548,7 +498,7 @@ fn fit_with_band(sampled: &[Sampled], approach: &str, delays: &[i64], cfg: &Conf
     })
 }
 
-pub(super) fn breakeven_row(
+fn breakeven_row(
     sampled: &[Sampled],
     approach: &str,
     baseline: &str,
@@ -620,31 +570,41 @@ pub(super) fn breakeven_row(
     row(Some(point), Some(ci), note)
 }
 
+/// What the claims read: the resampled groups and the cost fits.
+struct Measured<'a> {
+    sampled: &'a [Sampled<'a>],
+    fits: &'a [Fit],
+    cfg: &'a Config,
+}
+
+impl claims::Source for Measured<'_> {
+    fn table(&self, approach: &str, delay_ms: i64, metric: Metric) -> Option<(&Resampled, usize)> {
+        (self.sampled.iter())
+            .find(|g| g.group.approach == approach && g.group.delay_ms == delay_ms)
+            .and_then(|g| g.column(metric))
+    }
+
+    fn measured(&self, approach: &str) -> bool {
+        self.sampled.iter().any(|g| g.group.approach == approach)
+    }
+
+    fn break_even(&self, approach: &str, baseline: &str) -> BreakEven {
+        let b = breakeven_row(self.sampled, approach, baseline, self.fits, self.cfg);
+        let groups: Vec<&Sampled> = (self.sampled.iter())
+            .filter(|g| g.group.approach == approach || g.group.approach == baseline)
+            .collect();
+        BreakEven {
+            delay_ms: b.delay_ms,
+            ci: b.ci,
+            note: b.note,
+            n: fewest(&groups),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn verdicts_follow_where_the_interval_lies() {
-        let ci = |low, high| Interval { low, high };
-        assert_eq!(
-            Verdict::of(ci(40.0, 60.0), (33.0, 100.0)),
-            Verdict::Supported
-        );
-        assert_eq!(Verdict::of(ci(20.0, 30.0), (33.0, 100.0)), Verdict::Refuted);
-        assert_eq!(
-            Verdict::of(ci(110.0, 130.0), (33.0, 100.0)),
-            Verdict::Refuted
-        );
-        assert_eq!(
-            Verdict::of(ci(30.0, 40.0), (33.0, 100.0)),
-            Verdict::Inconclusive
-        );
-        assert_eq!(
-            Verdict::of(ci(20.0, 120.0), (33.0, 100.0)),
-            Verdict::Inconclusive
-        );
-    }
 
     /// Requests of two approaches in time order, some incomplete, one
     /// missing a metric, client latency known for some.

@@ -7,12 +7,13 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Result};
 use serde::Deserialize;
 
-use super::analysis::{breakeven_row, fewest, shown, Fit, Sampled, Settings, Verdict, NO_INTERVAL};
+use super::interval::{shown, NO_INTERVAL};
+use crate::core::cost::Prices;
 use crate::core::limits::MAX_DURATION_MS;
 use crate::core::metric::{Metric, Unit};
 use crate::core::named::{named_serde, Named};
 use crate::core::numbers::delay_label;
-use crate::stats::bootstrap::Estimate;
+use crate::stats::bootstrap::{Config, Estimate, Interval};
 use crate::stats::resampled::{estimate, Resampled, View};
 
 /// What a claim measures. Ratio = approach / baseline, difference =
@@ -235,6 +236,55 @@ pub fn resolve_all(specs: &[ClaimSpec], declared: &[String]) -> Result<Vec<Claim
     Ok(out)
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Supported,
+    Refuted,
+    Inconclusive,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Supported => "supported",
+            Verdict::Refuted => "refuted",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+
+    /// Supported when the interval lies inside the claimed range, refuted when
+    /// it lies wholly outside, inconclusive when it straddles a bound.
+    pub fn of(ci: Interval, range: (f64, f64)) -> Self {
+        if ci.low >= range.0 && ci.high <= range.1 {
+            Verdict::Supported
+        } else if ci.high < range.0 || ci.low > range.1 {
+            Verdict::Refuted
+        } else {
+            Verdict::Inconclusive
+        }
+    }
+}
+
+/// The break-even of two approaches, as the analysis fitted it.
+#[derive(Debug, Clone)]
+pub struct BreakEven {
+    pub delay_ms: Option<f64>,
+    pub ci: Option<Interval>,
+    /// Why there is no delay or interval, or what the delay means.
+    pub note: String,
+    /// Requests in the smallest group of either approach.
+    pub n: usize,
+}
+
+/// What claims are judged from: the analysis's resampled groups and fits.
+pub trait Source {
+    /// The resampled table holding `metric` of `approach` at `delay_ms`, and its column.
+    fn table(&self, approach: &str, delay_ms: i64, metric: Metric) -> Option<(&Resampled, usize)>;
+    /// Whether `approach` has complete requests.
+    fn measured(&self, approach: &str) -> bool;
+    fn break_even(&self, approach: &str, baseline: &str) -> BreakEven;
+}
+
 /// A claim and what the data say of it.
 #[derive(Debug, Clone)]
 pub struct ClaimRow {
@@ -260,37 +310,25 @@ impl ClaimRow {
 }
 
 /// Each claim's row, in the file's order.
-pub(super) fn evaluate(
-    sampled: &[Sampled],
-    fits: &[Fit],
+pub fn evaluate(
+    source: &impl Source,
     delays: &[i64],
-    s: &Settings,
+    claims: &[Claim],
+    cfg: &Config,
+    prices: &Prices,
 ) -> Vec<ClaimRow> {
-    (s.claims.iter())
-        .map(|c| evaluate_one(sampled, fits, delays, c, s))
-        .collect()
+    let judge = Judge {
+        source,
+        cfg,
+        prices,
+    };
+    (claims.iter()).map(|c| judge.evaluate(delays, c)).collect()
 }
 
-fn find<'a>(sampled: &'a [Sampled<'a>], approach: &str, delay: i64) -> Option<&'a Sampled<'a>> {
-    (sampled.iter()).find(|g| g.group.approach == approach && g.group.delay_ms == delay)
-}
-
-/// The delays the claim reads: the one nearest its delay, or all both
-/// approaches have (with the claim's metric).
-fn claim_delays(sampled: &[Sampled], delays: &[i64], c: &Claim) -> Vec<i64> {
-    let metric = c.metric.unwrap_or(Metric::DoWall);
-    let has = |a: &str, d: i64| find(sampled, a, d).is_some_and(|g| g.column(metric).is_some());
-    let both: Vec<i64> = (delays.iter().copied())
-        .filter(|d| has(&c.approach, *d) && has(&c.baseline, *d))
-        .collect();
-    match c.delay_ms {
-        Some(want) => both
-            .into_iter()
-            .min_by_key(|d| d.abs_diff(want))
-            .into_iter()
-            .collect(),
-        None => both,
-    }
+struct Judge<'a, S: Source> {
+    source: &'a S,
+    cfg: &'a Config,
+    prices: &'a Prices,
 }
 
 /// Where a measure was read: "at 1 s" or "averaged over 6 delays".
@@ -320,162 +358,177 @@ fn describe(c: &Claim, delays: &[i64]) -> String {
     }
 }
 
-/// Why a claim has no measure: an approach has no complete request, or the
-/// two share no delay.
-fn unmeasured(sampled: &[Sampled], c: &Claim) -> String {
-    let measured = |a: &str| sampled.iter().any(|g| g.group.approach == a);
-    let missing: Vec<String> = [&c.approach, &c.baseline]
-        .into_iter()
-        .filter(|a| !measured(a))
-        .map(|a| format!("`{a}`"))
-        .collect();
-    if !missing.is_empty() {
-        return format!(
-            "not measured: no complete request of {}",
-            missing.join(" or ")
-        );
-    }
-    match c.metric {
-        Some(Metric::ClientLatency) => {
-            format!(
-                "not measured: no client latency of both `{}` and `{}` at one delay",
-                c.approach, c.baseline
-            )
-        }
-        _ => format!(
-            "not measured: `{}` and `{}` share no delay",
-            c.approach, c.baseline
-        ),
-    }
+/// Requests in the smallest of `tables`.
+fn fewest(tables: &[&Resampled]) -> usize {
+    tables.iter().map(|r| r.n()).min().unwrap_or(0)
 }
 
-fn evaluate_one(
-    sampled: &[Sampled],
-    fits: &[Fit],
-    delays: &[i64],
-    c: &Claim,
-    s: &Settings,
-) -> ClaimRow {
-    let at = claim_delays(sampled, delays, c);
-    let mut row = ClaimRow {
-        claim: c.clone(),
-        what: describe(c, &at),
-        delay_ms: c.delay_ms.and(at.first().copied()),
-        delays: at.len(),
-        unit: c.measure.unit(c.metric),
-        measured: None,
-        verdict: None,
-        n: 0,
-        note: String::new(),
-    };
-    if c.measure == Measure::BreakEvenMs {
-        return break_even(row, sampled, fits, s);
-    }
-    if at.is_empty() {
-        row.note = unmeasured(sampled, c);
-        return row;
-    }
-    let (measured, n) = match c.measure {
-        Measure::WallSavedOverCpuAdded => wall_saved(sampled, &at, c, s),
-        _ => compared(sampled, &at, c, s),
-    };
-    row.n = n;
-    row.measured = Some(measured);
-    row.verdict = Some(Verdict::of(measured.ci, c.range));
-    row
-}
-
-/// (baseline, approach) tables at each delay of `at`, with the metric's
-/// column in each.
-fn pairs<'a>(
-    sampled: &'a [Sampled<'a>],
-    at: &[i64],
-    c: &Claim,
-    metric: Metric,
-) -> (Vec<&'a Resampled>, Vec<usize>) {
-    let mut tables = Vec::new();
-    let mut columns = Vec::new();
-    for &d in at {
-        for a in [&c.baseline, &c.approach] {
-            let (r, col) = (find(sampled, a, d).and_then(|g| g.column(metric)))
-                .expect("a delay both approaches have");
-            tables.push(r);
-            columns.push(col);
-        }
-    }
-    (tables, columns)
-}
-
-/// A ratio or difference of means or medians, averaged over the delays.
-fn compared(sampled: &[Sampled], at: &[i64], c: &Claim, s: &Settings) -> (Estimate, usize) {
-    let metric = c.metric.expect("a measure of a metric");
-    let (tables, columns) = pairs(sampled, at, c, metric);
-    let k = at.len();
-    let stat = |v: &View, i: usize| {
-        if c.measure.median() {
-            v.median(i, columns[i])
-        } else {
-            v.mean(i, columns[i])
-        }
-    };
-    let [e] = estimate(&s.bootstrap, &tables, |v| {
-        if c.measure.ratio() {
-            let (mut b, mut a) = (0.0, 0.0);
-            for i in 0..k {
-                b += stat(v, 2 * i);
-                a += stat(v, 2 * i + 1);
-            }
-            [(a / k as f64) / (b / k as f64)]
-        } else {
-            let diffs: f64 = (0..k).map(|i| stat(v, 2 * i + 1) - stat(v, 2 * i)).sum();
-            [diffs / k as f64]
-        }
-    });
-    let n = tables.iter().map(|r| r.n()).min().unwrap_or(0);
-    (shown(e, n), n)
-}
-
-/// Cost of the DO wall time saved over the cost of the Worker CPU added,
-/// from one resample of each group (wall and CPU of a request go together).
-fn wall_saved(sampled: &[Sampled], at: &[i64], c: &Claim, s: &Settings) -> (Estimate, usize) {
-    let (tables, wall) = pairs(sampled, at, c, Metric::DoWall);
-    let (_, cpu) = pairs(sampled, at, c, Metric::WorkerCpu);
-    let (k, p) = (at.len() as f64, &s.prices);
-    let [e] = estimate(&s.bootstrap, &tables, |v| {
-        let (mut saved, mut added) = (0.0, 0.0);
-        for i in 0..at.len() {
-            let (b, a) = (2 * i, 2 * i + 1);
-            saved += v.mean(b, wall[b]) - v.mean(a, wall[a]);
-            added += v.mean(a, cpu[a]) - v.mean(b, cpu[b]);
-        }
-        [(saved / k) * p.do_wall_ms / ((added / k) * p.worker_cpu_ms)]
-    });
-    let n = tables.iter().map(|r| r.n()).min().unwrap_or(0);
-    (shown(e, n), n)
-}
-
-fn break_even(mut row: ClaimRow, sampled: &[Sampled], fits: &[Fit], s: &Settings) -> ClaimRow {
-    let c = &row.claim;
-    let b = breakeven_row(sampled, &c.approach, &c.baseline, fits, &s.bootstrap);
-    let groups: Vec<&Sampled> = (sampled.iter())
-        .filter(|g| g.group.approach == c.approach || g.group.approach == c.baseline)
-        .collect();
-    row.n = fewest(&groups);
-    row.note = b.note;
-    if let Some(value) = b.delay_ms {
-        let measured = Estimate {
-            value,
-            ci: b.ci.unwrap_or(NO_INTERVAL),
+impl<S: Source> Judge<'_, S> {
+    fn evaluate(&self, delays: &[i64], c: &Claim) -> ClaimRow {
+        let at = self.claim_delays(delays, c);
+        let mut row = ClaimRow {
+            claim: c.clone(),
+            what: describe(c, &at),
+            delay_ms: c.delay_ms.and(at.first().copied()),
+            delays: at.len(),
+            unit: c.measure.unit(c.metric),
+            measured: None,
+            verdict: None,
+            n: 0,
+            note: String::new(),
         };
+        if c.measure == Measure::BreakEvenMs {
+            return self.break_even(row);
+        }
+        if at.is_empty() {
+            row.note = self.unmeasured(c);
+            return row;
+        }
+        let (measured, n) = match c.measure {
+            Measure::WallSavedOverCpuAdded => self.wall_saved(&at, c),
+            _ => self.compared(&at, c),
+        };
+        row.n = n;
         row.measured = Some(measured);
         row.verdict = Some(Verdict::of(measured.ci, c.range));
+        row
     }
-    row
+
+    /// The delays the claim reads: the one nearest its delay, or all both
+    /// approaches have (with the claim's metric).
+    fn claim_delays(&self, delays: &[i64], c: &Claim) -> Vec<i64> {
+        let metric = c.metric.unwrap_or(Metric::DoWall);
+        let has = |a: &str, d: i64| self.source.table(a, d, metric).is_some();
+        let both: Vec<i64> = (delays.iter().copied())
+            .filter(|d| has(&c.approach, *d) && has(&c.baseline, *d))
+            .collect();
+        match c.delay_ms {
+            Some(want) => (both.into_iter().min_by_key(|d| d.abs_diff(want)))
+                .into_iter()
+                .collect(),
+            None => both,
+        }
+    }
+
+    /// Why a claim has no measure: an approach has no complete request, or
+    /// the two share no delay.
+    fn unmeasured(&self, c: &Claim) -> String {
+        let missing: Vec<String> = [&c.approach, &c.baseline]
+            .into_iter()
+            .filter(|a| !self.source.measured(a))
+            .map(|a| format!("`{a}`"))
+            .collect();
+        if !missing.is_empty() {
+            return format!(
+                "not measured: no complete request of {}",
+                missing.join(" or ")
+            );
+        }
+        let (a, b) = (&c.approach, &c.baseline);
+        match c.metric {
+            Some(Metric::ClientLatency) => {
+                format!("not measured: no client latency of both `{a}` and `{b}` at one delay")
+            }
+            _ => format!("not measured: `{a}` and `{b}` share no delay"),
+        }
+    }
+
+    /// (baseline, approach) tables at each delay of `at`, with the metric's
+    /// column in each.
+    fn pairs(&self, at: &[i64], c: &Claim, metric: Metric) -> (Vec<&Resampled>, Vec<usize>) {
+        let mut tables = Vec::new();
+        let mut columns = Vec::new();
+        for &d in at {
+            for a in [&c.baseline, &c.approach] {
+                let (r, col) =
+                    (self.source.table(a, d, metric)).expect("a delay both approaches have");
+                tables.push(r);
+                columns.push(col);
+            }
+        }
+        (tables, columns)
+    }
+
+    /// A ratio or difference of means or medians, averaged over the delays.
+    fn compared(&self, at: &[i64], c: &Claim) -> (Estimate, usize) {
+        let metric = c.metric.expect("a measure of a metric");
+        let (tables, columns) = self.pairs(at, c, metric);
+        let k = at.len();
+        let stat = |v: &View, i: usize| {
+            if c.measure.median() {
+                v.median(i, columns[i])
+            } else {
+                v.mean(i, columns[i])
+            }
+        };
+        let [e] = estimate(self.cfg, &tables, |v| {
+            if c.measure.ratio() {
+                let (mut b, mut a) = (0.0, 0.0);
+                for i in 0..k {
+                    b += stat(v, 2 * i);
+                    a += stat(v, 2 * i + 1);
+                }
+                [(a / k as f64) / (b / k as f64)]
+            } else {
+                let diffs: f64 = (0..k).map(|i| stat(v, 2 * i + 1) - stat(v, 2 * i)).sum();
+                [diffs / k as f64]
+            }
+        });
+        let n = fewest(&tables);
+        (shown(e, n), n)
+    }
+
+    /// Cost of the DO wall time saved over the cost of the Worker CPU added,
+    /// from one resample of each group (wall and CPU of a request go together).
+    fn wall_saved(&self, at: &[i64], c: &Claim) -> (Estimate, usize) {
+        let (tables, wall) = self.pairs(at, c, Metric::DoWall);
+        let (_, cpu) = self.pairs(at, c, Metric::WorkerCpu);
+        let (k, p) = (at.len() as f64, self.prices);
+        let [e] = estimate(self.cfg, &tables, |v| {
+            let (mut saved, mut added) = (0.0, 0.0);
+            for i in 0..at.len() {
+                let (b, a) = (2 * i, 2 * i + 1);
+                saved += v.mean(b, wall[b]) - v.mean(a, wall[a]);
+                added += v.mean(a, cpu[a]) - v.mean(b, cpu[b]);
+            }
+            [(saved / k) * p.do_wall_ms / ((added / k) * p.worker_cpu_ms)]
+        });
+        let n = fewest(&tables);
+        (shown(e, n), n)
+    }
+
+    fn break_even(&self, mut row: ClaimRow) -> ClaimRow {
+        let c = &row.claim;
+        let b = self.source.break_even(&c.approach, &c.baseline);
+        row.n = b.n;
+        row.note = b.note;
+        if let Some(value) = b.delay_ms {
+            let measured = Estimate {
+                value,
+                ci: b.ci.unwrap_or(NO_INTERVAL),
+            };
+            row.measured = Some(measured);
+            row.verdict = Some(Verdict::of(measured.ci, c.range));
+        }
+        row
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verdicts_follow_where_the_interval_lies() {
+        let ci = |low, high| Interval { low, high };
+        let range = (33.0, 100.0);
+        assert_eq!(Verdict::of(ci(40.0, 60.0), range), Verdict::Supported);
+        assert_eq!(Verdict::of(ci(20.0, 30.0), range), Verdict::Refuted);
+        assert_eq!(Verdict::of(ci(110.0, 130.0), range), Verdict::Refuted);
+        assert_eq!(Verdict::of(ci(30.0, 40.0), range), Verdict::Inconclusive);
+        assert_eq!(Verdict::of(ci(20.0, 120.0), range), Verdict::Inconclusive);
+        assert_eq!(Verdict::of(NO_INTERVAL, range), Verdict::Inconclusive);
+    }
 
     fn spec(text: &str) -> ClaimSpec {
         toml::from_str(text).unwrap()

@@ -2,8 +2,9 @@
 
 mod table;
 
-use super::analysis::{has_interval, Analysis, BreakevenRow, ComparisonRow, Settings, Verdict};
+use super::analysis::{has_interval, Analysis, BreakevenRow, ComparisonRow, Settings};
 use super::charts;
+use super::claims::Verdict;
 use crate::core::metric::{Metric, Unit};
 use crate::core::numbers::{delay_label, level, thousands, thousands_f};
 use crate::lake::derived::QualityRow;

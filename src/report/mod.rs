@@ -4,6 +4,7 @@ pub mod analysis;
 pub mod charts;
 pub mod claims;
 pub mod csv;
+pub mod interval;
 pub mod markdown;
 pub mod tables;
 
