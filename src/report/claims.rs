@@ -336,6 +336,7 @@ fn place(c: &Claim, delays: &[i64]) -> String {
     match (c.delay_ms, delays) {
         (Some(_), [d]) => format!("at {}", delay_label(*d)),
         (Some(want), _) => format!("at the delay nearest {}", delay_label(want)),
+        (None, [d]) => format!("at {}, the one delay both have", delay_label(*d)),
         (None, _) => format!("averaged over {} delays", delays.len()),
     }
 }
