@@ -117,16 +117,17 @@ const TABLES: [&str; 6] = [
     "summary",
     "comparisons",
     "breakeven",
-    "hypotheses",
+    "claims",
     "quality",
     "requests",
 ];
 
-const CHARTS: [&str; 4] = [
+const CHARTS: [&str; 5] = [
     "do_wall_by_delay",
     "cost_vs_delay",
     "span_ecdf",
     "worker_cpu",
+    "client_latency",
 ];
 
 fn truth_groups() -> HashMap<(String, String), HashMap<String, String>> {
@@ -372,11 +373,36 @@ fn truth_h3() -> f64 {
     diffs.iter().sum::<f64>() / diffs.len() as f64
 }
 
+/// The claims of pipelines/proxy-fetch.toml, in its order.
+const CLAIMS: [&str; 7] = [
+    "H1 current",
+    "H2 current",
+    "H1 simple",
+    "H2 simple",
+    "H1 rpc-target",
+    "H2 rpc-target",
+    "H3",
+];
+
+/// Claims of `rpc-target`, which the sample does not hold: a row each, no verdict.
+fn unmeasured(id: &str) -> bool {
+    id.ends_with("rpc-target")
+}
+
 #[test]
-fn hypotheses_csv_verdicts_follow_from_the_model() {
+fn claims_csv_verdicts_follow_from_the_model() {
     let expected = model_expected();
-    let hypotheses = table("hypotheses.csv");
-    assert_eq!(hypotheses.len(), 5);
+    let claims = table("claims.csv");
+    let ids: Vec<&str> = claims.iter().map(|h| h["id"].as_str()).collect();
+    assert_eq!(ids, CLAIMS);
+    for h in claims.iter().filter(|h| unmeasured(&h["id"])) {
+        assert_eq!(h["verdict"], "", "{h:?}");
+        assert_eq!(h["measured"], "", "{h:?}");
+        assert_eq!(
+            h["note"], "not measured: no complete request of `rpc-target`",
+            "{h:?}"
+        );
+    }
     // H1 and H2 are judged at 1000 ms, where no request starts cold; H3
     // averages over every delay, and the 0 ms groups hold the cold chain starts.
     let cold = |delay: &str| {
@@ -387,7 +413,7 @@ fn hypotheses_csv_verdicts_follow_from_the_model() {
     };
     assert_eq!(cold("1000"), 0.0);
     assert!(cold("0") > 0.0);
-    for h in &hypotheses {
+    for h in claims.iter().filter(|h| !unmeasured(&h["id"])) {
         let value = expected[&h["id"]].as_f64().unwrap();
         let (lo, hi) = (f(&h["claimed_low"]), f(&h["claimed_high"]));
         // The model keeps its values clear of the claimed bounds, so the verdict is decidable.
@@ -487,12 +513,18 @@ fn charts_are_pngs_of_the_stated_size() {
 }
 
 #[test]
-fn the_console_summary_states_the_verdicts_of_hypotheses_csv() {
+fn the_console_summary_states_the_verdicts_of_claims_csv() {
     let console = &SHARED.console;
-    let hypotheses = table("hypotheses.csv");
-    assert_eq!(hypotheses.len(), 5);
-    for h in &hypotheses {
-        let line = format!("  {}: {} (", h["id"], h["verdict"]);
+    let claims = table("claims.csv");
+    assert_eq!(claims.len(), CLAIMS.len());
+    for h in &claims {
+        let line = match h["verdict"].as_str() {
+            "" => format!(
+                "  {}: not measured: no complete request of rpc-target\n",
+                h["id"]
+            ),
+            verdict => format!("  {}: {verdict} (", h["id"]),
+        };
         assert!(console.contains(&line), "{line:?} in\n{console}");
     }
     for b in table("breakeven.csv") {
@@ -561,7 +593,8 @@ fn every_interval_label_follows_the_configured_level() {
     let tmp = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(shipped_pipeline(tmp.path(), "proxy-fetch.toml")).unwrap();
     let pipeline = tmp.path().join("ninety.toml");
-    std::fs::write(&pipeline, format!("{text}\n[report]\nconfidence = 0.9\n")).unwrap();
+    let text = text.replacen("[report]\n", "[report]\nconfidence = 0.9\n", 1);
+    std::fs::write(&pipeline, text).unwrap();
     let (lake, out) = (tmp.path().join("lake"), tmp.path().join("out"));
     let mut flags = archive_flags(&sample(), &lake, &sample().join("run-manifest.csv"));
     flags.extend(["--out", out.to_str().unwrap(), "--resamples", "2000"].map(String::from));
@@ -733,8 +766,9 @@ fn a_bad_report_setting_is_one_line_naming_it_and_never_hangs() {
         ("confidence", "nan"),
         ("resamples", "0"),
         ("resamples", "1000000000"),
-        ("hypothesis_delay_ms", "-1"),
-        ("hypothesis_delay_ms", "9223372036854775807"),
+        ("baseline", "\"drect\""),
+        ("metrics", "[\"span\"]"),
+        ("compare", "[[\"simple\", \"curent\"]]"),
     ] {
         cases.push((
             format!("[report]\n{setting} = {bad}\n"),
@@ -823,4 +857,251 @@ fn the_report_removes_leftover_temporaries_and_a_failed_chart_leaves_none() {
         names.iter().all(|n| !tracecost::io::atomic::is_tmp_name(n)),
         "{names:?}"
     );
+}
+
+/// Rows of a report's CSV in `out`.
+fn csv_of(out: &Path, name: &str) -> Vec<HashMap<String, String>> {
+    read_csv(&out.join(name))
+}
+
+#[test]
+fn a_pipeline_file_without_claims_says_so_and_writes_an_empty_claims_csv() {
+    let mut legs = two_by_two();
+    legs.extend(handmade::requests("s2", "simple", 1000, 6));
+    let (_tmp, pipeline, flags, out) = handmade_run(&legs, "");
+    let console = stdout(&step("report", &pipeline, &flags, true));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("No claims in the pipeline file"), "{md}");
+    assert!(
+        console.contains("No claims in the pipeline file"),
+        "{console}"
+    );
+    assert!(md.starts_with("# tracecost report: `hand`"), "{md}");
+    assert!(csv_of(&out, "claims.csv").is_empty());
+}
+
+/// Title, question, baseline, metrics and claims of a pipeline file, on
+/// requests whose means are known: direct's origin wall is delay + 20 + i
+/// ms, simple's 30 + i (i = 0..5), so at 100 ms simple - direct is -90 ms.
+#[test]
+fn the_report_frame_and_claims_come_from_the_pipeline_file() {
+    let mut legs = two_by_two();
+    legs.extend(handmade::requests("s2", "simple", 1000, 6));
+    let extra = r#"
+[report]
+title = "Does the executor pay"
+question = "Is simple cheaper on DO wall time?"
+baseline = "simple"
+metrics = ["do_invocations", "do_wall_ms"]
+
+[[report.claims]]
+id = "wall"
+claim = "simple saves 80-100 ms of DO wall at 100 ms"
+measure = "mean_difference"
+metric = "do_wall_ms"
+approach = "simple"
+baseline = "direct"
+delay_ms = 130
+range = [-100, -80]
+
+[[report.claims]]
+id = "ratio"
+claim = "direct bills 2-3x simple's DO wall, over both delays"
+measure = "median_ratio"
+metric = "do_wall_ms"
+approach = "direct"
+baseline = "simple"
+range = [2, 3]
+
+[[report.claims]]
+id = "latency"
+claim = "client latency is known"
+measure = "mean_ratio"
+metric = "client_latency_ms"
+approach = "direct"
+baseline = "simple"
+range = [0, 2]
+"#;
+    let (_tmp, pipeline, flags, out) = handmade_run(&legs, extra);
+    step("report", &pipeline, &flags, true);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.starts_with(
+            "# Does the executor pay: `hand`\n\n**Question.** Is simple cheaper on DO wall time?"
+        ),
+        "{md}"
+    );
+    let sections: Vec<&str> = md.lines().filter(|l| l.starts_with("## ")).collect();
+    assert_eq!(
+        sections[1..3],
+        [
+            "## Durable Object requests",
+            "## Billed Durable Object wall time"
+        ],
+        "{sections:?}"
+    );
+    let mut charts: Vec<String> = std::fs::read_dir(out.join("charts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    charts.sort();
+    assert_eq!(
+        charts,
+        ["do_invocations_by_delay.png", "do_wall_by_delay.png"]
+    );
+    for row in csv_of(&out, "comparisons.csv") {
+        assert_eq!(
+            (row["approach"].as_str(), row["baseline"].as_str()),
+            ("direct", "simple")
+        );
+        assert!(
+            ["do_invocations", "do_wall_ms"].contains(&row["metric"].as_str()),
+            "{row:?}"
+        );
+    }
+    let claims = csv_of(&out, "claims.csv");
+    let wall = &claims[0];
+    assert_eq!(
+        (wall["id"].as_str(), wall["delay_ms"].as_str()),
+        ("wall", "100")
+    );
+    assert_eq!(f(&wall["measured"]), -90.0, "{wall:?}");
+    assert_eq!(wall["verdict"], "supported", "{wall:?}");
+    assert_eq!(wall["unit"], "ms");
+    // Medians over both delays: (122.5 + 1022.5) / 2 against 32.5.
+    let ratio = &claims[1];
+    assert_eq!(
+        (ratio["delay_ms"].as_str(), ratio["delays"].as_str()),
+        ("", "2")
+    );
+    assert!(
+        (f(&ratio["measured"]) - 1145.0 / 2.0 / 32.5).abs() < 1e-6,
+        "{ratio:?}"
+    );
+    assert_eq!(ratio["verdict"], "refuted", "{ratio:?}");
+    let latency = &claims[2];
+    assert_eq!(latency["verdict"], "", "{latency:?}");
+    assert!(
+        latency["note"].starts_with("not measured: no client latency"),
+        "{latency:?}"
+    );
+    assert!(md.contains("| not measured: no client latency"), "{md}");
+}
+
+/// src/report/ outside its tests, without comment lines.
+fn report_code() -> Vec<(PathBuf, String)> {
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/report"),
+        &mut files,
+    );
+    files
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let code: Vec<&str> = code
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .collect();
+            (path, code.join("\n"))
+        })
+        .collect()
+}
+
+#[test]
+fn no_approach_name_theory_or_title_is_written_into_the_report_code() {
+    let code = report_code();
+    assert!(code.len() >= 7, "{code:?}");
+    for (path, code) in code {
+        for word in [
+            "direct",
+            "current",
+            "simple",
+            "rpc-target",
+            "H1",
+            "H2",
+            "H3",
+            "Which proxy",
+        ] {
+            let found = code.match_indices(word).any(|(at, _)| {
+                // Whole words only: "currently" is not an approach.
+                let after = code[at + word.len()..].chars().next();
+                !after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            });
+            assert!(!found, "{} writes `{word}`", path.display());
+        }
+    }
+}
+
+/// The plan's Phase 5 as a pipeline file of its own, on a simulated archive
+/// with the RpcTarget executor: its title, its claims, their verdicts, the
+/// claimed latency difference equal to the simulator's truth.
+#[test]
+fn phase5_pipeline_gets_its_own_title_claims_and_verdicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = simulate(tmp.path(), 7, &["--rpc-target"]);
+    let pipeline = shipped_pipeline(tmp.path(), "phase5-rpc-target.toml");
+    let (lake, out) = (tmp.path().join("lake"), tmp.path().join("out"));
+    let mut flags = archive_flags(&sim, &lake, &sim.join("run-manifest.csv"));
+    flags.extend(["--out", out.to_str().unwrap(), "--resamples", "2000"].map(String::from));
+    let console = stdout(&step("run", &pipeline, &flags, true));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let title =
+        "# Is an RpcTarget executor worth it over a WorkerEntrypoint executor: `phase5-rpc-target`";
+    assert!(md.starts_with(title), "{md}");
+    assert!(!md.contains("Which proxy"), "{md}");
+    let claims = csv_of(&out, "claims.csv");
+    let ids: Vec<&str> = claims.iter().map(|c| c["id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "P5 faster",
+            "P5 matters",
+            "P5 client",
+            "P5 cost",
+            "P5 break-even"
+        ]
+    );
+    for c in &claims {
+        let (lo, hi) = (f(&c["ci_low"]), f(&c["ci_high"]));
+        let (from, to) = (f(&c["claimed_low"]), f(&c["claimed_high"]));
+        let want = if from <= lo && hi <= to {
+            "supported"
+        } else if hi < from || lo > to {
+            "refuted"
+        } else {
+            "inconclusive"
+        };
+        assert_eq!(c["verdict"], want, "{c:?}");
+        let line = format!("  {}: {want} (", c["id"]);
+        assert!(console.contains(&line), "{line:?} in\n{console}");
+        assert!(md.contains(&format!("| {}: ", c["id"])), "{}", c["id"]);
+    }
+    // Observed means are the truth's group means: the difference averages them.
+    let truth = read_csv(&sim.join("truth/groups.csv"));
+    let span = |a: &str, d: &str| {
+        let g = truth
+            .iter()
+            .find(|g| g["approach"] == a && g["delay_ms"] == d);
+        f(&g.unwrap()["span_ms"])
+    };
+    let delays: Vec<String> = truth
+        .iter()
+        .filter(|g| g["approach"] == "rpc-target")
+        .map(|g| g["delay_ms"].clone())
+        .collect();
+    let want: f64 = delays
+        .iter()
+        .map(|d| span("rpc-target", d) - span("simple", d))
+        .sum::<f64>()
+        / delays.len() as f64;
+    let faster = &claims[0];
+    assert_eq!(faster["delays"], delays.len().to_string());
+    assert!(
+        (f(&faster["measured"]) - want).abs() < 1e-3,
+        "{faster:?} vs truth {want}"
+    );
+    assert!(md.contains("## Client latency"), "{md}");
+    assert!(out.join("charts/client_latency.png").is_file());
 }

@@ -109,3 +109,119 @@ fn a_password_in_an_endpoint_or_a_url_is_never_printed() {
         assert_eq!(stderr(&out).trim().lines().count(), 1, "{all}");
     }
 }
+
+/// The shipped sample pipeline with `[report]` changed: `from` replaced by `to`.
+fn sample_pipeline_with(dir: &Path, from: &str, to: &str) -> PathBuf {
+    let path = shipped_pipeline(dir, "proxy-fetch.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{from}");
+    let edited = dir.join("edited.toml");
+    std::fs::write(&edited, text.replacen(from, to, 1)).unwrap();
+    edited
+}
+
+/// `transform` resolves every setting, the report's too, before it reads
+/// anything: a bad claim fails there, in one line naming it.
+fn refused(dir: &Path, from: &str, to: &str) -> String {
+    let pipeline = sample_pipeline_with(dir, from, to);
+    let lake = dir.join("lake");
+    let out = step(
+        "transform",
+        &pipeline,
+        &["--lake", lake.to_str().unwrap()],
+        false,
+    );
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    err
+}
+
+#[test]
+fn a_bad_claim_is_one_line_naming_the_claim_and_its_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h2 = "id = \"H2 simple\"\nclaim = \"For a 1000 ms fetch, simple cuts billed DO wall clock 33-100x\"\nmeasure = \"mean_ratio\"\nmetric = \"do_wall_ms\"";
+    let cases = [
+        (
+            "metric = \"do_wall_ms\"",
+            "metric = \"do_wall\"",
+            ".metric = \"do_wall\": not a metric",
+        ),
+        (
+            "measure = \"mean_ratio\"",
+            "measure = \"mean_ratoi\"",
+            ".measure: unknown variant `mean_ratoi`",
+        ),
+        ("metric = \"do_wall_ms\"", "", "metric is missing"),
+    ];
+    for (from, to, said) in cases {
+        let err = refused(tmp.path(), h2, &h2.replace(from, to));
+        assert!(err.contains("report.claims[\"H2 simple\"]"), "{err}");
+        assert!(err.contains(said), "{said}: {err}");
+    }
+    let err = refused(
+        tmp.path(),
+        "approach = \"simple\"\nbaseline = \"direct\"",
+        "approach = \"simpel\"\nbaseline = \"direct\"",
+    );
+    assert!(
+        err.contains("report.claims[\"H1 simple\"].approach = \"simpel\": not an approach of [transform.approaches]"),
+        "{err}"
+    );
+    let err = refused(tmp.path(), "range = [10, 30]", "");
+    assert!(
+        err.contains("report.claims[\"H3\"]: range is missing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_frame_setting_is_one_line_naming_its_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "baseline = \"direct\"\ncompare",
+            "baseline = \"drect\"\ncompare",
+            "report.baseline = \"drect\"",
+        ),
+        (
+            "compare = [[\"simple\", \"current\"]]",
+            "compare = [[\"simple\", \"curent\"]]",
+            "report.compare[0] = \"curent\"",
+        ),
+        (
+            "# metrics = [",
+            "metrics = [\"span\"]\n# x = [",
+            "report.metrics = \"span\": not a metric",
+        ),
+    ];
+    for (from, to, said) in cases {
+        let err = refused(tmp.path(), from, to);
+        assert!(err.contains(said), "{said}: {err}");
+    }
+}
+
+#[test]
+fn the_baseline_defaults_to_direct_when_declared_else_the_first_approach() {
+    use tracecost::settings::{Settings, StepArgs};
+    let tmp = tempfile::tempdir().unwrap();
+    let resolve = |text: &str| {
+        let path = tmp.path().join("p.toml");
+        std::fs::write(&path, text).unwrap();
+        let args = StepArgs {
+            pipeline: path,
+            ..Default::default()
+        };
+        Settings::resolve(&args).unwrap().report.analysis
+    };
+    let both = "[transform.approaches.beta]\n[transform.approaches.direct]\n";
+    assert_eq!(resolve(both).baseline, "direct");
+    let none = "[transform.approaches.beta]\n[transform.approaches.alpha]\n";
+    let s = resolve(none);
+    assert_eq!(
+        s.baseline, "alpha",
+        "the first in the file's order of names"
+    );
+    assert!(s.claims.is_empty() && s.extra_pairs.is_empty());
+    assert_eq!(s.frame.title, tracecost::report::DEFAULT_TITLE);
+    assert_eq!(resolve("name = \"x\"\n").baseline, "");
+}

@@ -1,6 +1,6 @@
 //! What the report answers, computed from complete requests: grouped
 //! statistics with bootstrap intervals, comparisons against the baseline,
-//! break-even delays and verdicts on the plan's theories.
+//! break-even delays and verdicts on the pipeline file's claims.
 
 use std::collections::BTreeMap;
 
@@ -8,8 +8,12 @@ use anyhow::{bail, Result};
 use polars::prelude::*;
 use rayon::prelude::*;
 
+pub use super::claims::Verdict;
+use super::claims::{self, BreakEven, Claim, ClaimRow};
+pub use super::interval::{has_interval, shown, MIN_REQUESTS_FOR_INTERVAL, NO_INTERVAL};
+use super::Frame;
 use crate::core::cost::Prices;
-use crate::core::metric::{Metric, Unit};
+use crate::core::metric::Metric;
 use crate::stats::bootstrap::{percentile_interval, stream_id, Config, Estimate, Interval};
 use crate::stats::regression::{break_even, fit_groups, GroupMean, Line};
 use crate::stats::resampled::{estimate, replicates, Resampled, View};
@@ -46,10 +50,13 @@ impl Group {
 pub struct Settings {
     pub bootstrap: Config,
     pub baseline: String,
-    pub hypothesis_delay_ms: i64,
     /// (other, baseline) pairs compared besides each approach against the baseline.
     pub extra_pairs: Vec<(String, String)>,
     pub prices: Prices,
+    /// `[[report.claims]]`, checked, in the file's order.
+    pub claims: Vec<Claim>,
+    /// Title, question and metrics of the report.
+    pub frame: Frame,
 }
 
 #[derive(Debug, Clone)]
@@ -87,70 +94,6 @@ pub struct BreakevenRow {
     pub note: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Supported,
-    Refuted,
-    Inconclusive,
-}
-
-impl Verdict {
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Supported => "supported",
-            Verdict::Refuted => "refuted",
-            Verdict::Inconclusive => "inconclusive",
-        }
-    }
-
-    /// Supported when the interval lies inside the claimed range, refuted when
-    /// it lies wholly outside, inconclusive when it straddles a bound.
-    pub fn of(ci: Interval, range: (f64, f64)) -> Self {
-        if ci.low >= range.0 && ci.high <= range.1 {
-            Verdict::Supported
-        } else if ci.high < range.0 || ci.low > range.1 {
-            Verdict::Refuted
-        } else {
-            Verdict::Inconclusive
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct HypothesisRow {
-    pub id: String,
-    pub claim: String,
-    pub range: (f64, f64),
-    pub unit: Unit,
-    pub measured: Estimate,
-    pub verdict: Verdict,
-    /// Requests in the smallest group the measure comes from.
-    pub n: usize,
-}
-
-impl HypothesisRow {
-    /// A claim that the measure lies in `range`, judged by its interval.
-    fn judged(
-        id: String,
-        claim: String,
-        range: (f64, f64),
-        unit: Unit,
-        measured: Estimate,
-        n: usize,
-    ) -> Self {
-        let verdict = Verdict::of(measured.ci, range);
-        HypothesisRow {
-            id,
-            claim,
-            range,
-            unit,
-            measured,
-            verdict,
-            n,
-        }
-    }
-}
-
 /// A fitted cost line with a bootstrap band, for the chart.
 #[derive(Debug, Clone)]
 pub struct Fit {
@@ -168,40 +111,11 @@ pub struct Analysis {
     pub summary: Vec<SummaryRow>,
     pub comparisons: Vec<ComparisonRow>,
     pub breakeven: Vec<BreakevenRow>,
-    pub hypotheses: Vec<HypothesisRow>,
+    pub claims: Vec<ClaimRow>,
     pub fits: Vec<Fit>,
-    pub hypothesis_delay_ms: Option<i64>,
     pub has_client_latency: bool,
     /// The level of every interval, as configured.
     pub confidence: f64,
-}
-
-/// What a group of one request gives in place of an interval: resamples of
-/// one value all equal it, so its interval would have no width and claim a
-/// certainty the data cannot give.
-pub const NO_INTERVAL: Interval = Interval {
-    low: f64::NAN,
-    high: f64::NAN,
-};
-
-/// Fewest requests in every group an interval is read from.
-pub const MIN_REQUESTS_FOR_INTERVAL: usize = 2;
-
-/// `e`, its interval left out when a group it comes from has `n` < 2 requests.
-fn shown(e: Estimate, n: usize) -> Estimate {
-    if n >= MIN_REQUESTS_FOR_INTERVAL {
-        e
-    } else {
-        Estimate {
-            ci: NO_INTERVAL,
-            ..e
-        }
-    }
-}
-
-/// Whether an estimate has an interval to show.
-pub fn has_interval(e: &Estimate) -> bool {
-    e.ci.low.is_finite() && e.ci.high.is_finite()
 }
 
 impl Analysis {
@@ -405,7 +319,7 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
     let sampled: Vec<Sampled> = groups.par_iter().map(|g| Sampled::new(g, cfg)).collect();
     let summary = summaries(&sampled, &with_latency(&Metric::OF_LEGS), cfg);
     let pairs = compared_pairs(&approaches, s);
-    let compared = with_latency(&Metric::COMPARED);
+    let compared = s.frame.compared(has_client_latency);
     let comparisons = comparisons(&sampled, &delays, &pairs, &compared, cfg);
     let fits: Vec<Fit> = approaches
         .iter()
@@ -416,11 +330,12 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
         .filter(|a| **a != s.baseline)
         .map(|a| breakeven_row(&sampled, a, &s.baseline, &fits, cfg))
         .collect();
-    let hypothesis_delay_ms = delays
-        .iter()
-        .copied()
-        .min_by_key(|d| d.abs_diff(s.hypothesis_delay_ms));
-    let hypotheses = hypotheses(&sampled, &approaches, &delays, hypothesis_delay_ms, s);
+    let measured = Measured {
+        sampled: &sampled,
+        fits: &fits,
+        cfg,
+    };
+    let claims = claims::evaluate(&measured, &delays, &s.claims, cfg, &s.prices);
     Ok(Analysis {
         approaches,
         delays,
@@ -428,9 +343,8 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
         summary,
         comparisons,
         breakeven,
-        hypotheses,
+        claims,
         fits,
-        hypothesis_delay_ms,
         has_client_latency,
         confidence: cfg.confidence,
     })
@@ -656,133 +570,41 @@ fn breakeven_row(
     row(Some(point), Some(ci), note)
 }
 
-/// H3, one hop fewer: simple against current, averaged over the delays both have.
-fn hop_hypothesis(sampled: &[Sampled], delays: &[i64], cfg: &Config) -> Option<HypothesisRow> {
-    let find =
-        |a: &str, d: i64| (sampled.iter()).find(|g| g.group.approach == a && g.group.delay_ms == d);
-    let span = metric_column(Metric::Span);
-    let (many, few) = ("current", "simple");
-    let both: Vec<&Resampled> = delays
-        .iter()
-        .filter_map(|d| Some([&find(many, *d)?.requests, &find(few, *d)?.requests]))
-        .flatten()
-        .collect();
-    if both.is_empty() {
-        return None;
-    }
-    let n = both.iter().map(|r| r.n()).min().unwrap_or(0);
-    let pairs = both.len() / 2;
-    let [cut] = estimate(cfg, &both, |v| {
-        let diffs: f64 = (0..pairs)
-            .map(|i| v.mean(2 * i, span) - v.mean(2 * i + 1, span))
-            .sum();
-        [diffs / pairs as f64]
-    });
-    let cut = shown(cut, n);
-    let claim = format!(
-        "One hop fewer ({few} vs {many}) cuts latency by 10-30 ms ({}, mean difference over {pairs} delays)",
-        Metric::Span
-    );
-    Some(HypothesisRow::judged(
-        "H3".into(),
-        claim,
-        (10.0, 30.0),
-        Unit::Ms,
-        cut,
-        n,
-    ))
+/// What the claims read: the resampled groups and the cost fits.
+struct Measured<'a> {
+    sampled: &'a [Sampled<'a>],
+    fits: &'a [Fit],
+    cfg: &'a Config,
 }
 
-fn hypotheses(
-    sampled: &[Sampled],
-    approaches: &[String],
-    delays: &[i64],
-    at: Option<i64>,
-    s: &Settings,
-) -> Vec<HypothesisRow> {
-    let mut out = Vec::new();
-    let find = |a: &str, d: i64| {
-        sampled
-            .iter()
-            .find(|g| g.group.approach == a && g.group.delay_ms == d)
-    };
-    let cfg = &s.bootstrap;
-    let p = &s.prices;
-    let (wall, cpu) = (
-        metric_column(Metric::DoWall),
-        metric_column(Metric::WorkerCpu),
-    );
-    if let Some(d) = at {
-        for a in approaches.iter().filter(|a| **a != s.baseline) {
-            let (Some(base), Some(proxy)) = (find(&s.baseline, d), find(a, d)) else {
-                continue;
-            };
-            let pair = [&base.requests, &proxy.requests];
-            // Wall and CPU of the proxy's requests come from the same resample.
-            let n = fewest(&[base, proxy]);
-            let [saving] = estimate(cfg, &pair, |v| {
-                let replaced = (v.mean(0, wall) - v.mean(1, wall)) * p.do_wall_ms;
-                [replaced / (v.mean(1, cpu) * p.worker_cpu_ms)]
-            });
-            let saving = shown(saving, n);
-            let claim = format!(
-                "Worker CPU billing is ~1,000-10,000x cheaper than the DO wall clock it replaces ({a}, {d} ms fetch: cost of DO wall time saved / cost of Worker CPU added)"
-            );
-            let range = (1_000.0, 10_000.0);
-            out.push(HypothesisRow::judged(
-                format!("H1 {a}"),
-                claim,
-                range,
-                Unit::Times,
-                saving,
-                n,
-            ));
-            let [ratio] = estimate(cfg, &pair, |v| [v.mean(0, wall) / v.mean(1, wall)]);
-            let ratio = shown(ratio, n);
-            let claim = format!(
-                "For a {d} ms fetch, {a} cuts billed DO wall clock 33-100x ({}'s {} / {a}'s)",
-                s.baseline,
-                Metric::DoWall
-            );
-            out.push(HypothesisRow::judged(
-                format!("H2 {a}"),
-                claim,
-                (33.0, 100.0),
-                Unit::Times,
-                ratio,
-                n,
-            ));
+impl claims::Source for Measured<'_> {
+    fn table(&self, approach: &str, delay_ms: i64, metric: Metric) -> Option<(&Resampled, usize)> {
+        (self.sampled.iter())
+            .find(|g| g.group.approach == approach && g.group.delay_ms == delay_ms)
+            .and_then(|g| g.column(metric))
+    }
+
+    fn measured(&self, approach: &str) -> bool {
+        self.sampled.iter().any(|g| g.group.approach == approach)
+    }
+
+    fn break_even(&self, approach: &str, baseline: &str) -> BreakEven {
+        let b = breakeven_row(self.sampled, approach, baseline, self.fits, self.cfg);
+        let groups: Vec<&Sampled> = (self.sampled.iter())
+            .filter(|g| g.group.approach == approach || g.group.approach == baseline)
+            .collect();
+        BreakEven {
+            delay_ms: b.delay_ms,
+            ci: b.ci,
+            note: b.note,
+            n: fewest(&groups),
         }
     }
-    out.extend(hop_hypothesis(sampled, delays, cfg));
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn verdicts_follow_where_the_interval_lies() {
-        let ci = |low, high| Interval { low, high };
-        assert_eq!(
-            Verdict::of(ci(40.0, 60.0), (33.0, 100.0)),
-            Verdict::Supported
-        );
-        assert_eq!(Verdict::of(ci(20.0, 30.0), (33.0, 100.0)), Verdict::Refuted);
-        assert_eq!(
-            Verdict::of(ci(110.0, 130.0), (33.0, 100.0)),
-            Verdict::Refuted
-        );
-        assert_eq!(
-            Verdict::of(ci(30.0, 40.0), (33.0, 100.0)),
-            Verdict::Inconclusive
-        );
-        assert_eq!(
-            Verdict::of(ci(20.0, 120.0), (33.0, 100.0)),
-            Verdict::Inconclusive
-        );
-    }
 
     /// Requests of two approaches in time order, some incomplete, one
     /// missing a metric, client latency known for some.

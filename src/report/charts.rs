@@ -161,35 +161,57 @@ fn ci_label(a: &Analysis) -> String {
     format!("{} CI", level(a.confidence))
 }
 
-/// Writes every chart into `dir`; returns the files written.
-pub fn write_all(a: &Analysis, dir: &Path) -> Result<Vec<PathBuf>> {
+/// The chart of a metric, in `charts/`: the report links it by this name.
+pub fn file_name(metric: Metric) -> String {
+    match metric {
+        Metric::DoWall => "do_wall_by_delay.png".into(),
+        Metric::Cost => "cost_vs_delay.png".into(),
+        Metric::Span => "span_ecdf.png".into(),
+        Metric::WorkerCpu => "worker_cpu.png".into(),
+        Metric::ClientLatency => "client_latency.png".into(),
+        other => format!("{}_by_delay.png", other.column()),
+    }
+}
+
+/// Writes the chart of each of `metrics` into `dir`; returns the files written.
+pub fn write_all(a: &Analysis, metrics: &[Metric], dir: &Path) -> Result<Vec<PathBuf>> {
     register_fonts();
     std::fs::create_dir_all(dir)?;
     let mut out = Vec::new();
-    type Draw = fn(&Analysis, &Area) -> Result<()>;
-    let charts: [(&str, Draw); 4] = [
-        ("do_wall_by_delay.png", do_wall),
-        ("cost_vs_delay.png", cost),
-        ("span_ecdf.png", span_ecdf),
-        ("worker_cpu.png", worker_cpu),
-    ];
-    for (name, draw) in charts {
-        let path = dir.join(name);
-        let png = draw_png(a, draw).with_context(|| format!("chart {}", path.display()))?;
+    for &metric in metrics {
+        let path = dir.join(file_name(metric));
+        let png = draw_png(a, metric).with_context(|| format!("chart {}", path.display()))?;
         write_atomic(&path, &png)?;
         out.push(path);
     }
     Ok(out)
 }
 
+/// Draws the chart of `metric`: cost against delay with its fits, the
+/// distribution of a latency per delay, else the requests by delay.
+fn draw(a: &Analysis, metric: Metric, root: &Area) -> Result<()> {
+    match metric {
+        Metric::Cost => cost(a, root),
+        Metric::Span | Metric::ClientLatency => latency_ecdf(a, root, metric),
+        Metric::WorkerCpu => worker_cpu(a, root),
+        Metric::DoWall => do_wall(a, root),
+        other => {
+            let groups: Vec<&Group> = a.groups.iter().collect();
+            let title = format!("{other} per request: {}", other.meaning());
+            let y = format!("{} per request ({})", other.column(), other.unit().label());
+            points_by_delay(a, root, other, &title, &y, false, &groups)
+        }
+    }
+}
+
 /// One chart as PNG bytes, drawn in memory.
-fn draw_png(a: &Analysis, draw: fn(&Analysis, &Area) -> Result<()>) -> Result<Vec<u8>> {
+fn draw_png(a: &Analysis, metric: Metric) -> Result<Vec<u8>> {
     use image::ImageEncoder;
     let mut pixels = vec![0u8; WIDTH as usize * HEIGHT as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut pixels, (WIDTH, HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        draw(a, &root)?;
+        draw(a, metric, &root)?;
         root.present().map_err(err)?;
     }
     let mut png = Vec::new();
@@ -399,7 +421,7 @@ fn worker_cpu(a: &Analysis, root: &Area) -> Result<()> {
         a,
         root,
         Metric::WorkerCpu,
-        "Billed Worker CPU time per request (proxy approaches)",
+        "Billed Worker CPU time per request (approaches with Worker legs)",
         "Worker CPU per request (ms)",
         false,
         &groups,
@@ -627,10 +649,14 @@ fn breakeven_labels(
     Ok(())
 }
 
-fn span_ecdf(a: &Analysis, root: &Area) -> Result<()> {
+/// The cumulative share of requests by `metric` (a latency), a panel per delay.
+fn latency_ecdf(a: &Analysis, root: &Area, metric: Metric) -> Result<()> {
     let title = format!(
-        "End-to-end latency ({}): cumulative share of requests, per fetch delay",
-        Metric::Span
+        "{} ({metric}): cumulative share of requests, per fetch delay",
+        match metric {
+            Metric::ClientLatency => "Client latency",
+            _ => "End-to-end latency",
+        }
     );
     let rest = titled(root, &title)?;
     let cols = a.delays.len().clamp(1, 3);
@@ -638,9 +664,7 @@ fn span_ecdf(a: &Analysis, root: &Area) -> Result<()> {
     let panels = rest.split_evenly((rows, cols));
     for (p, &delay) in panels.iter().zip(&a.delays) {
         let groups: Vec<&Group> = a.groups.iter().filter(|g| g.delay_ms == delay).collect();
-        let all = groups
-            .iter()
-            .flat_map(|g| g.get(Metric::Span).iter().copied());
+        let all = groups.iter().flat_map(|g| g.get(metric).iter().copied());
         let Some((lo, hi)) = bounds(all) else {
             continue;
         };
@@ -654,7 +678,7 @@ fn span_ecdf(a: &Analysis, root: &Area) -> Result<()> {
             .map_err(err)?;
         chart
             .configure_mesh()
-            .x_desc("span (ms)")
+            .x_desc(format!("{metric} (ms)"))
             .y_desc("share of requests")
             .x_labels(5)
             .y_labels(6)
@@ -667,7 +691,7 @@ fn span_ecdf(a: &Analysis, root: &Area) -> Result<()> {
             .map_err(err)?;
         for g in &groups {
             let l = look(a, &g.approach);
-            let s: Vec<f64> = (sorted(g.get(Metric::Span)).into_iter())
+            let s: Vec<f64> = (sorted(g.get(metric)).into_iter())
                 .filter(|v| plottable(*v))
                 .collect();
             let n = s.len() as f64;
@@ -773,9 +797,8 @@ mod tests {
                 }),
                 note: String::new(),
             }],
-            hypotheses: Vec::new(),
+            claims: Vec::new(),
             fits: vec![fit("direct", f64::NAN), fit("simple", 1e300)],
-            hypothesis_delay_ms: Some(1000),
             has_client_latency: false,
             confidence: 0.9,
         }
@@ -790,25 +813,27 @@ mod tests {
         let charts = dir.path().join("charts");
         let (done, result) = std::sync::mpsc::channel();
         let target = charts.clone();
+        let all: Vec<Metric> = Metric::OF_LEGS
+            .into_iter()
+            .chain([Metric::ClientLatency])
+            .collect();
+        let drawing = all.clone();
         std::thread::spawn(move || {
-            let drawn =
-                std::panic::catch_unwind(|| write_all(&hostile(), &target).map(|f| f.len()));
+            let drawn = std::panic::catch_unwind(|| {
+                write_all(&hostile(), &drawing, &target).map(|f| f.len())
+            });
             let _ = done.send(drawn.map_err(|_| "panicked"));
         });
         let drawn = result
             .recv_timeout(std::time::Duration::from_secs(120))
             .expect("charts drawn within 2 minutes");
-        assert_eq!(drawn.expect("no panic").expect("charts written"), 4);
+        assert_eq!(drawn.expect("no panic").expect("charts written"), all.len());
         let mut names: Vec<String> = (std::fs::read_dir(&charts).unwrap())
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        let want = [
-            "cost_vs_delay.png",
-            "do_wall_by_delay.png",
-            "span_ecdf.png",
-            "worker_cpu.png",
-        ];
-        assert_eq!(names, want, "the four charts and nothing else");
+        let mut want: Vec<String> = all.iter().map(|m| file_name(*m)).collect();
+        want.sort();
+        assert_eq!(names, want, "a chart per metric and nothing else");
     }
 }

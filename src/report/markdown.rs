@@ -2,7 +2,9 @@
 
 pub(super) mod table;
 
-use super::analysis::{has_interval, Analysis, BreakevenRow, ComparisonRow, Settings, Verdict};
+use super::analysis::{has_interval, Analysis, BreakevenRow, ComparisonRow, Settings};
+use super::charts;
+use super::claims::Verdict;
 use crate::core::metric::{Metric, Unit};
 use crate::core::numbers::{delay_label, level, thousands, thousands_f};
 use crate::lake::derived::QualityRow;
@@ -42,7 +44,9 @@ fn ms(v: f64) -> String {
 /// comes from, says why an interval is missing.
 fn with_ci(e: &Estimate, f: fn(f64) -> String, n: usize) -> String {
     if has_interval(e) {
-        format!("{} ({}-{})", f(e.value), f(e.ci.low), f(e.ci.high))
+        // "-25 ms to -18 ms": a dash between negatives would read as a minus.
+        let to = if e.ci.low < 0.0 { " to " } else { "-" };
+        format!("{} ({}{to}{})", f(e.value), f(e.ci.low), f(e.ci.high))
     } else {
         format!("{} ({})", f(e.value), no_interval(n))
     }
@@ -105,24 +109,35 @@ pub fn without_complete_note(without: &[(String, usize)]) -> Option<String> {
     ))
 }
 
+/// What the report says when the pipeline file states no claim.
+pub const NO_CLAIMS: &str =
+    "No claims in the pipeline file: add [[report.claims]] to have them judged.";
+
+fn count(v: f64) -> String {
+    thousands_f(v)
+}
+
+/// A ratio to three significant digits: 0.95x, 6.07x, 26.7x, 1,000x.
 fn times(v: f64) -> String {
     if v.abs() >= 100.0 {
         format!("{}x", thousands_f(v))
-    } else {
+    } else if v.abs() >= 10.0 {
         format!("{v:.1}x")
+    } else {
+        format!("{v:.2}x")
     }
 }
 
 pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
     let lv = level(s.bootstrap.confidence);
     [
-        header(a, c, &lv),
+        header(a, s, c, &lv),
         answer(a, s, c, &lv),
-        evidence(a, c, &lv),
+        evidence(a, s, c, &lv),
         differences(a, &lv),
         quality(c),
         c.delivery.to_string(),
-        method(a, s),
+        method(s),
     ]
     .concat()
 }
@@ -145,11 +160,11 @@ fn table(t: &Table) -> String {
 }
 
 /// The title, the sampling warning when there is one, and what went in.
-fn header(a: &Analysis, c: &Context, lv: &str) -> String {
-    let mut out = paragraph(&format!(
-        "# Which proxy fetch approach to keep: `{}`",
-        c.pipeline
-    ));
+fn header(a: &Analysis, s: &Settings, c: &Context, lv: &str) -> String {
+    let mut out = paragraph(&format!("# {}: `{}`", s.frame.title, c.pipeline));
+    if let Some(question) = &s.frame.question {
+        out += &paragraph(&format!("**Question.** {question}"));
+    }
     if let Some(warning) = sampling_warning(c.sampling_notices) {
         out += &paragraph(&format!("> **Warning.** {warning}"));
     }
@@ -175,7 +190,7 @@ fn answer(a: &Analysis, s: &Settings, c: &Context, lv: &str) -> String {
         notes,
         cheapest(a, lv),
         breakeven(a, s),
-        theories(a, lv),
+        claims(a, lv),
     ]
     .concat()
 }
@@ -230,7 +245,8 @@ fn format_in(unit: Unit) -> fn(f64) -> String {
     match unit {
         Unit::UsdPerMillion => money,
         Unit::Times => times,
-        Unit::Ms | Unit::Invocations => ms,
+        Unit::Ms => ms,
+        Unit::Invocations => count,
     }
 }
 
@@ -268,93 +284,89 @@ fn breakeven(a: &Analysis, s: &Settings) -> String {
         + "\n"
 }
 
-fn theories(a: &Analysis, lv: &str) -> String {
+fn claims(a: &Analysis, lv: &str) -> String {
+    if a.claims.is_empty() {
+        return paragraph(&format!("**Claims**: {NO_CLAIMS}"));
+    }
     let mut t = Table::new([
-        ("theory".to_string(), Align::Left),
+        ("claim".to_string(), Align::Left),
         ("claimed".into(), Align::Right),
         (format!("measured ({lv} CI)"), Align::Right),
         ("verdict".into(), Align::Left),
     ]);
-    for h in &a.hypotheses {
+    for h in &a.claims {
         let fmt = format_in(h.unit);
+        let c = &h.claim;
         let verdict = match h.verdict {
-            Verdict::Supported => "**supported**",
-            Verdict::Refuted => "**refuted**",
-            Verdict::Inconclusive => "inconclusive",
+            Some(Verdict::Supported) => "**supported**".to_string(),
+            Some(Verdict::Refuted) => "**refuted**".into(),
+            Some(Verdict::Inconclusive) => "inconclusive".into(),
+            None => h.note.clone(),
         };
         t.push(vec![
-            format!("{}: {}", h.id, h.claim),
-            format!("{}-{}", fmt(h.range.0), fmt(h.range.1)),
-            with_ci(&h.measured, fmt, h.n),
-            verdict.into(),
+            format!("{}: {} ({})", c.id, c.claim, h.what),
+            claimed_range(c.range, fmt),
+            (h.measured.as_ref()).map_or("-".into(), |m| with_ci(m, fmt, h.n)),
+            verdict,
         ]);
     }
-    paragraph("**The plan's theories**:") + &table(&t)
+    paragraph("**Claims from the pipeline file**:") + &table(&t)
 }
 
-/// A section of evidence: a metric's means by approach and delay.
-struct Evidence {
-    title: &'static str,
-    /// `None` for a metric no chart draws: report.md links only charts that exist.
-    chart: Option<&'static str>,
-    metric: Metric,
-    /// `{lv}` stands for the confidence level, `{m}` for the metric's column.
-    caption: &'static str,
+/// "10 ms-30 ms", or "-100 ms to -1 ms" where a dash would read as a minus.
+fn claimed_range((low, high): (f64, f64), fmt: fn(f64) -> String) -> String {
+    if low < 0.0 || high < 0.0 {
+        format!("{} to {}", fmt(low), fmt(high))
+    } else {
+        format!("{}-{}", fmt(low), fmt(high))
+    }
 }
 
-const EVIDENCE: [Evidence; 5] = [
-    Evidence {
-        title: "Billed Durable Object wall time",
-        chart: Some("do_wall_by_delay.png"),
-        metric: Metric::DoWall,
-        caption: "Mean `{m}` per request ({lv} CI): the wall clock Durable Objects are billed on, summed over origin and orchestrator legs.",
-    },
-    Evidence {
-        title: "Cost per million requests",
-        chart: Some("cost_vs_delay.png"),
-        metric: Metric::Cost,
-        caption: "Mean `{m}` ({lv} CI), with the prices listed under How this was computed.",
-    },
-    Evidence {
-        title: "Latency",
-        chart: Some("span_ecdf.png"),
-        metric: Metric::Span,
-        caption: "Mean `{m}` ({lv} CI): first leg start to last leg end, as Cloudflare saw it.",
-    },
-    Evidence {
-        title: "Worker CPU",
-        chart: Some("worker_cpu.png"),
-        metric: Metric::WorkerCpu,
-        caption: "Mean `{m}` ({lv} CI): the CPU time Workers are billed on.",
-    },
-    Evidence {
-        title: "Client latency",
-        chart: None,
-        metric: Metric::ClientLatency,
-        caption: "Mean `{m}` from the run manifest ({lv} CI), for requests matched to exactly one window.",
-    },
-];
+/// A metric's section: its title and its caption, where `{lv}` stands for
+/// the confidence level and `{m}` for the metric's column.
+fn section_text(metric: Metric) -> (&'static str, String) {
+    let (title, caption) = match metric {
+        Metric::DoWall => ("Billed Durable Object wall time", "Mean `{m}` per request ({lv} CI): the wall clock Durable Objects are billed on, summed over the request's Durable Object legs."),
+        Metric::Cost => ("Cost per million requests", "Mean `{m}` ({lv} CI), with the prices listed under How this was computed."),
+        Metric::Span => ("Latency", "Mean `{m}` ({lv} CI): first leg start to last leg end, as Cloudflare saw it."),
+        Metric::WorkerCpu => ("Worker CPU", "Mean `{m}` ({lv} CI): the CPU time Workers are billed on."),
+        Metric::ClientLatency => ("Client latency", "Mean `{m}` from the run manifest ({lv} CI), for requests matched to exactly one window."),
+        Metric::DoCpu => ("Durable Object CPU", ""),
+        Metric::WorkerWall => ("Worker wall time", ""),
+        Metric::DoInvocations => ("Durable Object requests", ""),
+        Metric::WorkerInvocations => ("Worker invocations", ""),
+    };
+    if caption.is_empty() {
+        (
+            title,
+            format!(
+                "Mean `{{m}}` per request ({{lv}} CI): {}.",
+                metric.meaning()
+            ),
+        )
+    } else {
+        (title, caption.to_string())
+    }
+}
 
 /// One section per metric: its chart, its caption and the means behind it.
-fn evidence(a: &Analysis, c: &Context, lv: &str) -> String {
-    let section = |e: &Evidence| {
-        let image = match e.chart {
-            Some(chart) if c.charts => paragraph(&format!("![{}](charts/{chart})", e.title)),
-            _ => String::new(),
+fn evidence(a: &Analysis, s: &Settings, c: &Context, lv: &str) -> String {
+    let section = |metric: Metric| {
+        let (title, caption) = section_text(metric);
+        let image = if c.charts {
+            paragraph(&format!("![{title}](charts/{})", charts::file_name(metric)))
+        } else {
+            String::new()
         };
         let lead: [Lead; 1] = [("delay", delay_cell)];
-        let t = per_delay(a, &lead, |ap, d| mean_cell(a, e.metric, ap, d));
-        heading(e.title)
+        let t = per_delay(a, &lead, |ap, d| mean_cell(a, metric, ap, d));
+        heading(title)
             + &image
-            + &paragraph(
-                &e.caption
-                    .replace("{lv}", lv)
-                    .replace("{m}", e.metric.column()),
-            )
+            + &paragraph(&caption.replace("{lv}", lv).replace("{m}", metric.column()))
             + &table(&t)
     };
-    let shown = |e: &&Evidence| a.has_client_latency || e.metric != Metric::ClientLatency;
-    EVIDENCE.iter().filter(shown).map(section).collect()
+    let metrics = s.frame.sections(a.has_client_latency);
+    metrics.into_iter().map(section).collect()
 }
 
 fn differences(a: &Analysis, lv: &str) -> String {
@@ -402,21 +414,20 @@ fn quality(c: &Context) -> String {
     heading("Data quality") + &table(&t)
 }
 
-fn method(a: &Analysis, s: &Settings) -> String {
+fn method(s: &Settings) -> String {
     let p = &s.prices;
     let b = &s.bootstrap;
     let interval = match b.method {
         Method::Bca => "BCa",
         Method::Percentile => "percentile",
     };
-    let delay = a.hypothesis_delay_ms.map(delay_label);
     heading("How this was computed") + &list(&[
         "Per-request metrics as defined in experiment.md, from `requests.csv`; only complete requests (every role of their approach present) enter the statistics.".into(),
         format!("Prices (USD per million): DO wall clock {} per ms, DO request {}, Worker CPU {} per ms, Worker request {}, row written {}, row read {}.", p.do_wall_ms, p.do_request, p.worker_cpu_ms, p.worker_request, p.row_written, p.row_read),
         format!("Bootstrap: {} resamples, seed {}, {interval} intervals at {} confidence, each approach and delay's requests resampled once and every statistic read from those resamples (medians drawn from their exact bootstrap distribution); BCa's jackknife leaves out one of at most 200 blocks of requests. Quantiles by linear interpolation (numpy's default).", thousands(b.resamples as u64), b.seed, level(b.confidence)),
         "Break-even: least squares of cost against delay per approach; its interval from refits on resampled requests (percentiles).".into(),
-        format!("Verdicts: supported when the interval lies inside the claimed range, refuted when wholly outside, inconclusive otherwise. Theories 1 and 2 at the {} delay.", delay.unwrap_or_else(|| "-".into())),
-        "Files: `summary.csv`, `comparisons.csv`, `breakeven.csv`, `hypotheses.csv`, `quality.csv`, `requests.csv`, each with a `.parquet` twin; charts in `charts/`.".into(),
+        "Claims: each from `[[report.claims]]` of the pipeline file; a ratio is approach / baseline and a difference approach - baseline, of means (or medians) at the measured delay nearest the claim's, or averaged over the delays both approaches have. Verdicts: supported when the interval lies inside the claimed range, refuted when wholly outside, inconclusive otherwise.".into(),
+        "Files: `summary.csv`, `comparisons.csv`, `breakeven.csv`, `claims.csv`, `quality.csv`, `requests.csv`, each with a `.parquet` twin; charts in `charts/`.".into(),
         format!("tracecost {}.", env!("CARGO_PKG_VERSION")),
     ])
 }
@@ -454,14 +465,14 @@ fn recommendation(a: &Analysis, s: &Settings) -> String {
     let Some(&top) = a.delays.last() else {
         return String::new();
     };
-    let proxies: Vec<&str> = a
+    let alternatives: Vec<&str> = a
         .approaches
         .iter()
         .map(String::as_str)
         .filter(|ap| ap != baseline)
         .collect();
     let cheapest_at = |d: i64| {
-        proxies
+        alternatives
             .iter()
             .filter_map(|ap| mean_cost(a, ap, d).map(|c| (*ap, c)))
             .min_by(|x, y| x.1.total_cmp(&y.1))
@@ -472,34 +483,66 @@ fn recommendation(a: &Analysis, s: &Settings) -> String {
             "Only `{baseline}` has complete requests: there is nothing to compare it with."
         );
     };
-    let mut text = format!(
-        "**Keep `{best}`** as the proxy: it is the cheapest proxy at {}",
-        where_cheapest(a, &proxies, best, top)
-    );
-    text += &when_to_use(a, s, best);
+    let mut text = if baseline_cheaper(a, baseline, best, top) {
+        format!(
+            "**Keep `{baseline}`**: at {}, the longest delay measured, no approach compared with it costs less; the closest is `{best}`{}",
+            delay_label(top),
+            pays_off(a, s, best)
+        )
+    } else {
+        format!(
+            "**Keep `{best}`**: of the approaches compared with `{baseline}`, it is the cheapest at {}{}",
+            where_cheapest(a, &alternatives, best, top),
+            when_to_use(a, s, best)
+        )
+    };
     text.push('.');
-    let others = latency_notes(a, s, &proxies, best, top);
+    let others = latency_notes(a, s, &alternatives, best, top);
     if !others.is_empty() {
         text += &format!(" On latency, {}.", others.join("; "));
     }
     text
 }
 
-/// "every delay measured" when `best` costs no more than any other proxy at
+/// "every delay measured" when `best` costs no more than any other alternative at
 /// every delay, else the delay it was chosen at.
-fn where_cheapest(a: &Analysis, proxies: &[&str], best: &str, top: i64) -> String {
+fn where_cheapest(a: &Analysis, alternatives: &[&str], best: &str, top: i64) -> String {
     let everywhere = a.delays.iter().all(|d| {
-        proxies
+        alternatives
             .iter()
             .all(|ap| match (mean_cost(a, best, *d), mean_cost(a, ap, *d)) {
                 (Some(b), Some(o)) => b <= o,
                 _ => true,
             })
     });
-    if everywhere && proxies.len() > 1 {
+    if everywhere && alternatives.len() > 1 {
         "every delay measured".into()
     } else {
         delay_label(top)
+    }
+}
+
+/// Whether the baseline costs no more than `best` at `top`.
+fn baseline_cheaper(a: &Analysis, baseline: &str, best: &str, top: i64) -> bool {
+    match (mean_cost(a, baseline, top), mean_cost(a, best, top)) {
+        (Some(b), Some(o)) => b <= o,
+        _ => false,
+    }
+}
+
+/// Where `best`, dearer than the baseline, would pay off, as a clause.
+fn pays_off(a: &Analysis, s: &Settings, best: &str) -> String {
+    let Some(b) = a.breakeven.iter().find(|b| b.approach == best) else {
+        return String::new();
+    };
+    match b.delay_ms {
+        Some(x) if x >= 0.0 => format!(
+            ", which would pay off only for fetches longer than about {} ({})",
+            ms(x),
+            breakeven_interval(b, s.bootstrap.confidence)
+        ),
+        Some(_) => String::new(),
+        None => format!("; {}", b.note),
     }
 }
 
@@ -520,12 +563,12 @@ fn when_to_use(a: &Analysis, s: &Settings, best: &str) -> String {
     }
 }
 
-/// How much faster or slower `best` is than each other proxy, at `top`
+/// How much faster or slower `best` is than each other alternative, at `top`
 /// when it was compared there, else at the first delay it was.
 fn latency_notes(
     a: &Analysis,
     s: &Settings,
-    proxies: &[&str],
+    alternatives: &[&str],
     best: &str,
     top: i64,
 ) -> Vec<String> {
@@ -545,7 +588,7 @@ fn latency_notes(
             latency_ci(c, s.bootstrap.confidence)
         ))
     };
-    proxies
+    alternatives
         .iter()
         .filter(|ap| **ap != best)
         .filter_map(|ap| note(ap))

@@ -2,13 +2,15 @@
 
 pub mod analysis;
 pub mod charts;
+pub mod claims;
 pub mod csv;
 pub mod delivery;
+pub mod interval;
 pub mod markdown;
 pub mod tables;
 
 use crate::core::cost::Prices;
-use crate::core::metric::Unit;
+use crate::core::metric::{Metric, Unit};
 use crate::core::numbers;
 use std::path::PathBuf;
 
@@ -35,14 +37,72 @@ pub struct ReportSection {
     pub confidence: Option<f64>,
     /// `bca` (default) or `percentile`.
     pub interval: Option<Method>,
-    /// The approach the others are compared with (default `direct`).
+    /// The approach the others are compared with (the settings give the default).
     pub baseline: Option<String>,
-    /// Delay at which theories 1 and 2 are judged (default 1000; the nearest measured delay is used).
-    pub hypothesis_delay_ms: Option<i64>,
-    /// Further `[other, baseline]` pairs to compare (default `[["simple", "current"]]`).
+    /// Further `[other, baseline]` pairs to compare (default none).
     pub compare: Option<Vec<[String; 2]>>,
     /// Draw the PNG charts (default true).
     pub charts: Option<bool>,
+    /// The report's title (default [`DEFAULT_TITLE`]).
+    pub title: Option<String>,
+    /// The question the report answers, shown under the title.
+    pub question: Option<String>,
+    /// Metrics that get a section, a chart and a comparison (columns of
+    /// `requests.parquet`; default [`Frame`]'s).
+    pub metrics: Option<Vec<String>>,
+    /// `[[report.claims]]`: what the plan claims, judged by the report.
+    #[serde(default)]
+    pub claims: Vec<claims::ClaimSpec>,
+}
+
+/// The title of a pipeline file that gives none.
+pub const DEFAULT_TITLE: &str = "tracecost report";
+
+/// Sections of a report whose pipeline file names no metrics: what is
+/// billed, what it costs, what is waited for, then client latency when known.
+pub const DEFAULT_SECTIONS: [Metric; 5] = [
+    Metric::DoWall,
+    Metric::Cost,
+    Metric::Span,
+    Metric::WorkerCpu,
+    Metric::ClientLatency,
+];
+
+/// What the report is about: its title and question, and the metrics that
+/// get a section, chart and comparison.
+#[derive(Debug, Clone, Default)]
+pub struct Frame {
+    pub title: String,
+    pub question: Option<String>,
+    /// `None`: [`DEFAULT_SECTIONS`] and [`Metric::COMPARED`].
+    pub metrics: Option<Vec<Metric>>,
+}
+
+impl Frame {
+    /// Client latency only where the run manifest gave it.
+    fn known(list: &[Metric], has_client_latency: bool) -> Vec<Metric> {
+        let known = |m: &&Metric| has_client_latency || **m != Metric::ClientLatency;
+        list.iter().filter(known).copied().collect()
+    }
+
+    /// Metrics with a section and a chart, in order.
+    pub fn sections(&self, has_client_latency: bool) -> Vec<Metric> {
+        let list = self.metrics.as_deref().unwrap_or(&DEFAULT_SECTIONS);
+        Frame::known(list, has_client_latency)
+    }
+
+    /// Metrics compared between approaches.
+    pub fn compared(&self, has_client_latency: bool) -> Vec<Metric> {
+        match &self.metrics {
+            Some(list) => Frame::known(list, has_client_latency),
+            None => {
+                let all: Vec<Metric> = (Metric::COMPARED.into_iter())
+                    .chain([Metric::ClientLatency])
+                    .collect();
+                Frame::known(&all, has_client_latency)
+            }
+        }
+    }
 }
 
 /// Most resamples per interval: each group holds 128 bytes per resample,
@@ -51,7 +111,13 @@ pub const MAX_RESAMPLES: usize = 100_000;
 
 impl ReportSection {
     /// The analysis settings; a value out of range is a one-line error naming its field.
-    pub fn analysis_settings(&self, prices: &Prices) -> Result<analysis::Settings> {
+    /// `declared`: the approaches of `[transform.approaches]`, which every
+    /// approach named here must be.
+    pub fn analysis_settings(
+        &self,
+        prices: &Prices,
+        declared: &[String],
+    ) -> Result<analysis::Settings> {
         let confidence = self.confidence.unwrap_or(0.95);
         if !(0.5..1.0).contains(&confidence) {
             anyhow::bail!(
@@ -65,13 +131,6 @@ impl ReportSection {
                 numbers::thousands(MAX_RESAMPLES as u64)
             );
         }
-        let hypothesis_delay_ms = self.hypothesis_delay_ms.unwrap_or(1000);
-        if !(0..=crate::core::limits::MAX_DURATION_MS).contains(&hypothesis_delay_ms) {
-            anyhow::bail!(
-                "report.hypothesis_delay_ms = {hypothesis_delay_ms}: give a delay in ms from 0 to {} (30 days)",
-                numbers::thousands(crate::core::limits::MAX_DURATION_MS as u64)
-            );
-        }
         Ok(analysis::Settings {
             bootstrap: Config {
                 resamples,
@@ -79,16 +138,49 @@ impl ReportSection {
                 seed: self.seed.unwrap_or(1),
                 method: self.interval.unwrap_or(Method::Bca),
             },
-            baseline: self.baseline.clone().unwrap_or_else(|| "direct".into()),
-            hypothesis_delay_ms,
-            extra_pairs: self
-                .compare
-                .clone()
-                .unwrap_or_else(|| vec![["simple".into(), "current".into()]])
-                .into_iter()
-                .map(|[a, b]| (a, b))
-                .collect(),
+            baseline: match &self.baseline {
+                Some(b) => claims::declared_approach("report.baseline", b, declared)?,
+                None => String::new(),
+            },
+            extra_pairs: self.pairs(declared)?,
             prices: *prices,
+            claims: claims::resolve_all(&self.claims, declared)?,
+            frame: self.frame()?,
+        })
+    }
+
+    /// `compare`, each approach declared.
+    fn pairs(&self, declared: &[String]) -> Result<Vec<(String, String)>> {
+        let pairs = self.compare.iter().flatten().enumerate();
+        pairs
+            .map(|(i, [a, b])| {
+                let field = format!("report.compare[{i}]");
+                Ok((
+                    claims::declared_approach(&field, a, declared)?,
+                    claims::declared_approach(&field, b, declared)?,
+                ))
+            })
+            .collect()
+    }
+
+    fn frame(&self) -> Result<Frame> {
+        let metrics = match &self.metrics {
+            None => None,
+            Some(names) => {
+                let mut list: Vec<Metric> = Vec::new();
+                for name in names {
+                    let m = claims::parse_metric("report.metrics", name)?;
+                    if !list.contains(&m) {
+                        list.push(m);
+                    }
+                }
+                Some(list)
+            }
+        };
+        Ok(Frame {
+            title: (self.title.clone()).unwrap_or_else(|| DEFAULT_TITLE.into()),
+            question: self.question.clone(),
+            metrics,
         })
     }
 }
@@ -148,7 +240,7 @@ fn write_tables(a: &Analysis, quality: &DataFrame, out: &std::path::Path) -> Res
         tables::summary(a),
         tables::comparisons(a),
         tables::breakeven(a),
-        tables::hypotheses(a),
+        tables::claims(a),
         tables::from_frame("quality", quality)?,
     ];
     tables.par_iter().try_for_each(|t| -> Result<()> {
@@ -201,7 +293,8 @@ pub fn run(opts: &Options) -> Result<Written> {
     let delivery_section = delivery::write(&opts.lake, &opts.window, out)?;
     let charts = opts.charts;
     if charts {
-        charts::write_all(&a, &out.join("charts"))?;
+        let metrics = s.frame.sections(a.has_client_latency);
+        charts::write_all(&a, &metrics, &out.join("charts"))?;
     }
     let quality = derived::from_frame(&quality)?;
     let context = markdown::Context {
@@ -271,18 +364,24 @@ fn print_summary(
             None => println!("  break-even {ap} vs {base}: {}", b.note),
         }
     }
-    for h in &a.hypotheses {
+    if a.claims.is_empty() {
+        println!("  {}", markdown::NO_CLAIMS);
+    }
+    for h in &a.claims {
         let unit = match h.unit {
             Unit::Times => "x".to_string(),
             other => format!(" {}", other.label()),
         };
-        println!(
-            "  {}: {} ({}{unit}, {})",
-            h.id,
-            h.verdict.name(),
-            thousands_f(h.measured.value),
-            ci(&h.measured, &unit)
-        );
+        match (h.verdict, &h.measured) {
+            (Some(verdict), Some(m)) => println!(
+                "  {}: {} ({}{unit}, {})",
+                h.id(),
+                verdict.name(),
+                thousands_f(m.value),
+                ci(m, &unit)
+            ),
+            _ => println!("  {}: {}", h.id(), h.note.replace('`', "")),
+        }
     }
     println!(
         "  outputs: {} (report.md, CSV and Parquet tables, charts/)",

@@ -4,6 +4,7 @@ use anyhow::Result;
 use polars::prelude::*;
 
 use super::analysis::Analysis;
+use crate::core::named::Named;
 use crate::stats::bootstrap::{Estimate, Interval};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -244,30 +245,52 @@ pub fn breakeven(a: &Analysis) -> Table {
     t
 }
 
-pub fn hypotheses(a: &Analysis) -> Table {
+/// `claims.csv`: each claim of the pipeline file, what it measured and the
+/// verdict (empty, with a note, when its approaches were not measured).
+pub fn claims(a: &Analysis) -> Table {
     let mut t = Table::new(
-        "hypotheses",
+        "claims",
         &[
             ("id", T),
             ("claim", T),
+            ("measure", T),
+            ("metric", T),
+            ("approach", T),
+            ("baseline", T),
+            ("delay_ms", I),
+            ("delays", I),
+            ("unit", T),
             ("claimed_low", F),
             ("claimed_high", F),
             ("measured", F),
             ("ci_low", F),
             ("ci_high", F),
+            ("n", I),
             ("verdict", T),
+            ("note", T),
         ],
     );
-    for h in &a.hypotheses {
+    for h in &a.claims {
+        let c = &h.claim;
+        let m = h.measured.as_ref();
         t.rows.push(vec![
-            h.id.as_str().into(),
-            h.claim.as_str().into(),
-            h.range.0.into(),
-            h.range.1.into(),
-            h.measured.value.into(),
-            lo(&h.measured),
-            hi(&h.measured),
-            h.verdict.name().into(),
+            c.id.as_str().into(),
+            c.claim.as_str().into(),
+            c.measure.name().into(),
+            c.metric.map(|m| m.column()).into(),
+            c.approach.as_str().into(),
+            c.baseline.as_str().into(),
+            h.delay_ms.into(),
+            (h.delays as i64).into(),
+            h.unit.label().into(),
+            c.range.0.into(),
+            c.range.1.into(),
+            m.map(|e| e.value).into(),
+            m.map(|e| e.ci.low).into(),
+            m.map(|e| e.ci.high).into(),
+            (h.n as i64).into(),
+            h.verdict.map(|v| v.name()).into(),
+            h.note.as_str().into(),
         ]);
     }
     t

@@ -243,9 +243,11 @@ impl Settings {
             (None, None) => None,
         };
         file.prices.validate()?;
+        let declared: Vec<String> = rules.approaches.keys().cloned().collect();
         let report = ReportSection {
             seed: args.seed.or(file.report.seed),
             resamples: args.resamples.or(file.report.resamples),
+            baseline: (file.report.baseline.clone()).or_else(|| default_baseline(&declared)),
             ..file.report
         };
         let derived = derived_dir(&mirror.lake, &name);
@@ -254,8 +256,8 @@ impl Settings {
             derived: derived.clone(),
             out: (args.out.clone())
                 .unwrap_or_else(|| PathBuf::from("notebooks-export").join(&name)),
-            analysis: report.analysis_settings(&file.prices)?,
-            approaches: rules.approaches.keys().cloned().collect(),
+            analysis: report.analysis_settings(&file.prices, &declared)?,
+            approaches: declared,
             charts: report.charts.unwrap_or(true) && !args.no_charts,
             lake: mirror.lake.clone(),
             window: mirror.window,
@@ -274,6 +276,14 @@ impl Settings {
             report,
         })
     }
+}
+
+/// The baseline of a pipeline file that names none: `direct` when it is
+/// declared (the plan's name for fetching without a proxy), else the first
+/// declared approach; none when no approach is declared.
+fn default_baseline(declared: &[String]) -> Option<String> {
+    let direct = declared.iter().find(|a| *a == "direct");
+    direct.or(declared.first()).cloned()
 }
 
 /// `transform` and `report` do not mirror: a wait flag given to them is a mistake.
