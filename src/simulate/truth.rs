@@ -77,11 +77,12 @@ fn request(
         .iter()
         .all(|role| legs.iter().any(|l| l.role == *role));
     let (rows_written, rows_read) = storage_rows(model, r.approach);
+    // The executor, a Worker a DO calls through a service binding, bills no request (the transform's default).
     let usage = Usage {
         do_wall_ms,
-        do_invocations: do_invocations as f64,
+        do_requests: do_invocations as f64,
         worker_cpu_ms,
-        worker_invocations: worker_invocations as f64,
+        worker_requests: 0.0,
         rows_written,
         rows_read,
     };
@@ -188,7 +189,7 @@ pub fn expected(m: &Model, approach: Approach, delay_ms: i64) -> Expected {
     let p = m.cold_start_probability;
     let cold_wall = p * m.cold_start_wall.mean();
     let cold_cpu = p * m.cold_start_cpu.mean();
-    let (do_wall, do_cpu, worker_cpu, do_n, worker_n) = match approach {
+    let (do_wall, do_cpu, worker_cpu, do_n, _worker_n) = match approach {
         Approach::Direct => (
             delay_ms as f64 + m.endpoint_jitter.mean() + m.direct_overhead.mean() + cold_wall,
             m.direct_cpu.mean() + cold_cpu,
@@ -215,9 +216,9 @@ pub fn expected(m: &Model, approach: Approach, delay_ms: i64) -> Expected {
         worker_cpu_ms: worker_cpu,
         usage: Usage {
             do_wall_ms: do_wall,
-            do_invocations: do_n,
+            do_requests: do_n,
             worker_cpu_ms: worker_cpu,
-            worker_invocations: worker_n,
+            worker_requests: 0.0,
             rows_written,
             rows_read,
         },
