@@ -25,8 +25,8 @@ use crate::core::named::Named;
 use crate::core::window::Window;
 use crate::io::atomic::{commit_all, remove_temporaries, AtomicFile};
 use crate::io::parquet::AtomicParquet;
-use crate::lake::derived::{QualityRow, LEGS_FILE, QUALITY_FILE, REQUESTS_FILE};
-use crate::lake::run_manifest::{Index, Match};
+use crate::lake::derived::{QualityRow, LEGS_FILE, LOST_FILE, QUALITY_FILE, REQUESTS_FILE};
+use crate::lake::run_manifest::{Index, Match, RunWindow};
 use crate::lake::{lake_files, LakeLock};
 use quality::{LegCounts, RequestCounts};
 use rules::{has_role_column, null_str, Billing, TransformSection};
@@ -85,7 +85,8 @@ const OPTIONAL_LEG_COLUMNS: &[&str] = &["ScriptVersion", "Colo"];
 const SCRIPT_VERSION_ID: &str = r#""(?:ID|id)"\s*:\s*"([^"\\]+)""#;
 
 /// Reads the window's lake files, joins the legs of each request and writes
-/// `requests.parquet`, `legs.parquet` and `quality.parquet`; returns the quality rows.
+/// `requests.parquet`, `legs.parquet`, `quality.parquet` and `lost.parquet`
+/// (the run manifest's windows no request fell in); returns the quality rows.
 ///
 /// Two passes: lines are classified as each lake file is read and spread over
 /// partitions by request key (`partition`), then each partition is
@@ -140,11 +141,22 @@ pub fn run(opts: &Options) -> Result<Vec<QualityRow>> {
     let (files, legs, requests, manifest) = outputs.finish()?;
     let lake_rows = partitions.lines;
     drop(partitions);
-    let quality = quality::build(&opts.lake, lake_rows, &legs, &requests, &manifest)?;
-    let mut frame = crate::lake::derived::to_frame(&quality)?;
-    let mut quality_file = AtomicParquet::create(&dir.join(QUALITY_FILE), &frame)?;
-    quality_file.write(&mut frame)?;
-    commit_all(files.into_iter().chain([quality_file.finish()?]))?;
+    let lost = match &index {
+        Some(index) => manifest.lost(index, &opts.window),
+        None => Vec::new(),
+    };
+    let quality = quality::build(&opts.lake, lake_rows, &legs, &requests, &manifest, &lost)?;
+    let tables = [
+        (QUALITY_FILE, crate::lake::derived::to_frame(&quality)?),
+        (LOST_FILE, crate::lake::derived::lost_frame(&lost)?),
+    ];
+    let mut written = files;
+    for (name, mut frame) in tables {
+        let mut file = AtomicParquet::create(&dir.join(name), &frame)?;
+        file.write(&mut frame)?;
+        written.push(file.finish()?);
+    }
+    commit_all(written)?;
     quality::print_summary(&quality, dir);
     Ok(quality)
 }
@@ -202,6 +214,7 @@ impl Outputs {
             manifest_counts: ManifestCounts {
                 used: index.is_some(),
                 windows: index.map_or(0, |i| i.len() as u64),
+                matched: vec![false; index.map_or(0, Index::len)],
                 ..Default::default()
             },
         })
@@ -449,6 +462,21 @@ pub struct ManifestCounts {
     pub outside_windows: u64,
     pub in_several_windows: u64,
     pub disagreeing: u64,
+    /// Per window of the index: whether a request's first event fell in it.
+    pub matched: Vec<bool>,
+}
+
+impl ManifestCounts {
+    /// Windows of the transform's window in which no request's first event
+    /// fell: requests the logs lost (or never delivered), in start order.
+    pub fn lost<'a>(&self, index: &'a Index, window: &Window) -> Vec<&'a RunWindow> {
+        let from = window.from.map_or(i64::MIN, |t| t.timestamp_millis());
+        let to = window.to.map_or(i64::MAX, |t| t.timestamp_millis());
+        (index.windows().iter().zip(&self.matched))
+            .filter(|(w, matched)| !**matched && w.end_ms >= from && w.start_ms < to)
+            .map(|(w, _)| w)
+            .collect()
+    }
 }
 
 /// Fills approach and delay of requests that carry neither from the window
@@ -475,7 +503,8 @@ pub fn apply_run_manifest(
         for i in 0..n {
             let Some(t) = first[i] else { continue };
             match index.find(t) {
-                Match::One(w) => {
+                Match::One(at, w) => {
+                    counts.matched[at] = true;
                     if approach[i].is_none() || delay[i].is_none() {
                         counts.assigned += 1;
                     }
@@ -490,7 +519,10 @@ pub fn apply_run_manifest(
                     }
                 }
                 Match::NoWindow => counts.outside_windows += 1,
-                Match::Ambiguous => counts.in_several_windows += 1,
+                Match::Ambiguous(all) => {
+                    all.into_iter().for_each(|at| counts.matched[at] = true);
+                    counts.in_several_windows += 1;
+                }
             }
         }
     }
