@@ -42,6 +42,14 @@ pub struct Options {
     pub prices: Prices,
 }
 
+impl Options {
+    /// Per role: its billing and whether its legs are billed a request fee
+    /// (see [`TransformSection::billing_assumptions`]).
+    pub fn billing_assumptions(&self) -> Vec<rules::RoleBilling> {
+        self.rules.billing_assumptions()
+    }
+}
+
 /// Where the first pass spreads the window's lines; removed when done.
 const PARTITIONS_DIR: &str = ".partitions";
 
