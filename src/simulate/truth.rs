@@ -30,6 +30,8 @@ pub struct RequestTruth {
     pub cost_usd_per_million: f64,
     pub first_event_ms: i64,
     pub client_latency_ms: i64,
+    /// The cost if the executor's request fee were billed.
+    pub cost_other_billing_usd_per_million: f64,
 }
 
 /// Storage rows per request of an approach, as the shipped pipeline declares them.
@@ -109,6 +111,10 @@ fn request(
         cost_usd_per_million: prices.cost_per_million(&usage),
         first_event_ms: first,
         client_latency_ms: r.client_recv_ms - r.client_send_ms,
+        cost_other_billing_usd_per_million: prices.cost_per_million(&Usage {
+            worker_requests: worker_invocations as f64,
+            ..usage
+        }),
     }
 }
 
@@ -131,6 +137,7 @@ pub struct GroupTruth {
     pub model_do_cpu_ms: f64,
     pub model_worker_cpu_ms: f64,
     pub model_cost_usd_per_million: f64,
+    pub cost_other_billing_usd_per_million: f64,
 }
 
 /// Means over complete requests, per approach and delay.
@@ -172,6 +179,7 @@ pub fn groups(
                 model_do_cpu_ms: expected.do_cpu_ms,
                 model_worker_cpu_ms: expected.worker_cpu_ms,
                 model_cost_usd_per_million: prices.cost_per_million(&expected.usage),
+                cost_other_billing_usd_per_million: mean(|r| r.cost_other_billing_usd_per_million),
             }
         })
         .collect()
