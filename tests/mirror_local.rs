@@ -150,7 +150,9 @@ fn a_colo_of_any_size_or_shape_never_panics_the_mirror_or_the_transform() {
     let tmp = tempfile::tempdir().unwrap();
     let huge = "A".repeat(10 << 20);
     let line = |ms: i64, cf: &str| {
-        format!(r#"{{"EventTimestampMs":{ms},"ScriptName":"s","EventType":"fetch","WallTimeMs":5,"Event":{{"Request":{{"URL":"https://x/","cf":{cf}}}}}}}"#)
+        format!(
+            r#"{{"EventTimestampMs":{ms},"ScriptName":"s","EventType":"fetch","WallTimeMs":5,"Event":{{"Request":{{"URL":"https://x/","cf":{cf}}}}}}}"#
+        )
     };
     let lines = [
         line(1763510000000, r#"{"colo":"AMS"}"#),
@@ -175,7 +177,11 @@ fn a_colo_of_any_size_or_shape_never_panics_the_mirror_or_the_transform() {
     ];
     fs::write(&capture, events.join("\n")).unwrap();
     let pipeline = tmp.path().join("c.toml");
-    fs::write(&pipeline, "name = \"c\"\n[[transform.roles]]\nname = \"x\"\nbilling = \"do\"\n").unwrap();
+    fs::write(
+        &pipeline,
+        "name = \"c\"\n[[transform.roles]]\nname = \"x\"\nbilling = \"do\"\n",
+    )
+    .unwrap();
     // Logpush: a colo that is not a string quarantines its line, as any lifted text field.
     // Tail: fields of an unexpected shape are null, as every tail field.
     let want_logpush = [Some("AMS"), Some(huge.as_str()), None];

@@ -674,15 +674,54 @@ type Written<'a> = (
 const DAY_MS: i64 = 1_763_424_000_000; // 2025-11-18T00:00:00Z
 
 const WRITTEN: [Written; 5] = [
-    (1_000, "OriginDO", "r1", "simple", 100, None, "v2", Some("ok")),
-    (1_010, "Executor", "r1", "simple", 100, Some("AMS"), "v1", Some("exception")),
-    (1_020, "Executor", "r1", "simple", 100, Some("FRA"), "v1", Some("canceled")),
-    (5_000, "OriginDO", "r2", "direct", 0, Some("LHR"), "v1", Some("ok")),
+    (
+        1_000,
+        "OriginDO",
+        "r1",
+        "simple",
+        100,
+        None,
+        "v2",
+        Some("ok"),
+    ),
+    (
+        1_010,
+        "Executor",
+        "r1",
+        "simple",
+        100,
+        Some("AMS"),
+        "v1",
+        Some("exception"),
+    ),
+    (
+        1_020,
+        "Executor",
+        "r1",
+        "simple",
+        100,
+        Some("FRA"),
+        "v1",
+        Some("canceled"),
+    ),
+    (
+        5_000,
+        "OriginDO",
+        "r2",
+        "direct",
+        0,
+        Some("LHR"),
+        "v1",
+        Some("ok"),
+    ),
     (9_000, "OriginDO", "r3", "direct", 0, None, "v1", None),
 ];
 
 fn url(l: &Written) -> String {
-    format!("https://lab.example/run?reqId={}&approach={}&delay={}", l.2, l.3, l.4)
+    format!(
+        "https://lab.example/run?reqId={}&approach={}&delay={}",
+        l.2, l.3, l.4
+    )
 }
 
 /// The legs as one Logpush object of a local folder.
@@ -748,7 +787,12 @@ fn colo_script_version_and_outcomes_come_from_either_format() {
     let mut tables = Vec::new();
     for (name, source) in [("a", &logpush), ("b", &capture)] {
         let lake = tmp.path().join(name);
-        let flags = ["--source", source.to_str().unwrap(), "--lake", lake.to_str().unwrap()];
+        let flags = [
+            "--source",
+            source.to_str().unwrap(),
+            "--lake",
+            lake.to_str().unwrap(),
+        ];
         step("mirror", &pipeline, &flags, true);
         let out = step("transform", &pipeline, &flags, true);
         assert!(
@@ -779,19 +823,37 @@ fn colo_script_version_and_outcomes_come_from_either_format() {
             ["1", "1", "1"],
             ["0", "0", "0"],
         ];
-        assert_eq!(got, want.map(|c| c.map(String::from).to_vec()).to_vec(), "{name}");
+        assert_eq!(
+            got,
+            want.map(|c| c.map(String::from).to_vec()).to_vec(),
+            "{name}"
+        );
         let quality = read_parquet(&derived.join("quality.parquet"));
         let rows = |item: &str| -> Vec<String> {
-            let cols = ["item", "detail", "approach", "delay_ms", "count"].map(|c| text_col(&quality, c));
+            let cols =
+                ["item", "detail", "approach", "delay_ms", "count"].map(|c| text_col(&quality, c));
             (0..quality.height())
                 .filter(|&i| cols[0][i] == item)
-                .map(|i| format!("{} {} {} {}", cols[1][i], cols[2][i], cols[3][i], cols[4][i]))
+                .map(|i| {
+                    format!(
+                        "{} {} {} {}",
+                        cols[1][i], cols[2][i], cols[3][i], cols[4][i]
+                    )
+                })
                 .collect()
         };
-        assert_eq!(rows("legs not ok"), ["canceled simple 100 1", "exception simple 100 1"]);
+        assert_eq!(
+            rows("legs not ok"),
+            ["canceled simple 100 1", "exception simple 100 1"]
+        );
         tables.push(requests);
     }
-    assert!(tables[0].equals_missing(&tables[1]), "{}\n{}", tables[0], tables[1]);
+    assert!(
+        tables[0].equals_missing(&tables[1]),
+        "{}\n{}",
+        tables[0],
+        tables[1]
+    );
 }
 
 #[test]
@@ -816,7 +878,10 @@ fn billing_the_executor_request_changes_the_cost_by_its_fee_exactly() {
         step("transform", pipeline, &flags, true);
         let requests = read_parquet(&lake.join("_derived/hand/requests.parquet"));
         let f = |c: &str| -> Vec<f64> {
-            text_col(&requests, c).iter().map(|v| v.parse().unwrap()).collect()
+            text_col(&requests, c)
+                .iter()
+                .map(|v| v.parse().unwrap())
+                .collect()
         };
         let metrics = [
             "cost_usd_per_million",
@@ -828,7 +893,11 @@ fn billing_the_executor_request_changes_the_cost_by_its_fee_exactly() {
     };
     let (approach, [cost, other, workers, billed_default]) = read(&default);
     let (_, [cost_billed, other_billed, _, billed_set]) = read(&billed);
-    assert_eq!(workers.iter().sum::<f64>(), 3.0, "one executor leg per simple request");
+    assert_eq!(
+        workers.iter().sum::<f64>(),
+        3.0,
+        "one executor leg per simple request"
+    );
     assert!(billed_default.iter().all(|n| *n == 0.0));
     assert_eq!(billed_set, workers);
     for i in 0..approach.len() {
@@ -838,7 +907,10 @@ fn billing_the_executor_request_changes_the_cost_by_its_fee_exactly() {
         assert!((other[i] - cost_billed[i]).abs() < 1e-12, "{i}");
         assert!((other_billed[i] - cost[i]).abs() < 1e-12, "{i}");
         if approach[i] == "direct" {
-            assert_eq!(cost[i], other[i], "a request without Worker legs does not depend on it");
+            assert_eq!(
+                cost[i], other[i],
+                "a request without Worker legs does not depend on it"
+            );
         }
     }
 }
@@ -857,11 +929,18 @@ fn a_run_manifest_window_no_request_fell_in_is_a_lost_request() {
         format!("direct,100,{},{},r1,", last - 1, last + 1),
         // No event in either; the second lies after the transform's window.
         format!("simple,250,{},{},lost-1,run-a", last + 100, last + 200),
-        format!("direct,0,{},{},lost-2,run-a", last + 86_400_000, last + 86_400_001),
+        format!(
+            "direct,0,{},{},lost-2,run-a",
+            last + 86_400_000,
+            last + 86_400_001
+        ),
     ];
     std::fs::write(
         &manifest,
-        format!("approach,delay_ms,start,end,req_id,run_id\n{}\n", rows.join("\n")),
+        format!(
+            "approach,delay_ms,start,end,req_id,run_id\n{}\n",
+            rows.join("\n")
+        ),
     )
     .unwrap();
     let pipeline = handmade::pipeline(tmp.path(), "hand", "");
@@ -878,15 +957,28 @@ fn a_run_manifest_window_no_request_fell_in_is_a_lost_request() {
     let derived = lake.join("_derived/hand");
     let quality = read_parquet(&derived.join("quality.parquet"));
     assert_eq!(
-        quality_count(&quality, "requests lost", "run-manifest window with no event"),
+        quality_count(
+            &quality,
+            "requests lost",
+            "run-manifest window with no event"
+        ),
         1
     );
     let lost = read_parquet(&derived.join("lost.parquet"));
     let names: Vec<&str> = lost.get_column_names().iter().map(|c| c.as_str()).collect();
-    assert_eq!(names, ["approach", "delay_ms", "start", "end", "req_id", "run_id"]);
-    let row: Vec<String> = names.iter().map(|c| text_col(&lost, c)[0].clone()).collect();
+    assert_eq!(
+        names,
+        ["approach", "delay_ms", "start", "end", "req_id", "run_id"]
+    );
+    let row: Vec<String> = names
+        .iter()
+        .map(|c| text_col(&lost, c)[0].clone())
+        .collect();
     assert_eq!(lost.height(), 1);
-    assert_eq!([&row[0], &row[1], &row[4], &row[5]], ["simple", "250", "lost-1", "run-a"]);
+    assert_eq!(
+        [&row[0], &row[1], &row[4], &row[5]],
+        ["simple", "250", "lost-1", "run-a"]
+    );
     assert!(row[2].starts_with("2025-11-18"), "{row:?}");
 
     // Without a run manifest nothing is lost, and the old list goes.
@@ -903,7 +995,12 @@ fn a_lake_without_colo_or_script_version_still_transforms() {
     let columns = read_lake(&lake).get_column_names_owned();
     assert!(!columns.iter().any(|c| c == "Colo" || c == "ScriptVersion"));
     let pipeline = handmade::pipeline(tmp.path(), "hand", "");
-    step("transform", &pipeline, &["--lake", lake.to_str().unwrap()], true);
+    step(
+        "transform",
+        &pipeline,
+        &["--lake", lake.to_str().unwrap()],
+        true,
+    );
     let requests = read_parquet(&lake.join("_derived/hand/requests.parquet"));
     assert_eq!(requests.height(), 2);
     for c in ["colo", "script_version", "outcomes"] {
@@ -926,7 +1023,11 @@ fn the_embedded_sample_loses_one_direct_request() {
     assert_eq!(text_col(&lost, "approach"), ["direct"]);
     let quality = read_parquet(&derived.join("quality.parquet"));
     assert_eq!(
-        quality_count(&quality, "requests lost", "run-manifest window with no event"),
+        quality_count(
+            &quality,
+            "requests lost",
+            "run-manifest window with no event"
+        ),
         1
     );
     // The manifest has a window per request of the truth, observed or not.

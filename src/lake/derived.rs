@@ -99,12 +99,33 @@ pub fn lost_frame(windows: &[&RunWindow]) -> PolarsResult<DataFrame> {
     };
     let n = windows.len();
     let columns = vec![
-        Column::new("approach".into(), windows.iter().map(|w| w.approach.as_str()).collect::<Vec<_>>()),
-        Column::new("delay_ms".into(), windows.iter().map(|w| w.delay_ms).collect::<Vec<_>>()),
+        Column::new(
+            "approach".into(),
+            windows
+                .iter()
+                .map(|w| w.approach.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "delay_ms".into(),
+            windows.iter().map(|w| w.delay_ms).collect::<Vec<_>>(),
+        ),
         time("start", windows.iter().map(|w| w.start_ms).collect()),
         time("end", windows.iter().map(|w| w.end_ms).collect()),
-        Column::new("req_id".into(), windows.iter().map(|w| w.req_id.as_deref()).collect::<Vec<_>>()),
-        Column::new("run_id".into(), windows.iter().map(|w| w.run_id.as_deref()).collect::<Vec<_>>()),
+        Column::new(
+            "req_id".into(),
+            windows
+                .iter()
+                .map(|w| w.req_id.as_deref())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "run_id".into(),
+            windows
+                .iter()
+                .map(|w| w.run_id.as_deref())
+                .collect::<Vec<_>>(),
+        ),
     ];
     DataFrame::new(n, columns)
 }

@@ -410,7 +410,11 @@ fn leg_attributes() -> [Expr; 4] {
     [
         first_present(col("Colo")).alias("colo"),
         distinct_joined(col("script_version_id")).alias("script_version"),
-        not_ok.clone().sum().cast(DataType::Int64).alias("legs_not_ok"),
+        not_ok
+            .clone()
+            .sum()
+            .cast(DataType::Int64)
+            .alias("legs_not_ok"),
         distinct_joined(when(not_ok).then(col("Outcome")).otherwise(null_str())).alias("outcomes"),
     ]
 }

@@ -253,7 +253,10 @@ pub fn print_summary(rows: &[QualityRow], dir: &Path) {
         n("requests", Some("incomplete")),
         n("legs orphaned", None),
     );
-    let (not_ok, lost) = (total(rows, LEGS_NOT_OK, None), total(rows, REQUESTS_LOST, None));
+    let (not_ok, lost) = (
+        total(rows, LEGS_NOT_OK, None),
+        total(rows, REQUESTS_LOST, None),
+    );
     if not_ok + lost > 0 {
         println!(
             "  {} legs not ok (billed all the same); {} requests lost (run-manifest windows with no event)",

@@ -522,19 +522,33 @@ mod tests {
         let got: Vec<(String, bool, bool)> = (s.billing_assumptions().into_iter())
             .map(|b| (b.role, b.request_billed, b.explicit))
             .collect();
-        let want = [("origin", true, false), ("executor", false, false), ("front", true, true)];
-        let want: Vec<(String, bool, bool)> =
-            want.map(|(r, billed, explicit)| (r.to_string(), billed, explicit)).to_vec();
+        let want = [
+            ("origin", true, false),
+            ("executor", false, false),
+            ("front", true, true),
+        ];
+        let want: Vec<(String, bool, bool)> = want
+            .map(|(r, billed, explicit)| (r.to_string(), billed, explicit))
+            .to_vec();
         assert_eq!(got, want);
-        let err = section(&format!("{ROLES}[[roles]]\nname='origin'\nbilling='do'\nrequest_billed=false\n"))
-            .unwrap_err()
-            .to_string();
-        assert!(err.starts_with("transform.roles[1].request_billed = false"), "{err}");
-        let err = section(&format!("{ROLES}[[roles]]\nname='origin'\nbilling='worker'\n"))
-            .unwrap_err()
-            .to_string();
+        let err = section(&format!(
+            "{ROLES}[[roles]]\nname='origin'\nbilling='do'\nrequest_billed=false\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("transform.roles[1].request_billed = false"),
+            "{err}"
+        );
+        let err = section(&format!(
+            "{ROLES}[[roles]]\nname='origin'\nbilling='worker'\n"
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("transform.roles[1].billing"), "{err}");
-        let err = section(&format!("{ROLES}request_billed='yes'\n")).unwrap_err().to_string();
+        let err = section(&format!("{ROLES}request_billed='yes'\n"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("request_billed"), "{err}");
     }
 
@@ -582,7 +596,13 @@ mod tests {
             [s("callback"), s("origin"), s("executor"), None]
         );
         assert_eq!(col("billing"), [s("do"), s("do"), s("worker"), None]);
-        let billed: Vec<Option<bool>> = out.column("request_billed").unwrap().bool().unwrap().iter().collect();
+        let billed: Vec<Option<bool>> = out
+            .column("request_billed")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .collect();
         assert_eq!(billed, [Some(true), Some(true), Some(false), None]);
         assert_eq!(col("approach"), [None, s("current"), s("direct"), None]);
     }

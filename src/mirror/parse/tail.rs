@@ -659,7 +659,10 @@ mod tests {
             to_row(&value).unwrap().colo.map(|c| c.into_owned())
         };
         let request = |cf: Value| json!({"request": {"url": "https://x/", "cf": cf}});
-        assert_eq!(colo(request(json!({"colo": "AMS"}))).as_deref(), Some("AMS"));
+        assert_eq!(
+            colo(request(json!({"colo": "AMS"}))).as_deref(),
+            Some("AMS")
+        );
         assert_eq!(colo(request(json!({"colo": 5}))), None);
         assert_eq!(colo(request(json!({"colo": {"a": 1}}))), None);
         assert_eq!(colo(request(json!("AMS"))), None);
