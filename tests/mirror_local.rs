@@ -140,6 +140,79 @@ fn tail_capture_and_logpush_of_the_same_events_give_the_same_rows() {
     // Duplicates in the capture are kept and share their event id.
     let da = read_lake(&a);
     assert!(da.column("event_id").unwrap().n_unique().unwrap() < da.height());
+    // The capture's fetch legs carry their colo (`event.request.cf.colo`).
+    let colos = str_col(&da, "Colo");
+    assert!(colos.iter().any(|c| c.is_some()), "no colo lifted");
+}
+
+#[test]
+fn a_colo_of_any_size_or_shape_never_panics_the_mirror_or_the_transform() {
+    let tmp = tempfile::tempdir().unwrap();
+    let huge = "A".repeat(10 << 20);
+    let line = |ms: i64, cf: &str| {
+        format!(
+            r#"{{"EventTimestampMs":{ms},"ScriptName":"s","EventType":"fetch","WallTimeMs":5,"Event":{{"Request":{{"URL":"https://x/","cf":{cf}}}}}}}"#
+        )
+    };
+    let lines = [
+        line(1763510000000, r#"{"colo":"AMS"}"#),
+        line(1763510000001, &format!(r#"{{"colo":"{huge}"}}"#)),
+        line(1763510000002, r#"{"colo":5}"#),
+        line(1763510000003, r#""AMS""#),
+        line(1763510000004, "null"),
+    ];
+    let src = tmp.path().join("src/20251119");
+    write(&src.join("a.log.gz"), &gzip(lines.join("\n").as_bytes()));
+    let capture = tmp.path().join("capture.json");
+    let event = |ms: i64, cf: serde_json::Value| {
+        serde_json::json!({"eventTimestamp": ms, "scriptName": "s", "wallTime": 5,
+            "event": {"request": {"url": "https://x/", "cf": cf}}})
+        .to_string()
+    };
+    let events = [
+        event(1763510000000, serde_json::json!({"colo": "AMS"})),
+        event(1763510000001, serde_json::json!({ "colo": huge })),
+        event(1763510000002, serde_json::json!({"colo": 5})),
+        event(1763510000003, serde_json::json!("AMS")),
+    ];
+    fs::write(&capture, events.join("\n")).unwrap();
+    let pipeline = tmp.path().join("c.toml");
+    fs::write(
+        &pipeline,
+        "name = \"c\"\n[[transform.roles]]\nname = \"x\"\nbilling = \"do\"\n",
+    )
+    .unwrap();
+    // Logpush: a colo that is not a string quarantines its line, as any lifted text field.
+    // Tail: fields of an unexpected shape are null, as every tail field.
+    let want_logpush = [Some("AMS"), Some(huge.as_str()), None];
+    let want_tail = [Some("AMS"), Some(huge.as_str()), None, None];
+    for (name, source, want, rejected) in [
+        ("logpush", tmp.path().join("src"), &want_logpush[..], 2),
+        ("tail", capture, &want_tail[..], 0),
+    ] {
+        let lake = tmp.path().join(name);
+        let out = mirror(tmp.path(), &source, &lake, &[]);
+        assert!(
+            stdout(&out).contains(&format!("rejected lines {rejected},")),
+            "{name}: {}",
+            stdout(&out)
+        );
+        let df = read_lake(&lake)
+            .sort(["EventTimestampMs"], Default::default())
+            .unwrap();
+        assert_eq!(str_col(&df, "Colo"), want, "{name}");
+        let flags = ["--lake", lake.to_str().unwrap()];
+        let out = bin()
+            .args(["transform", "--pipeline", pipeline.to_str().unwrap()])
+            .args(flags)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", stderr(&out));
+        let requests = read_parquet(&lake.join("_derived/c/requests.parquet"))
+            .sort(["first_event_ms"], Default::default())
+            .unwrap();
+        assert_eq!(str_col(&requests, "colo"), want, "{name}");
+    }
 }
 
 fn write(path: &std::path::Path, bytes: &[u8]) {

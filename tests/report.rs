@@ -221,8 +221,8 @@ fn summary_csv_means_equal_the_truth() {
     }
     assert_eq!(
         summary.len(),
-        truth.len() * 9,
-        "8 metrics and client latency per group"
+        truth.len() * 10,
+        "9 metrics and client latency per group"
     );
 }
 

@@ -16,6 +16,7 @@ const METRICS: &[&str] = &[
     "worker_invocations",
     "span_ms",
     "cost_usd_per_million",
+    "cost_other_billing_usd_per_million",
     "first_event_ms",
 ];
 
@@ -52,7 +53,7 @@ fn assert_requests_match_truth(requests: &Path, truth: &Path, with_latency: bool
         let approach_known = !columns["approach"][i].is_empty();
         for m in METRICS {
             // Storage rows depend on the approach: without one, only the invocation costs are known.
-            if *m == "cost_usd_per_million" && !approach_known {
+            if m.starts_with("cost_") && !approach_known {
                 continue;
             }
             let (got, want): (f64, f64) = (
@@ -335,6 +336,13 @@ fn transform_configuration_mistakes_name_the_field() {
         (
             text.replace("billing = \"worker\"", "billing = \"cpu\""),
             "cpu",
+        ),
+        (
+            text.replace(
+                "billing = \"worker\"",
+                "billing = \"worker\"\nrequest_billed = \"yes\"",
+            ),
+            "request_billed",
         ),
     ];
     for (i, (text, needle)) in cases.iter().enumerate() {
@@ -658,4 +666,383 @@ fn the_quality_table_counts_the_sampling_notices_of_wrangler_tail() {
         "{}",
         stdout(&out)
     );
+}
+
+/// A leg as both formats write it: (time, entrypoint, request, approach,
+/// delay, colo, script version, outcome).
+type Written<'a> = (
+    i64,
+    &'a str,
+    &'a str,
+    &'a str,
+    i64,
+    Option<&'a str>,
+    &'a str,
+    Option<&'a str>,
+);
+
+const DAY_MS: i64 = 1_763_424_000_000; // 2025-11-18T00:00:00Z
+
+const WRITTEN: [Written; 5] = [
+    (
+        1_000,
+        "OriginDO",
+        "r1",
+        "simple",
+        100,
+        None,
+        "v2",
+        Some("ok"),
+    ),
+    (
+        1_010,
+        "Executor",
+        "r1",
+        "simple",
+        100,
+        Some("AMS"),
+        "v1",
+        Some("exception"),
+    ),
+    (
+        1_020,
+        "Executor",
+        "r1",
+        "simple",
+        100,
+        Some("FRA"),
+        "v1",
+        Some("canceled"),
+    ),
+    (
+        5_000,
+        "OriginDO",
+        "r2",
+        "direct",
+        0,
+        Some("LHR"),
+        "v1",
+        Some("ok"),
+    ),
+    (9_000, "OriginDO", "r3", "direct", 0, None, "v1", None),
+];
+
+fn url(l: &Written) -> String {
+    format!(
+        "https://lab.example/run?reqId={}&approach={}&delay={}",
+        l.2, l.3, l.4
+    )
+}
+
+/// The legs as one Logpush object of a local folder.
+fn write_logpush(dir: &Path) {
+    let lines: Vec<String> = WRITTEN
+        .iter()
+        .map(|l| {
+            let mut request = serde_json::json!({"URL": url(l), "Method": "GET"});
+            if let Some(colo) = l.5 {
+                request["cf"] = serde_json::json!({"colo": colo, "country": "NL"});
+            }
+            let mut line = serde_json::json!({
+                "EventTimestampMs": DAY_MS + l.0, "ScriptName": "lab", "Entrypoint": l.1,
+                "EventType": "fetch", "Event": {"Request": request},
+                "ScriptVersion": {"ID": l.6, "Tag": ""}, "WallTimeMs": 20, "CPUTimeMs": 2,
+            });
+            if let Some(outcome) = l.7 {
+                line["Outcome"] = outcome.into();
+            }
+            line.to_string()
+        })
+        .collect();
+    let folder = dir.join("20251118");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("20251118T000000Z_20251118T000100Z_0a1b2c3d.log.gz"),
+        gzip((lines.join("\n") + "\n").as_bytes()),
+    )
+    .unwrap();
+}
+
+/// The legs as a `wrangler tail --format json` capture.
+fn write_tail(path: &Path) {
+    let events: Vec<String> = WRITTEN
+        .iter()
+        .map(|l| {
+            let mut request = serde_json::json!({"url": url(l), "method": "GET"});
+            if let Some(colo) = l.5 {
+                request["cf"] = serde_json::json!({"colo": colo});
+            }
+            let mut event = serde_json::json!({
+                "eventTimestamp": DAY_MS + l.0, "scriptName": "lab", "entrypoint": l.1,
+                "event": {"request": request}, "scriptVersion": {"id": l.6},
+                "wallTime": 20, "cpuTime": 2,
+            });
+            if let Some(outcome) = l.7 {
+                event["outcome"] = outcome.into();
+            }
+            serde_json::to_string_pretty(&event).unwrap()
+        })
+        .collect();
+    std::fs::write(path, events.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn colo_script_version_and_outcomes_come_from_either_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pipeline = handmade::pipeline(tmp.path(), "hand", "");
+    let logpush = tmp.path().join("logpush");
+    write_logpush(&logpush);
+    let capture = tmp.path().join("capture.json");
+    write_tail(&capture);
+    let mut tables = Vec::new();
+    for (name, source) in [("a", &logpush), ("b", &capture)] {
+        let lake = tmp.path().join(name);
+        let flags = [
+            "--source",
+            source.to_str().unwrap(),
+            "--lake",
+            lake.to_str().unwrap(),
+        ];
+        step("mirror", &pipeline, &flags, true);
+        let out = step("transform", &pipeline, &flags, true);
+        assert!(
+            stdout(&out).contains("2 legs not ok (billed all the same)"),
+            "{}",
+            stdout(&out)
+        );
+        let derived = lake.join("_derived/hand");
+        let requests = read_parquet(&derived.join("requests.parquet"));
+        let columns = [
+            "request_id",
+            "colo",
+            "script_version",
+            "legs_not_ok",
+            "outcomes",
+            "do_requests_billed",
+            "worker_requests_billed",
+        ];
+        let got: Vec<Vec<String>> = columns.iter().map(|c| text_col(&requests, c)).collect();
+        let want = [
+            ["r1", "r2", "r3"],
+            // The first leg in time order that has a colo; r3's leg has none.
+            ["AMS", "LHR", ""],
+            ["v1,v2", "v1", "v1"],
+            // A leg with no Outcome is not counted as failed.
+            ["2", "0", "0"],
+            ["canceled,exception", "", ""],
+            ["1", "1", "1"],
+            ["0", "0", "0"],
+        ];
+        assert_eq!(
+            got,
+            want.map(|c| c.map(String::from).to_vec()).to_vec(),
+            "{name}"
+        );
+        let quality = read_parquet(&derived.join("quality.parquet"));
+        let rows = |item: &str| -> Vec<String> {
+            let cols =
+                ["item", "detail", "approach", "delay_ms", "count"].map(|c| text_col(&quality, c));
+            (0..quality.height())
+                .filter(|&i| cols[0][i] == item)
+                .map(|i| {
+                    format!(
+                        "{} {} {} {}",
+                        cols[1][i], cols[2][i], cols[3][i], cols[4][i]
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(
+            rows("legs not ok"),
+            ["canceled simple 100 1", "exception simple 100 1"]
+        );
+        tables.push(requests);
+    }
+    assert!(
+        tables[0].equals_missing(&tables[1]),
+        "{}\n{}",
+        tables[0],
+        tables[1]
+    );
+}
+
+#[test]
+fn billing_the_executor_request_changes_the_cost_by_its_fee_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let mut legs = handmade::requests("s", "simple", 100, 3);
+    legs.extend(handmade::requests("d", "direct", 100, 2));
+    write_lake(&lake, &legs);
+    let default = handmade::pipeline(tmp.path(), "hand", "");
+    let text = std::fs::read_to_string(&default).unwrap();
+    let billed = tmp.path().join("billed.toml");
+    let from = "billing = \"worker\"\n";
+    assert!(text.contains(from));
+    std::fs::write(
+        &billed,
+        text.replace(from, &format!("{from}request_billed = true\n")),
+    )
+    .unwrap();
+    let flags = ["--lake", lake.to_str().unwrap()];
+    let read = |pipeline: &Path| {
+        step("transform", pipeline, &flags, true);
+        let requests = read_parquet(&lake.join("_derived/hand/requests.parquet"));
+        let f = |c: &str| -> Vec<f64> {
+            text_col(&requests, c)
+                .iter()
+                .map(|v| v.parse().unwrap())
+                .collect()
+        };
+        let metrics = [
+            "cost_usd_per_million",
+            "cost_other_billing_usd_per_million",
+            "worker_invocations",
+            "worker_requests_billed",
+        ];
+        (text_col(&requests, "approach"), metrics.map(f))
+    };
+    let (approach, [cost, other, workers, billed_default]) = read(&default);
+    let (_, [cost_billed, other_billed, _, billed_set]) = read(&billed);
+    assert_eq!(
+        workers.iter().sum::<f64>(),
+        3.0,
+        "one executor leg per simple request"
+    );
+    assert!(billed_default.iter().all(|n| *n == 0.0));
+    assert_eq!(billed_set, workers);
+    for i in 0..approach.len() {
+        let fee = 0.30 * workers[i];
+        assert!((cost_billed[i] - cost[i] - fee).abs() < 1e-12, "{i}");
+        // Each assumption's other cost is the other's cost.
+        assert!((other[i] - cost_billed[i]).abs() < 1e-12, "{i}");
+        assert!((other_billed[i] - cost[i]).abs() < 1e-12, "{i}");
+        if approach[i] == "direct" {
+            assert_eq!(
+                cost[i], other[i],
+                "a request without Worker legs does not depend on it"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_run_manifest_window_no_request_fell_in_is_a_lost_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let legs = handmade::requests("ok", "direct", 100, 2);
+    let times: Vec<i64> = legs.iter().map(|l| l.at_ms).collect();
+    write_lake(&lake, &legs);
+    let (first, last) = (times[0], *times.iter().max().unwrap());
+    let manifest = tmp.path().join("manifest.csv");
+    let rows = [
+        format!("direct,100,{},{},,ok-0", first - 1, first + 1),
+        format!("direct,100,{},{},r1,", last - 1, last + 1),
+        // No event in either; the second lies after the transform's window.
+        format!("simple,250,{},{},lost-1,run-a", last + 100, last + 200),
+        format!(
+            "direct,0,{},{},lost-2,run-a",
+            last + 86_400_000,
+            last + 86_400_001
+        ),
+    ];
+    std::fs::write(
+        &manifest,
+        format!(
+            "approach,delay_ms,start,end,req_id,run_id\n{}\n",
+            rows.join("\n")
+        ),
+    )
+    .unwrap();
+    let pipeline = handmade::pipeline(tmp.path(), "hand", "");
+    let flags = [
+        "--lake",
+        lake.to_str().unwrap(),
+        "--run-manifest",
+        manifest.to_str().unwrap(),
+        "--to",
+        "2025-11-19T00:00:00Z",
+    ];
+    let out = step("transform", &pipeline, &flags, true);
+    assert!(stdout(&out).contains("1 requests lost"), "{}", stdout(&out));
+    let derived = lake.join("_derived/hand");
+    let quality = read_parquet(&derived.join("quality.parquet"));
+    assert_eq!(
+        quality_count(
+            &quality,
+            "requests lost",
+            "run-manifest window with no event"
+        ),
+        1
+    );
+    let lost = read_parquet(&derived.join("lost.parquet"));
+    let names: Vec<&str> = lost.get_column_names().iter().map(|c| c.as_str()).collect();
+    assert_eq!(
+        names,
+        ["approach", "delay_ms", "start", "end", "req_id", "run_id"]
+    );
+    let row: Vec<String> = names
+        .iter()
+        .map(|c| text_col(&lost, c)[0].clone())
+        .collect();
+    assert_eq!(lost.height(), 1);
+    assert_eq!(
+        [&row[0], &row[1], &row[4], &row[5]],
+        ["simple", "250", "lost-1", "run-a"]
+    );
+    assert!(row[2].starts_with("2025-11-18"), "{row:?}");
+
+    // Without a run manifest nothing is lost, and the old list goes.
+    step("transform", &pipeline, &flags[..2], true);
+    assert_eq!(read_parquet(&derived.join("lost.parquet")).height(), 0);
+}
+
+#[test]
+fn a_lake_without_colo_or_script_version_still_transforms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    // The hand-made lake has neither column, as a lake mirrored before they were lifted.
+    write_lake(&lake, &handmade::requests("ok", "simple", 100, 2));
+    let columns = read_lake(&lake).get_column_names_owned();
+    assert!(!columns.iter().any(|c| c == "Colo" || c == "ScriptVersion"));
+    let pipeline = handmade::pipeline(tmp.path(), "hand", "");
+    step(
+        "transform",
+        &pipeline,
+        &["--lake", lake.to_str().unwrap()],
+        true,
+    );
+    let requests = read_parquet(&lake.join("_derived/hand/requests.parquet"));
+    assert_eq!(requests.height(), 2);
+    for c in ["colo", "script_version", "outcomes"] {
+        assert_eq!(requests.column(c).unwrap().null_count(), 2, "{c}");
+    }
+    assert_eq!(text_col(&requests, "legs_not_ok"), ["0", "0"]);
+}
+
+#[test]
+fn the_embedded_sample_loses_one_direct_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample");
+    let lake = tmp.path().join("lake");
+    let pipeline = shipped_pipeline(tmp.path(), "proxy-fetch.toml");
+    let flags = archive_flags(&sample, &lake, &sample.join("run-manifest.csv"));
+    step("mirror", &pipeline, &flags, true);
+    step("transform", &pipeline, &flags, true);
+    let derived = lake.join("_derived/proxy-fetch");
+    let lost = read_parquet(&derived.join("lost.parquet"));
+    assert_eq!(text_col(&lost, "approach"), ["direct"]);
+    let quality = read_parquet(&derived.join("quality.parquet"));
+    assert_eq!(
+        quality_count(
+            &quality,
+            "requests lost",
+            "run-manifest window with no event"
+        ),
+        1
+    );
+    // The manifest has a window per request of the truth, observed or not.
+    let truth = read_csv(&sample.join("truth/requests.csv"));
+    let unseen: Vec<_> = truth.iter().filter(|r| r["legs"] == "0").collect();
+    assert_eq!(unseen.len(), 1);
+    assert_eq!(text_col(&lost, "run_id"), [unseen[0]["run_id"].clone()]);
 }

@@ -40,13 +40,15 @@ impl Default for Prices {
 }
 
 /// The billed quantities of one request: numbers, or the columns that hold
-/// them (the transform's expression).
+/// them (the transform's expression). Requests count the legs billed a
+/// request fee, not every invocation: a Worker called through a service
+/// binding is not billed one (`transform::rules::RoleRule::request_billed`).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Usage<T = f64> {
     pub do_wall_ms: T,
-    pub do_invocations: T,
+    pub do_requests: T,
     pub worker_cpu_ms: T,
-    pub worker_invocations: T,
+    pub worker_requests: T,
     pub rows_written: T,
     pub rows_read: T,
 }
@@ -58,9 +60,9 @@ impl<T> Usage<T> {
     pub fn priced(self, p: &Prices) -> [(T, f64); 6] {
         [
             (self.do_wall_ms, p.do_wall_ms),
-            (self.do_invocations, p.do_request),
+            (self.do_requests, p.do_request),
             (self.worker_cpu_ms, p.worker_cpu_ms),
-            (self.worker_invocations, p.worker_request),
+            (self.worker_requests, p.worker_request),
             (self.rows_written, p.row_written),
             (self.rows_read, p.row_read),
         ]
@@ -126,8 +128,8 @@ mod tests {
         assert!((p.do_wall_ms - 0.0016).abs() < 1e-12);
         // experiment.md's published run: a 1 s proxied fetch adds $1.69 per million.
         let added = Usage {
-            do_invocations: 1.0,
-            worker_invocations: 1.0,
+            do_requests: 1.0,
+            worker_requests: 1.0,
             worker_cpu_ms: 12.0,
             rows_written: 1.0,
             rows_read: 1.0,

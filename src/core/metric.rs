@@ -14,6 +14,9 @@ pub enum Metric {
     WorkerInvocations,
     Span,
     Cost,
+    /// The cost under the other request-billing assumption: every
+    /// Worker-billed role's `request_billed` flipped (`transform::rules`).
+    CostOtherBilling,
     /// From the run manifest, where the driver measured it; not from a trace.
     ClientLatency,
 }
@@ -42,7 +45,7 @@ impl Unit {
 
 impl Metric {
     /// The metrics every request has, from its legs, in report order.
-    pub const OF_LEGS: [Metric; 8] = [
+    pub const OF_LEGS: [Metric; 9] = [
         Metric::DoWall,
         Metric::DoCpu,
         Metric::WorkerCpu,
@@ -51,6 +54,7 @@ impl Metric {
         Metric::WorkerInvocations,
         Metric::Span,
         Metric::Cost,
+        Metric::CostOtherBilling,
     ];
 
     /// The metrics compared between approaches: what is billed and what is waited for.
@@ -67,6 +71,7 @@ impl Metric {
             Metric::WorkerInvocations => "worker_invocations",
             Metric::Span => "span_ms",
             Metric::Cost => "cost_usd_per_million",
+            Metric::CostOtherBilling => "cost_other_billing_usd_per_million",
             Metric::ClientLatency => "client_latency_ms",
         }
     }
@@ -74,7 +79,7 @@ impl Metric {
     pub fn unit(self) -> Unit {
         match self {
             Metric::DoInvocations | Metric::WorkerInvocations => Unit::Invocations,
-            Metric::Cost => Unit::UsdPerMillion,
+            Metric::Cost | Metric::CostOtherBilling => Unit::UsdPerMillion,
             _ => Unit::Ms,
         }
     }
@@ -90,6 +95,9 @@ impl Metric {
             Metric::WorkerInvocations => "Worker invocations",
             Metric::Span => "end-to-end time seen by Cloudflare",
             Metric::Cost => "the bill per million such requests",
+            Metric::CostOtherBilling => {
+                "the bill per million if Worker legs' request fees were billed the other way"
+            }
             Metric::ClientLatency => "end-to-end time seen by the client",
         }
     }
@@ -124,7 +132,8 @@ mod tests {
                 "do_invocations",
                 "worker_invocations",
                 "span_ms",
-                "cost_usd_per_million"
+                "cost_usd_per_million",
+                "cost_other_billing_usd_per_million"
             ]
         );
         for m in Metric::OF_LEGS.into_iter().chain([Metric::ClientLatency]) {

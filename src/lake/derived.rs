@@ -1,10 +1,12 @@
 //! What the transform leaves for the report, under `<lake>/_derived/<pipeline>/`:
-//! the per-request table and the quality table.
+//! the per-request table, the quality table and the lost requests.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use polars::prelude::*;
+
+use super::run_manifest::RunWindow;
 
 /// Where transform writes and report reads.
 pub fn derived_dir(lake: &Path, pipeline: &str) -> PathBuf {
@@ -14,6 +16,8 @@ pub fn derived_dir(lake: &Path, pipeline: &str) -> PathBuf {
 pub const REQUESTS_FILE: &str = "requests.parquet";
 pub const LEGS_FILE: &str = "legs.parquet";
 pub const QUALITY_FILE: &str = "quality.parquet";
+/// The run manifest's windows in which no request's first event fell.
+pub const LOST_FILE: &str = "lost.parquet";
 
 /// `requests.parquet`, read back by the report.
 pub struct RequestsFile {
@@ -83,6 +87,47 @@ pub fn to_frame(rows: &[QualityRow]) -> PolarsResult<DataFrame> {
         "delay_ms" => rows.iter().map(|r| r.delay_ms).collect::<Vec<_>>(),
         "count" => rows.iter().map(|r| r.count).collect::<Vec<_>>(),
     }
+}
+
+/// The windows of `lost.parquet`: approach, delay_ms, start and end (UTC
+/// times), req_id and run_id (null when the manifest has none).
+pub fn lost_frame(windows: &[&RunWindow]) -> PolarsResult<DataFrame> {
+    let time = |name: &str, ms: Vec<i64>| {
+        Int64Chunked::from_vec(name.into(), ms)
+            .into_datetime(TimeUnit::Milliseconds, Some(TimeZone::UTC))
+            .into_column()
+    };
+    let n = windows.len();
+    let columns = vec![
+        Column::new(
+            "approach".into(),
+            windows
+                .iter()
+                .map(|w| w.approach.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "delay_ms".into(),
+            windows.iter().map(|w| w.delay_ms).collect::<Vec<_>>(),
+        ),
+        time("start", windows.iter().map(|w| w.start_ms).collect()),
+        time("end", windows.iter().map(|w| w.end_ms).collect()),
+        Column::new(
+            "req_id".into(),
+            windows
+                .iter()
+                .map(|w| w.req_id.as_deref())
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "run_id".into(),
+            windows
+                .iter()
+                .map(|w| w.run_id.as_deref())
+                .collect::<Vec<_>>(),
+        ),
+    ];
+    DataFrame::new(n, columns)
 }
 
 /// Reads the table back from its frame (report step).

@@ -16,6 +16,8 @@ pub struct RunWindow {
     pub end_ms: i64,
     pub run_id: Option<String>,
     pub client_latency_ms: Option<f64>,
+    /// The id the client gave the request, when the manifest says it.
+    pub req_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -28,6 +30,8 @@ struct Row {
     run_id: Option<String>,
     #[serde(default)]
     client_latency_ms: Option<f64>,
+    #[serde(default)]
+    req_id: Option<String>,
 }
 
 /// A time as epoch milliseconds or a UTC date-time.
@@ -63,7 +67,7 @@ pub fn load(path: &Path) -> Result<Vec<RunWindow>> {
         let line = i + 2;
         let row = row.map_err(|e| {
             anyhow::anyhow!(
-                "run manifest {} line {line}: {e}; expected columns approach, delay_ms, start, end[, run_id, client_latency_ms]",
+                "run manifest {} line {line}: {e}; expected columns approach, delay_ms, start, end[, run_id, client_latency_ms, req_id]",
                 path.display()
             )
         })?;
@@ -87,16 +91,18 @@ pub fn load(path: &Path) -> Result<Vec<RunWindow>> {
             end_ms,
             run_id: row.run_id.filter(|s| !s.is_empty()),
             client_latency_ms: row.client_latency_ms,
+            req_id: row.req_id.filter(|s| !s.is_empty()),
         });
     }
     Ok(out)
 }
 
+/// The window(s) holding a time, by their place in [`Index::windows`].
 #[derive(Debug, PartialEq)]
 pub enum Match<'a> {
-    One(&'a RunWindow),
+    One(usize, &'a RunWindow),
     NoWindow,
-    Ambiguous,
+    Ambiguous(Vec<usize>),
 }
 
 /// Windows sorted by start, for lookups by time.
@@ -127,22 +133,29 @@ impl Index {
         self.windows.is_empty()
     }
 
-    /// The window holding `t` (start ≤ t ≤ end), if exactly one does.
+    /// Every window, sorted by (start, end): a [`Match`]'s numbers index it.
+    pub fn windows(&self) -> &[RunWindow] {
+        &self.windows
+    }
+
+    /// The window holding `t` (start ≤ t ≤ end), if exactly one does; else
+    /// all that do.
     pub fn find(&self, t: i64) -> Match<'_> {
         let upto = self.windows.partition_point(|w| w.start_ms <= t);
-        let mut found = None;
-        for w in self.windows[..upto].iter().rev() {
-            if w.start_ms < t - self.longest_ms {
+        let mut found = Vec::new();
+        for (i, w) in self.windows[..upto].iter().enumerate().rev() {
+            if w.start_ms < t.saturating_sub(self.longest_ms) {
                 break;
             }
             if w.end_ms >= t {
-                if found.is_some() {
-                    return Match::Ambiguous;
-                }
-                found = Some(w);
+                found.push(i);
             }
         }
-        found.map_or(Match::NoWindow, Match::One)
+        match found[..] {
+            [] => Match::NoWindow,
+            [i] => Match::One(i, &self.windows[i]),
+            _ => Match::Ambiguous(found),
+        }
     }
 }
 
@@ -158,18 +171,33 @@ mod tests {
             end_ms: end,
             run_id: None,
             client_latency_ms: None,
+            req_id: None,
         }
     }
 
     #[test]
     fn a_time_in_one_window_matches_it_and_others_are_counted() {
         let index = Index::new(vec![w(100, 200), w(300, 400), w(350, 500), w(0, 50)]);
-        assert_eq!(index.find(150), Match::One(&w(100, 200)));
-        assert_eq!(index.find(100), Match::One(&w(100, 200)));
+        assert_eq!(index.find(150), Match::One(1, &w(100, 200)));
+        assert_eq!(index.find(100), Match::One(1, &w(100, 200)));
         assert_eq!(index.find(250), Match::NoWindow);
-        assert_eq!(index.find(360), Match::Ambiguous);
-        assert_eq!(index.find(450), Match::One(&w(350, 500)));
+        assert_eq!(index.find(360), Match::Ambiguous(vec![3, 2]));
+        assert_eq!(index.find(450), Match::One(3, &w(350, 500)));
         assert_eq!(index.find(-5), Match::NoWindow);
+        assert_eq!(index.find(i64::MIN), Match::NoWindow);
+        assert_eq!(index.windows()[1], w(100, 200));
+    }
+
+    #[test]
+    fn a_req_id_column_is_read_and_an_empty_one_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.csv");
+        let text = "approach,delay_ms,start,end,req_id\ndirect,0,1,2,ab12\ndirect,0,3,4,\n";
+        std::fs::write(&path, text).unwrap();
+        let ids: Vec<Option<String>> = (load(&path).unwrap().into_iter())
+            .map(|w| w.req_id)
+            .collect();
+        assert_eq!(ids, [Some("ab12".to_string()), None]);
     }
 
     #[test]

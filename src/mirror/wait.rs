@@ -319,6 +319,7 @@ mod tests {
             end_ms: e,
             run_id: None,
             client_latency_ms: None,
+            req_id: None,
         };
         let (done, text) = progress(&Goal::Windows(vec![w(0, 10), w(20, 30)]), &[5, 15]);
         assert!(!done);

@@ -328,6 +328,7 @@ fn section_text(metric: Metric) -> (&'static str, String) {
     let (title, caption) = match metric {
         Metric::DoWall => ("Billed Durable Object wall time", "Mean `{m}` per request ({lv} CI): the wall clock Durable Objects are billed on, summed over the request's Durable Object legs."),
         Metric::Cost => ("Cost per million requests", "Mean `{m}` ({lv} CI), with the prices listed under How this was computed."),
+        Metric::CostOtherBilling => ("Cost under the other billing assumption", "Mean `{m}` ({lv} CI): the cost if each Worker role's request fee were billed the other way (see How this was computed)."),
         Metric::Span => ("Latency", "Mean `{m}` ({lv} CI): first leg start to last leg end, as Cloudflare saw it."),
         Metric::WorkerCpu => ("Worker CPU", "Mean `{m}` ({lv} CI): the CPU time Workers are billed on."),
         Metric::ClientLatency => ("Client latency", "Mean `{m}` from the run manifest ({lv} CI), for requests matched to exactly one window."),

@@ -64,9 +64,9 @@ impl Quantities {
     pub fn usage(&self, worker_requests_billed: bool) -> Usage {
         Usage {
             do_wall_ms: self.do_wall_ms,
-            do_invocations: self.do_requests,
+            do_requests: self.do_requests,
             worker_cpu_ms: self.worker_cpu_ms,
-            worker_invocations: if worker_requests_billed {
+            worker_requests: if worker_requests_billed {
                 self.worker_requests
             } else {
                 0.0

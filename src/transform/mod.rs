@@ -25,8 +25,8 @@ use crate::core::named::Named;
 use crate::core::window::Window;
 use crate::io::atomic::{commit_all, remove_temporaries, AtomicFile};
 use crate::io::parquet::AtomicParquet;
-use crate::lake::derived::{QualityRow, LEGS_FILE, QUALITY_FILE, REQUESTS_FILE};
-use crate::lake::run_manifest::{Index, Match};
+use crate::lake::derived::{QualityRow, LEGS_FILE, LOST_FILE, QUALITY_FILE, REQUESTS_FILE};
+use crate::lake::run_manifest::{Index, Match, RunWindow};
 use crate::lake::{lake_files, LakeLock};
 use quality::{LegCounts, RequestCounts};
 use rules::{has_role_column, null_str, Billing, TransformSection};
@@ -40,6 +40,14 @@ pub struct Options {
     pub derived: PathBuf,
     pub rules: TransformSection,
     pub prices: Prices,
+}
+
+impl Options {
+    /// Per role: its billing and whether its legs are billed a request fee
+    /// (see [`TransformSection::billing_assumptions`]).
+    pub fn billing_assumptions(&self) -> Vec<rules::RoleBilling> {
+        self.rules.billing_assumptions()
+    }
 }
 
 /// Where the first pass spreads the window's lines; removed when done.
@@ -72,10 +80,21 @@ const LEG_COLUMNS: &[&str] = &[
     "CPUTimeMs",
     "source_object",
     "source_line",
+    "ScriptVersion",
+    "Colo",
 ];
 
+/// Of [`LEG_COLUMNS`], those a lake may lack: a lake mirrored before they
+/// were lifted (or written by hand) reads them as null.
+const OPTIONAL_LEG_COLUMNS: &[&str] = &["ScriptVersion", "Colo"];
+
+/// The id in a leg's `ScriptVersion` document: Logpush writes `ID`; tail's
+/// `id` is renamed by the mirror, and a lake written otherwise may keep it.
+const SCRIPT_VERSION_ID: &str = r#""(?:ID|id)"\s*:\s*"([^"\\]+)""#;
+
 /// Reads the window's lake files, joins the legs of each request and writes
-/// `requests.parquet`, `legs.parquet` and `quality.parquet`; returns the quality rows.
+/// `requests.parquet`, `legs.parquet`, `quality.parquet` and `lost.parquet`
+/// (the run manifest's windows no request fell in); returns the quality rows.
 ///
 /// Two passes: lines are classified as each lake file is read and spread over
 /// partitions by request key (`partition`), then each partition is
@@ -102,7 +121,7 @@ pub fn run(opts: &Options) -> Result<Vec<QualityRow>> {
     let classify = |rows: DataFrame| classify(rows.lazy().filter(in_window.clone()), t);
     let partitions = partition::scatter(
         &files,
-        LEG_COLUMNS,
+        (LEG_COLUMNS, OPTIONAL_LEG_COLUMNS),
         &dir.join(PARTITIONS_DIR),
         count,
         classify,
@@ -130,11 +149,22 @@ pub fn run(opts: &Options) -> Result<Vec<QualityRow>> {
     let (files, legs, requests, manifest) = outputs.finish()?;
     let lake_rows = partitions.lines;
     drop(partitions);
-    let quality = quality::build(&opts.lake, lake_rows, &legs, &requests, &manifest)?;
-    let mut frame = crate::lake::derived::to_frame(&quality)?;
-    let mut quality_file = AtomicParquet::create(&dir.join(QUALITY_FILE), &frame)?;
-    quality_file.write(&mut frame)?;
-    commit_all(files.into_iter().chain([quality_file.finish()?]))?;
+    let lost = match &index {
+        Some(index) => manifest.lost(index, &opts.window),
+        None => Vec::new(),
+    };
+    let quality = quality::build(&opts.lake, lake_rows, &legs, &requests, &manifest, &lost)?;
+    let tables = [
+        (QUALITY_FILE, crate::lake::derived::to_frame(&quality)?),
+        (LOST_FILE, crate::lake::derived::lost_frame(&lost)?),
+    ];
+    let mut written = files;
+    for (name, mut frame) in tables {
+        let mut file = AtomicParquet::create(&dir.join(name), &frame)?;
+        file.write(&mut frame)?;
+        written.push(file.finish()?);
+    }
+    commit_all(written)?;
     quality::print_summary(&quality, dir);
     Ok(quality)
 }
@@ -161,7 +191,7 @@ fn classify(rows: LazyFrame, t: &TransformSection) -> Result<DataFrame> {
     let mut lines = Context::context(lines, "cannot classify legs")?;
     // Log text was only needed to find ids and attributes. Dropped from the
     // collected frame, not in the lazy plan, where memory grew with every file.
-    for helper in ["role_rule", "LogMessages"] {
+    for helper in ["role_rule", "LogMessages", "ScriptVersion"] {
         lines.drop_in_place(helper)?;
     }
     Ok(lines)
@@ -192,6 +222,7 @@ impl Outputs {
             manifest_counts: ManifestCounts {
                 used: index.is_some(),
                 windows: index.map_or(0, |i| i.len() as u64),
+                matched: vec![false; index.map_or(0, Index::len)],
                 ..Default::default()
             },
         })
@@ -299,6 +330,10 @@ pub fn line_columns(rows: LazyFrame, t: &TransformSection) -> LazyFrame {
         )
         .with_columns([
             rules::billing_expr(&t.roles, col("role")).alias("billing"),
+            rules::request_billed_expr(&t.roles, col("role")).alias("request_billed"),
+            (col("ScriptVersion").str())
+                .extract(lit(SCRIPT_VERSION_ID), 1)
+                .alias("script_version_id"),
             rules::correlation_expr(&t.correlation).alias("correlation_id"),
             rules::leg_attribute_expr(&t.approach).alias("leg_approach"),
             rules::leg_attribute_expr(&t.delay)
@@ -342,6 +377,48 @@ fn legs_billed(billing: Billing) -> Expr {
         .cast(DataType::Int64)
 }
 
+/// Legs of `billing` whose role is billed a request fee.
+fn requests_billed(billing: Billing) -> Expr {
+    (col("billing").eq(lit(billing.name())))
+        .and(col("request_billed"))
+        .sum()
+        .cast(DataType::Int64)
+}
+
+/// The distinct values of a text column over a request's legs, sorted and
+/// joined with ","; null when there is none. Nulls are skipped by the join,
+/// not dropped before: a group left empty upsets polars' group bookkeeping.
+fn distinct_joined(values: Expr) -> Expr {
+    let joined = (values.unique().sort(SortOptions::default()))
+        .str()
+        .join(",", true);
+    when(joined.clone().eq(lit("")))
+        .then(null_str())
+        .otherwise(joined)
+}
+
+/// The first non-null value over a request's legs (in time order).
+fn first_present(values: Expr) -> Expr {
+    let order = SortMultipleOptions::default().with_maintain_order(true);
+    values.clone().sort_by([values.is_null()], order).first()
+}
+
+/// Per request: where it ran, which script versions served it and how its
+/// legs ended.
+fn leg_attributes() -> [Expr; 4] {
+    let not_ok = col("Outcome").neq(lit("ok"));
+    [
+        first_present(col("Colo")).alias("colo"),
+        distinct_joined(col("script_version_id")).alias("script_version"),
+        not_ok
+            .clone()
+            .sum()
+            .cast(DataType::Int64)
+            .alias("legs_not_ok"),
+        distinct_joined(when(not_ok).then(col("Outcome")).otherwise(null_str())).alias("outcomes"),
+    ]
+}
+
 /// Legs with a role, aggregated per request; approach and delay from the
 /// first leg (in time order) that carries them, then the request-level rules.
 pub fn aggregate(legs: LazyFrame, t: &TransformSection) -> LazyFrame {
@@ -354,12 +431,15 @@ pub fn aggregate(legs: LazyFrame, t: &TransformSection) -> LazyFrame {
         billed(Billing::Worker, "WallTimeMs").alias(Metric::WorkerWall.column()),
         legs_billed(Billing::Do).alias(Metric::DoInvocations.column()),
         legs_billed(Billing::Worker).alias(Metric::WorkerInvocations.column()),
+        requests_billed(Billing::Do).alias(DO_REQUESTS_BILLED),
+        requests_billed(Billing::Worker).alias(WORKER_REQUESTS_BILLED),
         col("EventTimestampMs").min().alias("first_event_ms"),
         (col("EventTimestampMs") + col("WallTimeMs").fill_null(lit(0)))
             .max()
             .alias("last_end_ms"),
         len().cast(DataType::Int64).alias("legs"),
     ];
+    aggs.extend(leg_attributes());
     for role in t.role_names() {
         aggs.push(
             col("role")
@@ -394,6 +474,21 @@ pub struct ManifestCounts {
     pub outside_windows: u64,
     pub in_several_windows: u64,
     pub disagreeing: u64,
+    /// Per window of the index: whether a request's first event fell in it.
+    pub matched: Vec<bool>,
+}
+
+impl ManifestCounts {
+    /// Windows of the transform's window in which no request's first event
+    /// fell: requests the logs lost (or never delivered), in start order.
+    pub fn lost<'a>(&self, index: &'a Index, window: &Window) -> Vec<&'a RunWindow> {
+        let from = window.from.map_or(i64::MIN, |t| t.timestamp_millis());
+        let to = window.to.map_or(i64::MAX, |t| t.timestamp_millis());
+        (index.windows().iter().zip(&self.matched))
+            .filter(|(w, matched)| !**matched && w.end_ms >= from && w.start_ms < to)
+            .map(|(w, _)| w)
+            .collect()
+    }
 }
 
 /// Fills approach and delay of requests that carry neither from the window
@@ -420,7 +515,8 @@ pub fn apply_run_manifest(
         for i in 0..n {
             let Some(t) = first[i] else { continue };
             match index.find(t) {
-                Match::One(w) => {
+                Match::One(at, w) => {
+                    counts.matched[at] = true;
                     if approach[i].is_none() || delay[i].is_none() {
                         counts.assigned += 1;
                     }
@@ -435,7 +531,10 @@ pub fn apply_run_manifest(
                     }
                 }
                 Match::NoWindow => counts.outside_windows += 1,
-                Match::Ambiguous => counts.in_several_windows += 1,
+                Match::Ambiguous(all) => {
+                    all.into_iter().for_each(|at| counts.matched[at] = true);
+                    counts.in_several_windows += 1;
+                }
             }
         }
     }
@@ -501,14 +600,19 @@ fn approach_terms(t: &TransformSection) -> ApproachTerms {
     terms
 }
 
-/// The cost of a request, from `core::cost`'s one definition.
-fn cost_expr(terms: &ApproachTerms, prices: &Prices) -> Expr {
-    let f = |m: Metric| col(m.column()).cast(DataType::Float64);
+/// Legs of a request billed a request fee, per billing type.
+pub const DO_REQUESTS_BILLED: &str = "do_requests_billed";
+pub const WORKER_REQUESTS_BILLED: &str = "worker_requests_billed";
+
+/// The cost of a request, from `core::cost`'s one definition, with the
+/// Worker legs billed a request fee counted by `worker_requests`.
+fn cost_expr(terms: &ApproachTerms, prices: &Prices, worker_requests: Expr) -> Expr {
+    let f = |c: &str| col(c).cast(DataType::Float64);
     let usage = Usage {
-        do_wall_ms: f(Metric::DoWall),
-        do_invocations: f(Metric::DoInvocations),
-        worker_cpu_ms: f(Metric::WorkerCpu),
-        worker_invocations: f(Metric::WorkerInvocations),
+        do_wall_ms: f(Metric::DoWall.column()),
+        do_requests: f(DO_REQUESTS_BILLED),
+        worker_cpu_ms: f(Metric::WorkerCpu.column()),
+        worker_requests: worker_requests.cast(DataType::Float64),
         rows_written: terms.rows_written.clone(),
         rows_read: terms.rows_read.clone(),
     };
@@ -526,7 +630,10 @@ pub fn finish(base: LazyFrame, t: &TransformSection, prices: &Prices) -> LazyFra
         .map(|r| (when(col(has_role_column(r))).then(lit(r.as_str()))).otherwise(null_str()))
         .collect::<Vec<_>>();
     let head = ["request_id", "approach", "delay_ms", "complete"].map(col);
-    let metrics = Metric::OF_LEGS.map(|m| col(m.column()));
+    // The other-billing cost comes last: it was added after the contract's columns.
+    let metrics = (Metric::OF_LEGS.into_iter())
+        .filter(|m| *m != Metric::CostOtherBilling)
+        .map(|m| col(m.column()));
     let tail = [
         "first_event_ms",
         Metric::ClientLatency.column(),
@@ -534,10 +641,20 @@ pub fn finish(base: LazyFrame, t: &TransformSection, prices: &Prices) -> LazyFra
         "legs",
         "roles",
         "missing_roles",
+        "colo",
+        "script_version",
+        "legs_not_ok",
+        "outcomes",
+        DO_REQUESTS_BILLED,
+        WORKER_REQUESTS_BILLED,
+        Metric::CostOtherBilling.column(),
     ]
     .map(col);
+    // The other assumption flips every Worker role: the Worker legs not billed now are.
+    let worker_flipped = col(Metric::WorkerInvocations.column()) - col(WORKER_REQUESTS_BILLED);
     base.with_columns([
-        cost_expr(&terms, prices).alias(Metric::Cost.column()),
+        cost_expr(&terms, prices, col(WORKER_REQUESTS_BILLED)).alias(Metric::Cost.column()),
+        cost_expr(&terms, prices, worker_flipped).alias(Metric::CostOtherBilling.column()),
         terms.complete.alias("complete"),
         concat_str(roles_present, ",", true).alias("roles"),
         terms.missing.alias("missing_roles"),

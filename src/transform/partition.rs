@@ -122,11 +122,33 @@ fn split(lines: &DataFrame, count: usize) -> Result<Vec<DataFrame>> {
         .collect()
 }
 
+/// Reads `columns` of a lake file; those of `optional` it lacks come as
+/// nulls of text (older lakes lack columns lifted since).
+fn read_columns(path: &str, (columns, optional): (&[&str], &[&str])) -> Result<DataFrame> {
+    let file = fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
+    let schema = ParquetReader::new(file)
+        .schema()
+        .map_err(|e| anyhow::anyhow!("cannot read {path}: {e}"))?;
+    let absent: Vec<&str> = (optional.iter().copied())
+        .filter(|c| !schema.contains(c))
+        .collect();
+    let present: Vec<&str> = (columns.iter().copied())
+        .filter(|c| !absent.contains(c))
+        .collect();
+    let mut rows = read_lake_file(path, &present)?;
+    for name in absent {
+        let nulls = Column::full_null(name.into(), rows.height(), &DataType::String);
+        rows.with_column(nulls)?;
+    }
+    Ok(rows.select(columns.iter().copied())?)
+}
+
 /// Reads `files` (several at once), turns each into classified lines with
 /// `classify` and appends them to `count` partition files in `dir`.
+/// `columns` are the columns read and, of them, those a file may lack.
 pub fn scatter<F>(
     files: &[String],
-    columns: &[&str],
+    columns: (&[&str], &[&str]),
     dir: &Path,
     count: usize,
     classify: F,
@@ -153,7 +175,7 @@ where
         })
         .collect();
     let read = |path: &String| {
-        classify(read_lake_file(path, columns)?).with_context(|| format!("in {path}"))
+        classify(read_columns(path, columns)?).with_context(|| format!("in {path}"))
     };
     let lines = AtomicU64::new(0);
     let spread = |classified: DataFrame| -> Result<()> {

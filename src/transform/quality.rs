@@ -11,6 +11,7 @@ use super::ManifestCounts;
 use crate::core::numbers::thousands;
 use crate::lake::derived::{sampling_notices, total, QualityRow, SAMPLING_DETAIL, SAMPLING_ITEM};
 use crate::lake::manifest::{Manifest, Status};
+use crate::lake::run_manifest::RunWindow;
 
 fn row(item: &str, detail: &str, count: u64) -> QualityRow {
     QualityRow {
@@ -29,7 +30,16 @@ pub struct LegCounts {
     classified: BTreeMap<String, u64>,
     ignored: BTreeMap<String, u64>,
     orphans: u64,
+    /// Legs with a role whose Outcome is not `ok`, by (outcome, approach,
+    /// delay of their request): failed invocations are billed too.
+    not_ok: BTreeMap<(String, Option<String>, Option<i64>), u64>,
 }
+
+/// The quality item of legs whose Outcome is present and not `ok`.
+pub const LEGS_NOT_OK: &str = "legs not ok";
+/// The quality item of run-manifest windows in which no request fell.
+pub const REQUESTS_LOST: &str = "requests lost";
+pub const REQUESTS_LOST_DETAIL: &str = "run-manifest window with no event";
 
 impl LegCounts {
     /// Counts legs that carry their request's columns.
@@ -38,10 +48,19 @@ impl LegCounts {
         let text = |name: &str| legs.column(name).and_then(|c| c.str());
         let (roles, reasons) = (text("role")?, text("ignored_reason")?);
         let approaches = text("request_approach")?;
-        for ((role, reason), approach) in roles.iter().zip(reasons.iter()).zip(approaches.iter()) {
+        let outcomes = text("Outcome")?;
+        let delays = legs.column("request_delay_ms")?.i64()?;
+        let rows = roles.iter().zip(reasons.iter()).zip(approaches.iter());
+        for (((role, reason), approach), (outcome, delay)) in
+            rows.zip(outcomes.iter().zip(delays.iter()))
+        {
             let (counts, key) = match (role, reason) {
                 (Some(role), _) => {
                     self.orphans += u64::from(approach.is_none());
+                    if let Some(outcome) = outcome.filter(|o| *o != "ok") {
+                        let key = (outcome.to_string(), approach.map(String::from), delay);
+                        *self.not_ok.entry(key).or_default() += 1;
+                    }
                     (&mut self.classified, role)
                 }
                 (None, Some(reason)) => (&mut self.ignored, reason),
@@ -103,9 +122,19 @@ pub fn build(
     legs: &LegCounts,
     requests: &RequestCounts,
     m: &ManifestCounts,
+    lost: &[&RunWindow],
 ) -> Result<Vec<QualityRow>> {
     let mut out = source_rows(&Manifest::load(lake)?);
     out.extend(leg_rows(lake_rows, legs));
+    for ((outcome, approach, delay_ms), count) in &legs.not_ok {
+        out.push(QualityRow {
+            item: LEGS_NOT_OK.into(),
+            detail: outcome.clone(),
+            approach: approach.clone(),
+            delay_ms: *delay_ms,
+            count: *count,
+        });
+    }
     for ((approach, delay_ms, state), count) in &requests.groups {
         out.push(QualityRow {
             item: "requests".into(),
@@ -132,6 +161,19 @@ pub fn build(
                 m.disagreeing,
             ),
         ]);
+    }
+    let mut by_group: BTreeMap<(&str, i64), u64> = BTreeMap::new();
+    for w in lost {
+        *by_group.entry((&w.approach, w.delay_ms)).or_default() += 1;
+    }
+    for ((approach, delay_ms), count) in by_group {
+        out.push(QualityRow {
+            item: REQUESTS_LOST.into(),
+            detail: REQUESTS_LOST_DETAIL.into(),
+            approach: Some(approach.to_string()),
+            delay_ms: Some(delay_ms),
+            count,
+        });
     }
     Ok(out)
 }
@@ -211,6 +253,17 @@ pub fn print_summary(rows: &[QualityRow], dir: &Path) {
         n("requests", Some("incomplete")),
         n("legs orphaned", None),
     );
+    let (not_ok, lost) = (
+        total(rows, LEGS_NOT_OK, None),
+        total(rows, REQUESTS_LOST, None),
+    );
+    if not_ok + lost > 0 {
+        println!(
+            "  {} legs not ok (billed all the same); {} requests lost (run-manifest windows with no event)",
+            thousands(not_ok),
+            thousands(lost),
+        );
+    }
     let sampling = sampling_notices(rows);
     if sampling > 0 {
         println!(

@@ -73,6 +73,36 @@ pub struct RoleRule {
     pub execution_model: OneOrMany,
     /// Regex searched in the request URL.
     pub url: Option<String>,
+    /// Whether a leg of this role is billed a request fee; by default
+    /// [`Billing::bills_requests`], the published rule.
+    pub request_billed: Option<bool>,
+}
+
+impl Billing {
+    /// The published rule (trace-events.md §4): every call into a Durable
+    /// Object is a billed DO request; a Worker invoked through a service
+    /// binding incurs no additional request fee.
+    pub fn bills_requests(self) -> bool {
+        self == Billing::Do
+    }
+}
+
+impl RoleRule {
+    /// Whether a leg of this role is billed a request fee.
+    pub fn request_billed(&self) -> bool {
+        self.request_billed
+            .unwrap_or_else(|| self.billing.bills_requests())
+    }
+}
+
+/// How a role's legs are billed, as the report states the assumption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleBilling {
+    pub role: String,
+    pub billing: Billing,
+    pub request_billed: bool,
+    /// Set in the pipeline file, not the published default.
+    pub explicit: bool,
 }
 
 /// Regexes whose first capture group is the correlation id, tried in order.
@@ -180,6 +210,7 @@ impl TransformSection {
             if let Some(url) = &rule.url {
                 check_regex(&format!("roles[{i}].url ({})", rule.name), url, false)?;
             }
+            self.check_same_billing(i, rule)?;
         }
         for (i, p) in self.correlation.url.iter().enumerate() {
             check_regex(&format!("correlation.url[{i}]"), p, true)?;
@@ -229,6 +260,48 @@ impl TransformSection {
             }
         }
         Ok(())
+    }
+
+    /// A role's legs are billed one way: the rules of one name agree on
+    /// `billing` and `request_billed` (the first rule of a name decides both).
+    fn check_same_billing(&self, i: usize, rule: &RoleRule) -> Result<()> {
+        let first = (self.roles.iter())
+            .find(|r| r.name == rule.name)
+            .expect("the rule itself");
+        if first.billing != rule.billing {
+            bail!(
+                "transform.roles[{i}].billing = \"{}\": an earlier rule of role `{}` says \"{}\"; one role is billed one way",
+                rule.billing.name(),
+                rule.name,
+                first.billing.name()
+            );
+        }
+        if first.request_billed() != rule.request_billed() {
+            bail!(
+                "transform.roles[{i}].request_billed = {}: an earlier rule of role `{}` gives {}; one role is billed one way",
+                rule.request_billed(),
+                rule.name,
+                first.request_billed()
+            );
+        }
+        Ok(())
+    }
+
+    /// Per role, in rule order: its billing and whether its legs are billed
+    /// a request fee, so the report can state the assumption behind the cost.
+    pub fn billing_assumptions(&self) -> Vec<RoleBilling> {
+        let mut out: Vec<RoleBilling> = Vec::new();
+        for r in &self.roles {
+            if !out.iter().any(|b| b.role == r.name) {
+                out.push(RoleBilling {
+                    role: r.name.clone(),
+                    billing: r.billing,
+                    request_billed: r.request_billed(),
+                    explicit: r.request_billed.is_some(),
+                });
+            }
+        }
+        out
     }
 
     /// Role names in rule order, without repeats.
@@ -288,6 +361,16 @@ pub fn billing_expr(rules: &[RoleRule], role: Expr) -> Expr {
         .map(|r| (role.clone().eq(lit(r.name.as_str())), r.billing.name()))
         .collect();
     chain(conditions, null_str())
+}
+
+/// Whether each role's legs are billed a request fee; null without a role.
+pub fn request_billed_expr(rules: &[RoleRule], role: Expr) -> Expr {
+    let none = lit(NULL).cast(DataType::Boolean);
+    rules.iter().rev().fold(none, |acc, r| {
+        when(role.clone().eq(lit(r.name.as_str())))
+            .then(lit(r.request_billed()))
+            .otherwise(acc)
+    })
 }
 
 /// `when(c1).then(v1).when(c2).then(v2)...otherwise(e)`, as nested whens.
@@ -428,6 +511,48 @@ mod tests {
     }
 
     #[test]
+    fn request_fees_follow_the_published_rule_unless_set() {
+        let s = section(
+            "[[roles]]\nname='origin'\nbilling='do'\n\
+             [[roles]]\nname='executor'\nbilling='worker'\n\
+             [[roles]]\nname='front'\nbilling='worker'\nrequest_billed=true\n\
+             [[roles]]\nname='origin'\nbilling='do'\nscript='b'\n",
+        )
+        .unwrap();
+        let got: Vec<(String, bool, bool)> = (s.billing_assumptions().into_iter())
+            .map(|b| (b.role, b.request_billed, b.explicit))
+            .collect();
+        let want = [
+            ("origin", true, false),
+            ("executor", false, false),
+            ("front", true, true),
+        ];
+        let want: Vec<(String, bool, bool)> = want
+            .map(|(r, billed, explicit)| (r.to_string(), billed, explicit))
+            .to_vec();
+        assert_eq!(got, want);
+        let err = section(&format!(
+            "{ROLES}[[roles]]\nname='origin'\nbilling='do'\nrequest_billed=false\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("transform.roles[1].request_billed = false"),
+            "{err}"
+        );
+        let err = section(&format!(
+            "{ROLES}[[roles]]\nname='origin'\nbilling='worker'\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("transform.roles[1].billing"), "{err}");
+        let err = section(&format!("{ROLES}request_billed='yes'\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("request_billed"), "{err}");
+    }
+
+    #[test]
     fn rules_classify_legs() {
         let s = section(
             "[[roles]]\nname='callback'\nbilling='do'\nentrypoint='OriginDO'\nrpc_method='onFetchResult'\n\
@@ -451,6 +576,7 @@ mod tests {
             .select([
                 role_expr(&s.roles).alias("role"),
                 billing_expr(&s.roles, role_expr(&s.roles)).alias("billing"),
+                request_billed_expr(&s.roles, role_expr(&s.roles)).alias("request_billed"),
                 leg_attribute_expr(&s.approach).alias("approach"),
             ])
             .collect()
@@ -470,6 +596,14 @@ mod tests {
             [s("callback"), s("origin"), s("executor"), None]
         );
         assert_eq!(col("billing"), [s("do"), s("do"), s("worker"), None]);
+        let billed: Vec<Option<bool>> = out
+            .column("request_billed")
+            .unwrap()
+            .bool()
+            .unwrap()
+            .iter()
+            .collect();
+        assert_eq!(billed, [Some(true), Some(true), Some(false), None]);
         assert_eq!(col("approach"), [None, s("current"), s("direct"), None]);
     }
 }

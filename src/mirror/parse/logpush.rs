@@ -377,6 +377,15 @@ struct RequestFields<'a> {
     url: Option<Text<'a>>,
     #[serde(rename = "Method", borrow)]
     method: Option<Text<'a>>,
+    /// Cloudflare's request properties, as workerd spells them (lower case).
+    #[serde(borrow)]
+    cf: Option<CfFields<'a>>,
+}
+
+#[derive(Deserialize)]
+struct CfFields<'a> {
+    #[serde(borrow)]
+    colo: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -390,6 +399,7 @@ impl<'a> EventFields<'a> {
         if let Some(request) = self.request {
             row.request_url = request.url.map(|t| t.0);
             row.request_method = request.method.map(|t| t.0);
+            row.colo = request.cf.and_then(|cf| cf.colo).map(|t| t.0);
         }
         row.response_status = self.response.and_then(|r| r.status);
         row.rpc_method = self.rpc_method.map(|t| t.0);
@@ -618,6 +628,35 @@ mod tests {
         assert_eq!(row.wall_time_ms, Some(8));
         assert_eq!(row.request_url.as_deref(), Some("https://x/y?a=1"));
         assert_eq!(row.response_status, Some(200));
+    }
+
+    #[test]
+    fn colo_is_lifted_from_the_request_cf_and_a_bad_one_is_refused() {
+        let row = event(
+            r#"{"EventTimestampMs": 1, "Event": {"Request": {"URL": "https://x/", "cf": {"colo": "AMS", "asn": 1}}}}"#,
+        );
+        assert_eq!(row.colo.as_deref(), Some("AMS"));
+        for no_colo in [
+            r#"{"EventTimestampMs": 1, "Event": {"Request": {"URL": "https://x/"}}}"#,
+            r#"{"EventTimestampMs": 1, "Event": {"Request": {"cf": null}}}"#,
+            r#"{"EventTimestampMs": 1, "Event": {"Request": {"CF": {"Colo": "AMS"}}}}"#,
+            r#"{"EventTimestampMs": 1, "Event": {"rpcMethod": "x"}}"#,
+        ] {
+            assert_eq!(event(no_colo).colo, None, "{no_colo}");
+        }
+        // Like every other lifted text field: not a string, the line is quarantined.
+        for bad in [
+            r#"{"EventTimestampMs": 1, "Event": {"Request": {"cf": {"colo": 5}}}}"#,
+            r#"{"EventTimestampMs": 1, "Event": {"Request": {"cf": {"colo": ["AMS"]}}}}"#,
+            r#"{"EventTimestampMs": 1, "Event": {"Request": {"cf": "AMS"}}}"#,
+        ] {
+            assert!(parse_line(bad).unwrap_err().starts_with("Event: "), "{bad}");
+        }
+        let huge = format!(
+            r#"{{"EventTimestampMs": 1, "Event": {{"Request": {{"cf": {{"colo": "{}"}}}}}}}}"#,
+            "A".repeat(10 << 20)
+        );
+        assert_eq!(event(&huge).colo.map(|c| c.len()), Some(10 << 20));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! | `CPUTimeMs`, `WallTimeMs` | i64 | `WallTimeMS` accepted too |
 //! | `Truncated` | bool | |
 //! | `RequestURL`, `RequestMethod`, `ResponseStatus`, `RpcMethod` | str, str, i64, str | lifted out of `Event` for both formats |
+//! | `Colo` | str | the data centre that ran the invocation: Logpush `Event.Request.cf.colo`, tail `event.request.cf.colo`; fetch legs only |
 //! | `LogMessages` | str | every `Logs[].Message[]` element, strings unescaped, one per line |
 //! | `Event`, `Logs`, `Exceptions`, `ScriptVersion`, `ScriptTags`, `DiagnosticsChannelEvents` | str | raw JSON text |
 //! | `Extra` | str | JSON object of any top-level key not listed above |
@@ -41,6 +42,7 @@ pub struct Row<'a> {
     pub request_method: Option<Cow<'a, str>>,
     pub response_status: Option<i64>,
     pub rpc_method: Option<Cow<'a, str>>,
+    pub colo: Option<Cow<'a, str>>,
     pub log_messages: Option<String>,
     pub event: Option<Cow<'a, str>>,
     pub logs: Option<Cow<'a, str>>,
@@ -137,6 +139,7 @@ pub struct LakeBatch {
     request_method: StringChunkedBuilder,
     response_status: PrimitiveChunkedBuilder<Int64Type>,
     rpc_method: StringChunkedBuilder,
+    colo: StringChunkedBuilder,
     log_messages: StringChunkedBuilder,
     event: StringChunkedBuilder,
     logs: StringChunkedBuilder,
@@ -175,6 +178,7 @@ impl LakeBatch {
             request_method: s("RequestMethod", cap),
             response_status: i("ResponseStatus", cap),
             rpc_method: s("RpcMethod", cap),
+            colo: s("Colo", cap),
             log_messages: s("LogMessages", cap),
             event: s("Event", cap),
             logs: s("Logs", cap),
@@ -204,6 +208,7 @@ impl LakeBatch {
         self.len += 1;
         let texts = [
             &row.request_url,
+            &row.colo,
             &row.event,
             &row.logs,
             &row.exceptions,
@@ -234,6 +239,7 @@ impl LakeBatch {
             .append_option(row.request_method.as_deref());
         self.response_status.append_option(row.response_status);
         self.rpc_method.append_option(row.rpc_method.as_deref());
+        self.colo.append_option(row.colo.as_deref());
         self.log_messages.append_option(row.log_messages.as_deref());
         self.event.append_option(row.event.as_deref());
         self.logs.append_option(row.logs.as_deref());
@@ -276,6 +282,7 @@ impl LakeBatch {
             b.request_method.finish().into_column(),
             b.response_status.finish().into_column(),
             b.rpc_method.finish().into_column(),
+            b.colo.finish().into_column(),
             b.log_messages.finish().into_column(),
             b.event.finish().into_column(),
             b.logs.finish().into_column(),

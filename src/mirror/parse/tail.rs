@@ -404,6 +404,7 @@ fn map_request(e: &Value, row: &mut Row<'static>) {
     };
     row.request_url = str_at(request, "url");
     row.request_method = str_at(request, "method");
+    row.colo = str_at(request.and_then(|r| r.get("cf")), "colo");
     row.response_status = e
         .get("response")
         .and_then(|r| r.get("status"))
@@ -649,6 +650,25 @@ mod tests {
                 assert!(error.contains("limit of 1000 bytes"), "{error}");
             }
         }
+    }
+
+    #[test]
+    fn colo_is_lifted_from_the_request_cf_and_a_non_string_is_null() {
+        let colo = |event: Value| {
+            let value = json!({"eventTimestamp": 1, "event": event});
+            to_row(&value).unwrap().colo.map(|c| c.into_owned())
+        };
+        let request = |cf: Value| json!({"request": {"url": "https://x/", "cf": cf}});
+        assert_eq!(
+            colo(request(json!({"colo": "AMS"}))).as_deref(),
+            Some("AMS")
+        );
+        assert_eq!(colo(request(json!({"colo": 5}))), None);
+        assert_eq!(colo(request(json!({"colo": {"a": 1}}))), None);
+        assert_eq!(colo(request(json!("AMS"))), None);
+        assert_eq!(colo(json!({"rpcMethod": "x"})), None);
+        let huge = "A".repeat(10 << 20);
+        assert_eq!(colo(request(json!({ "colo": huge }))), Some(huge));
     }
 
     #[test]
