@@ -30,9 +30,10 @@ fn the_two_slow_chain_starts_are_flagged_and_reported() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = shipped_pipeline(dir.path(), "published-run.toml");
     let (lake, out) = (dir.path().join("lake"), dir.path().join("out"));
+    let capture = capture();
     let flags = [
         "--source",
-        capture().to_str().unwrap(),
+        capture.to_str().unwrap(),
         "--lake",
         lake.to_str().unwrap(),
         "--out",
