@@ -5,5 +5,6 @@ pub mod bootstrap;
 pub mod normal;
 pub mod regression;
 pub mod resampled;
+pub mod robust;
 pub mod rng;
 pub mod univariate;
