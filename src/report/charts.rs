@@ -724,6 +724,7 @@ mod tests {
             values: (Metric::OF_LEGS.iter())
                 .map(|m| (*m, values.to_vec()))
                 .collect::<BTreeMap<_, _>>(),
+            ..Group::default()
         };
         let groups = vec![
             group("direct", 100),

@@ -1,5 +1,7 @@
 //! report.md: the answer first, then the evidence, then how it was computed.
 
+mod segments;
+mod sensitivity;
 mod table;
 
 use super::analysis::{has_interval, Analysis, BreakevenRow, ComparisonRow, Settings, Verdict};
@@ -22,6 +24,10 @@ pub struct Context<'a> {
     pub without_complete: Vec<(String, usize)>,
     /// wrangler tail's sampling notices over the lake's sources.
     pub sampling_notices: u64,
+    /// Cold starts and outliers, and the figures without them.
+    pub sensitivity: &'a super::flags::Sensitivity,
+    /// The requests split by `[report] segment_by`.
+    pub segments: &'a super::segments::Segments,
 }
 
 fn money(v: f64) -> String {
@@ -116,6 +122,8 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
     [
         header(a, c, &lv),
         answer(a, s, c, &lv),
+        sensitivity::section(c.sensitivity, s.bootstrap.confidence, &lv),
+        segments::section(c.segments, &lv),
         evidence(a, c, &lv),
         differences(a, &lv),
         quality(c),

@@ -255,6 +255,8 @@ impl Settings {
             analysis: report.analysis_settings(&file.prices)?,
             approaches: rules.approaches.keys().cloned().collect(),
             charts: report.charts.unwrap_or(true) && !args.no_charts,
+            flags: report.flag_settings()?,
+            segment_by: report.segment_by()?,
         };
         let transform = transform::Options {
             lake: mirror.lake.clone(),

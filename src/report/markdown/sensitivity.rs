@@ -1,0 +1,153 @@
+//! "Cold starts and outliers": how many, what they do to latency and cost,
+//! and whether any verdict or break-even changes without them.
+
+use super::table::{Align, Table};
+use super::{breakeven_interval, format_of, heading, list, ms, paragraph, table, with_ci};
+use crate::core::metric::Metric;
+use crate::core::numbers::{delay_label, thousands};
+use crate::report::analysis::BreakevenRow;
+use crate::report::flags::{MeanChange, Sensitivity, SENSITIVE_METRICS};
+
+pub fn section(s: &Sensitivity, confidence: f64, lv: &str) -> String {
+    let total: usize = s.counts.iter().map(|c| c.flagged).sum();
+    [
+        heading("Cold starts and outliers"),
+        paragraph(&answer(s, total)),
+        paragraph(&rule(s)),
+        counts(s),
+        means(s, lv),
+        breakeven(s, confidence),
+    ]
+    .concat()
+}
+
+/// One sentence: does leaving the flagged requests out change any verdict or break-even?
+fn answer(s: &Sensitivity, total: usize) -> String {
+    if let Some(note) = &s.note {
+        let cap = note[..1].to_uppercase() + &note[1..];
+        return format!("{cap}.");
+    }
+    let cold: usize = s.counts.iter().map(|c| c.cold_start).sum();
+    let outliers: usize = s.counts.iter().map(|c| c.outlier).sum();
+    let mut changes: Vec<String> = (s.verdicts.iter())
+        .filter(|v| v.changed())
+        .map(|v| {
+            let to = v.without.map_or("-", |(w, _)| w.name());
+            format!("{} goes from {} to {to}", v.id, v.all.name())
+        })
+        .collect();
+    changes.extend((s.breakeven.iter()).filter(|b| b.changed()).map(|b| {
+        format!(
+            "the break-even of `{}` against `{}` moves from {} to {}",
+            b.all.approach,
+            b.all.baseline,
+            point(&b.all),
+            b.without.as_ref().map_or("-".into(), point)
+        )
+    }));
+    let lead = format!(
+        "Without the {} flagged requests ({} cold starts, {} outliers; a request can be both)",
+        thousands(total as u64),
+        thousands(cold as u64),
+        thousands(outliers as u64)
+    );
+    if changes.is_empty() {
+        format!("**{lead}, no verdict changes and no break-even moves out of its interval.**")
+    } else {
+        format!("**{lead}: {}.**", changes.join("; "))
+    }
+}
+
+fn point(b: &BreakevenRow) -> String {
+    b.delay_ms.map_or("none".into(), ms)
+}
+
+fn rule(s: &Sensitivity) -> String {
+    let k = &s.settings;
+    let metrics: Vec<String> = k.outlier_metrics.iter().map(|m| format!("`{m}`")).collect();
+    format!(
+        "A request is a *cold start* when it is the first of its approach in the window or in its run, or when it starts {} or more after every earlier request of its approach had ended; an *outlier* when its modified z-score 0.6745 (x - median) / MAD within its approach and delay exceeds {} for {} (upper tail only). Each request's flags are in `requests.csv` (`cold_start`, `outlier`); every figure below with and without them in `sensitivity.csv`.",
+        ms(k.idle_gap_ms as f64),
+        k.outlier_k,
+        metrics.join(" or ")
+    )
+}
+
+fn counts(s: &Sensitivity) -> String {
+    let mut t = Table::new([
+        ("approach", Align::Left),
+        ("complete requests", Align::Right),
+        ("cold starts", Align::Right),
+        ("outliers", Align::Right),
+        ("flagged", Align::Right),
+    ]);
+    for c in &s.counts {
+        t.push(vec![
+            format!("`{}`", c.approach),
+            thousands(c.requests as u64),
+            thousands(c.cold_start as u64),
+            thousands(c.outlier as u64),
+            thousands(c.flagged as u64),
+        ]);
+    }
+    table(&t)
+}
+
+fn mean_text(e: Option<&crate::stats::bootstrap::Estimate>, metric: Metric, n: usize) -> String {
+    match e {
+        Some(e) => format!("{}, n = {}", with_ci(e, format_of(metric), n), thousands(n as u64)),
+        None => "- (every request flagged)".into(),
+    }
+}
+
+/// Mean latency and cost of the groups that have flagged requests.
+fn means(s: &Sensitivity, lv: &str) -> String {
+    let touched: Vec<&MeanChange> = (s.means.iter())
+        .filter(|m| m.n != m.n_without && s.note.is_none())
+        .collect();
+    if touched.is_empty() {
+        return String::new();
+    }
+    let mut t = Table::new([
+        ("approach", Align::Left),
+        ("delay", Align::Left),
+        ("metric", Align::Left),
+        ("every request", Align::Right),
+        ("without the flagged", Align::Right),
+    ]);
+    for m in touched {
+        t.push(vec![
+            format!("`{}`", m.approach),
+            delay_label(m.delay_ms),
+            m.metric.to_string(),
+            mean_text(Some(&m.all), m.metric, m.n),
+            mean_text(m.without.as_ref(), m.metric, m.n_without),
+        ]);
+    }
+    let metrics: Vec<String> = SENSITIVE_METRICS.iter().map(|m| format!("`{m}`")).collect();
+    paragraph(&format!(
+        "**What they do to latency and cost**: mean {} ({lv} CI) of the groups with a flagged request.",
+        metrics.join(" and ")
+    )) + &table(&t)
+}
+
+fn breakeven(s: &Sensitivity, confidence: f64) -> String {
+    if s.note.is_some() || s.breakeven.is_empty() {
+        return String::new();
+    }
+    let items: Vec<String> = (s.breakeven.iter())
+        .map(|b| {
+            let without = b.without.as_ref().map_or("none".into(), |w| {
+                format!("{} ({})", point(w), breakeven_interval(w, confidence))
+            });
+            format!(
+                "`{}` against `{}`: {} ({}) with every request, {without} without the flagged.",
+                b.all.approach,
+                b.all.baseline,
+                point(&b.all),
+                breakeven_interval(&b.all, confidence)
+            )
+        })
+        .collect();
+    paragraph("**Break-even with and without them**:") + &list(&items) + "\n"
+}
