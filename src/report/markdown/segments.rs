@@ -15,7 +15,9 @@ pub fn section(s: &Segments, lv: &str) -> String {
     let notes: Vec<String> = (s.keys.iter().zip(&s.without_value))
         .filter(|(_, n)| **n > 0)
         .map(|(k, n)| format!("{} requests have no `{k}` and are in no `{k}` segment.", thousands(*n as u64)))
-        .chain(s.skipped.iter().map(|k| format!("`{k}` is not a column of requests.parquet: skipped.")))
+        .chain((s.skipped.iter())
+            .filter(|_| !s.keys.is_empty())
+            .map(|k| format!("`{k}` is not a column of requests.parquet: skipped.")))
         .collect();
     if !notes.is_empty() {
         out += &paragraph(&notes.join(" "));
@@ -30,7 +32,10 @@ fn keys(names: &[String]) -> String {
 
 fn answer(s: &Segments) -> String {
     if s.keys.is_empty() {
-        return format!("Not measured: requests.parquet has no {} column.", keys(&s.skipped));
+        return format!(
+            "**Not measured**: requests.parquet has no {} column, so every request is in one segment.",
+            keys(&s.skipped)
+        );
     }
     let differ: Vec<&SegmentDifference> = s.differences.iter().filter(|d| d.differs()).collect();
     if let Some(d) = differ.first() {
