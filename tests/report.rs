@@ -765,3 +765,75 @@ fn the_report_removes_leftover_temporaries_and_a_failed_chart_leaves_none() {
         "{names:?}"
     );
 }
+
+// Issue 16 (helper E): cold starts, outliers, sensitivity and segments on the sample.
+
+const FLAG_TABLES: [&str; 2] = ["sensitivity", "segments"];
+
+#[test]
+fn sensitivity_and_segments_csv_headers_are_their_snapshots_with_parquet_twins() {
+    for t in FLAG_TABLES {
+        insta::assert_snapshot!(format!("{t}_csv_header"), header_line(&format!("{t}.csv")));
+        let rows = table(&format!("{t}.csv")).len();
+        assert_eq!(read_parquet(&output(&format!("{t}.parquet"))).height(), rows, "{t}");
+    }
+}
+
+#[test]
+fn requests_csv_flags_the_first_request_of_each_approach_and_run_as_a_cold_start() {
+    let rows = table("requests.csv");
+    let mut seen = HashSet::new();
+    let mut firsts = 0;
+    for r in &rows {
+        if r["complete"] != "true" {
+            assert_eq!((r["cold_start"].as_str(), r["outlier"].as_str()), ("", ""), "{r:?}");
+            continue;
+        }
+        // requests.csv is in time order; the sample's runs follow each other
+        // within seconds, so only a run's first request is cold.
+        let first = seen.insert((r["approach"].clone(), r["run_id"].clone()));
+        firsts += usize::from(first);
+        assert_eq!(r["cold_start"] == "true", first, "{r:?}");
+        assert!(["true", "false"].contains(&r["outlier"].as_str()), "{r:?}");
+    }
+    assert_eq!(firsts, 90, "30 runs of 3 approaches");
+}
+
+#[test]
+fn sensitivity_csv_counts_agree_with_the_flags_of_requests_csv() {
+    let requests = table("requests.csv");
+    let sensitivity = table("sensitivity.csv");
+    for row in sensitivity.iter().filter(|r| r["figure"] == "mean") {
+        let group: Vec<_> = requests
+            .iter()
+            .filter(|r| {
+                r["approach"] == row["approach"]
+                    && r["delay_ms"] == row["delay_ms"]
+                    && r["cold_start"] != ""
+            })
+            .collect();
+        let kept = group
+            .iter()
+            .filter(|r| r["cold_start"] == "false" && r["outlier"] == "false")
+            .count();
+        assert_eq!(f(&row["n"]) as usize, group.len(), "{row:?}");
+        assert_eq!(f(&row["n_without_flagged"]) as usize, kept, "{row:?}");
+        if kept > 0 {
+            let metric = &row["metric"];
+            let mean = group
+                .iter()
+                .filter(|r| r["cold_start"] == "false" && r["outlier"] == "false")
+                .map(|r| f(&r[metric.as_str()]))
+                .sum::<f64>()
+                / kept as f64;
+            let reported = f(&row["value_without_flagged"]);
+            assert!((mean - reported).abs() <= 1e-6 * mean.abs().max(1.0), "{row:?}: {mean}");
+        }
+    }
+    let claims = sensitivity.iter().filter(|r| r["figure"] == "claim").count();
+    assert_eq!(claims, table("hypotheses.csv").len(), "a row per claim");
+    let md = report_md();
+    let section = md.find("## Cold starts and outliers").expect("the section");
+    assert!(section < md.find("## Billed Durable Object wall time").unwrap());
+    assert!(md[section..].contains("**Without the "), "{}", &md[section..]);
+}
