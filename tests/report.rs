@@ -775,7 +775,11 @@ fn sensitivity_and_segments_csv_headers_are_their_snapshots_with_parquet_twins()
     for t in FLAG_TABLES {
         insta::assert_snapshot!(format!("{t}_csv_header"), header_line(&format!("{t}.csv")));
         let rows = table(&format!("{t}.csv")).len();
-        assert_eq!(read_parquet(&output(&format!("{t}.parquet"))).height(), rows, "{t}");
+        assert_eq!(
+            read_parquet(&output(&format!("{t}.parquet"))).height(),
+            rows,
+            "{t}"
+        );
     }
 }
 
@@ -786,7 +790,11 @@ fn requests_csv_flags_the_first_request_of_each_approach_and_run_as_a_cold_start
     let mut firsts = 0;
     for r in &rows {
         if r["complete"] != "true" {
-            assert_eq!((r["cold_start"].as_str(), r["outlier"].as_str()), ("", ""), "{r:?}");
+            assert_eq!(
+                (r["cold_start"].as_str(), r["outlier"].as_str()),
+                ("", ""),
+                "{r:?}"
+            );
             continue;
         }
         // requests.csv is in time order; the sample's runs follow each other
@@ -809,7 +817,7 @@ fn sensitivity_csv_counts_agree_with_the_flags_of_requests_csv() {
             .filter(|r| {
                 r["approach"] == row["approach"]
                     && r["delay_ms"] == row["delay_ms"]
-                    && r["cold_start"] != ""
+                    && !r["cold_start"].is_empty()
             })
             .collect();
         let kept = group
@@ -827,13 +835,23 @@ fn sensitivity_csv_counts_agree_with_the_flags_of_requests_csv() {
                 .sum::<f64>()
                 / kept as f64;
             let reported = f(&row["value_without_flagged"]);
-            assert!((mean - reported).abs() <= 1e-6 * mean.abs().max(1.0), "{row:?}: {mean}");
+            assert!(
+                (mean - reported).abs() <= 1e-6 * mean.abs().max(1.0),
+                "{row:?}: {mean}"
+            );
         }
     }
-    let claims = sensitivity.iter().filter(|r| r["figure"] == "claim").count();
+    let claims = sensitivity
+        .iter()
+        .filter(|r| r["figure"] == "claim")
+        .count();
     assert_eq!(claims, table("hypotheses.csv").len(), "a row per claim");
     let md = report_md();
     let section = md.find("## Cold starts and outliers").expect("the section");
     assert!(section < md.find("## Billed Durable Object wall time").unwrap());
-    assert!(md[section..].contains("**Without the "), "{}", &md[section..]);
+    assert!(
+        md[section..].contains("**Without the "),
+        "{}",
+        &md[section..]
+    );
 }

@@ -75,7 +75,12 @@ fn requests_csv_flags_cold_starts_and_outliers_and_leaves_incomplete_ones_empty(
     let run = transformed(&flagged_lake(), "");
     step("report", &run.pipeline, &run.flags, true);
     let rows = by_request(&run.out);
-    let flags = |id: &str| (rows[id]["cold_start"].as_str(), rows[id]["outlier"].as_str());
+    let flags = |id: &str| {
+        (
+            rows[id]["cold_start"].as_str(),
+            rows[id]["outlier"].as_str(),
+        )
+    };
     assert_eq!(flags("d-0"), ("true", "false"), "first of direct");
     assert_eq!(flags("d-1"), ("false", "false"));
     assert_eq!(flags("d-5"), ("false", "true"), "5 s of wall time");
@@ -84,7 +89,11 @@ fn requests_csv_flags_cold_starts_and_outliers_and_leaves_incomplete_ones_empty(
     assert_eq!(flags("s-0"), ("true", "false"), "first of simple");
     assert_eq!(flags("s-lost"), ("", ""), "incomplete: in no statistic");
     let header = std::fs::read_to_string(run.out.join("requests.csv")).unwrap();
-    assert!(header.lines().next().unwrap().ends_with(",cold_start,outlier"));
+    assert!(header
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with(",cold_start,outlier"));
     // The Parquet twin holds them as booleans, nulls where the CSV is empty.
     let df = read_parquet(&run.out.join("requests.parquet"));
     let cold = df.column("cold_start").unwrap().bool().unwrap();
@@ -111,7 +120,10 @@ fn the_report_says_what_the_flagged_requests_do_and_sensitivity_csv_agrees() {
         section.contains("Without the 4 flagged requests (3 cold starts, 1 outliers"),
         "{section}"
     );
-    assert!(section.contains("| `direct` | 11 | 2 | 1 | 3 |"), "{section}");
+    assert!(
+        section.contains("| `direct` | 11 | 2 | 1 | 3 |"),
+        "{section}"
+    );
     let rows = read_csv(&run.out.join("sensitivity.csv"));
     let mean = |metric: &str| {
         rows.iter()
@@ -120,14 +132,19 @@ fn the_report_says_what_the_flagged_requests_do_and_sensitivity_csv_agrees() {
             .clone()
     };
     let span = mean("span_ms");
-    assert_eq!((span["n"].as_str(), span["n_without_flagged"].as_str()), ("11", "8"));
+    assert_eq!(
+        (span["n"].as_str(), span["n_without_flagged"].as_str()),
+        ("11", "8")
+    );
     // Without d-5's 5 s, the mean of direct's span falls from 566 ms to ~123 ms.
     let (all, without): (f64, f64) = (
         span["value"].parse().unwrap(),
         span["value_without_flagged"].parse().unwrap(),
     );
     assert!(all > 500.0 && without < 130.0, "{span:?}");
-    assert!(rows.iter().all(|r| r["changed"].is_empty() || r["figure"] != "mean"));
+    assert!(rows
+        .iter()
+        .all(|r| r["changed"].is_empty() || r["figure"] != "mean"));
     assert!(run.out.join("sensitivity.parquet").is_file());
 }
 
@@ -142,22 +159,43 @@ fn with_nothing_flagged_the_report_says_every_figure_stands() {
     step("report", &run.pipeline, &run.flags, true);
     let md = std::fs::read_to_string(run.out.join("report.md")).unwrap();
     // The first of each approach is still a cold start.
-    assert!(md.contains("Without the 2 flagged requests (2 cold starts, 0 outliers"), "{md}");
+    assert!(
+        md.contains("Without the 2 flagged requests (2 cold starts, 0 outliers"),
+        "{md}"
+    );
 }
 
 #[test]
 fn a_bad_flag_or_segment_setting_is_one_line_naming_it() {
     let run = transformed(&flagged_lake(), "");
     let cases = [
-        ("[report.flags]\nidle_gap_ms = 0\n", "report.flags.idle_gap_ms"),
-        ("[report.flags]\nidle_gap_ms = -5\n", "report.flags.idle_gap_ms"),
-        ("[report.flags]\noutlier_k = nan\n", "report.flags.outlier_k"),
+        (
+            "[report.flags]\nidle_gap_ms = 0\n",
+            "report.flags.idle_gap_ms",
+        ),
+        (
+            "[report.flags]\nidle_gap_ms = -5\n",
+            "report.flags.idle_gap_ms",
+        ),
+        (
+            "[report.flags]\noutlier_k = nan\n",
+            "report.flags.outlier_k",
+        ),
         ("[report.flags]\noutlier_k = 0\n", "report.flags.outlier_k"),
-        ("[report.flags]\noutlier_metrics = [\"latency\"]\n", "report.flags.outlier_metrics"),
+        (
+            "[report.flags]\noutlier_metrics = [\"latency\"]\n",
+            "report.flags.outlier_metrics",
+        ),
         ("[report.flags]\ngap = 1\n", "gap"),
         ("[report]\nsegment_by = [\"\"]\n", "report.segment_by"),
-        ("[report]\nsegment_by = [\"colo\", \"colo\"]\n", "report.segment_by"),
-        ("[report]\nsegment_by = [\"delay_ms\"]\n", "report.segment_by"),
+        (
+            "[report]\nsegment_by = [\"colo\", \"colo\"]\n",
+            "report.segment_by",
+        ),
+        (
+            "[report]\nsegment_by = [\"delay_ms\"]\n",
+            "report.segment_by",
+        ),
     ];
     for (i, (extra, field)) in cases.iter().enumerate() {
         let pipeline = handmade::pipeline(&run.dir, &format!("bad{i}"), extra);
@@ -236,31 +274,47 @@ fn segments_that_differ_are_named_first_with_an_interval() {
     assert!((d - 500.0).abs() < 1e-9, "{diff:?}");
     let means: Vec<_> = rows
         .iter()
-        .filter(|r| r["statistic"] == "mean" && r["segment_by"] == "colo" && r["approach"] == "direct")
+        .filter(|r| {
+            r["statistic"] == "mean" && r["segment_by"] == "colo" && r["approach"] == "direct"
+        })
         .collect();
     assert_eq!(means.len(), 6, "two colos, three metrics");
     assert!(means.iter().all(|r| r["n"] == "8"), "{means:?}");
     // One script version: no difference to test.
-    assert!(!rows.iter().any(|r| r["segment_by"] == "script_version" && r["statistic"] != "mean"));
+    assert!(!rows
+        .iter()
+        .any(|r| r["segment_by"] == "script_version" && r["statistic"] != "mean"));
     let md = std::fs::read_to_string(run.out.join("report.md")).unwrap();
     let section = &md[md.find("## Do regions or script versions differ?").unwrap()..];
     let first = section.lines().nth(2).unwrap();
-    assert!(first.starts_with("**Yes**: by `colo`, `direct` at 100 ms"), "{first}");
+    assert!(
+        first.starts_with("**Yes**: by `colo`, `direct` at 100 ms"),
+        "{first}"
+    );
     assert!(section.contains("1 requests have no `colo`"), "{section}");
     assert!(run.out.join("segments.parquet").is_file());
 }
 
 #[test]
 fn without_segment_columns_the_report_says_so_and_a_missing_one_is_skipped() {
-    let run = transformed(&two_regions(), "[report]\nsegment_by = [\"colo\", \"region\"]\n");
+    let run = transformed(
+        &two_regions(),
+        "[report]\nsegment_by = [\"colo\", \"region\"]\n",
+    );
     step("report", &run.pipeline, &run.flags, true);
     let md = std::fs::read_to_string(run.out.join("report.md")).unwrap();
-    assert!(md.contains("**Not measured**: requests.parquet has no `colo` or `region` column"), "{md}");
+    assert!(
+        md.contains("**Not measured**: requests.parquet has no `colo` or `region` column"),
+        "{md}"
+    );
     assert_eq!(read_csv(&run.out.join("segments.csv")).len(), 0);
 
     add_segments(&run, |id| (!id.starts_with("far")).then_some("LHR"));
     step("report", &run.pipeline, &run.flags, true);
     let md = std::fs::read_to_string(run.out.join("report.md")).unwrap();
-    assert!(md.contains("`region` is not a column of requests.parquet: skipped."), "{md}");
+    assert!(
+        md.contains("`region` is not a column of requests.parquet: skipped."),
+        "{md}"
+    );
     assert!(md.contains("**Cannot tell**"), "{md}");
 }

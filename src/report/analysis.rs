@@ -8,8 +8,8 @@ use anyhow::{bail, Result};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::core::cost::Prices;
 use super::flags::ColdStarts;
+use crate::core::cost::Prices;
 use crate::core::metric::{Metric, Unit};
 use crate::stats::bootstrap::{percentile_interval, stream_id, Config, Estimate, Interval};
 use crate::stats::regression::{break_even, fit_groups, GroupMean, Line};
@@ -292,7 +292,11 @@ impl Grouping {
         for m in Metric::OF_LEGS.into_iter().chain([Metric::ClientLatency]) {
             columns.push((m, f64_column(chunk, m.column())?));
         }
-        let span = &columns.iter().find(|(m, _)| *m == Metric::Span).expect("a metric of every request").1;
+        let span = &columns
+            .iter()
+            .find(|(m, _)| *m == Metric::Span)
+            .expect("a metric of every request")
+            .1;
         let mut order: Vec<usize> = (0..chunk.height()).collect();
         order.sort_by_key(|&i| (first.get(i), i));
         let offset = self.requests;

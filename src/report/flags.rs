@@ -476,7 +476,11 @@ pub fn table(s: &Sensitivity) -> Table {
         ];
         row.extend(point(&b.all));
         row.push(Cell::Null);
-        row.extend(b.without.as_ref().map_or([Cell::Null, Cell::Null, Cell::Null], point));
+        row.extend(
+            b.without
+                .as_ref()
+                .map_or([Cell::Null, Cell::Null, Cell::Null], point),
+        );
         row.extend([Cell::Null, Cell::Null, Cell::Bool(b.changed())]);
         t.rows.push(row);
     }
@@ -511,11 +515,17 @@ mod tests {
         assert!(c.see("a", None, 0, 100), "first of a");
         assert!(!c.see("a", None, 50, 2_000), "a is busy");
         assert!(c.see("b", None, 60, 70), "first of b");
-        assert!(!c.see("a", None, 2_999, 3_000), "999 ms after a's latest end");
+        assert!(
+            !c.see("a", None, 2_999, 3_000),
+            "999 ms after a's latest end"
+        );
         assert!(c.see("a", None, 4_000, 4_100), "1,000 ms idle");
         assert!(c.see("a", Some("r2"), 4_200, 4_300), "first of its run");
         assert!(!c.see("a", Some("r2"), 4_400, 4_500));
-        assert!(c.see("b", Some("r2"), 4_600, 4_700), "runs are per approach");
+        assert!(
+            c.see("b", Some("r2"), 4_600, 4_700),
+            "runs are per approach"
+        );
     }
 
     fn group(span: &[f64], cold: &[bool]) -> Group {
@@ -540,7 +550,10 @@ mod tests {
         let g = group(&span, &[true, false, false, false, false, false]);
         let s = Settings::default();
         let f = flag(std::slice::from_ref(&g), &s);
-        assert_eq!(f[0].iter().map(|x| x.cold_start).collect::<Vec<_>>(), g.cold_start);
+        assert_eq!(
+            f[0].iter().map(|x| x.cold_start).collect::<Vec<_>>(),
+            g.cold_start
+        );
         assert_eq!(
             f[0].iter().map(|x| x.outlier).collect::<Vec<_>>(),
             [false, false, false, false, false, true]
@@ -556,30 +569,61 @@ mod tests {
         assert_eq!(kept[0].get(Metric::ClientLatency), [1.0, 3.0]);
         assert_eq!(kept[0].latency_of, [0, 2]);
         let c = counts(&grouped.2, &f);
-        assert_eq!((c[0].requests, c[0].cold_start, c[0].outlier, c[0].flagged), (6, 1, 1, 2));
+        assert_eq!(
+            (c[0].requests, c[0].cold_start, c[0].outlier, c[0].flagged),
+            (6, 1, 1, 2)
+        );
     }
 
     #[test]
     fn a_group_all_flagged_is_dropped_with_its_approach() {
         let g = group(&[1.0, 2.0, 3.0, 4.0], &[true; 4]);
         let f = flag(std::slice::from_ref(&g), &Settings::default());
-        let (approaches, delays, kept) = without_flagged(&(vec!["a".into()], vec![100], vec![g]), &f);
+        let (approaches, delays, kept) =
+            without_flagged(&(vec!["a".into()], vec![100], vec![g]), &f);
         assert!(approaches.is_empty() && delays.is_empty() && kept.is_empty());
     }
 
     #[test]
     fn a_bad_setting_is_one_line_naming_it() {
         let bad = [
-            FlagsSection { idle_gap_ms: Some(0), ..Default::default() },
-            FlagsSection { outlier_k: Some(f64::NAN), ..Default::default() },
-            FlagsSection { outlier_k: Some(-1.0), ..Default::default() },
-            FlagsSection { outlier_metrics: Some(vec!["span".into()]), ..Default::default() },
-            FlagsSection { outlier_metrics: Some(vec!["client_latency_ms".into()]), ..Default::default() },
+            FlagsSection {
+                idle_gap_ms: Some(0),
+                ..Default::default()
+            },
+            FlagsSection {
+                outlier_k: Some(f64::NAN),
+                ..Default::default()
+            },
+            FlagsSection {
+                outlier_k: Some(-1.0),
+                ..Default::default()
+            },
+            FlagsSection {
+                outlier_metrics: Some(vec!["span".into()]),
+                ..Default::default()
+            },
+            FlagsSection {
+                outlier_metrics: Some(vec!["client_latency_ms".into()]),
+                ..Default::default()
+            },
         ];
-        for (b, field) in bad.iter().zip(["idle_gap_ms", "outlier_k", "outlier_k", "outlier_metrics", "outlier_metrics"]) {
+        for (b, field) in bad.iter().zip([
+            "idle_gap_ms",
+            "outlier_k",
+            "outlier_k",
+            "outlier_metrics",
+            "outlier_metrics",
+        ]) {
             let e = b.settings().unwrap_err().to_string();
-            assert!(e.contains(&format!("report.flags.{field}")) && !e.contains('\n'), "{e}");
+            assert!(
+                e.contains(&format!("report.flags.{field}")) && !e.contains('\n'),
+                "{e}"
+            );
         }
-        assert_eq!(FlagsSection::default().settings().unwrap(), Settings::default());
+        assert_eq!(
+            FlagsSection::default().settings().unwrap(),
+            Settings::default()
+        );
     }
 }

@@ -270,7 +270,12 @@ pub fn run(opts: &Options) -> Result<Written> {
     let counts = flags::counts(&grouped.2, &flagged);
     let kept = flags::without_flagged(&grouped, &flagged);
     let ((a, without), (requests_written, segments)) = rayon::join(
-        || rayon::join(|| analysis::analyse(grouped, s), || analyse_without(kept, &counts, s)),
+        || {
+            rayon::join(
+                || analysis::analyse(grouped, s),
+                || analyse_without(kept, &counts, s),
+            )
+        },
         || {
             rayon::join(
                 || export_requests(&requests_file, &row_flags, out),
@@ -318,10 +323,16 @@ fn analyse_without(
     s: &analysis::Settings,
 ) -> (Option<Analysis>, Option<String>) {
     if counts.iter().all(|c| c.flagged == 0) {
-        return (None, Some("no request is flagged: every figure stands as it is".into()));
+        return (
+            None,
+            Some("no request is flagged: every figure stands as it is".into()),
+        );
     }
     if kept.0.is_empty() {
-        return (None, Some("every request is flagged: nothing is left to compare with".into()));
+        return (
+            None,
+            Some("every request is flagged: nothing is left to compare with".into()),
+        );
     }
     match analysis::analyse(kept, s) {
         Ok(a) => (Some(a), None),

@@ -106,7 +106,10 @@ impl Segmenting {
             let (Some(a), Some(d)) = (approach.get(i), delay.get(i)) else {
                 continue;
             };
-            let values: Vec<f64> = metrics.iter().map(|m| m.get(i).unwrap_or(f64::NAN)).collect();
+            let values: Vec<f64> = metrics
+                .iter()
+                .map(|m| m.get(i).unwrap_or(f64::NAN))
+                .collect();
             if values.iter().any(|v| !v.is_finite()) {
                 continue;
             }
@@ -202,7 +205,10 @@ pub fn analyse(s: Segmenting, cfg: &Config) -> Segments {
             }
         })
         .collect();
-    let means = sampled.par_iter().flat_map_iter(|c| means_of(c, &s.keys, cfg)).collect();
+    let means = sampled
+        .par_iter()
+        .flat_map_iter(|c| means_of(c, &s.keys, cfg))
+        .collect();
     let mut groups: BTreeMap<(usize, &str, i64), Vec<&Sampled>> = BTreeMap::new();
     for c in &sampled {
         let (k, _, approach, delay) = c.key;
@@ -245,7 +251,12 @@ fn means_of(c: &Sampled, keys: &[String], cfg: &Config) -> Vec<SegmentMean> {
         .collect()
 }
 
-fn largest_difference(g: &[&Sampled], m: usize, keys: &[String], cfg: &Config) -> SegmentDifference {
+fn largest_difference(
+    g: &[&Sampled],
+    m: usize,
+    keys: &[String],
+    cfg: &Config,
+) -> SegmentDifference {
     let mean = |c: &Sampled| View::observed(&[&c.requests]).mean(0, m);
     let by_mean = |x: &&&Sampled, y: &&&Sampled| mean(x).total_cmp(&mean(y));
     let high = *g.iter().max_by(by_mean).expect("two segments or more");
@@ -360,7 +371,10 @@ mod tests {
         let df = frame(&colo, &span);
         let schema = df.schema().as_ref().clone();
         let (keys, skipped) = usable(&schema, &["colo".into(), "script_version".into()]).unwrap();
-        assert_eq!((keys.clone(), skipped), (vec!["colo".to_string()], vec!["script_version".to_string()]));
+        assert_eq!(
+            (keys.clone(), skipped),
+            (vec!["colo".to_string()], vec!["script_version".to_string()])
+        );
         let mut s = Segmenting {
             without_value: vec![0],
             keys,
@@ -373,10 +387,18 @@ mod tests {
         assert_eq!(out.without_value, [10]);
         let n_lhr = out.means.iter().find(|m| m.value == "LHR").unwrap().n;
         assert_eq!(n_lhr, 9, "row 0 is not in the statistics");
-        let span_diff = out.differences.iter().find(|d| d.metric == Metric::Span).unwrap();
+        let span_diff = out
+            .differences
+            .iter()
+            .find(|d| d.metric == Metric::Span)
+            .unwrap();
         assert_eq!((span_diff.highest.as_str(), span_diff.segments), ("SIN", 3));
         assert!(span_diff.differs(), "{span_diff:?}");
-        let cost = out.differences.iter().find(|d| d.metric == Metric::Cost).unwrap();
+        let cost = out
+            .differences
+            .iter()
+            .find(|d| d.metric == Metric::Cost)
+            .unwrap();
         assert!(!cost.differs(), "every cost is 1: {cost:?}");
         let t = table(&out);
         assert_eq!(t.rows.len(), 3 * 3 + 3);
@@ -385,7 +407,12 @@ mod tests {
     #[test]
     fn a_column_that_is_not_text_is_one_line_naming_it() {
         let df = df!("delay_ms" => [1i64]).unwrap();
-        let e = usable(df.schema().as_ref(), &["delay_ms".into()]).unwrap_err().to_string();
-        assert!(e.contains("report.segment_by") && e.contains("delay_ms") && !e.contains('\n'), "{e}");
+        let e = usable(df.schema().as_ref(), &["delay_ms".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("report.segment_by") && e.contains("delay_ms") && !e.contains('\n'),
+            "{e}"
+        );
     }
 }

@@ -5,6 +5,6 @@ pub mod bootstrap;
 pub mod normal;
 pub mod regression;
 pub mod resampled;
-pub mod robust;
 pub mod rng;
+pub mod robust;
 pub mod univariate;

@@ -67,7 +67,10 @@ mod tests {
         );
         assert_eq!(modified_z(1.0, 0.0, 0.0), None);
         assert_eq!(upper_outliers(&[], 3.5), Vec::<bool>::new());
-        assert_eq!(upper_outliers(&[f64::NAN, 1.0, 2.0], 0.1), [false, false, true]);
+        assert_eq!(
+            upper_outliers(&[f64::NAN, 1.0, 2.0], 0.1),
+            [false, false, true]
+        );
     }
 
     proptest! {

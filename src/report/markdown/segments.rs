@@ -14,10 +14,17 @@ pub fn section(s: &Segments, lv: &str) -> String {
     let mut out = heading("Do regions or script versions differ?") + &paragraph(&answer(s));
     let notes: Vec<String> = (s.keys.iter().zip(&s.without_value))
         .filter(|(_, n)| **n > 0)
-        .map(|(k, n)| format!("{} requests have no `{k}` and are in no `{k}` segment.", thousands(*n as u64)))
-        .chain((s.skipped.iter())
-            .filter(|_| !s.keys.is_empty())
-            .map(|k| format!("`{k}` is not a column of requests.parquet: skipped.")))
+        .map(|(k, n)| {
+            format!(
+                "{} requests have no `{k}` and are in no `{k}` segment.",
+                thousands(*n as u64)
+            )
+        })
+        .chain(
+            (s.skipped.iter())
+                .filter(|_| !s.keys.is_empty())
+                .map(|k| format!("`{k}` is not a column of requests.parquet: skipped.")),
+        )
         .collect();
     if !notes.is_empty() {
         out += &paragraph(&notes.join(" "));
@@ -94,7 +101,11 @@ fn differences(s: &Segments, lv: &str) -> String {
             d.metric.to_string(),
             format!("`{}` - `{}` ({} segments)", d.highest, d.lowest, d.segments),
             interval(d),
-            if d.differs() { "**yes**".into() } else { "no".into() },
+            if d.differs() {
+                "**yes**".into()
+            } else {
+                "no".into()
+            },
         ]);
     }
     paragraph(&format!(

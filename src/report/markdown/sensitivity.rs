@@ -95,7 +95,11 @@ fn counts(s: &Sensitivity) -> String {
 
 fn mean_text(e: Option<&crate::stats::bootstrap::Estimate>, metric: Metric, n: usize) -> String {
     match e {
-        Some(e) => format!("{}, n = {}", with_ci(e, format_of(metric), n), thousands(n as u64)),
+        Some(e) => format!(
+            "{}, n = {}",
+            with_ci(e, format_of(metric), n),
+            thousands(n as u64)
+        ),
         None => "- (every request flagged)".into(),
     }
 }
