@@ -5,14 +5,15 @@ use super::table::{Align, Table};
 use super::{breakeven_interval, format_of, heading, list, ms, paragraph, table, with_ci};
 use crate::core::metric::Metric;
 use crate::core::numbers::{delay_label, thousands};
-use crate::report::analysis::BreakevenRow;
+use crate::report::analysis::{has_interval, BreakevenRow};
 use crate::report::flags::{MeanChange, Sensitivity, SENSITIVE_METRICS};
+use crate::stats::bootstrap::Estimate;
 
 pub fn section(s: &Sensitivity, confidence: f64, lv: &str) -> String {
     let total: usize = s.counts.iter().map(|c| c.flagged).sum();
     [
         heading("Cold starts and outliers"),
-        paragraph(&answer(s, total)),
+        paragraph(&(answer(s, total) + &largest_changes(s, lv))),
         paragraph(&rule(s)),
         counts(s),
         means(s, lv),
@@ -58,6 +59,59 @@ fn answer(s: &Sensitivity, total: usize) -> String {
     }
 }
 
+/// Per metric, the group whose mean moves most (relatively) without the flagged.
+fn largest_changes(s: &Sensitivity, lv: &str) -> String {
+    let moved = |m: &&MeanChange| {
+        let w = m.without.map_or(f64::NAN, |w| w.value);
+        let change = ((w - m.all.value) / m.all.value).abs();
+        if change.is_finite() {
+            change
+        } else {
+            0.0
+        }
+    };
+    let sentences: Vec<String> = SENSITIVE_METRICS
+        .iter()
+        .filter_map(|metric| {
+            let m = (s.means.iter())
+                .filter(|m| m.metric == *metric && m.without.is_some())
+                .max_by(|x, y| moved(x).total_cmp(&moved(y)))
+                .filter(|m| moved(m) > 0.0)?;
+            let without = m.without.as_ref()?;
+            Some(format!(
+                "the mean `{metric}` of `{}` at {}, from {} to {}",
+                m.approach,
+                delay_label(m.delay_ms),
+                inline(&m.all, *metric, m.n, lv),
+                inline(without, *metric, m.n_without, lv)
+            ))
+        })
+        .collect();
+    if sentences.is_empty() {
+        return String::new();
+    }
+    format!(
+        " Without them, the largest changes are in {}.",
+        sentences.join("; and in ")
+    )
+}
+
+/// A mean in a sentence: value, interval and n in one parenthesis.
+fn inline(e: &Estimate, metric: Metric, n: usize, lv: &str) -> String {
+    let f = format_of(metric);
+    let n = thousands(n as u64);
+    if has_interval(e) {
+        format!(
+            "{} ({lv} CI {}-{}, n = {n})",
+            f(e.value),
+            f(e.ci.low),
+            f(e.ci.high)
+        )
+    } else {
+        format!("{} (no interval, n = {n})", f(e.value))
+    }
+}
+
 fn point(b: &BreakevenRow) -> String {
     b.delay_ms.map_or("none".into(), ms)
 }
@@ -93,7 +147,7 @@ fn counts(s: &Sensitivity) -> String {
     table(&t)
 }
 
-fn mean_text(e: Option<&crate::stats::bootstrap::Estimate>, metric: Metric, n: usize) -> String {
+fn mean_text(e: Option<&Estimate>, metric: Metric, n: usize) -> String {
     match e {
         Some(e) => format!(
             "{}, n = {}",
@@ -141,6 +195,13 @@ fn breakeven(s: &Sensitivity, confidence: f64) -> String {
     }
     let items: Vec<String> = (s.breakeven.iter())
         .map(|b| {
+            let none = |r: &BreakevenRow| r.delay_ms.is_none();
+            if none(&b.all) && b.without.as_ref().is_none_or(none) {
+                return format!(
+                    "`{}` against `{}`: none with or without them ({}).",
+                    b.all.approach, b.all.baseline, b.all.note
+                );
+            }
             let without = b.without.as_ref().map_or("none".into(), |w| {
                 format!("{} ({})", point(w), breakeven_interval(w, confidence))
             });
