@@ -87,12 +87,29 @@ fn largest_changes(s: &Sensitivity, lv: &str) -> String {
             ))
         })
         .collect();
-    if sentences.is_empty() {
+    let mut out = String::new();
+    if !sentences.is_empty() {
+        out += &format!(
+            " Without them, the largest changes are in {}.",
+            sentences.join("; and in ")
+        );
+    }
+    out + &emptied(s)
+}
+
+/// Groups every request of which is flagged: absent from the figures without them.
+fn emptied(s: &Sensitivity) -> String {
+    let mut groups: Vec<String> = (s.means.iter())
+        .filter(|m| m.without.is_none() && m.metric == SENSITIVE_METRICS[0])
+        .map(|m| format!("`{}` at {}", m.approach, delay_label(m.delay_ms)))
+        .collect();
+    groups.dedup();
+    if s.note.is_some() || groups.is_empty() {
         return String::new();
     }
     format!(
-        " Without them, the largest changes are in {}.",
-        sentences.join("; and in ")
+        " Every request of {} is flagged, so those groups are absent from the figures without them.",
+        groups.join(", ")
     )
 }
 
