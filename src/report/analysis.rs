@@ -8,7 +8,7 @@ use anyhow::{bail, Result};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::flags::ColdStarts;
+use super::cold_starts::ColdStarts;
 use crate::core::cost::Prices;
 use crate::core::metric::{Metric, Unit};
 use crate::stats::bootstrap::{percentile_interval, stream_id, Config, Estimate, Interval};

@@ -2,6 +2,7 @@
 
 pub mod analysis;
 pub mod charts;
+pub mod cold_starts;
 pub mod csv;
 pub mod flags;
 pub mod markdown;
