@@ -932,8 +932,10 @@ range = [0, 2]
         "{md}"
     );
     let sections: Vec<&str> = md.lines().filter(|l| l.starts_with("## ")).collect();
+    let first = (sections.iter().position(|s| s.contains("Durable Object requests"))).unwrap();
+    assert!(!md.contains("## Latency") && !md.contains("## Cost per million"));
     assert_eq!(
-        sections[1..3],
+        sections[first..first + 2],
         [
             "## Durable Object requests",
             "## Billed Durable Object wall time"
@@ -1104,4 +1106,99 @@ fn phase5_pipeline_gets_its_own_title_claims_and_verdicts() {
     );
     assert!(md.contains("## Client latency"), "{md}");
     assert!(out.join("charts/client_latency.png").is_file());
+}
+
+// Issue 16 (helper E): cold starts, outliers, sensitivity and segments on the sample.
+
+const FLAG_TABLES: [&str; 2] = ["sensitivity", "segments"];
+
+#[test]
+fn sensitivity_and_segments_csv_headers_are_their_snapshots_with_parquet_twins() {
+    for t in FLAG_TABLES {
+        insta::assert_snapshot!(format!("{t}_csv_header"), header_line(&format!("{t}.csv")));
+        let rows = table(&format!("{t}.csv")).len();
+        assert_eq!(
+            read_parquet(&output(&format!("{t}.parquet"))).height(),
+            rows,
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn requests_csv_flags_the_simulators_cold_starts_request_by_request() {
+    let truth: HashMap<String, String> = read_csv(&sample().join("truth/requests.csv"))
+        .into_iter()
+        .filter(|r| r["complete"] == "true")
+        .map(|r| (r["request_id"].clone(), r["cold_start"].clone()))
+        .collect();
+    let (mut cold, mut compared) = (0, 0);
+    for r in &table("requests.csv") {
+        if r["complete"] != "true" {
+            assert_eq!(
+                (r["cold_start"].as_str(), r["outlier"].as_str()),
+                ("", ""),
+                "{r:?}"
+            );
+            continue;
+        }
+        assert_eq!(r["cold_start"], truth[&r["request_id"]], "{r:?}");
+        assert!(["true", "false"].contains(&r["outlier"].as_str()), "{r:?}");
+        cold += usize::from(r["cold_start"] == "true");
+        compared += 1;
+    }
+    assert_eq!(compared, truth.len());
+    assert!(cold > 3, "the first of each approach and those after the pauses");
+}
+
+#[test]
+fn sensitivity_csv_counts_agree_with_the_flags_of_requests_csv() {
+    let requests = table("requests.csv");
+    let sensitivity = table("sensitivity.csv");
+    for row in sensitivity.iter().filter(|r| r["figure"] == "mean") {
+        let group: Vec<_> = requests
+            .iter()
+            .filter(|r| {
+                r["approach"] == row["approach"]
+                    && r["delay_ms"] == row["delay_ms"]
+                    && !r["cold_start"].is_empty()
+            })
+            .collect();
+        let kept = group
+            .iter()
+            .filter(|r| r["cold_start"] == "false" && r["outlier"] == "false")
+            .count();
+        assert_eq!(f(&row["n"]) as usize, group.len(), "{row:?}");
+        assert_eq!(f(&row["n_without_flagged"]) as usize, kept, "{row:?}");
+        if kept > 0 {
+            let metric = &row["metric"];
+            let mean = group
+                .iter()
+                .filter(|r| r["cold_start"] == "false" && r["outlier"] == "false")
+                .map(|r| f(&r[metric.as_str()]))
+                .sum::<f64>()
+                / kept as f64;
+            let reported = f(&row["value_without_flagged"]);
+            assert!(
+                (mean - reported).abs() <= 1e-6 * mean.abs().max(1.0),
+                "{row:?}: {mean}"
+            );
+        }
+    }
+    let claims = sensitivity
+        .iter()
+        .filter(|r| r["figure"] == "claim")
+        .count();
+    let judged = (table("claims.csv").iter())
+        .filter(|c| !c["verdict"].is_empty())
+        .count();
+    assert_eq!(claims, judged, "a row per judged claim");
+    let md = report_md();
+    let section = md.find("## Cold starts and outliers").expect("the section");
+    assert!(section < md.find("## Billed Durable Object wall time").unwrap());
+    assert!(
+        md[section..].contains("**Without the "),
+        "{}",
+        &md[section..]
+    );
 }

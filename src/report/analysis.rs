@@ -12,6 +12,7 @@ pub use super::claims::Verdict;
 use super::claims::{self, BreakEven, Claim, ClaimRow};
 pub use super::interval::{has_interval, shown, MIN_REQUESTS_FOR_INTERVAL, NO_INTERVAL};
 use super::Frame;
+use super::cold_starts::ColdStarts;
 use crate::core::cost::Prices;
 use crate::core::metric::Metric;
 use crate::stats::bootstrap::{percentile_interval, stream_id, Config, Estimate, Interval};
@@ -28,12 +29,18 @@ pub fn columns() -> Vec<&'static str> {
 }
 
 /// Complete requests of one approach at one delay.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Group {
     pub approach: String,
     pub delay_ms: i64,
     /// Per metric, one value per request (client latency: only where known).
     pub values: BTreeMap<Metric, Vec<f64>>,
+    /// Per request, in the order of the values: its row in `requests.parquet`.
+    pub rows: Vec<usize>,
+    /// Per request: whether it is a cold start ([`ColdStarts`]).
+    pub cold_start: Vec<bool>,
+    /// Per client latency value: the request it belongs to (a position in `rows`).
+    pub latency_of: Vec<usize>,
 }
 
 impl Group {
@@ -157,12 +164,27 @@ pub struct Grouping {
     pub complete: usize,
     /// Complete requests left out for a metric that is missing or not finite.
     pub unusable: usize,
+    cold: ColdStarts,
+}
+
+/// Where a complete request sits in `requests.parquet`, and whether it is a cold start.
+struct Request {
+    row: usize,
+    cold_start: bool,
 }
 
 /// Grouped requests: approaches (baseline first), delays, and the groups.
 pub type Grouped = (Vec<String>, Vec<i64>, Vec<Group>);
 
 impl Grouping {
+    /// A grouping whose cold starts follow an idle gap of `idle_gap_ms`.
+    pub fn new(idle_gap_ms: i64) -> Self {
+        Grouping {
+            cold: ColdStarts::new(idle_gap_ms),
+            ..Grouping::default()
+        }
+    }
+
     /// Adds the requests of `chunk` (the columns of [`columns`]), which come
     /// after those already added.
     pub fn add(&mut self, chunk: &DataFrame) -> Result<()> {
@@ -176,8 +198,14 @@ impl Grouping {
         for m in Metric::OF_LEGS.into_iter().chain([Metric::ClientLatency]) {
             columns.push((m, f64_column(chunk, m.column())?));
         }
+        let span = &columns
+            .iter()
+            .find(|(m, _)| *m == Metric::Span)
+            .expect("a metric of every request")
+            .1;
         let mut order: Vec<usize> = (0..chunk.height()).collect();
         order.sort_by_key(|&i| (first.get(i), i));
+        let offset = self.requests;
         self.requests += chunk.height();
         self.complete += complete.sum().unwrap_or(0) as usize;
         for &i in &order {
@@ -187,11 +215,23 @@ impl Grouping {
                     None => drop(self.named.insert(a.to_string(), 1)),
                 }
             }
-            let (Some(a), Some(d)) = (approach.get(i), delay.get(i)) else {
+            let Some(a) = approach.get(i) else {
+                continue;
+            };
+            let cold = first.get(i).map(|start| {
+                let took = span.get(i).filter(|s| s.is_finite()).unwrap_or(0.0);
+                let end = start.saturating_add(took as i64);
+                self.cold.see(a, start, end)
+            });
+            let Some(d) = delay.get(i) else {
                 continue;
             };
             if complete.get(i) == Some(true) {
-                self.add_complete(a, d, &columns, i);
+                let at = Request {
+                    row: offset + i,
+                    cold_start: cold.unwrap_or(true),
+                };
+                self.add_complete(a, d, &columns, i, at);
             }
         }
         Ok(())
@@ -201,7 +241,14 @@ impl Grouping {
     /// together, so a request counts for all of them or none: the transform
     /// gives every complete request all of them, finite; a lake that does not
     /// cannot make the statistics NaN.
-    fn add_complete(&mut self, a: &str, d: i64, columns: &[(Metric, Float64Chunked)], i: usize) {
+    fn add_complete(
+        &mut self,
+        a: &str,
+        d: i64,
+        columns: &[(Metric, Float64Chunked)],
+        i: usize,
+        at: Request,
+    ) {
         let known =
             |(_, values): &(Metric, Float64Chunked)| values.get(i).is_some_and(f64::is_finite);
         if !columns.iter().take(Metric::OF_LEGS.len()).all(known) {
@@ -214,13 +261,18 @@ impl Grouping {
         let g = self.by.entry((a.to_string(), d)).or_insert_with(|| Group {
             approach: a.to_string(),
             delay_ms: d,
-            values: BTreeMap::new(),
+            ..Group::default()
         });
         for (m, values) in columns {
             if let Some(v) = values.get(i).filter(|v| v.is_finite()) {
+                if *m == Metric::ClientLatency {
+                    g.latency_of.push(g.rows.len());
+                }
                 g.values.entry(*m).or_default().push(v);
             }
         }
+        g.rows.push(at.row);
+        g.cold_start.push(at.cold_start);
     }
 
     /// Approaches that have requests (or are `declared`) but no complete

@@ -748,6 +748,7 @@ mod tests {
             values: (Metric::OF_LEGS.iter())
                 .map(|m| (*m, values.to_vec()))
                 .collect::<BTreeMap<_, _>>(),
+            ..Group::default()
         };
         let groups = vec![
             group("direct", 100),

@@ -1,5 +1,7 @@
 //! report.md: the answer first, then the evidence, then how it was computed.
 
+mod segments;
+mod sensitivity;
 pub(super) mod table;
 
 use super::analysis::{has_interval, Analysis, BreakevenRow, ComparisonRow, Settings};
@@ -26,6 +28,10 @@ pub struct Context<'a> {
     pub sampling_notices: u64,
     /// "How late Logpush delivered" (`report::delivery::section`).
     pub delivery: &'a str,
+    /// Cold starts and outliers, and the figures without them.
+    pub sensitivity: &'a super::flags::Sensitivity,
+    /// The requests split by `[report] segment_by`.
+    pub segments: &'a super::segments::Segments,
 }
 
 fn money(v: f64) -> String {
@@ -133,6 +139,8 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
     [
         header(a, s, c, &lv),
         answer(a, s, c, &lv),
+        sensitivity::section(c.sensitivity, s.bootstrap.confidence, &lv),
+        segments::section(c.segments, &lv),
         evidence(a, s, c, &lv),
         differences(a, &lv),
         quality(c),

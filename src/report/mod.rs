@@ -3,10 +3,13 @@
 pub mod analysis;
 pub mod charts;
 pub mod claims;
+pub mod cold_starts;
 pub mod csv;
 pub mod delivery;
+pub mod flags;
 pub mod interval;
 pub mod markdown;
+pub mod segments;
 pub mod tables;
 
 use crate::core::cost::Prices;
@@ -43,6 +46,10 @@ pub struct ReportSection {
     pub compare: Option<Vec<[String; 2]>>,
     /// Draw the PNG charts (default true).
     pub charts: Option<bool>,
+    /// Text columns of requests.parquet to split the requests by (default `["colo", "script_version"]`).
+    pub segment_by: Option<Vec<String>>,
+    /// Cold starts and outliers.
+    pub flags: Option<flags::FlagsSection>,
     /// The report's title (default [`DEFAULT_TITLE`]).
     pub title: Option<String>,
     /// The question the report answers, shown under the title.
@@ -185,11 +192,58 @@ impl ReportSection {
     }
 }
 
+impl ReportSection {
+    /// The cold start and outlier rules.
+    pub fn flag_settings(&self) -> Result<flags::Settings> {
+        self.flags.clone().unwrap_or_default().settings()
+    }
+
+    /// The columns to segment by; an empty or repeated name is a one-line error.
+    pub fn segment_by(&self) -> Result<Vec<String>> {
+        let names = match &self.segment_by {
+            Some(names) => names.clone(),
+            None => segments::DEFAULT_SEGMENT_BY.map(String::from).to_vec(),
+        };
+        for (i, name) in names.iter().enumerate() {
+            if name.trim().is_empty() || names[..i].contains(name) {
+                anyhow::bail!("report.segment_by: {name:?} is empty or repeated; give distinct column names of requests.parquet, such as \"colo\"");
+            }
+        }
+        Ok(names)
+    }
+}
+
+/// The report's flags of the rows `offset..offset + len`, as two columns.
+fn flag_columns(flags: &[Option<flags::Flags>], offset: usize, len: usize) -> [Column; 2] {
+    let slice = flags.get(offset..offset + len).unwrap_or(&[]);
+    let column = |name: &str, f: fn(flags::Flags) -> bool| {
+        let values: Vec<Option<bool>> = (0..len)
+            .map(|i| slice.get(i).copied().flatten().map(f))
+            .collect();
+        Column::new(name.into(), values)
+    };
+    [
+        column("cold_start", |f| f.cold_start),
+        column("outlier", |f| f.outlier),
+    ]
+}
+
 /// `requests.csv` and `requests.parquet` of the report, copied from the
-/// transform's file a row group at a time.
-fn export_requests(file: &RequestsFile, out: &std::path::Path) -> Result<()> {
+/// transform's file a row group at a time, with each row's flags.
+fn export_requests(
+    file: &RequestsFile,
+    flags: &[Option<flags::Flags>],
+    out: &std::path::Path,
+) -> Result<()> {
     let rows = file.rows()?;
-    let mut block = file.read(None, Some((0, ROW_GROUP)))?;
+    let read = |offset: usize| -> Result<DataFrame> {
+        let mut block = file.read(None, Some((offset, ROW_GROUP)))?;
+        for c in flag_columns(flags, offset, block.height()) {
+            block.with_column(c)?;
+        }
+        Ok(block)
+    };
+    let mut block = read(0)?;
     let mut csv = csv::CsvFile::create(&out.join("requests.csv"), &block)?;
     let mut parquet =
         AtomicParquet::create(&out.join("requests.parquet"), &tables::typed_frame(&block)?)?;
@@ -201,7 +255,7 @@ fn export_requests(file: &RequestsFile, out: &std::path::Path) -> Result<()> {
         if offset >= rows || block.height() == 0 {
             break;
         }
-        block = file.read(None, Some((offset, ROW_GROUP)))?;
+        block = read(offset)?;
     }
     csv.commit()?;
     parquet.commit()
@@ -214,12 +268,18 @@ pub struct Written {
 
 /// The complete requests by approach and delay, read a row group at a
 /// time: only the metrics' values are held.
-fn group(file: &RequestsFile) -> Result<analysis::Grouping> {
-    let mut grouping = analysis::Grouping::default();
+fn group(file: &RequestsFile, idle_gap_ms: i64) -> Result<analysis::Grouping> {
+    let columns = analysis::columns();
+    let mut grouping = analysis::Grouping::new(idle_gap_ms);
     for start in (0..file.rows()?).step_by(ROW_GROUP) {
-        grouping.add(&file.read(Some(&analysis::columns()), Some((start, ROW_GROUP)))?)?;
+        grouping.add(&file.read(Some(&columns), Some((start, ROW_GROUP)))?)?;
     }
     Ok(grouping)
+}
+
+/// The columns of requests.parquet and their types.
+fn schema(file: &RequestsFile) -> Result<Schema> {
+    Ok(file.read(None, Some((0, 0)))?.schema().as_ref().clone())
 }
 
 fn read_quality(derived: &std::path::Path) -> Result<DataFrame> {
@@ -235,13 +295,21 @@ fn read_quality(derived: &std::path::Path) -> Result<DataFrame> {
 }
 
 /// The CSV tables and their Parquet twins.
-fn write_tables(a: &Analysis, quality: &DataFrame, out: &std::path::Path) -> Result<()> {
+fn write_tables(
+    a: &Analysis,
+    quality: &DataFrame,
+    sensitivity: &flags::Sensitivity,
+    segments: &segments::Segments,
+    out: &std::path::Path,
+) -> Result<()> {
     let tables = [
         tables::summary(a),
         tables::comparisons(a),
         tables::breakeven(a),
         tables::claims(a),
         tables::from_frame("quality", quality)?,
+        flags::table(sensitivity),
+        segments::table(segments),
     ];
     tables.par_iter().try_for_each(|t| -> Result<()> {
         write_atomic(
@@ -266,16 +334,26 @@ pub struct Options {
     /// The lake, whose manifest holds the delivery delays, and the window.
     pub lake: PathBuf,
     pub window: crate::core::window::Window,
+    /// Cold start and outlier rules.
+    pub flags: flags::Settings,
+    /// Text columns of requests.parquet to segment by; missing ones are skipped.
+    pub segment_by: Vec<String>,
 }
 
 pub fn run(opts: &Options) -> Result<Written> {
     let requests_file = RequestsFile::open(&opts.derived)?;
-    let grouping = group(&requests_file)?;
+    let columns = schema(&requests_file)?;
+    let grouping = group(&requests_file, opts.flags.idle_gap_ms)?;
     let (requests_total, requests_complete) = (grouping.requests, grouping.complete);
     let requests_unusable = grouping.unusable;
     let without_complete = grouping.without_complete(opts.approaches.iter());
     let quality = read_quality(&opts.derived)?;
     let s = &opts.analysis;
+    let grouped = grouping.finish(&s.baseline)?;
+    let flagged = flags::flag(&grouped.2, &opts.flags);
+    let row_flags = flags::by_row(&grouped.2, &flagged, requests_total);
+    let in_statistics: Vec<bool> = row_flags.iter().map(Option::is_some).collect();
+    let segmenting = segments::collect(&requests_file, &columns, &opts.segment_by, &in_statistics)?;
     // The requests table does not depend on the analysis: written alongside it.
     let out = &opts.out;
     std::fs::create_dir_all(out)
@@ -283,13 +361,27 @@ pub fn run(opts: &Options) -> Result<Written> {
     for dir in [out.clone(), out.join("charts")] {
         remove_temporaries(&dir)?;
     }
-    let (a, requests_written) = rayon::join(
-        || analysis::analyse(grouping.finish(&s.baseline)?, s),
-        || export_requests(&requests_file, out),
+    let counts = flags::counts(&grouped.2, &flagged);
+    let kept = flags::without_flagged(&grouped, &flagged);
+    let ((a, without), (requests_written, segments)) = rayon::join(
+        || {
+            rayon::join(
+                || analysis::analyse(grouped, s),
+                || analyse_without(kept, &counts, s),
+            )
+        },
+        || {
+            rayon::join(
+                || export_requests(&requests_file, &row_flags, out),
+                || segments::analyse(segmenting, &s.bootstrap),
+            )
+        },
     );
     let a = a?;
     requests_written?;
-    write_tables(&a, &quality, out)?;
+    let (without, note) = without;
+    let sensitivity = flags::sensitivity(&opts.flags, counts, &a, without.as_ref(), note);
+    write_tables(&a, &quality, &sensitivity, &segments, out)?;
     let delivery_section = delivery::write(&opts.lake, &opts.window, out)?;
     let charts = opts.charts;
     if charts {
@@ -307,6 +399,8 @@ pub fn run(opts: &Options) -> Result<Written> {
         charts,
         without_complete,
         delivery: &delivery_section,
+        sensitivity: &sensitivity,
+        segments: &segments,
     };
     write_atomic(
         &out.join("report.md"),
@@ -317,6 +411,30 @@ pub fn run(opts: &Options) -> Result<Written> {
         dir: out.clone(),
         analysis: a,
     })
+}
+
+/// The analysis without the flagged requests, or why there is none.
+fn analyse_without(
+    kept: analysis::Grouped,
+    counts: &[flags::FlagCount],
+    s: &analysis::Settings,
+) -> (Option<Analysis>, Option<String>) {
+    if counts.iter().all(|c| c.flagged == 0) {
+        return (
+            None,
+            Some("no request is flagged: every figure stands as it is".into()),
+        );
+    }
+    if kept.0.is_empty() {
+        return (
+            None,
+            Some("every request is flagged: nothing is left to compare with".into()),
+        );
+    }
+    match analysis::analyse(kept, s) {
+        Ok(a) => (Some(a), None),
+        Err(e) => (None, Some(format!("without the flagged requests: {e}"))),
+    }
 }
 
 fn print_summary(

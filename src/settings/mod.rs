@@ -261,6 +261,8 @@ impl Settings {
             charts: report.charts.unwrap_or(true) && !args.no_charts,
             lake: mirror.lake.clone(),
             window: mirror.window,
+            flags: report.flag_settings()?,
+            segment_by: report.segment_by()?,
         };
         let transform = transform::Options {
             lake: mirror.lake.clone(),

@@ -6,4 +6,5 @@ pub mod normal;
 pub mod regression;
 pub mod resampled;
 pub mod rng;
+pub mod robust;
 pub mod univariate;

@@ -1,0 +1,150 @@
+//! "Do regions or script versions differ?": one sentence first, then the
+//! largest difference per approach and delay, then the means per segment.
+
+use super::table::{Align, Table};
+use super::{format_of, heading, paragraph, table, with_ci};
+use crate::core::metric::Metric;
+use crate::core::numbers::{delay_label, thousands};
+use crate::report::segments::{SegmentDifference, Segments};
+
+/// Means shown in report.md at most; segments.csv holds them all.
+const MAX_MEAN_ROWS: usize = 40;
+
+pub fn section(s: &Segments, lv: &str) -> String {
+    let mut out = heading("Do regions or script versions differ?") + &paragraph(&answer(s));
+    let notes: Vec<String> = (s.keys.iter().zip(&s.without_value))
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| {
+            format!(
+                "{} requests have no `{k}` and are in no `{k}` segment.",
+                thousands(*n as u64)
+            )
+        })
+        .chain(
+            (s.skipped.iter())
+                .filter(|_| !s.keys.is_empty())
+                .map(|k| format!("`{k}` is not a column of requests.parquet: skipped.")),
+        )
+        .collect();
+    if !notes.is_empty() {
+        out += &paragraph(&notes.join(" "));
+    }
+    out + &differences(s, lv) + &means(s, lv)
+}
+
+fn keys(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|k| format!("`{k}`")).collect();
+    quoted.join(" or ")
+}
+
+fn answer(s: &Segments) -> String {
+    if s.keys.is_empty() {
+        return format!(
+            "**Not measured**: requests.parquet has no {} column, so every request is in one segment.",
+            keys(&s.skipped)
+        );
+    }
+    let differ: Vec<&SegmentDifference> = s.differences.iter().filter(|d| d.differs()).collect();
+    if let Some(d) = differ.first() {
+        let more = match differ.len() {
+            1 => String::new(),
+            n => format!("; {} differences in all, listed below", n),
+        };
+        return format!(
+            "**Yes**: by `{}`, `{}` at {} has a {} mean `{}` higher in `{}` than in `{}` ({}, n = {}){more}.",
+            d.key,
+            d.approach,
+            delay_label(d.delay_ms),
+            format_of(d.metric)(d.difference.value),
+            d.metric,
+            d.highest,
+            d.lowest,
+            interval(d),
+            thousands(d.n as u64)
+        );
+    }
+    if s.differences.is_empty() {
+        return format!(
+            "**Cannot tell**: no approach and delay has two values of {} with two or more requests each.",
+            keys(&s.keys)
+        );
+    }
+    format!(
+        "**No**: at every approach and delay with two or more values of {} ({} comparisons), the interval of the largest difference between segment means includes 0.",
+        keys(&s.keys),
+        thousands(s.differences.len() as u64)
+    )
+}
+
+fn interval(d: &SegmentDifference) -> String {
+    with_ci(&d.difference, format_of(d.metric), d.n)
+}
+
+fn differences(s: &Segments, lv: &str) -> String {
+    if s.differences.is_empty() {
+        return String::new();
+    }
+    let mut t = Table::new([
+        ("by", Align::Left),
+        ("approach", Align::Left),
+        ("delay", Align::Left),
+        ("metric", Align::Left),
+        ("highest - lowest", Align::Left),
+        (format!("difference ({lv} CI)").as_str(), Align::Right),
+        ("differ", Align::Left),
+    ]);
+    for d in &s.differences {
+        t.push(vec![
+            format!("`{}`", d.key),
+            format!("`{}`", d.approach),
+            delay_label(d.delay_ms),
+            d.metric.to_string(),
+            format!("`{}` - `{}` ({} segments)", d.highest, d.lowest, d.segments),
+            interval(d),
+            if d.differs() {
+                "**yes**".into()
+            } else {
+                "no".into()
+            },
+        ]);
+    }
+    paragraph(&format!(
+        "**Largest difference between segment means** ({lv} CI; the pair is chosen on the data, so a difference that only just excludes 0 is weak evidence):"
+    )) + &table(&t)
+}
+
+fn means(s: &Segments, lv: &str) -> String {
+    let shown: Vec<_> = (s.means.iter())
+        .filter(|m| m.metric == Metric::Span || m.metric == Metric::Cost)
+        .collect();
+    if shown.is_empty() {
+        return String::new();
+    }
+    if shown.len() > MAX_MEAN_ROWS {
+        return paragraph(&format!(
+            "Means per segment: {} rows, in `segments.csv`.",
+            thousands(s.means.len() as u64)
+        ));
+    }
+    let mut t = Table::new([
+        ("by", Align::Left),
+        ("value", Align::Left),
+        ("approach", Align::Left),
+        ("delay", Align::Left),
+        ("metric", Align::Left),
+        (format!("mean ({lv} CI)").as_str(), Align::Right),
+        ("n", Align::Right),
+    ]);
+    for m in shown {
+        t.push(vec![
+            format!("`{}`", m.key),
+            format!("`{}`", m.value),
+            format!("`{}`", m.approach),
+            delay_label(m.delay_ms),
+            m.metric.to_string(),
+            with_ci(&m.mean, format_of(m.metric), m.n),
+            thousands(m.n as u64),
+        ]);
+    }
+    paragraph("**Means per segment** (all rows in `segments.csv`):") + &table(&t)
+}
