@@ -488,7 +488,7 @@ fn requests_csv_holds_the_complete_requests_of_the_truth() {
             .collect()
     };
     let reported = ids(table("requests.csv"));
-    assert_eq!(reported.len(), 531, "the sample's complete requests");
+    assert_eq!(reported.len(), 529, "the sample's complete requests");
     assert_eq!(
         reported,
         ids(read_csv(&sample().join("truth/requests.csv")))
@@ -932,7 +932,10 @@ range = [0, 2]
         "{md}"
     );
     let sections: Vec<&str> = md.lines().filter(|l| l.starts_with("## ")).collect();
-    let first = (sections.iter().position(|s| s.contains("Durable Object requests"))).unwrap();
+    let first = (sections
+        .iter()
+        .position(|s| s.contains("Durable Object requests")))
+    .unwrap();
     assert!(!md.contains("## Latency") && !md.contains("## Cost per million"));
     assert_eq!(
         sections[first..first + 2],
@@ -1148,7 +1151,10 @@ fn requests_csv_flags_the_simulators_cold_starts_request_by_request() {
         compared += 1;
     }
     assert_eq!(compared, truth.len());
-    assert!(cold > 3, "the first of each approach and those after the pauses");
+    assert!(
+        cold > 3,
+        "the first of each approach and those after the pauses"
+    );
 }
 
 #[test]
@@ -1201,4 +1207,69 @@ fn sensitivity_csv_counts_agree_with_the_flags_of_requests_csv() {
         "{}",
         &md[section..]
     );
+}
+
+/// (segment_by, value, approach, delay_ms, metric) of a segments.csv mean.
+type SegmentCell = (String, String, String, String, String);
+
+/// segments.csv's means are the truth's, segment by segment: the same
+/// requests (complete, not flagged) with the simulator's own values.
+#[test]
+fn segments_csv_means_are_the_truths_over_the_unflagged_requests() {
+    let truth: HashMap<String, HashMap<String, String>> =
+        read_csv(&sample().join("truth/requests.csv"))
+            .into_iter()
+            .map(|r| (r["request_id"].clone(), r))
+            .collect();
+    let mut sums: HashMap<SegmentCell, (f64, usize)> = HashMap::new();
+    for r in table("requests.csv") {
+        if r["cold_start"] != "false" || r["outlier"] != "false" {
+            continue;
+        }
+        let t = &truth[&r["request_id"]];
+        for key in ["colo", "script_version"] {
+            for metric in ["span_ms", "cost_usd_per_million", "do_wall_ms"] {
+                let cell = (
+                    key.to_string(),
+                    t[key].clone(),
+                    t["approach"].clone(),
+                    t["delay_ms"].clone(),
+                    metric.to_string(),
+                );
+                let e = sums.entry(cell).or_default();
+                e.0 += f(&t[metric]);
+                e.1 += 1;
+            }
+        }
+    }
+    let means: Vec<_> = (table("segments.csv").into_iter())
+        .filter(|s| s["statistic"] == "mean")
+        .collect();
+    assert_eq!(
+        means.len(),
+        sums.len(),
+        "a row per segment, approach, delay and metric"
+    );
+    for s in &means {
+        let cell = (
+            s["segment_by"].clone(),
+            s["value"].clone(),
+            s["approach"].clone(),
+            s["delay_ms"].clone(),
+            s["metric"].clone(),
+        );
+        let (sum, n) = sums[&cell];
+        assert_eq!(f(&s["n"]) as usize, n, "{s:?}");
+        let want = sum / n as f64;
+        assert!(
+            (f(&s["estimate"]) - want).abs() <= 1e-6 * want.abs().max(1.0),
+            "{s:?} vs {want}"
+        );
+    }
+    let colos: HashSet<&str> = means
+        .iter()
+        .filter(|s| s["segment_by"] == "colo")
+        .map(|s| s["value"].as_str())
+        .collect();
+    assert_eq!(colos.len(), 3, "the model's colos");
 }

@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::named::named_serde;
+use crate::core::named::Named;
+
 /// Highest price accepted, USD per million units: published prices are below
 /// $2, and with legs of at most 30 days (`crate::core::limits`) no cost can then
 /// overflow an f64.
@@ -103,6 +106,48 @@ impl Prices {
             .map(|(quantity, price)| quantity * price)
             .sum()
     }
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(try_from = "String")]
+pub enum Billing {
+    /// Durable Object: billed on wall clock.
+    Do,
+    /// Worker: billed on CPU time.
+    Worker,
+}
+
+impl Named for Billing {
+    const ALL: &'static [Self] = &[Billing::Do, Billing::Worker];
+
+    /// The `billing` of a role in the pipeline file and of a leg in `legs.parquet`.
+    fn name(self) -> &'static str {
+        match self {
+            Billing::Do => "do",
+            Billing::Worker => "worker",
+        }
+    }
+}
+
+named_serde!(Billing);
+
+impl Billing {
+    /// The published rule (trace-events.md §4): every call into a Durable
+    /// Object is a billed DO request; a Worker invoked through a service
+    /// binding incurs no additional request fee.
+    pub fn bills_requests(self) -> bool {
+        self == Billing::Do
+    }
+}
+
+/// How a role's legs are billed, as the report states the assumption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleBilling {
+    pub role: String,
+    pub billing: Billing,
+    pub request_billed: bool,
+    /// Set in the pipeline file, not the published default.
+    pub explicit: bool,
 }
 
 #[cfg(test)]

@@ -164,6 +164,12 @@ pub fn total(rows: &[QualityRow], item: &str, detail: Option<&str>) -> u64 {
         .fold(0, |sum, r| sum.saturating_add(r.count))
 }
 
+/// The quality item of legs whose Outcome is present and not `ok`.
+pub const LEGS_NOT_OK: &str = "legs not ok";
+/// The quality item of run-manifest windows in which no request fell.
+pub const REQUESTS_LOST: &str = "requests lost";
+pub const REQUESTS_LOST_DETAIL: &str = "run-manifest window with no event";
+
 /// The row of wrangler tail's "Tail is currently in sampling mode" notices:
 /// each says the capture dropped events.
 pub const SAMPLING_ITEM: &str = "source lines";

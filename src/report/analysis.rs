@@ -10,9 +10,9 @@ use rayon::prelude::*;
 
 pub use super::claims::Verdict;
 use super::claims::{self, BreakEven, Claim, ClaimRow};
+use super::cold_starts::ColdStarts;
 pub use super::interval::{has_interval, shown, MIN_REQUESTS_FOR_INTERVAL, NO_INTERVAL};
 use super::Frame;
-use super::cold_starts::ColdStarts;
 use crate::core::cost::Prices;
 use crate::core::metric::Metric;
 use crate::stats::bootstrap::{percentile_interval, stream_id, Config, Estimate, Interval};
@@ -120,6 +120,8 @@ pub struct Analysis {
     pub breakeven: Vec<BreakevenRow>,
     pub claims: Vec<ClaimRow>,
     pub fits: Vec<Fit>,
+    /// The answers that depend on cost, under the other request-fee assumption.
+    pub other_billing: OtherBilling,
     pub has_client_latency: bool,
     /// The level of every interval, as configured.
     pub confidence: f64,
@@ -373,21 +375,18 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
     let pairs = compared_pairs(&approaches, s);
     let compared = s.frame.compared(has_client_latency);
     let comparisons = comparisons(&sampled, &delays, &pairs, &compared, cfg);
-    let fits: Vec<Fit> = approaches
-        .iter()
-        .filter_map(|a| fit_with_band(&sampled, a, &delays, cfg))
+    let costed = |cost| Costed::new(&sampled, &approaches, &delays, s, cost);
+    let (billed, other) = rayon::join(|| costed(Metric::Cost), || costed(Metric::CostOtherBilling));
+    let claims = billed.claims(&delays, &s.claims);
+    let cost_claims: Vec<Claim> = (s.claims.iter())
+        .filter(|c| c.reads_cost())
+        .cloned()
         .collect();
-    let breakeven: Vec<BreakevenRow> = approaches
-        .iter()
-        .filter(|a| **a != s.baseline)
-        .map(|a| breakeven_row(&sampled, a, &s.baseline, &fits, cfg))
-        .collect();
-    let measured = Measured {
-        sampled: &sampled,
-        fits: &fits,
-        cfg,
+    let other_billing = OtherBilling {
+        claims: other.claims(&delays, &cost_claims),
+        breakeven: other.breakeven,
     };
-    let claims = claims::evaluate(&measured, &delays, &s.claims, cfg, &s.prices);
+    let (fits, breakeven) = (billed.fits, billed.breakeven);
     Ok(Analysis {
         approaches,
         delays,
@@ -397,6 +396,7 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
         breakeven,
         claims,
         fits,
+        other_billing,
         has_client_latency,
         confidence: cfg.confidence,
     })
@@ -495,8 +495,8 @@ fn approach_groups<'a>(sampled: &'a [Sampled], approach: &str) -> Vec<&'a Sample
 
 /// The least squares line of cost against delay through the requests of
 /// `groups`, which sit in the view from position `offset` on.
-fn cost_line(v: &View, groups: &[&Sampled], offset: usize) -> Option<Line> {
-    let cost = metric_column(Metric::Cost);
+fn cost_line(v: &View, groups: &[&Sampled], offset: usize, cost: Metric) -> Option<Line> {
+    let cost = metric_column(cost);
     let points: Vec<GroupMean> = groups
         .iter()
         .enumerate()
@@ -518,12 +518,19 @@ fn fewest(groups: &[&Sampled]) -> usize {
     groups.iter().map(|g| g.requests.n()).min().unwrap_or(0)
 }
 
-/// Cost against delay for one approach, with a band at the configured level
-/// from refits on resampled requests (none when a group has one request).
-fn fit_with_band(sampled: &[Sampled], approach: &str, delays: &[i64], cfg: &Config) -> Option<Fit> {
+/// Cost (`cost`: under either billing rule) against delay for one approach,
+/// with a band at the configured level from refits on resampled requests
+/// (none when a group has one request).
+fn fit_with_band(
+    sampled: &[Sampled],
+    approach: &str,
+    delays: &[i64],
+    cfg: &Config,
+    cost: Metric,
+) -> Option<Fit> {
     let groups = approach_groups(sampled, approach);
     let tables = resampled_requests(&groups);
-    let line = cost_line(&View::observed(&tables), &groups, 0)?;
+    let line = cost_line(&View::observed(&tables), &groups, 0, cost)?;
     if fewest(&groups) < MIN_REQUESTS_FOR_INTERVAL {
         return Some(Fit {
             approach: approach.to_string(),
@@ -532,7 +539,7 @@ fn fit_with_band(sampled: &[Sampled], approach: &str, delays: &[i64], cfg: &Conf
         });
     }
     let reps = replicates(&tables, |v| {
-        cost_line(v, &groups, 0).map_or([f64::NAN; 2], |l| [l.intercept, l.slope])
+        cost_line(v, &groups, 0, cost).map_or([f64::NAN; 2], |l| [l.intercept, l.slope])
     });
     let (lo, hi) = (*delays.first()? as f64, *delays.last()? as f64);
     let band = (0..=100)
@@ -556,6 +563,7 @@ fn breakeven_row(
     baseline: &str,
     fits: &[Fit],
     cfg: &Config,
+    cost: Metric,
 ) -> BreakevenRow {
     let row = |delay_ms, ci, note: String| BreakevenRow {
         approach: approach.to_string(),
@@ -592,7 +600,10 @@ fn breakeven_row(
         );
     }
     let values: Vec<f64> = replicates(&resampled_requests(&both), |v| {
-        match (cost_line(v, &base, 0), cost_line(v, &other, base.len())) {
+        match (
+            cost_line(v, &base, 0, cost),
+            cost_line(v, &other, base.len(), cost),
+        ) {
             (Some(b), Some(o)) => [break_even(b, o).unwrap_or(f64::NAN)],
             _ => [f64::NAN],
         }
@@ -622,15 +633,78 @@ fn breakeven_row(
     row(Some(point), Some(ci), note)
 }
 
+/// The break-even rows and claims on cost under the request-fee assumption
+/// the pipeline file does not make (`Metric::CostOtherBilling`).
+#[derive(Debug, Clone, Default)]
+pub struct OtherBilling {
+    pub breakeven: Vec<BreakevenRow>,
+    /// Only the claims whose measure reads cost.
+    pub claims: Vec<ClaimRow>,
+}
+
+/// Cost fits and break-even rows under one billing rule's cost column.
+struct Costed<'a> {
+    sampled: &'a [Sampled<'a>],
+    cfg: &'a Config,
+    prices: Prices,
+    cost: Metric,
+    fits: Vec<Fit>,
+    breakeven: Vec<BreakevenRow>,
+}
+
+impl<'a> Costed<'a> {
+    fn new(
+        sampled: &'a [Sampled<'a>],
+        approaches: &[String],
+        delays: &[i64],
+        s: &'a Settings,
+        cost: Metric,
+    ) -> Self {
+        let cfg = &s.bootstrap;
+        let fits: Vec<Fit> = (approaches.iter())
+            .filter_map(|a| fit_with_band(sampled, a, delays, cfg, cost))
+            .collect();
+        let breakeven = (approaches.iter())
+            .filter(|a| **a != s.baseline)
+            .map(|a| breakeven_row(sampled, a, &s.baseline, &fits, cfg, cost))
+            .collect();
+        Costed {
+            sampled,
+            cfg,
+            prices: s.prices,
+            cost,
+            fits,
+            breakeven,
+        }
+    }
+
+    fn claims(&self, delays: &[i64], claims: &[Claim]) -> Vec<ClaimRow> {
+        let measured = Measured {
+            sampled: self.sampled,
+            fits: &self.fits,
+            cfg: self.cfg,
+            cost: self.cost,
+        };
+        claims::evaluate(&measured, delays, claims, self.cfg, &self.prices)
+    }
+}
+
 /// What the claims read: the resampled groups and the cost fits.
 struct Measured<'a> {
     sampled: &'a [Sampled<'a>],
     fits: &'a [Fit],
     cfg: &'a Config,
+    /// The cost column claims on cost read: under one billing rule or the other.
+    cost: Metric,
 }
 
 impl claims::Source for Measured<'_> {
     fn table(&self, approach: &str, delay_ms: i64, metric: Metric) -> Option<(&Resampled, usize)> {
+        let metric = if metric == Metric::Cost {
+            self.cost
+        } else {
+            metric
+        };
         (self.sampled.iter())
             .find(|g| g.group.approach == approach && g.group.delay_ms == delay_ms)
             .and_then(|g| g.column(metric))
@@ -641,7 +715,14 @@ impl claims::Source for Measured<'_> {
     }
 
     fn break_even(&self, approach: &str, baseline: &str) -> BreakEven {
-        let b = breakeven_row(self.sampled, approach, baseline, self.fits, self.cfg);
+        let b = breakeven_row(
+            self.sampled,
+            approach,
+            baseline,
+            self.fits,
+            self.cfg,
+            self.cost,
+        );
         let groups: Vec<&Sampled> = (self.sampled.iter())
             .filter(|g| g.group.approach == approach || g.group.approach == baseline)
             .collect();

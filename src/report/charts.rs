@@ -799,6 +799,7 @@ mod tests {
                 note: String::new(),
             }],
             claims: Vec::new(),
+            other_billing: Default::default(),
             fits: vec![fit("direct", f64::NAN), fit("simple", 1e300)],
             has_client_latency: false,
             confidence: 0.9,

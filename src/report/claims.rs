@@ -122,6 +122,13 @@ pub struct Claim {
     pub range: (f64, f64),
 }
 
+impl Claim {
+    /// Whether its measure reads cost, so that the request-fee assumption can change it.
+    pub fn reads_cost(&self) -> bool {
+        self.measure == Measure::BreakEvenMs || self.metric == Some(Metric::Cost)
+    }
+}
+
 fn metric_names() -> String {
     let all = Metric::OF_LEGS.into_iter().chain([Metric::ClientLatency]);
     all.map(Metric::column).collect::<Vec<_>>().join(", ")

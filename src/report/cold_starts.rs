@@ -59,12 +59,12 @@ mod tests {
         assert!(c.see("a", 0, 100), "first of a");
         assert!(!c.see("a", 50, 2_000), "a is busy");
         assert!(c.see("b", 60, 70), "first of b");
-        assert!(
-            !c.see("a", 2_999, 3_000),
-            "999 ms after a's latest end"
-        );
+        assert!(!c.see("a", 2_999, 3_000), "999 ms after a's latest end");
         assert!(c.see("a", 4_000, 4_100), "1,000 ms idle");
-        assert!(!c.see("a", 4_200, 4_300), "a run's first is not cold for that");
+        assert!(
+            !c.see("a", 4_200, 4_300),
+            "a run's first is not cold for that"
+        );
         assert!(c.see("b", 5_000, 5_100), "gaps are per approach");
     }
 }

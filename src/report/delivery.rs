@@ -194,14 +194,23 @@ fn day_table(rows: &[DayRow]) -> String {
     t.render() + "\n"
 }
 
+/// The report's section and its one-sentence answer.
+pub struct Text {
+    pub section: String,
+    pub headline: Option<String>,
+}
+
 /// Writes `delivery.csv` and `delivery.parquet` into `out`; returns the
-/// report's section.
-pub fn write(lake: &Path, window: &Window, out: &Path) -> Result<String> {
+/// report's text.
+pub fn write(lake: &Path, window: &Window, out: &Path) -> Result<Text> {
     let d = read(lake, window)?;
     let t = table(&d.rows);
     write_atomic(&out.join("delivery.csv"), super::csv::render(&t).as_bytes())?;
     write_parquet(&mut t.to_frame()?, &out.join("delivery.parquet"))?;
-    Ok(section(&d))
+    Ok(Text {
+        section: section(&d),
+        headline: headline(&d),
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! report.md: the answer first, then the evidence, then how it was computed.
 
+mod glance;
 mod segments;
 mod sensitivity;
 pub(super) mod table;
@@ -26,8 +27,10 @@ pub struct Context<'a> {
     pub without_complete: Vec<(String, usize)>,
     /// wrangler tail's sampling notices over the lake's sources.
     pub sampling_notices: u64,
-    /// "How late Logpush delivered" (`report::delivery::section`).
-    pub delivery: &'a str,
+    /// "How late Logpush delivered" and its answer.
+    pub delivery: &'a super::delivery::Text,
+    /// Each role's request fee, as the pipeline file or the published rule has it.
+    pub billing: &'a [crate::core::cost::RoleBilling],
     /// Cold starts and outliers, and the figures without them.
     pub sensitivity: &'a super::flags::Sensitivity,
     /// The requests split by `[report] segment_by`.
@@ -35,10 +38,12 @@ pub struct Context<'a> {
 }
 
 fn money(v: f64) -> String {
-    if v.abs() >= 10.0 {
-        format!("${v:.2}")
+    let sign = if v < 0.0 { "-" } else { "" };
+    let v = v.abs();
+    if v >= 10.0 {
+        format!("{sign}${v:.2}")
     } else {
-        format!("${v:.3}")
+        format!("{sign}${v:.3}")
     }
 }
 
@@ -144,7 +149,7 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
         evidence(a, s, c, &lv),
         differences(a, &lv),
         quality(c),
-        c.delivery.to_string(),
+        c.delivery.section.clone(),
         method(s),
     ]
     .concat()
@@ -195,6 +200,7 @@ fn answer(a: &Analysis, s: &Settings, c: &Context, lv: &str) -> String {
     [
         heading("The answer"),
         paragraph(&recommendation(a, s)),
+        glance::section(a, c),
         notes,
         cheapest(a, lv),
         breakeven(a, s),
@@ -457,11 +463,13 @@ pub fn breakeven_interval(b: &BreakevenRow, confidence: f64) -> String {
 /// The interval of "faster by": the negated difference, low and high swapped.
 fn latency_ci(c: &ComparisonRow, confidence: f64) -> String {
     if has_interval(&c.diff) {
+        let (low, high) = (-c.diff.ci.high, -c.diff.ci.low);
+        let to = if low < 0.0 { " to " } else { "-" };
         format!(
-            "{} CI {}-{}",
+            "{} CI {}{to}{}",
             level(confidence),
-            thousands_f(-c.diff.ci.high),
-            ms(-c.diff.ci.low)
+            thousands_f(low),
+            ms(high)
         )
     } else {
         no_interval(c.n).to_string()

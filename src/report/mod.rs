@@ -338,6 +338,8 @@ pub struct Options {
     pub flags: flags::Settings,
     /// Text columns of requests.parquet to segment by; missing ones are skipped.
     pub segment_by: Vec<String>,
+    /// Each role's request fee, as the pipeline file or the published rule has it.
+    pub billing: Vec<crate::core::cost::RoleBilling>,
 }
 
 pub fn run(opts: &Options) -> Result<Written> {
@@ -352,8 +354,11 @@ pub fn run(opts: &Options) -> Result<Written> {
     let grouped = grouping.finish(&s.baseline)?;
     let flagged = flags::flag(&grouped.2, &opts.flags);
     let row_flags = flags::by_row(&grouped.2, &flagged, requests_total);
-    let in_statistics: Vec<bool> = row_flags.iter().map(Option::is_some).collect();
-    let segmenting = segments::collect(&requests_file, &columns, &opts.segment_by, &in_statistics)?;
+    // Segments compare warm requests: a cold start in one colo would pass for a slow region.
+    let unflagged: Vec<bool> = (row_flags.iter())
+        .map(|f| f.is_some_and(|f| !f.any()))
+        .collect();
+    let segmenting = segments::collect(&requests_file, &columns, &opts.segment_by, &unflagged)?;
     // The requests table does not depend on the analysis: written alongside it.
     let out = &opts.out;
     std::fs::create_dir_all(out)
@@ -382,7 +387,7 @@ pub fn run(opts: &Options) -> Result<Written> {
     let (without, note) = without;
     let sensitivity = flags::sensitivity(&opts.flags, counts, &a, without.as_ref(), note);
     write_tables(&a, &quality, &sensitivity, &segments, out)?;
-    let delivery_section = delivery::write(&opts.lake, &opts.window, out)?;
+    let delivery = delivery::write(&opts.lake, &opts.window, out)?;
     let charts = opts.charts;
     if charts {
         let metrics = s.frame.sections(a.has_client_latency);
@@ -398,7 +403,8 @@ pub fn run(opts: &Options) -> Result<Written> {
         quality,
         charts,
         without_complete,
-        delivery: &delivery_section,
+        delivery: &delivery,
+        billing: &opts.billing,
         sensitivity: &sensitivity,
         segments: &segments,
     };
@@ -464,7 +470,9 @@ fn print_summary(
     let ci = |e: &crate::stats::bootstrap::Estimate, unit: &str| {
         if analysis::has_interval(e) {
             let (low, high) = (thousands_f(e.ci.low), thousands_f(e.ci.high));
-            format!("{} CI {low}-{high}{unit}", numbers::level(a.confidence))
+            // A dash between two numbers would read as a minus sign.
+            let to = if e.ci.low < 0.0 { " to " } else { "-" };
+            format!("{} CI {low}{to}{high}{unit}", numbers::level(a.confidence))
         } else {
             "no interval".to_string()
         }

@@ -178,6 +178,8 @@ pub struct Segments {
     pub without_value: Vec<usize>,
     pub means: Vec<SegmentMean>,
     pub differences: Vec<SegmentDifference>,
+    /// The level of every interval.
+    pub confidence: f64,
 }
 
 /// One cell resampled: its key and its requests.
@@ -229,6 +231,7 @@ pub fn analyse(s: Segmenting, cfg: &Config) -> Segments {
         without_value: s.without_value,
         means,
         differences,
+        confidence: cfg.confidence,
     }
 }
 

@@ -263,6 +263,7 @@ impl Settings {
             window: mirror.window,
             flags: report.flag_settings()?,
             segment_by: report.segment_by()?,
+            billing: rules.billing_assumptions(),
         };
         let transform = transform::Options {
             lake: mirror.lake.clone(),

@@ -268,7 +268,9 @@ impl Model {
             cold_start_cpu: LogNormal::new(1.0, 0.3),
             // Assumption: enough incomplete requests for the quality table.
             missing_leg_probability: 0.02,
-            missing_origin_probability: 0.005,
+            // Assumption: a direct request's only leg, lost about once in the
+            // sample, so that the report has a lost request to name.
+            missing_origin_probability: 0.009,
             // published: 1 row written and 1 read per proxied fetch.
             proxy_rows_written: 1.0,
             proxy_rows_read: 1.0,

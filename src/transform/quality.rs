@@ -35,11 +35,7 @@ pub struct LegCounts {
     not_ok: BTreeMap<(String, Option<String>, Option<i64>), u64>,
 }
 
-/// The quality item of legs whose Outcome is present and not `ok`.
-pub const LEGS_NOT_OK: &str = "legs not ok";
-/// The quality item of run-manifest windows in which no request fell.
-pub const REQUESTS_LOST: &str = "requests lost";
-pub const REQUESTS_LOST_DETAIL: &str = "run-manifest window with no event";
+pub use crate::lake::derived::{LEGS_NOT_OK, REQUESTS_LOST, REQUESTS_LOST_DETAIL};
 
 impl LegCounts {
     /// Counts legs that carry their request's columns.

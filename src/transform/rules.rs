@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 use polars::prelude::*;
 use serde::Deserialize;
 
-use crate::core::named::{named_serde, Named};
+use crate::core::named::Named;
 use crate::lake::filters::{any_of, Filters};
 
 /// One value or a list of values, in TOML: `script = "a"` or `script = ["a", "b"]`.
@@ -32,28 +32,7 @@ impl OneOrMany {
     }
 }
 
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-#[serde(try_from = "String")]
-pub enum Billing {
-    /// Durable Object: billed on wall clock.
-    Do,
-    /// Worker: billed on CPU time.
-    Worker,
-}
-
-impl Named for Billing {
-    const ALL: &'static [Self] = &[Billing::Do, Billing::Worker];
-
-    /// The `billing` of a role in the pipeline file and of a leg in `legs.parquet`.
-    fn name(self) -> &'static str {
-        match self {
-            Billing::Do => "do",
-            Billing::Worker => "worker",
-        }
-    }
-}
-
-named_serde!(Billing);
+pub use crate::core::cost::{Billing, RoleBilling};
 
 /// A role rule: a leg takes the role of the first rule all of whose given fields match.
 #[derive(Deserialize, Debug, Clone)]
@@ -78,31 +57,12 @@ pub struct RoleRule {
     pub request_billed: Option<bool>,
 }
 
-impl Billing {
-    /// The published rule (trace-events.md §4): every call into a Durable
-    /// Object is a billed DO request; a Worker invoked through a service
-    /// binding incurs no additional request fee.
-    pub fn bills_requests(self) -> bool {
-        self == Billing::Do
-    }
-}
-
 impl RoleRule {
     /// Whether a leg of this role is billed a request fee.
     pub fn request_billed(&self) -> bool {
         self.request_billed
             .unwrap_or_else(|| self.billing.bills_requests())
     }
-}
-
-/// How a role's legs are billed, as the report states the assumption.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleBilling {
-    pub role: String,
-    pub billing: Billing,
-    pub request_billed: bool,
-    /// Set in the pipeline file, not the published default.
-    pub explicit: bool,
 }
 
 /// Regexes whose first capture group is the correlation id, tried in order.

@@ -10,8 +10,23 @@ use crate::report::segments::{SegmentDifference, Segments};
 /// Means shown in report.md at most; segments.csv holds them all.
 const MAX_MEAN_ROWS: usize = 40;
 
+/// Differences shown in report.md at most, those that differ first.
+const MAX_DIFFERENCE_ROWS: usize = 12;
+
+/// A segment value as the report shows it: long ids (script versions are
+/// UUIDs) cut to their first 8 characters; segments.csv keeps them whole.
+fn short(value: &str) -> String {
+    let id_like = |p: &str| p.len() > 12 && p.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    let parts: Vec<&str> = (value.split(','))
+        .map(|p| if id_like(p) { &p[..8] } else { p })
+        .collect();
+    parts.join(",")
+}
+
 pub fn section(s: &Segments, lv: &str) -> String {
-    let mut out = heading("Do regions or script versions differ?") + &paragraph(&answer(s));
+    let mut out = heading("Do regions or script versions differ?")
+        + &paragraph(&answer(s))
+        + &paragraph("Flagged requests (cold starts, outliers) are left out here: a cold start in one segment would pass for a slow region.");
     let notes: Vec<String> = (s.keys.iter().zip(&s.without_value))
         .filter(|(_, n)| **n > 0)
         .map(|(k, n)| {
@@ -37,11 +52,18 @@ fn keys(names: &[String]) -> String {
     quoted.join(" or ")
 }
 
-fn answer(s: &Segments) -> String {
+pub(super) fn answer(s: &Segments) -> String {
     if s.keys.is_empty() {
         return format!(
             "**Not measured**: requests.parquet has no {} column, so every request is in one segment.",
             keys(&s.skipped)
+        );
+    }
+    if s.means.is_empty() {
+        let all: Vec<String> = s.keys.iter().chain(&s.skipped).cloned().collect();
+        return format!(
+            "**Not measured**: no request in the statistics has a value of {}, so every request is in one segment.",
+            keys(&all)
         );
     }
     let differ: Vec<&SegmentDifference> = s.differences.iter().filter(|d| d.differs()).collect();
@@ -57,8 +79,8 @@ fn answer(s: &Segments) -> String {
             delay_label(d.delay_ms),
             format_of(d.metric)(d.difference.value),
             d.metric,
-            d.highest,
-            d.lowest,
+            short(&d.highest),
+            short(&d.lowest),
             interval(d),
             thousands(d.n as u64)
         );
@@ -93,13 +115,20 @@ fn differences(s: &Segments, lv: &str) -> String {
         (format!("difference ({lv} CI)").as_str(), Align::Right),
         ("differ", Align::Left),
     ]);
-    for d in &s.differences {
+    let mut rows: Vec<&SegmentDifference> = s.differences.iter().collect();
+    rows.sort_by_key(|d| !d.differs());
+    for d in rows.iter().take(MAX_DIFFERENCE_ROWS) {
         t.push(vec![
             format!("`{}`", d.key),
             format!("`{}`", d.approach),
             delay_label(d.delay_ms),
             d.metric.to_string(),
-            format!("`{}` - `{}` ({} segments)", d.highest, d.lowest, d.segments),
+            format!(
+                "`{}` - `{}` ({} segments)",
+                short(&d.highest),
+                short(&d.lowest),
+                d.segments
+            ),
             interval(d),
             if d.differs() {
                 "**yes**".into()
@@ -108,8 +137,18 @@ fn differences(s: &Segments, lv: &str) -> String {
             },
         ]);
     }
+    let n = s.differences.len();
+    let differ = rows.iter().filter(|d| d.differs()).count();
+    let rest = match n > MAX_DIFFERENCE_ROWS {
+        true => format!(
+            " The first {MAX_DIFFERENCE_ROWS} of {} are shown, those that differ first; all are in `segments.csv`.",
+            thousands(n as u64)
+        ),
+        false => String::new(),
+    };
     paragraph(&format!(
-        "**Largest difference between segment means** ({lv} CI; the pair is chosen on the data, so a difference that only just excludes 0 is weak evidence):"
+        "**Largest difference between segment means** ({lv} CI; the pair is chosen on the data, so a difference that only just excludes 0 is weak evidence). {differ} of {n} comparisons differ; with {n} comparisons at {lv}, about {} would by chance alone.{rest}",
+        thousands(((1.0 - s.confidence) * n as f64).round() as u64)
     )) + &table(&t)
 }
 
@@ -138,7 +177,7 @@ fn means(s: &Segments, lv: &str) -> String {
     for m in shown {
         t.push(vec![
             format!("`{}`", m.key),
-            format!("`{}`", m.value),
+            format!("`{}`", short(&m.value)),
             format!("`{}`", m.approach),
             delay_label(m.delay_ms),
             m.metric.to_string(),

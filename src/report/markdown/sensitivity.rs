@@ -22,6 +22,11 @@ pub fn section(s: &Sensitivity, confidence: f64, lv: &str) -> String {
     .concat()
 }
 
+/// The section's answer, for the first screen.
+pub(super) fn headline(s: &Sensitivity) -> String {
+    answer(s, s.counts.iter().map(|c| c.flagged).sum())
+}
+
 /// One sentence: does leaving the flagged requests out change any verdict or break-even?
 fn answer(s: &Sensitivity, total: usize) -> String {
     if let Some(note) = &s.note {
@@ -137,7 +142,7 @@ fn rule(s: &Sensitivity) -> String {
     let k = &s.settings;
     let metrics: Vec<String> = k.outlier_metrics.iter().map(|m| format!("`{m}`")).collect();
     format!(
-        "A request is a *cold start* when it is the first of its approach in the window or in its run, or when it starts {} or more after every earlier request of its approach had ended; an *outlier* when its modified z-score 0.6745 (x - median) / MAD within its approach and delay exceeds {} for {} (upper tail only). Each request's flags are in `requests.csv` (`cold_start`, `outlier`); every figure below with and without them in `sensitivity.csv`.",
+        "A request is a *cold start* when it is the first of its approach in the window, or when it starts {} or more after every earlier request of its approach had ended; an *outlier* when its modified z-score 0.6745 (x - median) / MAD within its approach and delay exceeds {} for {} (upper tail only). Each request's flags are in `requests.csv` (`cold_start`, `outlier`); every figure below with and without them in `sensitivity.csv`.",
         ms(k.idle_gap_ms as f64),
         k.outlier_k,
         metrics.join(" or ")
