@@ -26,7 +26,7 @@ fn capture() -> PathBuf {
 
 #[test]
 #[ignore = "needs the published capture (not shipped); see pipelines/published-run.toml"]
-fn the_two_slow_chain_starts_are_flagged_and_reported() {
+fn published_capture_flags_its_two_slow_chain_starts() {
     let dir = tempfile::tempdir().unwrap();
     let pipeline = shipped_pipeline(dir.path(), "published-run.toml");
     let (lake, out) = (dir.path().join("lake"), dir.path().join("out"));
