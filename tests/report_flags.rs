@@ -297,7 +297,10 @@ fn segments_that_differ_are_named_first_with_an_interval() {
     let section = &md[md.find("## Do regions or script versions differ?").unwrap()..];
     let first = section.lines().nth(2).unwrap();
     assert!(
-        first.starts_with("**Yes**: by `colo`, `direct` at 100 ms"),
+        first.starts_with("**Yes**: by `colo`, 3 of 3 comparisons differ")
+            && first.contains(
+                "`direct` at 100 ms, mean `do_wall_ms` 500 ms higher in `SIN` than in `LHR`"
+            ),
         "{first}"
     );
     assert!(section.contains("1 requests have no `colo`"), "{section}");
@@ -305,27 +308,33 @@ fn segments_that_differ_are_named_first_with_an_interval() {
 }
 
 #[test]
-fn without_segment_columns_the_report_says_so_and_a_missing_one_is_skipped() {
-    let run = transformed(
-        &two_regions(),
-        "[report]\nsegment_by = [\"colo\", \"region\"]\n",
-    );
+fn segment_columns_without_values_say_so_and_a_misspelt_one_is_an_error() {
+    let run = transformed(&two_regions(), "");
     step("report", &run.pipeline, &run.flags, true);
     let md = std::fs::read_to_string(run.out.join("report.md")).unwrap();
     assert!(
         md.contains(
-            "**Not measured**: no request in the statistics has a value of `colo` or `region`"
+            "**Not measured**: no request in the statistics has a value of `colo` or `script_version`"
         ),
         "{md}"
     );
     assert_eq!(read_csv(&run.out.join("segments.csv")).len(), 0);
 
+    let misspelt = transformed(
+        &two_regions(),
+        "[report]\nsegment_by = [\"colo\", \"region\"]\n",
+    );
+    let err = stderr(&step("report", &misspelt.pipeline, &misspelt.flags, false));
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains(
+            "report.segment_by: requests.parquet has no column \"region\"; its text columns are"
+        ) && err.contains("colo"),
+        "{err}"
+    );
+
     add_segments(&run, |id| (!id.starts_with("far")).then_some("LHR"));
     step("report", &run.pipeline, &run.flags, true);
     let md = std::fs::read_to_string(run.out.join("report.md")).unwrap();
-    assert!(
-        md.contains("`region` is not a column of requests.parquet: skipped."),
-        "{md}"
-    );
-    assert!(md.contains("**Cannot tell**"), "{md}");
+    assert!(md.contains("**No**: by `colo`, cannot tell"), "{md}");
 }

@@ -397,6 +397,10 @@ impl<S: Source> Judge<'_, S> {
             _ => self.compared(&at, c),
         };
         row.n = n;
+        if let Some(why) = undefined(c, &measured) {
+            row.note = why;
+            return row;
+        }
         row.measured = Some(measured);
         row.verdict = Some(Verdict::of(measured.ci, c.range));
         row
@@ -510,7 +514,9 @@ impl<S: Source> Judge<'_, S> {
         let b = self.source.break_even(&c.approach, &c.baseline);
         row.n = b.n;
         row.note = b.note;
-        if let Some(value) = b.delay_ms {
+        // Without an interval the point is an extrapolation of lines that
+        // may never cross: the note says why, no number stands for it.
+        if let (Some(value), Some(_)) = (b.delay_ms, b.ci) {
             let measured = Estimate {
                 value,
                 ci: b.ci.unwrap_or(NO_INTERVAL),
@@ -522,9 +528,61 @@ impl<S: Source> Judge<'_, S> {
     }
 }
 
+/// Why a measured value cannot be judged: a ratio over a baseline of 0, or
+/// a wall-for-CPU trade where nothing is traded.
+fn undefined(c: &Claim, e: &Estimate) -> Option<String> {
+    if !e.value.is_finite() {
+        return Some(format!(
+            "undefined: `{}`'s value is 0, so the ratio has none",
+            c.baseline
+        ));
+    }
+    (c.measure == Measure::WallSavedOverCpuAdded && e.value <= 0.0).then(|| {
+        format!(
+            "undefined: `{}` saves no DO wall time for Worker CPU added against `{}` (the ratio is {})",
+            c.approach,
+            c.baseline,
+            crate::core::numbers::thousands_f(e.value)
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ratio_over_zero_or_a_trade_of_nothing_has_no_verdict() {
+        let claim = |measure, metric| Claim {
+            id: "x".into(),
+            claim: String::new(),
+            measure,
+            metric,
+            approach: "a".into(),
+            baseline: "b".into(),
+            delay_ms: None,
+            range: (1.0, 2.0),
+        };
+        let at = |value| Estimate {
+            value,
+            ci: Interval {
+                low: value,
+                high: value,
+            },
+        };
+        let ratio = claim(Measure::MeanRatio, Some(Metric::WorkerCpu));
+        assert!(
+            undefined(&ratio, &at(f64::INFINITY)).is_some_and(|n| n.contains("`b`'s value is 0"))
+        );
+        assert!(undefined(&ratio, &at(f64::NAN)).is_some());
+        assert!(
+            undefined(&ratio, &at(-3.0)).is_none(),
+            "a negative ratio is a value"
+        );
+        let trade = claim(Measure::WallSavedOverCpuAdded, None);
+        assert!(undefined(&trade, &at(-46.3)).is_some_and(|n| n.contains("saves no DO wall time")));
+        assert!(undefined(&trade, &at(65.0)).is_none());
+    }
 
     #[test]
     fn verdicts_follow_where_the_interval_lies() {

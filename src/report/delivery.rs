@@ -120,13 +120,15 @@ fn or_dash(ms: Option<i64>) -> String {
 pub fn headline(d: &Delivery) -> Option<String> {
     let h = &d.overall;
     let median = h.quantile(0.5)?;
+    let sources: Vec<&str> = d.sources.iter().map(|s| s.describe()).collect();
     Some(format!(
-        "Logpush delivered events a median {} after they happened (p95 {}, p99 {}, max {}; n = {} events, observed: no interval).",
+        "Logpush delivered events a median {} after they happened (p95 {}, p99 {}, max {}; n = {} events with a delay of 0 or more, observed: no interval; delivery time: {}).",
         seconds(median),
         or_dash(h.quantile(0.95)),
         or_dash(h.quantile(0.99)),
         or_dash(h.max_ms),
-        thousands(h.non_negative())
+        thousands(h.non_negative()),
+        sources.join("; ")
     ))
 }
 

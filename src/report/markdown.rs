@@ -597,12 +597,19 @@ fn latency_notes(
             .find(|r| span(ap, r) && r.delay_ms == top)
             .or_else(|| a.comparisons.iter().find(|r| span(ap, r)))?;
         let faster = -c.diff.value;
+        let at = delay_label(c.delay_ms);
+        let ci = latency_ci(c, s.bootstrap.confidence);
+        if has_interval(&c.diff) && c.diff.ci.low <= 0.0 && c.diff.ci.high >= 0.0 {
+            return Some(format!(
+                "`{best}` and `{ap}` show no detectable difference at {at} (`{best}` {} {}, {ci})",
+                ms(faster.abs()),
+                if faster >= 0.0 { "faster" } else { "slower" },
+            ));
+        }
         Some(format!(
-            "`{best}` is {} {} than `{ap}` at {} ({})",
+            "`{best}` is {} {} than `{ap}` at {at} ({ci})",
             ms(faster.abs()),
             if faster >= 0.0 { "faster" } else { "slower" },
-            delay_label(c.delay_ms),
-            latency_ci(c, s.bootstrap.confidence)
         ))
     };
     alternatives

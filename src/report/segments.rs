@@ -39,13 +39,24 @@ pub struct Segmenting {
     without_value: Vec<usize>,
 }
 
-/// Which of `wanted` the file has: a missing column is skipped, a column that
+/// Which of `wanted` the file has: a missing default column is skipped (a
+/// lake transformed before it existed), any other missing column or one that
 /// is not text is a one-line error.
 fn usable(schema: &Schema, wanted: &[String]) -> Result<(Vec<String>, Vec<String>)> {
     let (mut keys, mut skipped) = (Vec::new(), Vec::new());
     for name in wanted {
         match schema.get(name) {
-            None => skipped.push(name.clone()),
+            None if DEFAULT_SEGMENT_BY.contains(&name.as_str()) => skipped.push(name.clone()),
+            None => {
+                let text: Vec<&str> = (schema.iter())
+                    .filter(|(_, t)| **t == DataType::String)
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                bail!(
+                    "report.segment_by: requests.parquet has no column {name:?}; its text columns are {}",
+                    text.join(", ")
+                )
+            }
             Some(DataType::String) => keys.push(name.clone()),
             Some(other) => bail!(
                 "report.segment_by: column {name:?} of requests.parquet holds {other}, not text; give text columns such as colo or script_version"

@@ -56,7 +56,7 @@ fn fees(a: &Analysis, billing: &[RoleBilling]) -> Option<String> {
     }
     let flipped: Vec<String> = workers.iter().map(|r| format!("`{}`", r.role)).collect();
     text += &format!(
-        "pricing does not spell out a Durable Object calling a Worker entrypoint, so with {}'s fee the other way round ({}): {}",
+        "the published rule bills no request fee for a Worker reached through a service binding and does not spell out one a Durable Object calls, so with {}'s fee the other way round ({}): {}",
         flipped.join(", "),
         Metric::CostOtherBilling.column(),
         other_answers(a)
@@ -163,17 +163,21 @@ fn losses(c: &Context) -> Option<String> {
     let mut parts = Vec::new();
     if not_ok > 0 {
         parts.push(format!(
-            "{} legs did not end `ok`: {}; they are billed all the same and stay in the statistics",
-            thousands(not_ok),
+            "{} did not end `ok`: {}; they are billed all the same and stay in the statistics",
+            plural(not_ok, "leg", "legs"),
             by(LEGS_NOT_OK)
         ));
     }
     if lost > 0 {
         parts.push(format!(
-            "{} requests of the run manifest left no event at all: {}; a request the logs lost is not a request that cost nothing (`lost.parquet` names them)",
-            thousands(lost),
+            "{} of the run manifest left no event at all: {}; a request the logs lost is not a request that cost nothing (`lost.parquet` names them)",
+            plural(lost, "request", "requests"),
             by(REQUESTS_LOST)
         ));
     }
     Some(format!("**Failures and losses**: {}.", parts.join("; ")))
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", thousands(n), if n == 1 { one } else { many })
 }

@@ -4,7 +4,7 @@
 use super::table::{Align, Table};
 use super::{format_of, heading, paragraph, table, with_ci};
 use crate::core::metric::Metric;
-use crate::core::numbers::{delay_label, thousands};
+use crate::core::numbers::{delay_label, level, thousands};
 use crate::report::segments::{SegmentDifference, Segments};
 
 /// Means shown in report.md at most; segments.csv holds them all.
@@ -66,36 +66,63 @@ pub(super) fn answer(s: &Segments) -> String {
             keys(&all)
         );
     }
-    let differ: Vec<&SegmentDifference> = s.differences.iter().filter(|d| d.differs()).collect();
-    if let Some(d) = differ.first() {
-        let more = match differ.len() {
-            1 => String::new(),
-            n => format!("; {} differences in all, listed below", n),
-        };
-        return format!(
-            "**Yes**: by `{}`, `{}` at {} has a {} mean `{}` higher in `{}` than in `{}` ({}, n = {}){more}.",
-            d.key,
-            d.approach,
-            delay_label(d.delay_ms),
-            format_of(d.metric)(d.difference.value),
-            d.metric,
-            short(&d.highest),
-            short(&d.lowest),
-            interval(d),
-            thousands(d.n as u64)
+    let lv = level(s.confidence);
+    let answers: Vec<(bool, String)> = s.keys.iter().map(|k| key_answer(s, k, &lv)).collect();
+    let lead = match answers.iter().any(|(beyond_chance, _)| *beyond_chance) {
+        true => "**Yes**",
+        false => "**No**",
+    };
+    let sentences: Vec<String> = answers.into_iter().map(|(_, text)| text).collect();
+    format!("{lead}: {}.", sentences.join("; "))
+}
+
+/// One key's answer, and whether more of its comparisons differ than chance
+/// alone would make differ at the level.
+fn key_answer(s: &Segments, key: &str, lv: &str) -> (bool, String) {
+    let all: Vec<&SegmentDifference> = s.differences.iter().filter(|d| d.key == key).collect();
+    if all.is_empty() {
+        return (
+            false,
+            format!("by `{key}`, cannot tell (no approach and delay has two values with two or more requests each)"),
         );
     }
-    if s.differences.is_empty() {
-        return format!(
-            "**Cannot tell**: no approach and delay has two values of {} with two or more requests each.",
-            keys(&s.keys)
-        );
+    let differ: Vec<&&SegmentDifference> = all.iter().filter(|d| d.differs()).collect();
+    let chance = ((1.0 - s.confidence) * all.len() as f64).round() as usize;
+    let counted = format!(
+        "by `{key}`, {} of {} comparisons differ (about {chance} would by chance alone at {lv})",
+        differ.len(),
+        all.len()
+    );
+    // The clearest difference: farthest from 0 for the width of its interval.
+    let clearness = |d: &SegmentDifference| {
+        d.difference.value.abs()
+            / (d.difference.ci.high - d.difference.ci.low).max(f64::MIN_POSITIVE)
+    };
+    if differ.len() <= chance {
+        return (false, format!("{counted}: no more than chance"));
     }
-    format!(
-        "**No**: at every approach and delay with two or more values of {} ({} comparisons), the interval of the largest difference between segment means includes 0.",
-        keys(&s.keys),
-        thousands(s.differences.len() as u64)
-    )
+    let Some(d) = differ
+        .iter()
+        .max_by(|x, y| clearness(x).total_cmp(&clearness(y)))
+    else {
+        return (false, counted);
+    };
+    let f = format_of(d.metric);
+    let e = &d.difference;
+    let to = if e.ci.low < 0.0 { " to " } else { "-" };
+    let clearest = format!(
+        "the clearest: `{}` at {}, mean `{}` {} higher in `{}` than in `{}` ({lv} CI {}{to}{}, n = {} in the smaller segment)",
+        d.approach,
+        delay_label(d.delay_ms),
+        d.metric,
+        f(e.value),
+        short(&d.highest),
+        short(&d.lowest),
+        f(e.ci.low),
+        f(e.ci.high),
+        thousands(d.n as u64)
+    );
+    (true, format!("{counted}; {clearest}"))
 }
 
 fn interval(d: &SegmentDifference) -> String {

@@ -30,8 +30,12 @@ pub(super) fn headline(s: &Sensitivity) -> String {
 /// One sentence: does leaving the flagged requests out change any verdict or break-even?
 fn answer(s: &Sensitivity, total: usize) -> String {
     if let Some(note) = &s.note {
-        let cap = note[..1].to_uppercase() + &note[1..];
-        return format!("{cap}.");
+        let mut chars = note.chars();
+        let cap: String = chars
+            .next()
+            .map(|c| c.to_uppercase().collect())
+            .unwrap_or_default();
+        return format!("{cap}{}.", chars.as_str());
     }
     let cold: usize = s.counts.iter().map(|c| c.cold_start).sum();
     let outliers: usize = s.counts.iter().map(|c| c.outlier).sum();
