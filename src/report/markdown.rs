@@ -214,6 +214,14 @@ fn mean_cost(a: &Analysis, approach: &str, delay_ms: i64) -> Option<f64> {
         .map(|r| r.mean.value)
 }
 
+/// Of `among`, the approach whose mean `cost` (either billing rule's) is lowest at `d`.
+fn cheapest_of<'a>(a: &Analysis, among: &[&'a str], d: i64, cost: Metric) -> Option<&'a str> {
+    (among.iter())
+        .filter_map(|ap| a.summary_row(ap, d, cost).map(|r| (*ap, r.mean.value)))
+        .min_by(|x, y| x.1.total_cmp(&y.1))
+        .map(|(ap, _)| ap)
+}
+
 /// A leading column of a table by delay: its header and its cell at a delay.
 type Lead = (&'static str, fn(&Analysis, i64) -> String);
 
@@ -240,12 +248,8 @@ fn delay_cell(_: &Analysis, d: i64) -> String {
 }
 
 fn cheapest_cell(a: &Analysis, d: i64) -> String {
-    let best = a
-        .approaches
-        .iter()
-        .filter_map(|ap| mean_cost(a, ap, d).map(|c| (ap, c)))
-        .min_by(|x, y| x.1.total_cmp(&y.1));
-    best.map_or("-".into(), |b| format!("**`{}`**", b.0))
+    let all: Vec<&str> = a.approaches.iter().map(String::as_str).collect();
+    cheapest_of(a, &all, d, Metric::Cost).map_or("-".into(), |b| format!("**`{b}`**"))
 }
 
 /// A metric's mean and interval for an approach and delay, `-` when there is none.
@@ -488,14 +492,7 @@ fn recommendation(a: &Analysis, s: &Settings) -> String {
         .map(String::as_str)
         .filter(|ap| ap != baseline)
         .collect();
-    let cheapest_at = |d: i64| {
-        alternatives
-            .iter()
-            .filter_map(|ap| mean_cost(a, ap, d).map(|c| (*ap, c)))
-            .min_by(|x, y| x.1.total_cmp(&y.1))
-            .map(|b| b.0)
-    };
-    let Some(best) = cheapest_at(top) else {
+    let Some(best) = cheapest_of(a, &alternatives, top, Metric::Cost) else {
         return format!(
             "Only `{baseline}` has complete requests: there is nothing to compare it with."
         );

@@ -2,7 +2,7 @@
 //! cold starts, regions and versions, how late Logpush delivered, the
 //! request-fee assumption, and what the logs lost or saw fail.
 
-use super::{breakeven_interval, format_of, list, mean_cost, segments, sensitivity, Context};
+use super::{breakeven_interval, cheapest_of, format_of, list, segments, sensitivity, Context};
 use crate::core::cost::{Billing, RoleBilling};
 use crate::core::metric::Metric;
 use crate::core::named::Named;
@@ -64,25 +64,13 @@ fn fees(a: &Analysis, billing: &[RoleBilling]) -> Option<String> {
     Some(text)
 }
 
-fn cheapest(a: &Analysis, d: i64, metric: Metric) -> Option<&str> {
-    (a.approaches.iter())
-        .filter_map(|ap| {
-            let cost = match metric {
-                Metric::Cost => mean_cost(a, ap, d),
-                m => a.summary_row(ap, d, m).map(|r| r.mean.value),
-            };
-            cost.map(|c| (ap.as_str(), c))
-        })
-        .min_by(|x, y| x.1.total_cmp(&y.1))
-        .map(|(ap, _)| ap)
-}
-
 fn other_answers(a: &Analysis) -> String {
+    let all: Vec<&str> = a.approaches.iter().map(String::as_str).collect();
     let changed: Vec<String> = (a.delays.iter())
         .filter_map(|&d| {
             let (now, other) = (
-                cheapest(a, d, Metric::Cost)?,
-                cheapest(a, d, Metric::CostOtherBilling)?,
+                cheapest_of(a, &all, d, Metric::Cost)?,
+                cheapest_of(a, &all, d, Metric::CostOtherBilling)?,
             );
             (now != other).then(|| format!("`{other}` instead of `{now}` at {}", delay_label(d)))
         })
