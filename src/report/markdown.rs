@@ -259,7 +259,7 @@ fn format_of(metric: Metric) -> fn(f64) -> String {
 }
 
 /// How a value in `unit` is written: dollars, ratios, or milliseconds and counts.
-fn format_in(unit: Unit) -> fn(f64) -> String {
+pub(super) fn format_in(unit: Unit) -> fn(f64) -> String {
     match unit {
         Unit::UsdPerMillion => money,
         Unit::Times => times,

@@ -13,7 +13,7 @@ pub mod segments;
 pub mod tables;
 
 use crate::core::cost::Prices;
-use crate::core::metric::{Metric, Unit};
+use crate::core::metric::Metric;
 use crate::core::numbers;
 use std::path::PathBuf;
 
@@ -467,12 +467,13 @@ fn print_summary(
     for note in notes.into_iter().flatten() {
         println!("  {}", note.replace('`', ""));
     }
-    let ci = |e: &crate::stats::bootstrap::Estimate, unit: &str| {
+    // Values as report.md writes them: "$0.629", "68.0x", "11.3 ms".
+    let ci = |e: &crate::stats::bootstrap::Estimate, f: fn(f64) -> String| {
         if analysis::has_interval(e) {
-            let (low, high) = (thousands_f(e.ci.low), thousands_f(e.ci.high));
             // A dash between two numbers would read as a minus sign.
             let to = if e.ci.low < 0.0 { " to " } else { "-" };
-            format!("{} CI {low}{to}{high}{unit}", numbers::level(a.confidence))
+            let lv = numbers::level(a.confidence);
+            format!("{lv} CI {}{to}{}", f(e.ci.low), f(e.ci.high))
         } else {
             "no interval".to_string()
         }
@@ -494,17 +495,14 @@ fn print_summary(
         println!("  {}", markdown::NO_CLAIMS);
     }
     for h in &a.claims {
-        let unit = match h.unit {
-            Unit::Times => "x".to_string(),
-            other => format!(" {}", other.label()),
-        };
+        let f = markdown::format_in(h.unit);
         match (h.verdict, &h.measured) {
             (Some(verdict), Some(m)) => println!(
-                "  {}: {} ({}{unit}, {})",
+                "  {}: {} ({}, {})",
                 h.id(),
                 verdict.name(),
-                thousands_f(m.value),
-                ci(m, &unit)
+                f(m.value),
+                ci(m, f)
             ),
             _ => println!("  {}: {}", h.id(), h.note.replace('`', "")),
         }
