@@ -1273,3 +1273,22 @@ fn segments_csv_means_are_the_truths_over_the_unflagged_requests() {
         .collect();
     assert_eq!(colos.len(), 3, "the model's colos");
 }
+
+/// delivery.csv against the simulator's delivery truth, day by day: the
+/// same events, the exact maximum, quantiles at the histogram's one-second
+/// resolution (the truth interpolates, the report takes the nearest rank).
+#[test]
+fn delivery_csv_is_the_truths_delivery_delay() {
+    let truth = read_csv(&sample().join("truth/delivery.csv"));
+    let report = table("delivery.csv");
+    assert_eq!(report.len(), truth.len());
+    for (r, t) in report.iter().zip(&truth) {
+        assert_eq!((&r["day"], &r["events"]), (&t["day"], &t["n"]), "{r:?}");
+        assert_eq!(f(&r["max_ms"]), f(&t["max_ms"]), "{r:?}");
+        for q in ["median_ms", "p95_ms", "p99_ms"] {
+            let (got, want) = (f(&r[q]), f(&t[q]));
+            assert!((got - want).abs() < 2_000.0, "{q}: {got} vs truth {want}");
+        }
+        assert_eq!(r["source"], "object_name");
+    }
+}
