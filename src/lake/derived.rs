@@ -16,6 +16,12 @@ pub fn derived_dir(lake: &Path, pipeline: &str) -> PathBuf {
 pub const REQUESTS_FILE: &str = "requests.parquet";
 pub const LEGS_FILE: &str = "legs.parquet";
 pub const QUALITY_FILE: &str = "quality.parquet";
+
+/// Request columns a deployment's requests can be segmented by: the colo of
+/// the first leg that has one, and the script versions of its legs.
+pub const COLO: &str = "colo";
+pub const SCRIPT_VERSION: &str = "script_version";
+pub const SEGMENT_COLUMNS: [&str; 2] = [COLO, SCRIPT_VERSION];
 /// The run manifest's windows in which no request's first event fell.
 pub const LOST_FILE: &str = "lost.parquet";
 

@@ -519,19 +519,20 @@ fn fewest(groups: &[&Sampled]) -> usize {
 }
 
 /// Cost (`cost`: under either billing rule) against delay for one approach,
-/// with a band at the configured level from refits on resampled requests
-/// (none when a group has one request).
+/// with, when `band`, a band at the configured level from refits on
+/// resampled requests (none when a group has one request).
 fn fit_with_band(
     sampled: &[Sampled],
     approach: &str,
     delays: &[i64],
     cfg: &Config,
     cost: Metric,
+    band: bool,
 ) -> Option<Fit> {
     let groups = approach_groups(sampled, approach);
     let tables = resampled_requests(&groups);
     let line = cost_line(&View::observed(&tables), &groups, 0, cost)?;
-    if fewest(&groups) < MIN_REQUESTS_FOR_INTERVAL {
+    if !band || fewest(&groups) < MIN_REQUESTS_FOR_INTERVAL {
         return Some(Fit {
             approach: approach.to_string(),
             line,
@@ -661,8 +662,10 @@ impl<'a> Costed<'a> {
         cost: Metric,
     ) -> Self {
         let cfg = &s.bootstrap;
+        // Only the billed cost is charted: the other rule's fits need no band.
+        let band = cost == Metric::Cost;
         let fits: Vec<Fit> = (approaches.iter())
-            .filter_map(|a| fit_with_band(sampled, a, delays, cfg, cost))
+            .filter_map(|a| fit_with_band(sampled, a, delays, cfg, cost, band))
             .collect();
         let breakeven = (approaches.iter())
             .filter(|a| **a != s.baseline)

@@ -21,7 +21,7 @@ use crate::stats::bootstrap::{stream_id, Config, Estimate};
 use crate::stats::resampled::{estimate, Resampled, View};
 
 /// The default `[report] segment_by`.
-pub const DEFAULT_SEGMENT_BY: [&str; 2] = ["colo", "script_version"];
+pub const DEFAULT_SEGMENT_BY: [&str; 2] = crate::lake::derived::SEGMENT_COLUMNS;
 
 /// The metrics compared between segments.
 pub const SEGMENT_METRICS: [Metric; 3] = [Metric::Span, Metric::Cost, Metric::DoWall];

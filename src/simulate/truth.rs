@@ -17,6 +17,7 @@ use super::model::Model;
 use super::scenario::{Approach, Request, Scenario};
 use crate::core::cost::{Prices, Usage};
 use crate::core::named::Named;
+use crate::lake::derived::{COLO, SCRIPT_VERSION, SEGMENT_COLUMNS};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestTruth {
@@ -266,13 +267,13 @@ pub struct SliceTruth {
 }
 
 /// Segment columns of `segments.csv`, and the flag of `cold.csv`.
-pub const SEGMENTS: [&str; 2] = ["colo", "script_version"];
+pub const SEGMENTS: [&str; 2] = SEGMENT_COLUMNS;
 pub const COLD: &str = "cold_start";
 
 fn segment_value(r: &RequestTruth, segment: &str) -> String {
     match segment {
-        "colo" => r.colo.clone(),
-        "script_version" => r.script_version.clone(),
+        COLO => r.colo.clone(),
+        SCRIPT_VERSION => r.script_version.clone(),
         _ => r.cold_start.to_string(),
     }
 }

@@ -25,7 +25,9 @@ use crate::core::named::Named;
 use crate::core::window::Window;
 use crate::io::atomic::{commit_all, remove_temporaries, AtomicFile};
 use crate::io::parquet::AtomicParquet;
-use crate::lake::derived::{QualityRow, LEGS_FILE, LOST_FILE, QUALITY_FILE, REQUESTS_FILE};
+use crate::lake::derived::{
+    QualityRow, COLO, LEGS_FILE, LOST_FILE, QUALITY_FILE, REQUESTS_FILE, SCRIPT_VERSION,
+};
 use crate::lake::run_manifest::{Index, Match, RunWindow};
 use crate::lake::{lake_files, LakeLock};
 use quality::{LegCounts, RequestCounts};
@@ -408,8 +410,8 @@ fn first_present(values: Expr) -> Expr {
 fn leg_attributes() -> [Expr; 4] {
     let not_ok = col("Outcome").neq(lit("ok"));
     [
-        first_present(col("Colo")).alias("colo"),
-        distinct_joined(col("script_version_id")).alias("script_version"),
+        first_present(col("Colo")).alias(COLO),
+        distinct_joined(col("script_version_id")).alias(SCRIPT_VERSION),
         not_ok
             .clone()
             .sum()
@@ -641,8 +643,8 @@ pub fn finish(base: LazyFrame, t: &TransformSection, prices: &Prices) -> LazyFra
         "legs",
         "roles",
         "missing_roles",
-        "colo",
-        "script_version",
+        COLO,
+        SCRIPT_VERSION,
         "legs_not_ok",
         "outcomes",
         DO_REQUESTS_BILLED,
