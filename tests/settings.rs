@@ -189,6 +189,11 @@ fn a_bad_frame_setting_is_one_line_naming_its_field() {
             "report.compare[0] = \"curent\"",
         ),
         (
+            "compare = [[\"simple\", \"current\"]]",
+            "compare = [[\"simple\", \"simple\"]]",
+            "report.compare[0] = [\"simple\", \"simple\"]: give two different approaches",
+        ),
+        (
             "# metrics = [",
             "metrics = [\"span\"]\n# x = [",
             "report.metrics = \"span\": not a metric",

@@ -162,6 +162,9 @@ impl ReportSection {
         pairs
             .map(|(i, [a, b])| {
                 let field = format!("report.compare[{i}]");
+                if a == b {
+                    anyhow::bail!("{field} = [{a:?}, {b:?}]: give two different approaches");
+                }
                 Ok((
                     claims::declared_approach(&field, a, declared)?,
                     claims::declared_approach(&field, b, declared)?,
