@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use crate::settings::flags::StepArgs;
+pub use crate::settings::flags::{ExploreArgs, StepArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Copy new and changed source objects into the local Parquet lake.
     Mirror(StepArgs),
+    /// Show what the lake holds (kinds of leg, ids, approach and delay fields) and draft a pipeline file.
+    Explore(ExploreArgs),
     /// Join the legs in the lake into per-request metrics.
     Transform(StepArgs),
     /// Write statistics, charts and exports from the per-request metrics.

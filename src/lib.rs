@@ -7,7 +7,8 @@
 //! cli (clap)                      the command line
 //!  └─ settings                    pipeline file + flags → one options struct per step
 //!      └─ mirror, transform,      the steps; each takes its own options and
-//!         report, simulate        never imports another step
+//!         report, simulate,       never imports another step
+//!         explore
 //!          └─ lake                layout, manifest, run manifest, derived files
 //!              └─ io              the atomic writer, Parquet, CSV
 //!                  └─ core        window, limits, prices and cost, formats, numbers
@@ -16,6 +17,7 @@
 
 pub mod cli;
 pub mod core;
+pub mod explore;
 pub mod io;
 pub mod lake;
 pub mod mirror;

@@ -4,7 +4,7 @@ use clap::Parser;
 
 use tracecost::cli::{Cli, Command};
 use tracecost::settings::{refuse_wait, wait_options, Settings, StepArgs};
-use tracecost::{mirror, report, simulate, transform};
+use tracecost::{explore, mirror, report, simulate, transform};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -24,18 +24,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Mirror(args) => mirror_step(&args, &Settings::resolve(&args)?)?,
         Command::Transform(args) => {
             refuse_wait(&args)?;
-            transform::run(&Settings::resolve(&args)?.transform)?;
+            let settings = Settings::resolve(&args)?;
+            settings.require_pipeline("transform")?;
+            transform::run(&settings.transform)?;
         }
         Command::Report(args) => {
             refuse_wait(&args)?;
-            report::run(&Settings::resolve(&args)?.report)?;
+            let settings = Settings::resolve(&args)?;
+            settings.require_pipeline("report")?;
+            report::run(&settings.report)?;
         }
         Command::Run(args) => {
             let settings = Settings::resolve(&args)?;
+            settings.require_pipeline("run")?;
             mirror_step(&args, &settings)?;
             transform::run(&settings.transform)?;
             report::run(&settings.report)?;
         }
+        Command::Explore(args) => explore::run(&Settings::explore(&args)?)?,
         Command::Simulate(args) => simulate::run(&args.options())?,
     }
     Ok(())

@@ -361,7 +361,7 @@ fn check(
     fs::write(&pipeline, "name = \"fuzz\"\n").unwrap();
     let lake = case.path().join("lake");
     let args = StepArgs {
-        pipeline,
+        pipeline: Some(pipeline),
         source: Some(src.to_string_lossy().into_owned()),
         lake: Some(lake.clone()),
         quiet: true,

@@ -213,7 +213,7 @@ fn the_baseline_defaults_to_direct_when_declared_else_the_first_approach() {
         let path = tmp.path().join("p.toml");
         std::fs::write(&path, text).unwrap();
         let args = StepArgs {
-            pipeline: path,
+            pipeline: Some(path),
             ..Default::default()
         };
         Settings::resolve(&args).unwrap().report.analysis

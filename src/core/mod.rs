@@ -11,4 +11,5 @@ pub mod numbers;
 pub mod paths;
 pub mod redact;
 pub mod terminal;
+pub mod url;
 pub mod window;

@@ -83,6 +83,11 @@ fn plain_name(name: &str) -> bool {
 #[derive(Serialize, Deserialize, Debug, Default, Clone, PartialEq)]
 pub struct Manifest {
     pub version: u32,
+    /// Where the last mirror read from (an absolute folder or file, or
+    /// `s3://bucket/prefix`), so that a pipeline drafted from the lake can
+    /// mirror it again; never credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// Keyed by the object's key relative to the source root or prefix.
     pub objects: BTreeMap<String, Entry>,
 }

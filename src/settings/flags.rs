@@ -9,13 +9,11 @@ use crate::core::format::InputFormat;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct StepArgs {
-    /// Pipeline file (TOML); flags below override its fields.
-    #[arg(
-        long,
-        value_name = "FILE",
-        default_value = "pipelines/proxy-fetch.toml"
-    )]
-    pub pipeline: PathBuf,
+    /// Pipeline file (TOML); flags below override its fields. Default:
+    /// pipelines/proxy-fetch.toml where it exists (the project folder); `mirror`
+    /// and `explore` also run on flags alone.
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
 
     /// Where the trace events are: a folder in Logpush layout, a tail capture
     /// file, or s3://bucket/prefix.
@@ -103,4 +101,54 @@ pub struct StepArgs {
     /// Print only errors and the final summary line.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// The flags of `explore`: a lake, a window, and where the findings go.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ExploreArgs {
+    /// Pipeline file whose lake, window and name to use (optional: flags alone work).
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
+
+    /// Folder of the Parquet lake (after `tracecost mirror`).
+    #[arg(long, value_name = "DIR")]
+    pub lake: Option<PathBuf>,
+
+    /// Start of the time window, UTC: 2025-11-18, 2025-11-18T21:00 or 2025-11-18T21:00:00Z.
+    #[arg(long, value_name = "UTC")]
+    pub from: Option<String>,
+
+    /// End of the time window, UTC; a bare date includes that whole day.
+    #[arg(long, value_name = "UTC")]
+    pub to: Option<String>,
+
+    /// Folder whose explore/ subfolder receives the tables (default: notebooks-export/<name>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Write a commented pipeline file drafted from what the lake holds.
+    #[arg(long, value_name = "FILE")]
+    pub draft: Option<PathBuf>,
+
+    /// Replace an existing --draft file.
+    #[arg(long)]
+    pub force: bool,
+
+    /// The draft's [source] location (default: where the lake was last mirrored from).
+    #[arg(long, value_name = "PATH|s3://BUCKET/PREFIX")]
+    pub source: Option<String>,
+}
+
+impl ExploreArgs {
+    /// The step flags these stand for, so one resolution serves every step.
+    pub fn step_args(&self) -> StepArgs {
+        StepArgs {
+            pipeline: self.pipeline.clone(),
+            lake: self.lake.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+            out: self.out.clone(),
+            ..StepArgs::default()
+        }
+    }
 }

@@ -22,8 +22,8 @@ use crate::mirror::wait::{self, GivenMargin, Goal, WaitOptions};
 use crate::mirror::SourceSpec;
 use crate::report::ReportSection;
 use crate::transform::rules::TransformSection;
-use crate::{mirror, report, transform};
-pub use flags::StepArgs;
+use crate::{explore, mirror, report, transform};
+pub use flags::{ExploreArgs, StepArgs};
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -112,15 +112,24 @@ impl MirrorSection {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub name: String,
+    /// The pipeline file read, if any: `--pipeline`, else [`DEFAULT_PIPELINE`] where it exists.
+    pub pipeline: Option<PathBuf>,
     pub mirror: mirror::Options,
     pub transform: transform::Options,
     pub report: report::Options,
 }
 
+/// The pipeline file a step reads when `--pipeline` is not given and it exists:
+/// the embedded sample's, when run from the project folder.
+pub const DEFAULT_PIPELINE: &str = "pipelines/proxy-fetch.toml";
+
+/// What a step that needs deployment knowledge says when there is no pipeline file.
+const HOW_TO_DRAFT: &str = "pass --pipeline FILE, or draft one from the mirrored lake with `tracecost explore --lake DIR --draft FILE`";
+
 pub fn load_pipeline(path: &Path) -> Result<PipelineFile> {
     let text = std::fs::read_to_string(path).with_context(|| {
         format!(
-            "cannot read pipeline file {}: pass --pipeline FILE or run from the project folder",
+            "cannot read pipeline file {}: check --pipeline FILE; to draft one from the mirrored lake: `tracecost explore --lake DIR --draft FILE`",
             path.display()
         )
     })?;
@@ -228,13 +237,17 @@ fn s3_section(file: S3Section, args: &StepArgs) -> S3Section {
 
 impl Settings {
     pub fn resolve(args: &StepArgs) -> Result<Self> {
-        let file = load_pipeline(&args.pipeline)?;
-        let base = args
-            .pipeline
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let name = pipeline_name(&file, &args.pipeline)?;
+        let pipeline = (args.pipeline.clone())
+            .or_else(|| Some(PathBuf::from(DEFAULT_PIPELINE)).filter(|p| p.is_file()));
+        let (file, base, name) = match &pipeline {
+            Some(path) => {
+                let file = load_pipeline(path)?;
+                let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                let name = pipeline_name(&file, path)?;
+                (file, base, name)
+            }
+            None => (PipelineFile::default(), PathBuf::new(), lake_name(args)),
+        };
         let mirror = mirror_options(args, &file, &base)?;
         let mut rules = file.transform;
         rules.run_manifest = match (&args.run_manifest, rules.run_manifest.take()) {
@@ -274,11 +287,51 @@ impl Settings {
         };
         Ok(Settings {
             name,
+            pipeline,
             mirror,
             transform,
             report,
         })
     }
+}
+
+impl Settings {
+    /// `explore`'s options: the lake and window of the flags (or pipeline
+    /// file), the report folder, and the draft's file and source.
+    pub fn explore(args: &ExploreArgs) -> Result<explore::Options> {
+        let settings = Settings::resolve(&args.step_args())?;
+        let source = match &args.source {
+            Some(s) => Some(SourceSpec::parse(s, Path::new(""))?.location()),
+            None => None,
+        };
+        Ok(explore::Options {
+            lake: settings.mirror.lake,
+            window: settings.mirror.window,
+            out: settings.report.out,
+            draft: args.draft.clone(),
+            force: args.force,
+            source,
+            width: None,
+        })
+    }
+
+    /// Refuses `step` without a pipeline file: it needs to know how this
+    /// deployment's legs become requests.
+    pub fn require_pipeline(&self, step: &str) -> Result<()> {
+        if self.pipeline.is_none() {
+            bail!("`{step}` needs a pipeline file that says how this deployment's legs become requests (none given, and no {DEFAULT_PIPELINE} here): {HOW_TO_DRAFT}");
+        }
+        Ok(())
+    }
+}
+
+/// The name of a run without a pipeline file: the lake folder's, when it is
+/// a folder name.
+fn lake_name(args: &StepArgs) -> String {
+    let lake = args.lake.as_deref().and_then(Path::file_name);
+    (lake.map(|n| n.to_string_lossy().into_owned()))
+        .filter(|n| is_folder_name(n))
+        .unwrap_or_else(|| "lake".to_string())
 }
 
 /// The baseline of a pipeline file that names none: `direct` when it is

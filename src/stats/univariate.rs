@@ -111,3 +111,65 @@ mod tests {
         assert_eq!(std(&[3.0]), 0.0);
     }
 }
+
+/// The `q` quantile (0 < q ≤ 1) by nearest rank of values given as
+/// value → count; `None` when there are none.
+pub fn nearest_rank(counts: &std::collections::BTreeMap<i64, u64>, q: f64) -> Option<i64> {
+    let n = counts.values().fold(0u64, |a, c| a.saturating_add(*c));
+    if n == 0 {
+        return None;
+    }
+    let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
+    let mut seen = 0u64;
+    counts.iter().find_map(|(value, count)| {
+        seen = seen.saturating_add(*count);
+        (seen >= rank).then_some(*value)
+    })
+}
+
+#[cfg(test)]
+mod rank_tests {
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn nearest_rank_of_counts_is_numpys_inverted_cdf() {
+        // numpy.percentile([1, 2, 2, 9], [50, 95, 100], method="inverted_cdf") = [2, 9, 9]
+        let counts = BTreeMap::from([(1, 1), (2, 2), (9, 1)]);
+        let got: Vec<Option<i64>> = [0.5, 0.95, 1.0]
+            .iter()
+            .map(|q| super::nearest_rank(&counts, *q))
+            .collect();
+        assert_eq!(got, [Some(2), Some(9), Some(9)]);
+        assert_eq!(super::nearest_rank(&BTreeMap::new(), 0.5), None);
+    }
+}
+
+/// Pearson's correlation of paired samples; `None` when fewer than two
+/// pairs, the lengths differ, or either side is constant.
+pub fn pearson(x: &[f64], y: &[f64]) -> Option<f64> {
+    if x.len() != y.len() || x.len() < 2 {
+        return None;
+    }
+    let (mx, my) = (mean(x), mean(y));
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    let r = sxy / (sxx * syy).sqrt();
+    r.is_finite().then_some(r)
+}
+
+#[cfg(test)]
+mod pearson_tests {
+    #[test]
+    fn pearson_matches_numpy() {
+        // statistics.correlation([0, 100, 500, 1000], [120, 210, 640, 1090]) (Python 3.11)
+        let r =
+            super::pearson(&[0.0, 100.0, 500.0, 1000.0], &[120.0, 210.0, 640.0, 1090.0]).unwrap();
+        assert!((r - 0.999_136_684_831_416_6).abs() < 1e-12, "{r}");
+        assert_eq!(super::pearson(&[1.0, 1.0], &[2.0, 3.0]), None);
+        assert_eq!(super::pearson(&[1.0], &[2.0]), None);
+    }
+}

@@ -363,7 +363,7 @@ pub fn correlation_expr(c: &Correlation) -> Expr {
 pub fn leg_attribute_expr(rule: &AttributeRule) -> Expr {
     let mut exprs = Vec::new();
     if let Some(name) = &rule.url_query {
-        let pattern = format!("[?&]{}=([^&#]*)", regex::escape(name));
+        let pattern = crate::core::url::query_pattern(name);
         exprs.push(col("RequestURL").str().extract(lit(pattern), 1));
     }
     if let Some(p) = &rule.url_regex {

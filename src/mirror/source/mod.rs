@@ -64,6 +64,20 @@ fn url_scheme(text: &str) -> Option<&str> {
     valid.then_some(scheme)
 }
 
+impl SourceSpec {
+    /// The source as a pipeline file's `[source] location` that works from
+    /// any folder: local paths made absolute where they exist.
+    pub fn location(&self) -> String {
+        match self {
+            SourceSpec::Local(path) => std::fs::canonicalize(path)
+                .unwrap_or_else(|_| path.clone())
+                .to_string_lossy()
+                .into_owned(),
+            s3 => s3.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for SourceSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

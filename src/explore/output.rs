@@ -1,0 +1,536 @@
+//! What `explore` prints and writes: the inventory (terminal, CSV, Parquet)
+//! and the candidates for id, approach and delay (terminal, CSV).
+
+use std::fmt::Write;
+use std::path::Path;
+
+use anyhow::Result;
+use polars::prelude::*;
+
+use super::guess::{ApproachSource, Fit};
+use super::{time, Findings};
+use crate::core::terminal::{fit_table, printable, wrap};
+use crate::io::csv::AtomicCsv;
+use crate::io::parquet::write_parquet;
+use crate::stats::univariate::nearest_rank;
+
+/// Id candidates given a column of their own in the inventory files.
+const ID_COLUMNS: usize = 4;
+
+/// One inventory row as text cells, in [`HEADERS`] order.
+struct Row {
+    cells: Vec<String>,
+    numbers: [Option<i64>; 7],
+}
+
+const HEADERS: [&str; 17] = [
+    "script",
+    "entrypoint",
+    "event_type",
+    "operation",
+    "execution_model",
+    "legs",
+    "outcomes",
+    "wall_ms_p50",
+    "wall_ms_p95",
+    "wall_ms_max",
+    "cpu_ms_p50",
+    "cpu_ms_p95",
+    "cpu_ms_max",
+    "first",
+    "last",
+    "role",
+    "legs_with_id",
+];
+
+/// The role a shape got in the draft, or why not.
+fn role_of(f: &Findings, shape: usize) -> String {
+    let g = &f.guess;
+    if let Some(r) = g.roles.iter().find(|r| r.shapes.contains(&shape)) {
+        return r.name.clone();
+    }
+    match g.drivers.iter().any(|d| d.shape == shape) {
+        true => "(driver)".into(),
+        false => String::new(),
+    }
+}
+
+fn rows(f: &Findings) -> Vec<(usize, Row)> {
+    let mut order: Vec<usize> = (0..f.survey.shapes.len()).collect();
+    order.sort_by(|a, b| f.survey.shapes[*a].key.cmp(&f.survey.shapes[*b].key));
+    order
+        .into_iter()
+        .map(|i| {
+            let s = &f.survey.shapes[i];
+            let q = |m: &std::collections::BTreeMap<i64, u64>, p: f64| nearest_rank(m, p);
+            let outcomes: Vec<String> =
+                s.outcomes.iter().map(|(o, n)| format!("{o}:{n}")).collect();
+            let k = &s.key;
+            let cells = vec![
+                k.script.clone(),
+                k.entrypoint.clone(),
+                k.event_type.clone(),
+                k.operation.to_string(),
+                k.model.clone(),
+                s.legs.to_string(),
+                outcomes.join(" "),
+            ];
+            let numbers = [
+                q(&s.wall, 0.5),
+                q(&s.wall, 0.95),
+                q(&s.wall, 1.0),
+                q(&s.cpu, 0.5),
+                q(&s.cpu, 0.95),
+                q(&s.cpu, 1.0),
+                Some(f.grouping.with_id[i] as i64),
+            ];
+            (i, Row { cells, numbers })
+        })
+        .collect()
+}
+
+fn opt(n: Option<i64>) -> String {
+    n.map_or("-".into(), |n| n.to_string())
+}
+
+/// A short time: `HH:MM:SS`, with the day when the lake spans several.
+fn short(ms: i64, days: bool) -> String {
+    let t = time(ms).unwrap_or_default();
+    match days {
+        true => t.get(5..16).unwrap_or("").to_string(),
+        false => t.get(11..).unwrap_or("").to_string(),
+    }
+}
+
+pub fn printout(f: &Findings, width: usize) -> String {
+    let mut out = String::new();
+    let dup = match f.scanned.duplicates {
+        0 => String::new(),
+        n => format!(", {n} duplicate lines counted once"),
+    };
+    let head = format!(
+        "explore: {} legs in {} lake files{dup}, {}",
+        f.scanned.legs,
+        f.scanned.files,
+        f.span()
+    );
+    out.push_str(&wrap(&head, width, 4));
+    inventory(&mut out, f, width);
+    ids(&mut out, f, width);
+    fits(&mut out, f, width);
+    roles(&mut out, f, width);
+    chains(&mut out, f, width);
+    out
+}
+
+/// "N requests", said to be a sample when the second pass sampled.
+fn requests(f: &Findings, n: usize) -> String {
+    match f.sampled() {
+        true => format!("{n} sampled requests"),
+        false => format!("{n} requests"),
+    }
+}
+
+/// Inventory columns the terminal drops first when it is narrow (the files keep them).
+const DROPPABLE: [&str; 3] = ["first-last", "model", "!ok"];
+
+fn inventory(out: &mut String, f: &Findings, width: usize) {
+    let first = f.survey.shapes.iter().map(|s| s.first).min().unwrap_or(0);
+    let last = f.survey.shapes.iter().map(|s| s.last).max().unwrap_or(0);
+    let days = first.div_euclid(86_400_000) != last.div_euclid(86_400_000);
+    let headers = [
+        "entrypoint",
+        "event",
+        "operation",
+        "model",
+        "legs",
+        "!ok",
+        "wall p50/95/max",
+        "cpu p50/95/max",
+        "first-last",
+        "w/ id",
+    ];
+    let right = [
+        false, false, false, false, true, true, true, true, false, true,
+    ];
+    let rows = rows(f);
+    let table: Vec<Vec<String>> = (rows.iter())
+        .map(|(i, r)| {
+            let s = &f.survey.shapes[*i];
+            let not_ok: u64 = s
+                .outcomes
+                .iter()
+                .filter(|(o, _)| *o != "ok")
+                .map(|(_, n)| n)
+                .sum();
+            let model = match s.key.model.as_str() {
+                "durableObject" => "DO".to_string(),
+                "stateless" => "Worker".to_string(),
+                m => m.to_string(),
+            };
+            let n = &r.numbers;
+            let entrypoint = if s.key.entrypoint.is_empty() {
+                "-"
+            } else {
+                &s.key.entrypoint
+            };
+            vec![
+                format!("  {entrypoint}"),
+                r.cells[2].clone(),
+                r.cells[3].clone(),
+                model,
+                r.cells[5].clone(),
+                not_ok.to_string(),
+                format!("{}/{}/{}", opt(n[0]), opt(n[1]), opt(n[2])),
+                format!("{}/{}/{}", opt(n[3]), opt(n[4]), opt(n[5])),
+                format!("{}-{}", short(s.first, days), short(s.last, days)),
+                opt(n[6]),
+            ]
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nInventory: {} kinds of leg by script; times in ms; w/ id: legs carrying the chosen id",
+        table.len()
+    );
+    let mut keep: Vec<usize> = (0..headers.len()).collect();
+    let pick = |keep: &[usize]| {
+        let h: Vec<&str> = keep.iter().map(|c| headers[*c]).collect();
+        let r: Vec<bool> = keep.iter().map(|c| right[*c]).collect();
+        let t: Vec<Vec<String>> = table
+            .iter()
+            .map(|row| keep.iter().map(|c| row[*c].clone()).collect())
+            .collect();
+        fit_table(&h, &r, &t, width)
+    };
+    let mut text = pick(&keep);
+    for drop in DROPPABLE {
+        if text.lines().all(|l| l.chars().count() <= width) && !text.contains('…') {
+            break;
+        }
+        keep.retain(|c| headers[*c] != drop);
+        text = pick(&keep);
+    }
+    let mut lines = text.lines();
+    let _ = writeln!(out, "{}", lines.next().unwrap_or(""));
+    let mut script = None;
+    for ((i, _), line) in rows.iter().zip(lines) {
+        let s = &f.survey.shapes[*i].key.script;
+        if script != Some(s) {
+            let legs: u64 = (f.survey.shapes.iter())
+                .filter(|x| &x.key.script == s)
+                .map(|x| x.legs)
+                .sum();
+            let name =
+                crate::core::terminal::printable(if s.is_empty() { "(no script name)" } else { s });
+            let _ = writeln!(out, "{name} ({legs} legs)");
+            script = Some(s);
+        }
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+fn ids(out: &mut String, f: &Findings, width: usize) {
+    let _ = writeln!(
+        out,
+        "\nCorrelation ids: fields whose values join legs of different scripts or entrypoints"
+    );
+    if f.candidates.is_empty() {
+        let _ = writeln!(
+            out,
+            "  none: no field's values repeat across scripts or entrypoints; each leg is a request"
+        );
+        return;
+    }
+    let rows: Vec<Vec<String>> = (f.candidates.iter().take(8))
+        .map(|c| {
+            let field = &f.survey.fields[c.field];
+            vec![
+                field.field.describe(),
+                format!("{:.0}", c.legs_joined),
+                format!("{:.0}", c.groups_joined),
+                c.roles_joined.to_string(),
+                c.median_legs.to_string(),
+                c.p90_span_ms.to_string(),
+                field.field.id_regex(field.written()),
+            ]
+        })
+        .collect();
+    let headers = [
+        "field",
+        "legs",
+        "requests",
+        "places",
+        "legs/req",
+        "p90 span ms",
+        "regex",
+    ];
+    out.push_str(&fit_table(
+        &headers,
+        &[false, true, true, true, true, true, false],
+        &rows,
+        width,
+    ));
+}
+
+fn source(f: &Findings, s: &ApproachSource) -> String {
+    match s {
+        ApproachSource::Field(a) => f.grouping.attributes[*a].field.describe(),
+        ApproachSource::Method(r) => format!("rpc method of {}", f.guess.roles[*r].name),
+        ApproachSource::Constant => "-".into(),
+    }
+}
+
+fn fits(out: &mut String, f: &Findings, width: usize) {
+    for (what, list, strength) in [
+        ("Approach", &f.guess.approach_candidates, "predicts roles"),
+        ("Delay", &f.guess.delay_candidates, "r with duration"),
+    ] {
+        let _ = writeln!(
+            out,
+            "\n{what} candidates: fields with few values, one per request ({})",
+            requests(f, f.guess.requests)
+        );
+        if list.is_empty() {
+            let _ = writeln!(out, "  none");
+            continue;
+        }
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .take(6)
+            .map(|fit: &Fit| {
+                vec![
+                    source(f, &fit.source),
+                    pct(fit.coverage),
+                    pct(fit.consistent),
+                    fit.distinct.to_string(),
+                    format!("{:.2}", fit.strength),
+                    format!("{:.2}", fit.score),
+                ]
+            })
+            .collect();
+        let headers = ["field", "given", "one value", "values", strength, "score"];
+        out.push_str(&fit_table(
+            &headers,
+            &[false, true, true, true, true, true],
+            &rows,
+            width,
+        ));
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0}%", 100.0 * x)
+}
+
+fn roles(out: &mut String, f: &Findings, width: usize) {
+    let g = &f.guess;
+    let mut say = |text: String| out.push_str(&wrap(&printable(&text), width, 4));
+    say(String::new());
+    say("Roles (kinds of leg that take part in requests):".into());
+    for r in &g.roles {
+        let shapes: Vec<String> = (r.shapes.iter())
+            .map(|s| {
+                let k = &f.survey.shapes[*s].key;
+                format!("{} {} {}", k.entrypoint, k.event_type, k.operation)
+            })
+            .collect();
+        say(format!("  {}: {}", r.name, shapes.join(" | ")));
+    }
+    for d in &g.drivers {
+        let k = &f.survey.shapes[d.shape].key;
+        say(format!(
+            "  not a role: {} {} {} encloses the other legs of {} of its {} requests (a test driver)",
+            k.entrypoint, k.event_type, k.operation, d.enclosing, d.groups
+        ));
+    }
+    say(String::new());
+    say(format!(
+        "Approaches (from {}), and the share of their requests each role is in ({}):",
+        source(f, &g.approach.source),
+        requests(f, g.requests)
+    ));
+    for a in &g.approaches {
+        let roles: Vec<String> = (a.roles.iter())
+            .map(|(r, share)| format!("{} {}", g.roles[*r].name, pct(*share)))
+            .collect();
+        say(format!(
+            "  {} ({} requests): {}",
+            a.name,
+            a.requests,
+            roles.join(", ")
+        ));
+    }
+    let delay = g
+        .delay
+        .as_ref()
+        .map_or("none found".into(), |d| source(f, &d.source));
+    say(format!("Delay: {delay}"));
+}
+
+fn chains(out: &mut String, f: &Findings, width: usize) {
+    let g = &f.grouping;
+    let total: u64 = g.chained.iter().sum();
+    if total == 0 {
+        let _ = writeln!(out, "Chains: no leg carries two ids");
+        return;
+    }
+    let mut say = |text: String| out.push_str(&wrap(&printable(&text), width, 4));
+    say(format!(
+        "Chains: {total} legs carry two or more ids (one request's leg starting the next):"
+    ));
+    for (shape, ids) in &g.chain_examples {
+        let key = &f.survey.shapes[*shape].key;
+        say(format!(
+            "  {} {} {}: {}",
+            key.script,
+            key.entrypoint,
+            key.operation,
+            ids.join(" -> ")
+        ));
+    }
+}
+
+/// `inventory.csv`, `inventory.parquet` and `candidates.csv` under `dir`.
+pub fn write_tables(f: &Findings, dir: &Path) -> Result<()> {
+    let rows = rows(f);
+    let extra: Vec<(String, usize)> = (f.candidates.iter().take(ID_COLUMNS))
+        .map(|c| {
+            (
+                format!("carries {}", f.survey.fields[c.field].field.describe()),
+                c.field,
+            )
+        })
+        .collect();
+    let mut columns: Vec<Column> = Vec::new();
+    for (c, name) in HEADERS.iter().enumerate() {
+        let column = match c {
+            5 => Column::new(
+                (*name).into(),
+                rows.iter()
+                    .map(|(i, _)| f.survey.shapes[*i].legs as i64)
+                    .collect::<Vec<_>>(),
+            ),
+            7..=12 => Column::new(
+                (*name).into(),
+                rows.iter()
+                    .map(|(_, r)| r.numbers[c - 7])
+                    .collect::<Vec<_>>(),
+            ),
+            13 | 14 => Column::new(
+                (*name).into(),
+                (rows.iter())
+                    .map(|(i, _)| {
+                        let s = &f.survey.shapes[*i];
+                        time(if c == 13 { s.first } else { s.last })
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            15 => Column::new(
+                (*name).into(),
+                rows.iter().map(|(i, _)| role_of(f, *i)).collect::<Vec<_>>(),
+            ),
+            16 => Column::new(
+                (*name).into(),
+                rows.iter().map(|(_, r)| r.numbers[6]).collect::<Vec<_>>(),
+            ),
+            _ => Column::new(
+                (*name).into(),
+                rows.iter()
+                    .map(|(_, r)| r.cells[c].clone())
+                    .collect::<Vec<_>>(),
+            ),
+        };
+        columns.push(column);
+    }
+    for (name, field) in &extra {
+        let legs = (rows.iter())
+            .map(|(i, _)| f.survey.fields[*field].shapes.get(i).copied().unwrap_or(0) as i64);
+        columns.push(Column::new(name.as_str().into(), legs.collect::<Vec<_>>()));
+    }
+    let mut df = DataFrame::new_infer_height(columns)?;
+    write_parquet(&mut df, &dir.join("inventory.parquet"))?;
+    write_csv(&df, &dir.join("inventory.csv"))?;
+    candidates_csv(f, &dir.join("candidates.csv"))
+}
+
+fn write_csv(df: &DataFrame, dest: &Path) -> Result<()> {
+    let mut file = AtomicCsv::create(dest, &csv::WriterBuilder::new())?;
+    file.write_record(df.get_column_names().iter().map(|n| n.as_str()))?;
+    for row in 0..df.height() {
+        let cells: Vec<String> = (df.columns().iter())
+            .map(|c| match c.get(row) {
+                Ok(AnyValue::Null) | Err(_) => String::new(),
+                Ok(AnyValue::String(s)) => s.to_string(),
+                Ok(AnyValue::StringOwned(s)) => s.to_string(),
+                Ok(v) => v.to_string(),
+            })
+            .collect();
+        file.write_record(&cells)?;
+    }
+    file.commit()
+}
+
+#[derive(serde::Serialize)]
+struct Candidate {
+    kind: &'static str,
+    field: String,
+    regex: String,
+    chosen: bool,
+    legs_joined: Option<f64>,
+    requests: Option<f64>,
+    places: Option<usize>,
+    given_share: Option<f64>,
+    one_value_share: Option<f64>,
+    values: Option<usize>,
+    strength: Option<f64>,
+    score: Option<f64>,
+}
+
+fn candidates_csv(f: &Findings, dest: &Path) -> Result<()> {
+    let mut out = Vec::new();
+    for (i, c) in f.candidates.iter().enumerate() {
+        let field = &f.survey.fields[c.field];
+        out.push(Candidate {
+            kind: "id",
+            field: field.field.describe(),
+            regex: field.field.id_regex(field.written()),
+            chosen: f.id.iter().any(|e| e.field == field.field) || i == 0,
+            legs_joined: Some(c.legs_joined),
+            requests: Some(c.groups_joined),
+            places: Some(c.roles_joined),
+            given_share: None,
+            one_value_share: None,
+            values: None,
+            strength: None,
+            score: None,
+        });
+    }
+    let g = &f.guess;
+    for (kind, list, chosen) in [
+        ("approach", &g.approach_candidates, Some(&g.approach)),
+        ("delay", &g.delay_candidates, g.delay.as_ref()),
+    ] {
+        for fit in list.iter() {
+            let regex = match &fit.source {
+                ApproachSource::Field(a) => f.grouping.attributes[*a].regex(),
+                _ => String::new(),
+            };
+            out.push(Candidate {
+                kind,
+                field: source(f, &fit.source),
+                regex,
+                chosen: chosen.is_some_and(|c| c.source == fit.source),
+                legs_joined: None,
+                requests: None,
+                places: None,
+                given_share: Some(fit.coverage),
+                one_value_share: Some(fit.consistent),
+                values: Some(fit.distinct),
+                strength: Some(fit.strength),
+                score: Some(fit.score),
+            });
+        }
+    }
+    crate::io::csv::write_rows(dest, &out)
+}
