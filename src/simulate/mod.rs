@@ -373,6 +373,34 @@ mod tests {
     }
 
     #[test]
+    fn a_layout_changes_names_and_places_never_a_number() {
+        let (_, plain) = sample();
+        let model = Model::new(30, 1.0);
+        let approaches = [Approach::Direct, Approach::Current, Approach::Simple];
+        let layout = Layout {
+            id_in: IdIn::Url,
+            approach_in: ApproachIn::Query,
+            id_key: "traceId".into(),
+            renamed: true,
+        };
+        let sc = scenario::generate(&model, Deployment::Archive, &layout, &approaches, 7);
+        assert_eq!(sc.legs.len(), plain.legs.len());
+        for (a, b) in sc.legs.iter().zip(&plain.legs) {
+            let numbers = |l: &scenario::Leg| (l.ts, l.wall, l.cpu, l.role, l.request);
+            assert_eq!(numbers(a), numbers(b));
+            assert_eq!(a.outcome, b.outcome);
+        }
+        let ids = |s: &Scenario| {
+            s.requests
+                .iter()
+                .map(|r| r.req_id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&sc), ids(&plain));
+        assert!(sc.legs.iter().all(|l| !l.script.starts_with("experiment")));
+    }
+
+    #[test]
     fn the_default_billing_leaves_out_only_the_worker_request_fee() {
         let (model, sc) = sample();
         let prices = Prices::default();
