@@ -7,8 +7,6 @@
 use anyhow::{bail, Result};
 use serde::Serialize;
 
-use super::scenario::Approach;
-
 /// Where a proxied request's legs carry the correlation id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -129,7 +127,8 @@ pub struct Names {
     pub orchestrator_method: &'static str,
     pub executor_method: &'static str,
     pub callback_method: &'static str,
-    /// The origin's rpc method per approach (direct, current, simple, rpc-target).
+    /// The origin's rpc method per approach, in the order of `Approach::ALL`
+    /// (direct, current, simple, rpc-target).
     pub origin_methods: [&'static str; 4],
     pub origin_host: &'static str,
     pub orchestrator_host: &'static str,
@@ -143,26 +142,6 @@ pub struct Names {
     pub callback_path: &'static str,
     pub delay_key: &'static str,
     pub approach_key: &'static str,
-}
-
-impl Names {
-    pub fn origin_method(&self, approach: Approach) -> &'static str {
-        let i = match approach {
-            Approach::Direct => 0,
-            Approach::Current => 1,
-            Approach::Simple => 2,
-            Approach::RpcTarget => 3,
-        };
-        self.origin_methods[i]
-    }
-
-    pub fn executor_entrypoint(&self, approach: Approach) -> &'static str {
-        if approach == Approach::RpcTarget {
-            self.executor_target
-        } else {
-            self.executor
-        }
-    }
 }
 
 pub const CLASSIC: Names = Names {

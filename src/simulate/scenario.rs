@@ -670,8 +670,12 @@ impl LegNames {
                 script_executor: n.executor_script,
                 origin: n.origin,
                 orchestrator: n.orchestrator,
-                executor: n.executor_entrypoint(approach),
-                origin_method: n.origin_method(approach),
+                executor: if approach == Approach::RpcTarget {
+                    n.executor_target
+                } else {
+                    n.executor
+                },
+                origin_method: n.origin_methods[approach as usize],
                 orchestrator_method: n.orchestrator_method,
                 executor_method: n.executor_method,
                 callback_method: n.callback_method,
