@@ -1,6 +1,8 @@
 //! `tracecost simulate`: a Logpush archive and a tail capture of the proxy
 //! fetch experiment, generated from the documented model in `model.rs`, with
-//! the ground truth that tests compare the pipeline against.
+//! the ground truth that tests compare the pipeline against. `layout.rs` lays
+//! the archive's deployment out as others might (names, where the id and the
+//! approach sit); the default writes the bytes it always did.
 //!
 //! Output folder:
 //! ```text
