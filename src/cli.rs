@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use crate::settings::flags::{ExploreArgs, StepArgs};
 
@@ -58,6 +58,39 @@ pub struct SimulateArgs {
     /// Also simulate the optional `rpc-target` approach.
     #[arg(long)]
     pub rpc_target: bool,
+
+    /// Where the archive's proxied legs carry the correlation id: in URLs only
+    /// (every leg then a fetch), in JSON logs only, or both.
+    #[arg(long, value_enum, default_value_t = IdInArg::Both)]
+    pub id_in: IdInArg,
+
+    /// Where the origin leg says its approach: URL path, URL query, or its
+    /// rpc method (no URL; needs --id-in logs).
+    #[arg(long, value_enum, default_value_t = ApproachInArg::Path)]
+    pub approach_in: ApproachInArg,
+
+    /// Key of the correlation id in URLs and logs (1-32 of A-Z a-z 0-9 _).
+    #[arg(long, value_name = "NAME", default_value = "reqId")]
+    pub id_key: String,
+
+    /// Other names for every script, entrypoint, method, host, path and key
+    /// of the archive, as a deployment the project has never seen.
+    #[arg(long)]
+    pub renamed: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum IdInArg {
+    Url,
+    Logs,
+    Both,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ApproachInArg {
+    Path,
+    Query,
+    Rpc,
 }
 
 impl SimulateArgs {
@@ -69,6 +102,20 @@ impl SimulateArgs {
             runs: self.runs,
             scale: self.scale,
             rpc_target: self.rpc_target,
+            layout: crate::simulate::Layout {
+                id_in: match self.id_in {
+                    IdInArg::Url => crate::simulate::IdIn::Url,
+                    IdInArg::Logs => crate::simulate::IdIn::Logs,
+                    IdInArg::Both => crate::simulate::IdIn::Both,
+                },
+                approach_in: match self.approach_in {
+                    ApproachInArg::Path => crate::simulate::ApproachIn::Path,
+                    ApproachInArg::Query => crate::simulate::ApproachIn::Query,
+                    ApproachInArg::Rpc => crate::simulate::ApproachIn::Rpc,
+                },
+                id_key: self.id_key.clone(),
+                renamed: self.renamed,
+            },
         }
     }
 }

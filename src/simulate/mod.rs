@@ -1,6 +1,8 @@
 //! `tracecost simulate`: a Logpush archive and a tail capture of the proxy
 //! fetch experiment, generated from the documented model in `model.rs`, with
-//! the ground truth that tests compare the pipeline against.
+//! the ground truth that tests compare the pipeline against. `layout.rs` lays
+//! the archive's deployment out as others might (names, where the id and the
+//! approach sit); the default writes the bytes it always did.
 //!
 //! Output folder:
 //! ```text
@@ -16,6 +18,7 @@
 //! ```
 
 mod archive;
+pub mod layout;
 pub mod model;
 mod render;
 pub mod scenario;
@@ -34,6 +37,7 @@ use crate::core::cost::Prices;
 use crate::core::named::Named;
 use crate::io::atomic::write_atomic;
 use crate::stats::rng::Rng;
+pub use layout::{ApproachIn, IdIn, Layout};
 use model::Model;
 use scenario::{Approach, Deployment, Scenario};
 
@@ -53,22 +57,27 @@ pub struct Options {
     pub scale: f64,
     /// Also simulate the optional `rpc-target` approach.
     pub rpc_target: bool,
+    /// Where the archive's legs carry the id and approach, and their names.
+    pub layout: Layout,
 }
 
 pub fn run(args: &Options) -> Result<()> {
     if !(args.scale > 0.0 && args.scale.is_finite()) {
         anyhow::bail!("--scale {} must be a positive number", args.scale);
     }
+    args.layout.check()?;
     let out = &args.out;
     clear(out)?;
     let mut approaches = vec![Approach::Direct, Approach::Current, Approach::Simple];
     if args.rpc_target {
         approaches.push(Approach::RpcTarget);
     }
-    let model = Model::new(args.runs, args.scale);
+    let model =
+        Model::new(args.runs, args.scale).with_origin_script(args.layout.names().origin_script);
     let prices = Prices::default();
-    let (sc, requests, counts) = archive(out, &model, &prices, &approaches, args.seed)?;
-    let meta = serde_json::json!({
+    let layout = &args.layout;
+    let (sc, requests, counts) = archive(out, &model, &prices, layout, &approaches, args.seed)?;
+    let mut meta = serde_json::json!({
         "seed": args.seed, "runs": args.runs, "scale": args.scale,
         "approaches": approaches, "prices": prices, "model": model,
         "requests": sc.requests.len(),
@@ -79,9 +88,21 @@ pub fn run(args: &Options) -> Result<()> {
         "background_events": sc.legs.iter().filter(|l| l.request.is_none()).count(),
         "expected": truth::expectations(&model, &prices, &approaches),
     });
+    // Recorded only when it is not the default, which writes the bytes it always did.
+    let recorded = (*layout != Layout::default()).then(|| layout.record());
+    if let Some(l) = &recorded {
+        meta["layout"] = l.clone();
+    }
     let model_json = serde_json::to_string_pretty(&meta)? + "\n";
     write_atomic(&out.join("truth/model.json"), model_json.as_bytes())?;
-    let archive_json = serde_json::to_string_pretty(&counts)? + "\n";
+    let archive_json = match recorded {
+        Some(l) => {
+            let mut v = serde_json::to_value(&counts)?;
+            v["layout"] = l;
+            serde_json::to_string_pretty(&v)? + "\n"
+        }
+        None => serde_json::to_string_pretty(&counts)? + "\n",
+    };
     write_atomic(&out.join("truth/archive.json"), archive_json.as_bytes())?;
 
     let lab_requests = tail_lab(&out.join("tail"), args.seed, &prices)?;
@@ -123,10 +144,11 @@ fn archive(
     out: &Path,
     model: &Model,
     prices: &Prices,
+    layout: &Layout,
     approaches: &[Approach],
     seed: u64,
 ) -> Result<(Scenario, Vec<truth::RequestTruth>, archive::DeliveryCounts)> {
-    let sc = scenario::generate(model, Deployment::Archive, approaches, seed);
+    let sc = scenario::generate(model, Deployment::Archive, layout, approaches, seed);
     let lines: Vec<archive::Line> = (sc.legs.iter())
         .map(|l| archive::Line {
             event_ms: l.ts,
@@ -160,7 +182,13 @@ fn archive(
 fn tail_lab(dir: &Path, seed: u64, prices: &Prices) -> Result<usize> {
     let model = Model::new(TAIL_LAB_RUNS, 1.0);
     let approaches = [Approach::Direct, Approach::Current, Approach::Simple];
-    let sc = scenario::generate(&model, Deployment::TailLab, &approaches, seed);
+    let sc = scenario::generate(
+        &model,
+        Deployment::TailLab,
+        &Layout::default(),
+        &approaches,
+        seed,
+    );
     let rng = &mut Rng::named(seed, &["simulate", "tail-lab", "duplicates"]);
     let mut capture = String::new();
     let mut ndjson = String::new();
@@ -292,7 +320,13 @@ mod tests {
     fn sample() -> (Model, Scenario) {
         let model = Model::new(30, 1.0);
         let approaches = [Approach::Direct, Approach::Current, Approach::Simple];
-        let sc = scenario::generate(&model, Deployment::Archive, &approaches, 7);
+        let sc = scenario::generate(
+            &model,
+            Deployment::Archive,
+            &Layout::default(),
+            &approaches,
+            7,
+        );
         (model, sc)
     }
 
@@ -338,6 +372,34 @@ mod tests {
             .iter()
             .filter(|l| l.outcome != "ok")
             .all(|l| l.role == scenario::Role::Executor));
+    }
+
+    #[test]
+    fn a_layout_changes_names_and_places_never_a_number() {
+        let (_, plain) = sample();
+        let model = Model::new(30, 1.0);
+        let approaches = [Approach::Direct, Approach::Current, Approach::Simple];
+        let layout = Layout {
+            id_in: IdIn::Url,
+            approach_in: ApproachIn::Query,
+            id_key: "traceId".into(),
+            renamed: true,
+        };
+        let sc = scenario::generate(&model, Deployment::Archive, &layout, &approaches, 7);
+        assert_eq!(sc.legs.len(), plain.legs.len());
+        for (a, b) in sc.legs.iter().zip(&plain.legs) {
+            let numbers = |l: &scenario::Leg| (l.ts, l.wall, l.cpu, l.role, l.request);
+            assert_eq!(numbers(a), numbers(b));
+            assert_eq!(a.outcome, b.outcome);
+        }
+        let ids = |s: &Scenario| {
+            s.requests
+                .iter()
+                .map(|r| r.req_id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&sc), ids(&plain));
+        assert!(sc.legs.iter().all(|l| !l.script.starts_with("experiment")));
     }
 
     #[test]

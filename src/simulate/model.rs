@@ -301,6 +301,15 @@ impl Model {
         }
     }
 
+    /// The same model for a deployment whose origin script (the one
+    /// redeployed mid-run) has another name.
+    pub fn with_origin_script(mut self, script: &'static str) -> Self {
+        for v in &mut self.versions {
+            v.script = script;
+        }
+        self
+    }
+
     /// The version id `script` runs at `ts`: from `versions`, else one
     /// derived from the script's name (each script has its own, as deployed).
     pub fn version(&self, script: &str, ts: i64) -> String {

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::layout::{ApproachIn, Layout, Names, CLASSIC};
 use super::model::{Colo, LogNormal, Model};
 use crate::core::named::{named_serde, Named};
 use crate::stats::rng::Rng;
@@ -164,7 +165,8 @@ pub struct Request {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deployment {
-    /// Several scripts; reqId in the origin URL and in JSON logs; delay in the URL.
+    /// Several scripts, laid out by a [`Layout`]; by default reqId in the
+    /// origin URL and in JSON logs, approach and delay in the URL.
     Archive,
     /// One script `proxy-lab` as seen by `wrangler tail`; reqId in JSON logs only.
     TailLab,
@@ -184,7 +186,6 @@ pub struct Scenario {
     pub requests: Vec<Request>,
 }
 
-pub const ARCHIVE_HOST: &str = "https://experiment.example.com";
 pub const TAIL_LAB_DELAY_MS: i64 = 1000;
 
 fn draw(rng: &mut Rng, d: LogNormal) -> f64 {
@@ -236,6 +237,7 @@ struct Ask {
 pub fn generate(
     model: &Model,
     deployment: Deployment,
+    layout: &Layout,
     approaches: &[Approach],
     seed: u64,
 ) -> Scenario {
@@ -268,7 +270,7 @@ pub fn generate(
                         run_id: format!("lane{lane}-run{run}"),
                         cold_start,
                     };
-                    let recv = request(&mut sc, model, deployment, ask, rng);
+                    let recv = request(&mut sc, model, (deployment, layout), ask, rng);
                     last_end[a] = Some(recv);
                     t = recv + model.gap_ms;
                 }
@@ -277,7 +279,7 @@ pub fn generate(
         end_ms = end_ms.max(t);
     }
     let rng = &mut Rng::named(seed, &["simulate", deployment.name(), "background"]);
-    background(&mut sc, model, deployment, end_ms, rng);
+    background(&mut sc, model, deployment, layout.names(), end_ms, rng);
     sc.legs.sort_by_key(|l| l.ts);
     // Legs moved: re-point requests at them.
     for r in &mut sc.requests {
@@ -292,16 +294,23 @@ pub fn generate(
 }
 
 /// Draws one request's legs into `sc`; returns when the client received the answer.
-fn request(sc: &mut Scenario, m: &Model, deployment: Deployment, ask: Ask, rng: &mut Rng) -> i64 {
+fn request(
+    sc: &mut Scenario,
+    m: &Model,
+    (deployment, layout): (Deployment, &Layout),
+    ask: Ask,
+    rng: &mut Rng,
+) -> i64 {
     let id = format!("{:012x}", rng.next_u64() & 0xffff_ffff_ffff);
     let colo = colo(rng, m);
     let draft = Draft {
         m,
         deployment,
+        layout,
         approach: ask.approach,
         delay_ms: ask.delay_ms,
         index: sc.requests.len(),
-        names: Names::of(deployment, ask.approach),
+        names: LegNames::of(deployment, layout.names(), ask.approach),
         id,
         colo: colo.name,
         cold_start: ask.cold_start,
@@ -347,11 +356,12 @@ struct Timing {
 struct Draft<'a> {
     m: &'a Model,
     deployment: Deployment,
+    layout: &'a Layout,
     approach: Approach,
     delay_ms: i64,
     /// The request's index in the scenario.
     index: usize,
-    names: Names,
+    names: LegNames,
     /// The correlation id its logs (and, in the archive, its URL) carry.
     id: String,
     colo: &'static str,
@@ -368,9 +378,11 @@ impl Draft<'_> {
     fn log(&self, message: &str) -> String {
         let id = &self.id;
         match self.deployment {
-            Deployment::Archive => {
-                format!(r#"{{"message":"{message}","data":{{"reqId":"{id}"}}}}"#)
+            Deployment::Archive if self.layout.id_in_logs() => {
+                let key = &self.layout.id_key;
+                format!(r#"{{"message":"{message}","data":{{"{key}":"{id}"}}}}"#)
             }
+            Deployment::Archive => format!(r#"{{"message":"{message}"}}"#),
             Deployment::TailLab => format!(
                 r#"{{"event":"{message}","reqId":"{id}","approach":"{}"}}"#,
                 self.approach.name()
@@ -384,10 +396,11 @@ impl Draft<'_> {
         let (script, entrypoint, durable_object) = match role {
             Role::Orchestrator => (n.script_orchestrator, n.orchestrator, true),
             Role::Executor => (n.script_executor, n.executor, false),
-            _ => (n.script_origin, "OriginDO", true),
+            _ => (n.script_origin, n.origin, true),
         };
-        // Only a fetch carries the request's CF properties.
-        let colo = matches!(event, EventKind::Fetch { .. }).then_some(self.colo);
+        // Only the client's fetch carries the request's CF properties.
+        let client = role == Role::Origin && matches!(event, EventKind::Fetch { .. });
+        let colo = client.then_some(self.colo);
         Leg {
             ts: ms(t.ts),
             wall: ms(t.wall),
@@ -404,25 +417,59 @@ impl Draft<'_> {
         }
     }
 
-    /// The origin DO's leg is a fetch of the experiment URL in the archive,
-    /// an RPC from the lab's controller in the tail lab.
+    /// The origin DO's leg is a fetch of the experiment URL in the archive
+    /// (an RPC with `--approach-in rpc`), an RPC from the lab's controller in
+    /// the tail lab.
     fn origin_event(&self) -> EventKind {
-        match self.deployment {
-            Deployment::Archive => {
-                let delay = self.delay_ms;
-                let query = if self.has_id() {
-                    format!("delay={delay}&reqId={}", self.id)
-                } else {
-                    format!("delay={delay}")
-                };
-                EventKind::Fetch {
-                    url: format!("{ARCHIVE_HOST}/experiment/{}?{query}", self.approach.name()),
-                    status: 200,
-                }
-            }
-            Deployment::TailLab => EventKind::Rpc {
+        let l = self.layout;
+        if self.deployment == Deployment::TailLab || l.approach_in == ApproachIn::Rpc {
+            return EventKind::Rpc {
                 method: self.names.origin_method,
-            },
+            };
+        }
+        let n = l.names();
+        let (approach, delay) = (self.approach.name(), self.delay_ms);
+        let mut query = format!("{}={delay}", n.delay_key);
+        if self.has_id() && l.id_in_url() {
+            query += &format!("&{}={}", l.id_key, self.id);
+        }
+        let url = match l.approach_in {
+            ApproachIn::Query => format!(
+                "{}{}?{}={approach}&{query}",
+                n.origin_host, n.prefix, n.approach_key
+            ),
+            _ => format!("{}{}/{approach}?{query}", n.origin_host, n.prefix),
+        };
+        EventKind::Fetch { url, status: 200 }
+    }
+
+    /// The origin's log of a request: with the delay when no URL says it.
+    fn origin_logs(&self, message: &str) -> Vec<String> {
+        let rpc =
+            self.deployment == Deployment::Archive && self.layout.approach_in == ApproachIn::Rpc;
+        if !rpc {
+            return if self.has_id() {
+                vec![self.log(message)]
+            } else {
+                Vec::new()
+            };
+        }
+        let key = self.layout.names().delay_key;
+        let mut data = format!(r#""{key}":{}"#, self.delay_ms);
+        if self.has_id() {
+            data += &format!(r#","{}":"{}""#, self.layout.id_key, self.id);
+        }
+        vec![format!(r#"{{"message":"{message}","data":{{{data}}}}}"#)]
+    }
+
+    /// A leg other than the origin's: an rpc call, or with the id in URLs
+    /// only, a fetch (DO stub or service binding) whose URL carries the id.
+    fn inner_event(&self, method: &'static str, host: &str, path: &str, extra: &str) -> EventKind {
+        if self.deployment == Deployment::Archive && self.layout.all_fetch() {
+            let url = format!("{host}{path}?{}={}{extra}", self.layout.id_key, self.id);
+            EventKind::Fetch { url, status: 200 }
+        } else {
+            EventKind::Rpc { method }
         }
     }
 
@@ -432,11 +479,7 @@ impl Draft<'_> {
         let (_, cold_wall, _) = cold(rng, m, self.cold_start);
         let wall = cold_wall + fetch + draw(rng, m.direct_overhead);
         let cpu = draw(rng, m.direct_cpu);
-        let logs = if self.has_id() {
-            vec![self.log("direct fetch done")]
-        } else {
-            Vec::new()
-        };
+        let logs = self.origin_logs("direct fetch done");
         let t = Timing {
             ts: arrive,
             wall,
@@ -456,7 +499,7 @@ impl Draft<'_> {
             wall: cold_wall + draw(rng, m.dispatch_wall),
             cpu: draw(rng, m.dispatch_cpu),
         };
-        let logs = vec![self.log("proxy fetch dispatched")];
+        let logs = self.origin_logs("proxy fetch dispatched");
         let mut legs = vec![self.leg(Role::Origin, dispatch, self.origin_event(), logs)];
         let mut exec_start = arrive + draw(rng, self.hop());
         if self.approach == Approach::Current {
@@ -486,9 +529,13 @@ impl Draft<'_> {
             wall: draw(rng, m.orchestrator_wall),
             cpu: draw(rng, m.orchestrator_cpu),
         };
-        let event = EventKind::Rpc {
-            method: self.names.orchestrator_method,
-        };
+        let n = self.layout.names();
+        let event = self.inner_event(
+            self.names.orchestrator_method,
+            n.orchestrator_host,
+            n.orchestrator_path,
+            "",
+        );
         let leg = self.leg(
             Role::Orchestrator,
             t,
@@ -516,19 +563,31 @@ impl Draft<'_> {
             wall: end - start,
             cpu: cold_cpu + draw(rng, m.executor_cpu),
         };
+        let target = format!("https://slow.example.net/delay/{}", self.delay_ms);
         let log = match self.deployment {
+            Deployment::Archive if self.layout.id_in_logs() => format!(
+                r#"{{"message":"fetch complete","data":{{"{}":"{}","target":"{target}","status":200}}}}"#,
+                self.layout.id_key, self.id
+            ),
             Deployment::Archive => format!(
-                r#"{{"message":"fetch complete","data":{{"reqId":"{}","target":"https://slow.example.net/delay/{}","status":200}}}}"#,
-                self.id, self.delay_ms
+                r#"{{"message":"fetch complete","data":{{"target":"{target}","status":200}}}}"#
             ),
             Deployment::TailLab => self.log("fetch complete"),
         };
-        let event = EventKind::Rpc {
-            method: self.names.executor_method,
-        };
+        let n = self.layout.names();
+        let encoded = target.replace(':', "%3A").replace('/', "%2F");
+        let event = self.inner_event(
+            self.names.executor_method,
+            n.executor_host,
+            n.executor_path,
+            &format!("&target={encoded}"),
+        );
         let mut leg = self.leg(Role::Executor, executor, event, vec![log]);
         if rng.chance(m.executor_exception_probability) {
             leg.outcome = "exception";
+            if let EventKind::Fetch { status, .. } = &mut leg.event {
+                *status = 500;
+            }
         }
         legs.push(leg);
         let callback = Timing {
@@ -536,9 +595,13 @@ impl Draft<'_> {
             wall: callback_wall,
             cpu: draw(rng, m.callback_cpu),
         };
-        let event = EventKind::Rpc {
-            method: "onFetchResult",
-        };
+        let n = self.layout.names();
+        let event = self.inner_event(
+            self.names.callback_method,
+            n.origin_host,
+            n.callback_path,
+            "",
+        );
         legs.push(self.leg(
             Role::Callback,
             callback,
@@ -584,38 +647,44 @@ fn drop_legs(legs: &mut Vec<Leg>, m: &Model, rng: &mut Rng) {
     }
 }
 
-struct Names {
+/// What one request's legs are called: its scripts, entrypoints and methods.
+struct LegNames {
     script_origin: &'static str,
     script_orchestrator: &'static str,
     script_executor: &'static str,
+    origin: &'static str,
     orchestrator: &'static str,
     executor: &'static str,
     origin_method: &'static str,
     orchestrator_method: &'static str,
     executor_method: &'static str,
+    callback_method: &'static str,
 }
 
-impl Names {
-    fn of(deployment: Deployment, approach: Approach) -> Self {
+impl LegNames {
+    fn of(deployment: Deployment, n: &Names, approach: Approach) -> Self {
         match deployment {
-            Deployment::Archive => Names {
-                script_origin: "experiment-origin",
-                script_orchestrator: "proxy-orchestrator",
-                script_executor: "proxy-executor",
-                orchestrator: "Orchestrator",
+            Deployment::Archive => LegNames {
+                script_origin: n.origin_script,
+                script_orchestrator: n.orchestrator_script,
+                script_executor: n.executor_script,
+                origin: n.origin,
+                orchestrator: n.orchestrator,
                 executor: if approach == Approach::RpcTarget {
-                    "FetchExecutorTarget"
+                    n.executor_target
                 } else {
-                    "FetchExecutor"
+                    n.executor
                 },
-                origin_method: "",
-                orchestrator_method: "enqueueFetch",
-                executor_method: "executeFetch",
+                origin_method: n.origin_methods[approach as usize],
+                orchestrator_method: n.orchestrator_method,
+                executor_method: n.executor_method,
+                callback_method: n.callback_method,
             },
-            Deployment::TailLab => Names {
+            Deployment::TailLab => LegNames {
                 script_origin: "proxy-lab",
                 script_orchestrator: "proxy-lab",
                 script_executor: "proxy-lab",
+                origin: "OriginDO",
                 orchestrator: "OrchestratorDO",
                 executor: "FetchExecutorEntrypoint",
                 origin_method: match approach {
@@ -625,16 +694,24 @@ impl Names {
                 },
                 orchestrator_method: "enqueue",
                 executor_method: "execute",
+                callback_method: "onFetchResult",
             },
         }
     }
 }
 
 /// Traffic that is not part of the experiment and must be told apart.
-fn background(sc: &mut Scenario, m: &Model, deployment: Deployment, end_ms: i64, rng: &mut Rng) {
+fn background(
+    sc: &mut Scenario,
+    m: &Model,
+    deployment: Deployment,
+    names: &Names,
+    end_ms: i64,
+    rng: &mut Rng,
+) {
     let start = m.start_ms - 60_000;
     let legs = match deployment {
-        Deployment::Archive => archive_background(m, start, end_ms, rng),
+        Deployment::Archive => archive_background(m, names, start, end_ms, rng),
         Deployment::TailLab => poisson(start, end_ms, 20.0, rng)
             .into_iter()
             .map(|t| {
@@ -652,30 +729,48 @@ fn background(sc: &mut Scenario, m: &Model, deployment: Deployment, end_ms: i64,
 
 /// The archive's other scripts: a marketing site, the origin's alarms and
 /// dashboard, and a cron Worker.
-fn archive_background(m: &Model, start: i64, end_ms: i64, rng: &mut Rng) -> Vec<Leg> {
+fn archive_background(m: &Model, n: &Names, start: i64, end_ms: i64, rng: &mut Rng) -> Vec<Leg> {
+    let marketing = Noise {
+        script: n.marketing_script,
+        ..MARKETING
+    };
+    let alarm = Noise {
+        script: n.origin_script,
+        entrypoint: n.origin,
+        ..ALARM
+    };
+    let dashboard = Noise {
+        script: n.origin_script,
+        entrypoint: n.dashboard,
+        ..DASHBOARD
+    };
+    let cron = Noise {
+        script: n.cron_script,
+        ..CRON
+    };
     let mut out = Vec::new();
     for t in poisson(start, end_ms, m.noise_fetch_every_s, rng) {
         let page = ["/", "/pricing", "/blog/durable-objects", "/about"][rng.below(4)];
         let event = EventKind::Fetch {
-            url: format!("https://www.example.com{page}"),
+            url: format!("{}{page}", n.marketing_host),
             status: 200,
         };
-        out.push(MARKETING.leg(t, event, Vec::new(), rng));
+        out.push(marketing.leg(t, event, Vec::new(), rng));
     }
     for t in poisson(start, end_ms, m.noise_alarm_every_s, rng) {
         let event = EventKind::Alarm {
             scheduled_ms: t - 3,
         };
         let log = r#"{"message":"alarm: compacting results"}"#;
-        out.push(ALARM.leg(t, event, vec![log.into()], rng));
+        out.push(alarm.leg(t, event, vec![log.into()], rng));
     }
     for t in poisson(start, end_ms, m.noise_dashboard_every_s, rng) {
         let event = EventKind::Fetch {
-            url: format!("{ARCHIVE_HOST}/dashboard/stats"),
+            url: format!("{}{}", n.origin_host, n.dashboard_path),
             status: 200,
         };
         let log = r#"{"message":"stats served"}"#;
-        out.push(DASHBOARD.leg(t, event, vec![log.into()], rng));
+        out.push(dashboard.leg(t, event, vec![log.into()], rng));
     }
     let period = m.cron_every_s * 1000;
     let mut t = start - start.rem_euclid(period) + period;
@@ -684,7 +779,7 @@ fn archive_background(m: &Model, start: i64, end_ms: i64, rng: &mut Rng) -> Vec<
             cron: "*/5 * * * *",
             scheduled_ms: t,
         };
-        out.push(CRON.leg(t + 40, event, vec!["cleanup: 0 rows".into()], rng));
+        out.push(cron.leg(t + 40, event, vec!["cleanup: 0 rows".into()], rng));
         t += period;
     }
     out
@@ -719,28 +814,28 @@ struct Noise {
 }
 
 const MARKETING: Noise = Noise {
-    script: "marketing-site",
+    script: CLASSIC.marketing_script,
     entrypoint: "",
     durable_object: false,
     wall: LogNormal::new(30.0, 0.5),
     cpu: Cpu::Drawn(LogNormal::new(2.0, 0.4)),
 };
 const ALARM: Noise = Noise {
-    script: "experiment-origin",
-    entrypoint: "OriginDO",
+    script: CLASSIC.origin_script,
+    entrypoint: CLASSIC.origin,
     durable_object: true,
     wall: LogNormal::new(5.0, 0.4),
     cpu: Cpu::Fixed(1),
 };
 const DASHBOARD: Noise = Noise {
-    script: "experiment-origin",
-    entrypoint: "DashboardDO",
+    script: CLASSIC.origin_script,
+    entrypoint: CLASSIC.dashboard,
     durable_object: true,
     wall: LogNormal::new(12.0, 0.4),
     cpu: Cpu::Fixed(3),
 };
 const CRON: Noise = Noise {
-    script: "nightly-cleanup",
+    script: CLASSIC.cron_script,
     entrypoint: "",
     durable_object: false,
     wall: LogNormal::new(200.0, 0.3),

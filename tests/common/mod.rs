@@ -234,3 +234,90 @@ pub fn run_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     }
     cmd.output().expect("tracecost runs")
 }
+
+/// The per-request metrics the transform's output is compared on with the truth.
+pub const METRICS: &[&str] = &[
+    "do_wall_ms",
+    "do_cpu_ms",
+    "worker_cpu_ms",
+    "worker_wall_ms",
+    "do_invocations",
+    "worker_invocations",
+    "span_ms",
+    "cost_usd_per_million",
+    "cost_other_billing_usd_per_million",
+    "first_event_ms",
+];
+
+/// Compares requests.parquet with truth, request by request; returns how many were compared.
+pub fn assert_requests_match_truth(requests: &Path, truth: &Path, with_latency: bool) -> usize {
+    let df = read_parquet(requests);
+    let truth: HashMap<String, HashMap<String, String>> = read_csv(truth)
+        .into_iter()
+        .filter(|r| r["legs"] != "0")
+        .map(|r| (r["request_id"].clone(), r))
+        .collect();
+    assert_eq!(
+        df.height(),
+        truth.len(),
+        "one request per observable truth request"
+    );
+    // A transform that predates per-role billing (contract.md, issue 16) bills
+    // every leg's request: the truth's cost under the other assumption.
+    let by_role = df.column("cost_other_billing_usd_per_million").is_ok();
+    let truth_of = |m: &'static str| match m {
+        "cost_usd_per_million" if !by_role => "cost_other_billing_usd_per_million",
+        _ => m,
+    };
+    let ids = text_col(&df, "request_id");
+    let columns: HashMap<&str, Vec<String>> = METRICS
+        .iter()
+        .chain(&["approach", "delay_ms", "complete", "client_latency_ms"])
+        .map(|c| (*c, text_col(&df, c)))
+        .collect();
+    for (i, id) in ids.iter().enumerate() {
+        let t = truth
+            .get(id)
+            .unwrap_or_else(|| panic!("request {id} is not in the truth"));
+        let approach_known = !columns["approach"][i].is_empty();
+        for m in METRICS {
+            // Storage rows depend on the approach: without one, only the invocation costs are known.
+            if m.starts_with("cost_") && !approach_known {
+                continue;
+            }
+            let (got, want): (f64, f64) = (
+                columns[m][i].parse().unwrap(),
+                t[truth_of(m)].parse().unwrap(),
+            );
+            assert!(
+                (got - want).abs() < 1e-9,
+                "request {id} {m}: got {got}, truth {want}"
+            );
+        }
+        assert_eq!(
+            columns["complete"][i], t["complete"],
+            "request {id} complete"
+        );
+        if columns["approach"][i].is_empty() {
+            assert_eq!(
+                t["complete"], "false",
+                "request {id} without approach must be incomplete"
+            );
+        } else {
+            assert_eq!(
+                columns["approach"][i], t["approach"],
+                "request {id} approach"
+            );
+            assert_eq!(columns["delay_ms"][i], t["delay_ms"], "request {id} delay");
+        }
+        if with_latency && t["complete"] == "true" {
+            let got: f64 = columns["client_latency_ms"][i].parse().unwrap();
+            assert_eq!(
+                got,
+                t["client_latency_ms"].parse::<f64>().unwrap(),
+                "request {id} client latency"
+            );
+        }
+    }
+    df.height()
+}
