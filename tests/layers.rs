@@ -10,7 +10,7 @@ const LAYERS: &[&[&str]] = &[
     &["main"],
     &["lib", "cli"],
     &["settings"],
-    &["mirror", "transform", "report", "simulate"],
+    &["mirror", "transform", "report", "simulate", "explore"],
     &["lake"],
     &["io"],
     &["core"],
