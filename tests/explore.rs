@@ -549,3 +549,71 @@ fn hostile_logs_and_names_neither_crash_explore_nor_break_its_draft() {
         fs::read_to_string(tmp.path().join("p.toml")).unwrap()
     );
 }
+
+/// A Logpush line of an RPC leg whose logs name `ids`.
+fn rpc_line(
+    ts: i64,
+    script: &str,
+    entry: &str,
+    method: &str,
+    model: &str,
+    ids: &[String],
+) -> String {
+    let logs: Vec<serde_json::Value> = (ids.iter())
+        .map(|id| serde_json::json!({"Level": "log", "Message": [format!("{{\"reqId\":\"{id}\"}}")], "TimestampMs": ts}))
+        .collect();
+    serde_json::json!({
+        "CPUTimeMs": 1, "Entrypoint": entry, "Event": {"rpcMethod": method}, "EventTimestampMs": ts,
+        "EventType": "worker_rpc", "ExecutionModel": model, "Logs": logs, "Outcome": "ok",
+        "ScriptName": script, "WallTimeMs": 30,
+    })
+    .to_string()
+}
+
+#[test]
+fn legs_that_carry_two_ids_are_reported_as_chains() {
+    let tmp = tempfile::tempdir().unwrap();
+    let day = tmp.path().join("logs/20251118");
+    fs::create_dir_all(&day).unwrap();
+    let mut lines = Vec::new();
+    for i in 0..10i64 {
+        let ts = 1_763_500_000_000 + i * 2000;
+        // The result of request i-1 comes back to the origin, which starts request i.
+        let (method, ids) = match i {
+            0 => ("start", vec!["r0".to_string()]),
+            _ => ("onResult", vec![format!("r{}", i - 1), format!("r{i}")]),
+        };
+        lines.push(rpc_line(
+            ts,
+            "origin",
+            "OriginDO",
+            method,
+            "durableObject",
+            &ids,
+        ));
+        lines.push(rpc_line(
+            ts + 40,
+            "executor",
+            "Executor",
+            "execute",
+            "stateless",
+            &[format!("r{i}")],
+        ));
+    }
+    let object = day.join("20251118T200000Z_20251118T200500Z_0a1b2c3f.log.gz");
+    fs::write(&object, gzip((lines.join("\n") + "\n").as_bytes())).unwrap();
+    run_in(
+        tmp.path(),
+        &["mirror", "--source", "logs", "--lake", "lake", "-q"],
+        true,
+    );
+    let out = stdout(&run_in(tmp.path(), &["explore", "--lake", "lake"], true));
+    assert!(
+        out.contains("Chains: 9 legs carry two or more ids"),
+        "{out}"
+    );
+    assert!(
+        out.contains("origin OriginDO onResult(): r0 -> r1"),
+        "{out}"
+    );
+}

@@ -261,7 +261,7 @@ fn rule_fields(out: &mut String, f: &Findings, role: &Role) {
     if methods.len() == keys.len() {
         let _ = writeln!(out, "rpc_method = {}", list(&methods));
     } else if paths.len() == keys.len() {
-        let _ = writeln!(out, "url = {}", s(&url_regex(&paths)));
+        let _ = writeln!(out, "url = {}", literal(&url_regex(&paths)));
     }
 }
 
@@ -393,25 +393,22 @@ fn attribute(out: &mut String, f: &Findings, what: &str) {
         ),
         _ => (g.delay.as_ref(), &g.delay_candidates),
     };
-    for other in others.iter().skip(1).take(2) {
-        comment(
-            out,
-            &format!(
-                "Also possible: {}",
-                fit_line(f, other, what).replace('\n', " ")
-            ),
-        );
-    }
+    let others: Vec<&Fit> = (others.iter())
+        .filter(|o| chosen.is_none_or(|c| c.source != o.source))
+        .take(2)
+        .collect();
     let Some(fit) = chosen else {
         let (text, value) = match what {
             "approach" => ("No field or RPC method tells requests apart: one approach, \"all\".", "\"all\""),
             _ => ("No whole-number field that grows with the request's duration: the delay is\nunknown; set the delay your run used (ms).", "0"),
         };
         comment(out, text);
+        also(out, f, &others, what);
         let _ = writeln!(out, "constant = {value}\n");
         return;
     };
     comment(out, &fit_line(f, fit, what));
+    also(out, f, &others, what);
     match &fit.source {
         ApproachSource::Field(a) => {
             let e = &f.grouping.attributes[*a];
@@ -430,6 +427,15 @@ fn attribute(out: &mut String, f: &Findings, what: &str) {
                 out,
                 "Each method names its approach; rename the values to your approaches' names.",
             );
+            for same in same_roles(f) {
+                comment(
+                    out,
+                    &format!(
+                        "{} need the same roles: if they are one approach, give them one name.",
+                        same.join(" and ")
+                    ),
+                );
+            }
             let _ = writeln!(out, "rpc_method = {{ {} }}", pairs.join(", "));
         }
         ApproachSource::Constant => {}
@@ -437,8 +443,41 @@ fn attribute(out: &mut String, f: &Findings, what: &str) {
     out.push('\n');
 }
 
+/// The runners-up of a guess, as comments.
+fn also(out: &mut String, f: &Findings, others: &[&Fit], what: &str) {
+    for other in others {
+        let line = fit_line(f, other, what).replace('\n', " ");
+        comment(out, &format!("Also possible: {line}"));
+    }
+}
+
+/// The roles an approach requires, by name.
+fn required(f: &Findings, a: &Approach) -> Vec<String> {
+    (a.roles.iter())
+        .filter(|(_, share)| *share >= REQUIRED_SHARE)
+        .map(|(r, _)| f.guess.roles[*r].name.clone())
+        .collect()
+}
+
+/// Approaches that require the same roles, in groups of two or more.
+fn same_roles(f: &Findings) -> Vec<Vec<String>> {
+    let mut by: std::collections::BTreeMap<Vec<String>, Vec<String>> = Default::default();
+    for a in &f.guess.approaches {
+        let mut roles = required(f, a);
+        roles.sort();
+        by.entry(roles).or_default().push(a.name.clone());
+    }
+    by.into_values().filter(|names| names.len() > 1).collect()
+}
+
+/// The approach with the fewest required roles (the one without a proxy),
+/// the most requests breaking ties.
+fn baseline(f: &Findings) -> Option<&Approach> {
+    (f.guess.approaches.iter())
+        .min_by_key(|a| (required(f, a).len(), std::cmp::Reverse(a.requests)))
+}
+
 fn approaches(out: &mut String, f: &Findings) {
-    let g = &f.guess;
     comment(
         out,
         &format!(
@@ -447,28 +486,27 @@ fn approaches(out: &mut String, f: &Findings) {
             pct(REQUIRED_SHARE)
         ),
     );
-    for a in &g.approaches {
+    for a in &f.guess.approaches {
         approach(out, f, a);
     }
 }
 
 fn approach(out: &mut String, f: &Findings, a: &Approach) {
     let roles = &f.guess.roles;
-    let shares: Vec<String> = a
-        .roles
-        .iter()
+    let shares: Vec<String> = (a.roles.iter())
         .map(|(r, share)| format!("{} {}", roles[*r].name, pct(*share)))
         .collect();
     let _ = writeln!(out, "[transform.approaches.{}]", key(&a.name));
+    let sampled = if f.sampled() {
+        "sampled requests"
+    } else {
+        "requests"
+    };
     comment(
         out,
-        &format!("{} sampled requests: {}", a.requests, shares.join(", ")),
+        &format!("{} {sampled}: {}", a.requests, shares.join(", ")),
     );
-    let required: Vec<String> = (a.roles.iter())
-        .filter(|(_, share)| *share >= REQUIRED_SHARE)
-        .map(|(r, _)| roles[*r].name.clone())
-        .collect();
-    let _ = writeln!(out, "required_roles = {}", list(&required));
+    let _ = writeln!(out, "required_roles = {}", list(&required(f, a)));
     comment(
         out,
         "SQLite-backed storage rows written and read per request, if any:",
@@ -484,15 +522,12 @@ fn report(out: &mut String, f: &Findings) {
         "The question, the baseline and your theories as claims (see README, Report).",
     );
     let _ = writeln!(out, "title = {}", s("Which approach costs least"));
-    if let Some(first) = names.first() {
-        comment(
-            out,
-            &format!(
-                "Approaches: {}; each is compared with the baseline.",
-                names.join(", ")
-            ),
-        );
-        let _ = writeln!(out, "baseline = {}", s(first));
+    if let Some(base) = baseline(f) {
+        comment(out, &format!(
+            "Approaches: {}; each is compared with the baseline, here the one\nthat needs the fewest roles (no proxy).",
+            names.join(", ")
+        ));
+        let _ = writeln!(out, "baseline = {}", s(&base.name));
     }
     let _ = writeln!(out, "\n# [[report.claims]]\n# id = \"H1\"\n# claim = \"...\"\n# measure = \"mean_ratio\"\n# metric = \"do_wall_ms\"\n# approach = \"...\"\n# baseline = \"...\"\n# range = [2, 10]");
 }

@@ -104,10 +104,16 @@ fn short(ms: i64, days: bool) -> String {
 
 pub fn printout(f: &Findings, width: usize) -> String {
     let mut out = String::new();
-    let dup = match f.scanned.duplicates {
+    let mut dup = match f.scanned.duplicates {
         0 => String::new(),
         n => format!(", {n} duplicate lines counted once"),
     };
+    if f.scanned.unchecked > 0 {
+        dup += &format!(
+            " ({} legs of busy days not checked for duplicates)",
+            f.scanned.unchecked
+        );
+    }
     let head = format!(
         "explore: {} legs in {} lake files{dup}, {}",
         f.scanned.legs,

@@ -26,6 +26,10 @@ const COLUMNS: &[&str] = &[
     "CPUTimeMs",
 ];
 
+/// Event ids remembered per day to count a line delivered twice once
+/// (8 bytes each, 64 MB at most); past it, duplicates count twice.
+const MAX_SEEN: usize = 4 << 20;
+
 /// What a scan read.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Scanned {
@@ -33,6 +37,8 @@ pub struct Scanned {
     pub legs: u64,
     /// Lines delivered twice (the same event id on one day), counted once.
     pub duplicates: u64,
+    /// Legs of days with more than [`MAX_SEEN`] legs, not checked for duplicates.
+    pub unchecked: u64,
 }
 
 /// Calls `f` with every leg of the window and its event id, once per event id and day.
@@ -63,12 +69,18 @@ pub fn each_leg(
         }
         let df = read_lake_file(file, COLUMNS)?;
         each_row(&df, window, |leg, id| {
-            if id.is_empty() || seen.insert(xxhash_rust::xxh3::xxh3_64(id.as_bytes())) {
-                scanned.legs += 1;
-                f(leg, id);
-            } else {
+            let hash = xxhash_rust::xxh3::xxh3_64(id.as_bytes());
+            if seen.contains(&hash) && !id.is_empty() {
                 scanned.duplicates += 1;
+                return;
             }
+            if seen.len() < MAX_SEEN {
+                seen.insert(hash);
+            } else {
+                scanned.unchecked += 1;
+            }
+            scanned.legs += 1;
+            f(leg, id);
         })?;
     }
     Ok(scanned)
