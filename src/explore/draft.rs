@@ -158,11 +158,12 @@ fn roles(out: &mut String, f: &Findings) {
         comment(
             out,
             &format!(
-                "Not a role: {} encloses every other leg in {} of the {} requests it is in,\n\
-             sampled: the harness that sends the requests, not part of their cost. To bill it:",
+                "Not a role: {} encloses every other leg in {} of the {} {}requests it is in:\n\
+                 the harness that sends the requests, not part of their cost. To bill it:",
                 describe(key),
                 d.enclosing,
-                d.groups
+                d.groups,
+                if f.sampled() { "sampled " } else { "" },
             ),
         );
         let mut rule = String::new();
@@ -310,8 +311,8 @@ fn correlation(out: &mut String, f: &Findings) {
             top.legs_joined,
             top.groups_joined,
             top.roles_joined,
-            if top.legs_joined.fract() != 0.0 || f.sampled() {
-                " (sampled)"
+            if f.survey.fields[top.field].sample.rate() < 1.0 {
+                " (estimated from a sample)"
             } else {
                 ""
             },
@@ -369,8 +370,9 @@ fn fit_line(f: &Findings, fit: &Fit, what: &str) -> String {
             fit.strength
         ),
     };
+    let sampled = if f.sampled() { "sampled " } else { "" };
     format!(
-        "{source}: given by {} of the sampled requests, one value in {} of them,\n{} distinct values; {strength}.",
+        "{source}: given by {} of the {sampled}requests, one value in {} of them,\n{} distinct values; {strength}.",
         pct(fit.coverage), pct(fit.consistent), fit.distinct
     )
 }
@@ -431,7 +433,7 @@ fn attribute(out: &mut String, f: &Findings, what: &str) {
                 comment(
                     out,
                     &format!(
-                        "{} need the same roles: if they are one approach, give them one name.",
+                        "{} have the same roles in most requests: if they are one approach, give them one name.",
                         same.join(" and ")
                     ),
                 );
@@ -459,13 +461,14 @@ fn required(f: &Findings, a: &Approach) -> Vec<String> {
         .collect()
 }
 
-/// Approaches that require the same roles, in groups of two or more.
+/// Approaches whose requests mostly have the same roles, in groups of two or more.
 fn same_roles(f: &Findings) -> Vec<Vec<String>> {
-    let mut by: std::collections::BTreeMap<Vec<String>, Vec<String>> = Default::default();
+    let mut by: std::collections::BTreeMap<Vec<usize>, Vec<String>> = Default::default();
     for a in &f.guess.approaches {
-        let mut roles = required(f, a);
-        roles.sort();
-        by.entry(roles).or_default().push(a.name.clone());
+        let roles = (a.roles.iter())
+            .filter(|(_, share)| *share >= 0.5)
+            .map(|(r, _)| *r);
+        by.entry(roles.collect()).or_default().push(a.name.clone());
     }
     by.into_values().filter(|names| names.len() > 1).collect()
 }
