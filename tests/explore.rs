@@ -186,7 +186,7 @@ fn a_run_on_the_unedited_draft_gives_the_truths_counts_and_means() {
         "ledger-api",
         "AccountDO",
         "url = ['[?&]traceId=([^&#]+)']",
-        r#"logs = ['"traceId"\s*:\s*"([^"]+)"']"#,
+        r#"logs = ['"traceId"\s*:\s*"([^"\\\x00-\x1f]+)"']"#,
         "url_query = \"mode\"",
         "url_query = \"wait\"",
     ];
@@ -276,7 +276,7 @@ fn the_tail_lab_capture_gives_the_roles_of_the_shipped_pipeline() {
         true,
     );
     assert!(
-        stdout(&out).contains("not a role: ControllerDO"),
+        stdout(&out).contains("not a role: proxy-lab ControllerDO"),
         "{}",
         stdout(&out)
     );

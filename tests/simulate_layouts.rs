@@ -447,7 +447,7 @@ fn an_impossible_layout_or_a_bad_id_key_is_one_line_naming_the_flag() {
     let out = tmp.path().join("never");
     let o = out.to_str().unwrap();
     let long = "k".repeat(33);
-    let cases: [(&[&str], &[&str]); 5] = [
+    let cases: [(&[&str], &[&str]); 7] = [
         (
             &["--approach-in", "rpc"],
             &["--approach-in", "--id-in logs"],
@@ -459,6 +459,11 @@ fn an_impossible_layout_or_a_bad_id_key_is_one_line_naming_the_flag() {
         (&["--id-key", "req-id"], &["--id-key", "req-id"]),
         (&["--id-key", ""], &["--id-key"]),
         (&["--id-key", long.as_str()], &["--id-key", "1-32"]),
+        (&["--id-key", "delay"], &["--id-key", "already writes"]),
+        (
+            &["--renamed", "--id-key", "wait"],
+            &["--id-key", "already writes"],
+        ),
     ];
     for (flags, words) in cases {
         let mut args = vec!["simulate", "--out", o];

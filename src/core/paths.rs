@@ -26,6 +26,14 @@ pub fn tidy(path: &Path) -> PathBuf {
     out
 }
 
+/// One path component of ASCII letters, digits, `-`, `_` and `.`, not `.` or `..`.
+pub fn is_folder_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && (name.chars()).all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +48,17 @@ mod tests {
         assert_eq!(tidy(Path::new("../x")), PathBuf::from("../x"));
         assert_eq!(tidy(Path::new("/a/../../b")), PathBuf::from("/b"));
         assert_eq!(tidy(Path::new("a/..")), PathBuf::from("."));
+    }
+
+    #[test]
+    fn a_name_is_one_folder_name() {
+        for good in ["proxy-fetch", "a.b_c-1", "...x", "x.."] {
+            assert!(is_folder_name(good), "{good}");
+        }
+        for bad in [
+            "", ".", "..", "../x", "/abs", "a/b", "a\\b", "x\ny", "é", "a b", "C:",
+        ] {
+            assert!(!is_folder_name(bad), "{bad:?}");
+        }
     }
 }

@@ -3,16 +3,27 @@
 
 use std::borrow::Cow;
 
+/// Characters that reorder the text around them (bidirectional overrides
+/// and isolates): shown, they would make a line read other than it is.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn hidden(c: char) -> bool {
+    c.is_control() || is_bidi_control(c)
+}
+
 /// `text` with every control character escaped (`\u{1b}`, `\n`), so a
-/// message is one line and shows what the bytes were.
+/// message is one line and shows what the bytes were; bidirectional
+/// controls too.
 pub fn printable(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(hidden) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(
         text.chars()
             .map(|c| {
-                if c.is_control() {
+                if hidden(c) {
                     c.escape_default().to_string()
                 } else {
                     c.to_string()
@@ -72,6 +83,14 @@ pub fn wrap(text: &str, width: usize, indent: usize) -> String {
     out
 }
 
+/// `text` within `width` columns: cut with `…` when longer.
+pub fn cut(text: &str, width: usize) -> String {
+    match text.chars().count() > width {
+        true => (text.chars().take(width.saturating_sub(1)).chain(['…'])).collect(),
+        false => text.to_string(),
+    }
+}
+
 /// An aligned text table within `width` columns: the widest text columns
 /// (those not `right`-aligned) give up characters first, each cell cut with
 /// `…`, down to its header's width; cells are made printable.
@@ -97,10 +116,7 @@ pub fn fit_table(headers: &[&str], right: &[bool], rows: &[Vec<String>], width: 
         }
     }
     let cell = |text: &str, i: usize| {
-        let text = match len(text) > widths[i] {
-            true => text.chars().take(widths[i] - 1).chain(['…']).collect(),
-            false => text.to_string(),
-        };
+        let text = cut(text, widths[i]);
         match right[i] {
             true => format!("{text:>w$}", w = widths[i]),
             false => format!("{text:<w$}", w = widths[i]),
@@ -157,5 +173,6 @@ mod tests {
             super::printable("a\u{1b}[31mred\nb\u{7}"),
             "a\\u{1b}[31mred\\nb\\u{7}"
         );
+        assert_eq!(super::printable("ab\u{202e}cd"), "ab\\u{202e}cd");
     }
 }

@@ -7,6 +7,16 @@ pub fn query_pattern(name: &str) -> String {
     format!("[?&]{}=([^&#]*)", regex::escape(name))
 }
 
+/// The regex of a query parameter that names a request: as
+/// [`query_pattern`], but an empty value is no id (it would join every leg
+/// that has one).
+pub fn query_id_pattern(name: &str) -> String {
+    format!("[?&]{}=([^&#]+)", regex::escape(name))
+}
+
+/// A regex of an absolute URL up to its path: scheme and host, anchored.
+pub const URL_HEAD: &str = "^[a-z][a-z0-9+.-]*://[^/?#]*";
+
 /// The path of an absolute URL (`/a/b` of `https://h/a/b?x#y`); `/` when it
 /// has none, `None` when `url` has no scheme and host.
 pub fn path_of(url: &str) -> Option<&str> {

@@ -7,10 +7,25 @@ use std::fmt::Write;
 use super::fields::{Field, Operation, ShapeKey};
 use super::guess::{path_union, Approach, ApproachSource, Fit, Role, REQUIRED_SHARE};
 use super::Findings;
+use crate::core::terminal::is_bidi_control;
+use crate::core::url::URL_HEAD;
 
-/// A TOML string (basic, escaped).
+/// A TOML basic string on one line: quotes, backslashes, control and
+/// bidirectional characters escaped.
 fn s(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() || is_bidi_control(c) => {
+                out.push_str(&format!("\\U{:08X}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// A TOML key: bare where it may be.
@@ -230,12 +245,17 @@ fn rule_fields(out: &mut String, f: &Findings, role: &Role) {
         "[[transform.roles]]\nname = {}\nbilling = {billing}",
         s(&role.name)
     );
-    if billing.contains("worker") {
-        comment(
+    match (billing.contains("worker"), role.entry) {
+        (true, true) => {
+            comment(out, "It starts its requests: the client calls it, and a Worker called so is billed a request fee.");
+            let _ = writeln!(out, "request_billed = true");
+        }
+        (true, false) => comment(
             out,
             "Published pricing bills no request fee for a Worker called by a Durable Object;\n\
-                      set request_billed = true if the client calls it.",
-        );
+             set request_billed = true if the client calls it.",
+        ),
+        _ => {}
     }
     for (field, value) in [
         ("script", one(|k| &k.script)),
@@ -290,7 +310,7 @@ pub fn url_regex(paths: &[&str]) -> String {
         }
     };
     let body = if body == "/" { "" } else { body.as_str() };
-    format!("^[a-z][a-z0-9+.-]*://[^/?#]*{body}/?(?:[?#]|$)")
+    format!("{URL_HEAD}{body}/?(?:[?#]|$)")
 }
 
 fn correlation(out: &mut String, f: &Findings) {
@@ -352,7 +372,7 @@ fn correlation(out: &mut String, f: &Findings) {
 
 /// A regex as a TOML literal string where it can be, so it reads as written.
 fn literal(regex: &str) -> String {
-    match regex.contains('\'') || regex.contains('\n') {
+    match regex.contains('\'') || regex.chars().any(|c| c.is_control() || is_bidi_control(c)) {
         true => s(regex),
         false => format!("'{regex}'"),
     }
@@ -371,9 +391,14 @@ fn fit_line(f: &Findings, fit: &Fit, what: &str) -> String {
         ),
     };
     let sampled = if f.sampled() { "sampled " } else { "" };
+    let more = if fit.distinct > fit.values.len() {
+        ", ..."
+    } else {
+        ""
+    };
     format!(
-        "{source}: given by {} of the {sampled}requests, one value in {} of them,\n{} distinct values; {strength}.",
-        pct(fit.coverage), pct(fit.consistent), fit.distinct
+        "{source}: given by {} of the {sampled}requests, one value in {} of them,\n{} distinct values ({}{more}); {strength}.",
+        pct(fit.coverage), pct(fit.consistent), fit.distinct, fit.values.join(", ")
     )
 }
 
@@ -558,6 +583,13 @@ mod tests {
         assert!(re.is_match("https://h.example/?x=1") && re.is_match("https://h.example/result#f"));
         assert!(!re.is_match("https://h.example/other"));
         assert_eq!(key("rpc-target"), "rpc-target");
+        assert_eq!(
+            s("a\"b\\c\nd\u{202e}"),
+            "\"a\\\"b\\\\c\\U0000000Ad\\U0000202E\""
+        );
+        let parsed: toml::Value = toml::from_str(&format!("k = {}", s("x\ny\"\u{1b}"))).unwrap();
+        assert_eq!(parsed["k"].as_str(), Some("x\ny\"\u{1b}"));
+        assert_eq!(literal("a'b"), "\"a'b\"");
         assert_eq!(key("a b"), "\"a b\"");
     }
 }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::core::url::{path_of, query_of, query_pattern};
+use crate::core::url::{path_of, query_id_pattern, query_of, query_pattern, URL_HEAD};
 
 /// One lake row, borrowed from its columns.
 #[derive(Debug, Clone, Copy, Default)]
@@ -144,10 +144,10 @@ impl Field {
     }
 
     /// The regex of a correlation id: as [`Field::regex`], but an empty
-    /// query value is no id (it would join every leg that has one).
+    /// query value is no id.
     pub fn id_regex(&self, written: Written) -> String {
         match self {
-            Field::Query(k) => format!("[?&]{}=([^&#]+)", regex::escape(k)),
+            Field::Query(k) => query_id_pattern(k),
             _ => self.regex(written),
         }
     }
@@ -157,18 +157,15 @@ impl Field {
     pub fn regex(&self, written: Written) -> String {
         match self {
             Field::Query(k) => query_pattern(k),
-            Field::Path(prefix) => {
-                format!(
-                    "^[a-z][a-z0-9+.-]*://[^/?#]*{}([^/?#]+)",
-                    regex::escape(prefix)
-                )
-            }
+            Field::Path(prefix) => format!("{URL_HEAD}{}([^/?#]+)", regex::escape(prefix)),
             Field::Log(k) => {
                 let k = regex::escape(k);
+                // No escape or control character in a value: it would read
+                // other than JSON means it (`al\"pha`), or run past a line.
                 match written {
-                    Written::Text => format!(r#""{k}"\s*:\s*"([^"]+)""#),
+                    Written::Text => format!(r#""{k}"\s*:\s*"([^"\\\x00-\x1f]+)""#),
                     Written::Number => format!(r#""{k}"\s*:\s*(-?[0-9]+)"#),
-                    Written::Mixed => format!(r#""{k}"\s*:\s*"?([^",}}\s]+)"#),
+                    Written::Mixed => format!(r#""{k}"\s*:\s*"?([^",}}\s\\]+)"#),
                 }
             }
         }
@@ -180,9 +177,9 @@ const MAX_VALUE: usize = 128;
 const MAX_KEY: usize = 64;
 /// Log text scanned per leg, JSON objects tried, pairs kept: a hostile
 /// message costs a bounded amount of work.
-const MAX_LOG_BYTES: usize = 64 * 1024;
+pub const MAX_LOG_BYTES: usize = 64 * 1024;
 const MAX_JSON_TRIES: usize = 64;
-const MAX_PAIRS: usize = 256;
+pub const MAX_PAIRS: usize = 1024;
 
 /// One candidate value of a leg; `number` when JSON wrote it as a number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,13 +237,19 @@ fn url_fields(url: &str, out: &mut Vec<Found>) {
     }
 }
 
-/// Scalars of every JSON object embedded in the log text, pretty-printed or not.
-fn log_fields(logs: &str, out: &mut Vec<Found>) {
+/// The head of a log text that explore reads: [`MAX_LOG_BYTES`], cut at a
+/// character boundary.
+pub fn log_head(logs: &str) -> &str {
     let mut end = logs.len().min(MAX_LOG_BYTES);
     while !logs.is_char_boundary(end) {
         end -= 1;
     }
-    let text = &logs[..end];
+    &logs[..end]
+}
+
+/// Scalars of every JSON object embedded in the log text, pretty-printed or not.
+fn log_fields(logs: &str, out: &mut Vec<Found>) {
+    let text = log_head(logs);
     let mut at = 0;
     for _ in 0..MAX_JSON_TRIES {
         let Some(start) = text[at..].find('{').map(|i| at + i) else {
@@ -338,7 +341,9 @@ mod tests {
     fn logs_give_scalars_at_any_depth_pretty_printed_or_not() {
         let logs = "start {\n  \"data\": {\n    \"reqId\": \"57b8\",\n    \"n\": 3\n  }\n} text {broken\n{\"a\":[{\"reqId\":\"x\"}],\"f\":1.5}";
         let got = found(None, Some(logs));
-        let want = [("log reqId", "57b8"), ("log n", "3"), ("log reqId", "x")];
+        let mut got = got;
+        got.sort();
+        let want = [("log n", "3"), ("log reqId", "57b8"), ("log reqId", "x")];
         let want: Vec<(String, String)> = want.map(|(f, v)| (f.into(), v.into())).to_vec();
         assert_eq!(got, want);
     }

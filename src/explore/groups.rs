@@ -8,13 +8,15 @@ use std::collections::{BTreeSet, HashMap};
 use anyhow::Result;
 use regex::Regex;
 
-use super::fields::{Field, LegView, Operation, Written};
+use super::fields::{log_head, Field, LegView, Operation, Written};
 use super::survey::Survey;
 
-/// Groups kept; single legs kept per shape; legs kept per group.
+/// Groups kept; single legs kept per shape; legs kept per group; values
+/// kept per leg: at most 20,000 x 64 + 2,000 shapes x 256 legs of 32 values.
 const MAX_GROUPS: usize = 20_000;
-const MAX_SINGLES: usize = 1000;
+const MAX_SINGLES: usize = 256;
 const MAX_GROUP_LEGS: usize = 64;
+const MAX_LEG_VALUES: usize = 32;
 /// Distinct values interned per field; more makes the field a non-name.
 const MAX_VALUES: usize = 64;
 /// Chain examples kept for the report.
@@ -217,8 +219,16 @@ impl Grouping {
     fn values_of(&mut self, c: &Compiled, shape: usize, leg: &LegView) -> Vec<(u16, u16)> {
         let mut out = Vec::new();
         for &a in &c.by_shape[shape] {
+            if out.len() == MAX_LEG_VALUES {
+                break;
+            }
             let (re, in_url) = &c.attributes[a as usize];
-            let text = if *in_url { leg.url } else { leg.logs };
+            // The head the survey read: a megabyte of logs costs no more.
+            let text = if *in_url {
+                leg.url
+            } else {
+                leg.logs.map(log_head)
+            };
             let Some(value) = text.and_then(|t| re.captures(t)).and_then(|m| m.get(1)) else {
                 continue;
             };

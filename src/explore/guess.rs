@@ -8,6 +8,22 @@ use super::fields::Operation;
 use super::groups::{Grouping, Mark};
 use super::survey::Survey;
 
+/// Values of a field a guess shows.
+pub const SHOWN_VALUES: usize = 12;
+
+/// Up to [`SHOWN_VALUES`] values, numbers in numeric order.
+fn shown(values: &BTreeSet<&String>) -> Vec<String> {
+    let mut out: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+    out.sort_by_key(|v| {
+        (
+            v.parse::<f64>().ok().map(|x| (x * 1000.0) as i64),
+            v.clone(),
+        )
+    });
+    out.truncate(SHOWN_VALUES);
+    out
+}
+
 /// Share of an approach's requests a role must be in to be required.
 pub const REQUIRED_SHARE: f64 = 0.9;
 /// Share of requests a field must give a value for, and agree within.
@@ -53,6 +69,8 @@ pub struct Fit {
     pub coverage: f64,
     pub consistent: f64,
     pub distinct: usize,
+    /// Its values (at most [`SHOWN_VALUES`]), numbers in numeric order.
+    pub values: Vec<String>,
     /// Approach: how well its value predicts the roles present; delay: the
     /// correlation of its value with the request's duration.
     pub strength: f64,
@@ -97,24 +115,54 @@ pub fn guess(survey: &Survey, g: &Grouping) -> Guess {
     let groups = multi(g);
     let part = taking_part(survey, &groups);
     let drivers = drivers(&groups, &part);
+    let guess = attempt(survey, g, &groups, &part, drivers.clone());
+    // A caller that waits for the others encloses them too: it is a driver
+    // only if the rest of its requests still tell their approach.
+    match !drivers.is_empty() && guess.approach.source == ApproachSource::Constant {
+        true => attempt(survey, g, &groups, &part, Vec::new()),
+        false => guess,
+    }
+}
+
+/// The guess with `drivers` left out of the requests.
+fn attempt(
+    survey: &Survey,
+    g: &Grouping,
+    groups: &[&Vec<Mark>],
+    part: &BTreeSet<usize>,
+    drivers: Vec<Driver>,
+) -> Guess {
     let driver_shapes: BTreeSet<usize> = drivers.iter().map(|d| d.shape).collect();
     let part: BTreeSet<usize> = part.difference(&driver_shapes).copied().collect();
-    let entries = entries(&groups, &part);
-    let roles = roles(survey, g, &part, &entries, &driver_shapes);
-    let requests = requests(g, &roles);
-    let approach_candidates = approach_fits(g, &roles, &requests);
+    let entries = entries(groups, &part);
+    let mut roles = roles(survey, &part, &entries);
+    let siblings = siblings(survey, g, &roles, &part, &driver_shapes);
+    // The approach may be named only on legs without an id (`direct`); the
+    // delay is read where ids are, so that a sibling without it cannot hide it.
+    let trial = with(&roles, &siblings);
+    let approach_candidates = approach_fits(g, &trial, &requests(g, &trial));
     let approach = (approach_candidates.first().cloned()).unwrap_or(Fit {
         source: ApproachSource::Constant,
         coverage: 1.0,
         consistent: 1.0,
         distinct: 1,
+        values: vec!["all".into()],
         strength: 1.0,
         score: 0.0,
     });
-    let delay_candidates = delay_fits(g, &requests, &approach.source);
+    let delay_candidates = delay_fits(g, &requests(g, &roles), &approach.source);
+    let delay = delay_candidates.first().cloned();
+    let kept: Vec<(usize, usize)> = (siblings.into_iter())
+        .filter(|(_, shape)| {
+            carries(g, *shape, &approach.source)
+                && delay.as_ref().is_none_or(|d| carries(g, *shape, &d.source))
+        })
+        .collect();
+    roles = with(&roles, &kept);
+    let requests = requests(g, &roles);
     let approaches = approaches(g, &roles, &requests, &approach.source);
     Guess {
-        delay: delay_candidates.first().cloned(),
+        delay,
         roles,
         drivers,
         requests: requests.len(),
@@ -123,6 +171,28 @@ pub fn guess(survey: &Survey, g: &Grouping) -> Guess {
         delay_candidates,
         approaches,
     }
+}
+
+/// Whether nearly all kept legs of a shape without ids give a value for `source`.
+fn carries(g: &Grouping, shape: usize, source: &ApproachSource) -> bool {
+    let ApproachSource::Field(a) = source else {
+        return true;
+    };
+    let legs = &g.singles[shape].items;
+    let with = legs
+        .values()
+        .filter(|m| m.values.iter().any(|(x, _)| *x as usize == *a))
+        .count();
+    !legs.is_empty() && with as f64 >= MIN_COVERAGE * legs.len() as f64
+}
+
+/// `roles` with the (role, shape) pairs added to them.
+fn with(roles: &[Role], pairs: &[(usize, usize)]) -> Vec<Role> {
+    let mut out = roles.to_vec();
+    for (r, shape) in pairs {
+        out[*r].shapes.push(*shape);
+    }
+    out
 }
 
 /// Shapes in at least two multi-leg groups (one, when groups are few).
@@ -198,58 +268,62 @@ fn entries(groups: &[&Vec<Mark>], part: &BTreeSet<usize>) -> BTreeSet<usize> {
         .collect()
 }
 
-/// One role per shape taking part; a family's entry shapes (and the
-/// siblings that look like them but carry no id) make one role.
-fn roles(
-    survey: &Survey,
-    g: &Grouping,
-    part: &BTreeSet<usize>,
-    entries: &BTreeSet<usize>,
-    drivers: &BTreeSet<usize>,
-) -> Vec<Role> {
-    let key = |s: usize| &survey.shapes[s].key;
-    let mut roles: Vec<Role> = Vec::new();
-    let mut families: BTreeMap<_, Vec<usize>> = BTreeMap::new();
+/// One role per shape taking part; a family's entry shapes make one role.
+fn roles(survey: &Survey, part: &BTreeSet<usize>, entries: &BTreeSet<usize>) -> Vec<Role> {
+    let mut roles: Vec<Role> = (part.difference(entries))
+        .map(|&s| Role {
+            name: String::new(),
+            shapes: vec![s],
+            entry: false,
+        })
+        .collect();
     // Without requests of several legs, every leg is a request of its family.
     let lone: Vec<usize> = match part.is_empty() {
         true => (0..survey.shapes.len()).collect(),
         false => entries.iter().copied().collect(),
     };
+    let mut families: BTreeMap<_, Vec<usize>> = BTreeMap::new();
     for s in lone {
-        families.entry(key(s).family()).or_default().push(s);
+        families
+            .entry(survey.shapes[s].key.family())
+            .or_default()
+            .push(s);
     }
-    for &s in part.difference(entries) {
-        roles.push(Role {
-            name: String::new(),
-            shapes: vec![s],
-            entry: false,
-        });
-    }
-    for (family, mut shapes) in families {
-        let siblings = (0..survey.shapes.len()).filter(|s| {
-            key(*s).family() == family
-                && !part.contains(s)
-                && !shapes.contains(s)
-                && !drivers.contains(s)
-                && g.with_id[*s] == 0
-                && sibling(
-                    &key(*s).operation,
-                    &shapes
-                        .iter()
-                        .map(|e| &key(*e).operation)
-                        .collect::<Vec<_>>(),
-                )
-        });
-        let siblings: Vec<usize> = siblings.collect();
-        shapes.extend(siblings);
-        roles.push(Role {
-            name: String::new(),
-            shapes,
-            entry: true,
-        });
-    }
+    roles.extend(families.into_values().map(|shapes| Role {
+        name: String::new(),
+        shapes,
+        entry: true,
+    }));
     name_roles(survey, &mut roles);
     roles
+}
+
+/// Shapes without ids of an entry role's family that look like its shapes
+/// (`/experiment/direct` beside `/experiment/current`), as (role, shape).
+fn siblings(
+    survey: &Survey,
+    g: &Grouping,
+    roles: &[Role],
+    part: &BTreeSet<usize>,
+    drivers: &BTreeSet<usize>,
+) -> Vec<(usize, usize)> {
+    let key = |s: usize| &survey.shapes[s].key;
+    let mut out = Vec::new();
+    for (r, role) in roles.iter().enumerate().filter(|(_, r)| r.entry) {
+        let family = key(role.shapes[0]).family();
+        let ops: Vec<&Operation> = role.shapes.iter().map(|s| &key(*s).operation).collect();
+        for s in 0..survey.shapes.len() {
+            let free = !part.contains(&s) && !role.shapes.contains(&s) && !drivers.contains(&s);
+            if free
+                && g.with_id[s] == 0
+                && key(s).family() == family
+                && sibling(&key(s).operation, &ops)
+            {
+                out.push((r, s));
+            }
+        }
+    }
+    out
 }
 
 /// Whether a shape without ids does what the entry shapes do: another RPC
@@ -273,6 +347,10 @@ pub fn sibling(op: &Operation, entries: &[&Operation]) -> bool {
 /// The entry paths as one pattern: segments where they differ become
 /// `None`; `None` when their lengths differ.
 pub fn path_union(paths: &[&str]) -> Option<Vec<Option<String>>> {
+    // `/` and `/result` have one shape only by the empty segment of `/`.
+    if paths.len() > 1 && paths.contains(&"/") {
+        return None;
+    }
     let split = |p: &str| p.split('/').map(String::from).collect::<Vec<_>>();
     let first = split(paths.first()?);
     let mut out: Vec<Option<String>> = first.into_iter().map(Some).collect();
@@ -491,6 +569,7 @@ fn approach_fits(g: &Grouping, roles: &[Role], requests: &[Request]) -> Vec<Fit>
                 coverage,
                 consistent,
                 distinct: distinct.len(),
+                values: shown(&distinct),
                 strength: purity,
             })
         })
@@ -533,6 +612,7 @@ fn delay_fits(g: &Grouping, requests: &[Request], approach: &ApproachSource) -> 
                 coverage,
                 consistent,
                 distinct: distinct.len(),
+                values: shown(&distinct),
                 strength,
             })
         })

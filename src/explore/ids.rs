@@ -13,6 +13,8 @@ const MAX_SPAN_MS: i64 = 15 * 60 * 1000;
 /// Most legs a typical request has: a value shared by more is a constant
 /// (a DO's id, a log level), not a request's id.
 const MAX_TYPICAL_LEGS: u32 = 32;
+/// Share of the best score within which the finest grouping wins.
+const NEARLY: f64 = 0.9;
 /// Share of a field's sampled values that must also be the top candidate's
 /// for the field to name the same ids.
 const SAME_IDS: f64 = 0.8;
@@ -46,6 +48,17 @@ pub fn rank(survey: &Survey) -> Vec<IdCandidate> {
             .then(b.roles_joined.cmp(&a.roles_joined))
             .then(a.field.cmp(&b.field))
     });
+    // Of fields joining about as many legs, the one that makes the most
+    // requests is the request's id; the others group requests (an account).
+    let best = out.first().map_or(0.0, score);
+    let finest = (out.iter().enumerate())
+        .filter(|(_, c)| score(c) >= NEARLY * best)
+        .max_by(|(i, a), (j, b)| a.groups_joined.total_cmp(&b.groups_joined).then(j.cmp(i)))
+        .map(|(i, _)| i);
+    if let Some(i) = finest {
+        let c = out.remove(i);
+        out.insert(0, c);
+    }
     out
 }
 

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
+use crate::core::paths::is_folder_name;
 use crate::core::window::Window;
 use crate::io::atomic::write_atomic;
 use crate::lake::manifest::Manifest;
@@ -90,16 +91,25 @@ pub fn time(ms: i64) -> Option<String> {
 }
 
 pub fn run(opts: &Options) -> Result<()> {
-    if let Some(path) = opts.draft.as_deref().filter(|p| p.exists() && !opts.force) {
-        bail!(
-            "{} exists: pass --force to replace it, or --draft another file",
-            path.display()
-        );
+    if let Some(path) = &opts.draft {
+        if path.is_dir() {
+            bail!(
+                "--draft {} is a folder: give a file name, e.g. {}",
+                path.display(),
+                path.join("pipeline.toml").display()
+            );
+        }
+        if path.exists() && !opts.force {
+            bail!(
+                "{} exists: pass --force to replace it, or --draft another file",
+                path.display()
+            );
+        }
     }
     let findings = explore(opts)?;
     let width = opts.width.unwrap_or_else(crate::core::terminal::width);
     print!("{}", output::printout(&findings, width));
-    output::write_tables(&findings, &opts.out.join("explore"))?;
+    // The draft first: it is what the scan was for, and needs no other folder.
     if let Some(path) = &opts.draft {
         let name = draft_name(path);
         write_atomic(path, draft::draft(&findings, &name).as_bytes())?;
@@ -109,28 +119,14 @@ pub fn run(opts: &Options) -> Result<()> {
             path.display()
         );
     }
-    Ok(())
+    output::write_tables(&findings, &opts.out.join("explore"))
 }
 
-/// The draft's pipeline name: its file name, made a folder name.
+/// The draft's pipeline name: its file name when that is a folder name.
 fn draft_name(path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name: String = (stem.chars())
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    match name.trim_matches('-') {
-        "" => "drafted".into(),
-        n => n.to_string(),
-    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    stem.filter(|s| is_folder_name(s))
+        .unwrap_or_else(|| "drafted".into())
 }
 
 fn explore(opts: &Options) -> Result<Findings> {

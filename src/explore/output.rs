@@ -9,8 +9,8 @@ use polars::prelude::*;
 
 use super::guess::{ApproachSource, Fit};
 use super::{time, Findings};
-use crate::core::terminal::{fit_table, printable, wrap};
-use crate::io::csv::AtomicCsv;
+use crate::core::terminal::{cut, fit_table, printable, wrap};
+use crate::io::csv::write_frame;
 use crate::io::parquet::write_parquet;
 use crate::stats::univariate::nearest_rank;
 
@@ -227,9 +227,8 @@ fn inventory(out: &mut String, f: &Findings, width: usize) {
                 .filter(|x| &x.key.script == s)
                 .map(|x| x.legs)
                 .sum();
-            let name =
-                crate::core::terminal::printable(if s.is_empty() { "(no script name)" } else { s });
-            let _ = writeln!(out, "{name} ({legs} legs)");
+            let name = printable(if s.is_empty() { "(no script name)" } else { s });
+            let _ = writeln!(out, "{}", cut(&format!("{name} ({legs} legs)"), width));
             script = Some(s);
         }
         let _ = writeln!(out, "{line}");
@@ -267,7 +266,7 @@ fn ids(out: &mut String, f: &Findings, width: usize) {
         "legs",
         "requests",
         "places",
-        "legs/req",
+        "median legs",
         "p90 span ms",
         "regex",
     ];
@@ -338,7 +337,10 @@ fn roles(out: &mut String, f: &Findings, width: usize) {
         let shapes: Vec<String> = (r.shapes.iter())
             .map(|s| {
                 let k = &f.survey.shapes[*s].key;
-                format!("{} {} {}", k.entrypoint, k.event_type, k.operation)
+                format!(
+                    "{} {} {} {}",
+                    k.script, k.entrypoint, k.event_type, k.operation
+                )
             })
             .collect();
         say(format!("  {}: {}", r.name, shapes.join(" | ")));
@@ -346,14 +348,17 @@ fn roles(out: &mut String, f: &Findings, width: usize) {
     for d in &g.drivers {
         let k = &f.survey.shapes[d.shape].key;
         say(format!(
-            "  not a role: {} {} {} encloses the other legs of {} of its {} requests (a test driver)",
-            k.entrypoint, k.event_type, k.operation, d.enclosing, d.groups
+            "  not a role: {} {} {} {} encloses the other legs of {} of its {} requests: a test driver (or a caller that waits for them, if the rest tells no approach)",
+            k.script, k.entrypoint, k.event_type, k.operation, d.enclosing, d.groups
         ));
     }
     say(String::new());
+    let from = match g.approach.source {
+        ApproachSource::Constant => "none found: one approach, all".to_string(),
+        ref s => format!("from {}", source(f, s)),
+    };
     say(format!(
-        "Approaches (from {}), and the share of their requests each role is in ({}):",
-        source(f, &g.approach.source),
+        "Approaches ({from}), and the share of their requests each role is in ({}):",
         requests(f, g.requests)
     ));
     for a in &g.approaches {
@@ -456,28 +461,10 @@ pub fn write_tables(f: &Findings, dir: &Path) -> Result<()> {
     }
     let mut df = DataFrame::new_infer_height(columns)?;
     write_parquet(&mut df, &dir.join("inventory.parquet"))?;
-    write_csv(&df, &dir.join("inventory.csv"))?;
+    write_frame(&dir.join("inventory.csv"), &df)?;
     candidates_csv(f, &dir.join("candidates.csv"))
 }
 
-fn write_csv(df: &DataFrame, dest: &Path) -> Result<()> {
-    let mut file = AtomicCsv::create(dest, &csv::WriterBuilder::new())?;
-    file.write_record(df.get_column_names().iter().map(|n| n.as_str()))?;
-    for row in 0..df.height() {
-        let cells: Vec<String> = (df.columns().iter())
-            .map(|c| match c.get(row) {
-                Ok(AnyValue::Null) | Err(_) => String::new(),
-                Ok(AnyValue::String(s)) => s.to_string(),
-                Ok(AnyValue::StringOwned(s)) => s.to_string(),
-                Ok(v) => v.to_string(),
-            })
-            .collect();
-        file.write_record(&cells)?;
-    }
-    file.commit()
-}
-
-#[derive(serde::Serialize)]
 struct Candidate {
     kind: &'static str,
     field: String,
@@ -538,5 +525,41 @@ fn candidates_csv(f: &Findings, dest: &Path) -> Result<()> {
             });
         }
     }
-    crate::io::csv::write_rows(dest, &out)
+    write_frame(dest, &candidate_frame(&out)?)
+}
+
+/// The candidates as a frame: written through the spreadsheet CSV writer,
+/// so a field name from the lake that starts like a formula stays text.
+fn candidate_frame(rows: &[Candidate]) -> Result<DataFrame> {
+    let text = |name: &str, get: fn(&Candidate) -> String| {
+        Column::new(name.into(), rows.iter().map(get).collect::<Vec<_>>())
+    };
+    let float = |name: &str, get: fn(&Candidate) -> Option<f64>| {
+        Column::new(name.into(), rows.iter().map(get).collect::<Vec<_>>())
+    };
+    let count = |name: &str, get: fn(&Candidate) -> Option<usize>| {
+        Column::new(
+            name.into(),
+            rows.iter()
+                .map(|r| get(r).map(|n| n as i64))
+                .collect::<Vec<_>>(),
+        )
+    };
+    Ok(DataFrame::new_infer_height(vec![
+        text("kind", |c| c.kind.to_string()),
+        text("field", |c| c.field.clone()),
+        text("regex", |c| c.regex.clone()),
+        Column::new(
+            "chosen".into(),
+            rows.iter().map(|c| c.chosen).collect::<Vec<_>>(),
+        ),
+        float("legs_joined", |c| c.legs_joined),
+        float("requests", |c| c.requests),
+        count("places", |c| c.places),
+        float("given_share", |c| c.given_share),
+        float("one_value_share", |c| c.one_value_share),
+        count("values", |c| c.values),
+        float("strength", |c| c.strength),
+        float("score", |c| c.score),
+    ])?)
 }

@@ -18,6 +18,18 @@ const SAMPLE_VALUES: usize = 2048;
 /// Distinct outcomes kept per shape; others count as `other`.
 const MAX_OUTCOMES: usize = 16;
 
+/// Distinct times kept exact per shape; past it a new time is rounded to
+/// two significant digits, so quantiles stay within 5% and memory bounded.
+const EXACT_TIMES: usize = 4096;
+
+fn coarse(times: &BTreeMap<i64, u64>, ms: i64) -> i64 {
+    if times.len() < EXACT_TIMES || times.contains_key(&ms) || ms.abs() < 100 {
+        return ms;
+    }
+    let step = 10i64.pow(ms.unsigned_abs().ilog10() - 1);
+    (ms / step) * step
+}
+
 /// One kind of leg and its counts.
 #[derive(Debug, Clone)]
 pub struct ShapeStats {
@@ -200,7 +212,7 @@ impl Survey {
         *s.outcomes.entry(outcome.to_string()).or_default() += 1;
         for (times, value) in [(&mut s.wall, leg.wall), (&mut s.cpu, leg.cpu)] {
             if let Some(v) = value {
-                *times.entry(v).or_default() += 1;
+                *times.entry(coarse(times, v)).or_default() += 1;
             }
         }
         let mut found = std::mem::take(&mut self.found);

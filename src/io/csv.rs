@@ -1,10 +1,15 @@
 //! CSV files: the `csv` crate writing into an [`AtomicFile`], so readers see
 //! the old file or the whole new one, and a drop before `commit` leaves nothing.
+//! Tables for people are spreadsheet CSV: RFC 4180 (header, CRLF, quotes
+//! doubled), `.` decimals, no scientific notation, and text from the data that
+//! a spreadsheet would run as a formula neutralised with a leading `'`.
 
+use std::fmt::{self, Write as _};
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use polars::prelude::*;
 use serde::Serialize;
 
 use super::atomic::AtomicFile;
@@ -61,6 +66,162 @@ pub fn write_rows<T: Serialize>(dest: &Path, rows: &[T]) -> Result<()> {
     file.commit()
 }
 
+/// Up to 6 decimals, trailing zeros dropped: `1035.033333`, `0.1932`, `42`.
+pub fn number(v: f64) -> String {
+    let mut s = format!("{v:.6}");
+    if s.contains('.') {
+        let trimmed = s.trim_end_matches('0').trim_end_matches('.').len();
+        s.truncate(trimmed);
+    }
+    if s == "-0" {
+        s = "0".into();
+    }
+    s
+}
+
+/// Text from the data, written with a leading `'` when it starts like a
+/// formula, so that a spreadsheet shows it instead of running it.
+pub struct Neutralised<'a>(pub &'a str);
+
+impl fmt::Display for Neutralised<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        if matches!(
+            self.0.chars().next(),
+            Some('=' | '+' | '-' | '@' | '\t' | '\r')
+        ) {
+            f.write_char('\'')?;
+        }
+        f.write_str(self.0)
+    }
+}
+
+/// A field to write, borrowed from a table's cell or a frame's column.
+pub enum Field<'a> {
+    Text(Neutralised<'a>),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Null,
+}
+
+impl fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Field::Text(s) => s.fmt(f),
+            Field::Int(v) => v.fmt(f),
+            Field::Float(v) => f.write_str(&number(*v)),
+            Field::Bool(v) => v.fmt(f),
+            Field::Null => Ok(()),
+        }
+    }
+}
+
+/// RFC 4180 with CRLF line ends, as spreadsheets expect.
+pub fn format() -> csv::WriterBuilder {
+    let mut format = csv::WriterBuilder::new();
+    format.terminator(csv::Terminator::CRLF);
+    format
+}
+
+/// Writes one record, each field's text made in `scratch`.
+pub fn write_row<'a, W: std::io::Write>(
+    w: &mut csv::Writer<W>,
+    scratch: &mut String,
+    fields: impl IntoIterator<Item = Field<'a>>,
+) -> csv::Result<()> {
+    for field in fields {
+        scratch.clear();
+        let _ = write!(scratch, "{field}");
+        w.write_field(scratch.as_bytes())?;
+    }
+    w.write_record(None::<&[u8]>)
+}
+
+/// A CSV file written from frames, a block of rows at a time, under a
+/// temporary name until `commit`: the same text as `render` of
+/// `report::tables::from_frame`, without a cell per field in memory, which the
+/// requests table of a large archive would not fit in.
+pub struct CsvFile {
+    file: AtomicCsv,
+    scratch: String,
+}
+
+impl CsvFile {
+    /// Creates the file with the header of `like`'s columns.
+    pub fn create(dest: &Path, like: &DataFrame) -> Result<Self> {
+        let mut file = AtomicCsv::create(dest, &format())?;
+        file.write_record(like.get_column_names().into_iter().map(|n| n.as_str()))
+            .with_context(|| format!("cannot write {}", dest.display()))?;
+        Ok(CsvFile {
+            file,
+            scratch: String::new(),
+        })
+    }
+
+    /// Appends the rows of `df`.
+    pub fn append(&mut self, df: &DataFrame) -> Result<()> {
+        let df = typed_frame(df)?;
+        let mut columns = df
+            .columns()
+            .iter()
+            .map(fields)
+            .collect::<PolarsResult<Vec<_>>>()?;
+        for _ in 0..df.height() {
+            let row = columns
+                .iter_mut()
+                .map(|c| c.next().expect("columns of one frame"));
+            write_row(&mut self.file, &mut self.scratch, row)
+                .with_context(|| format!("cannot write {}", self.file.dest().display()))?;
+        }
+        Ok(())
+    }
+
+    pub fn commit(self) -> Result<()> {
+        self.file.commit()
+    }
+}
+
+/// A typed column's values as fields.
+fn fields(c: &Column) -> PolarsResult<Box<dyn Iterator<Item = Field<'_>> + '_>> {
+    Ok(match c.dtype() {
+        DataType::Boolean => Box::new(c.bool()?.iter().map(|v| v.map_or(Field::Null, Field::Bool))),
+        DataType::Float64 => Box::new(c.f64()?.iter().map(|v| v.map_or(Field::Null, Field::Float))),
+        DataType::Int64 => Box::new(c.i64()?.iter().map(|v| v.map_or(Field::Null, Field::Int))),
+        _ => Box::new(
+            c.str()?
+                .iter()
+                .map(|v| v.map_or(Field::Null, |s| Field::Text(Neutralised(s)))),
+        ),
+    })
+}
+
+/// Columns cast to the four types a CSV field is written from: booleans,
+/// floats, integers (as i64) and text (everything else).
+pub fn typed_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| {
+            let s = c.as_materialized_series();
+            let kind = match s.dtype() {
+                DataType::Boolean => DataType::Boolean,
+                DataType::Float32 | DataType::Float64 => DataType::Float64,
+                d if d.is_integer() => DataType::Int64,
+                _ => DataType::String,
+            };
+            Ok(s.cast(&kind)?.into_column())
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    DataFrame::new(df.height(), columns)
+}
+
+/// Writes a frame whole as a spreadsheet CSV (see [`CsvFile`]).
+pub fn write_frame(dest: &Path, df: &DataFrame) -> Result<()> {
+    let mut file = CsvFile::create(dest, df)?;
+    file.append(df)?;
+    file.commit()
+}
+
 #[cfg(test)]
 mod tests {
     use std::fs;
@@ -101,5 +262,32 @@ mod tests {
         assert_eq!(names(dir.path()).len(), 1, "the temporary");
         drop(file);
         assert!(names(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn numbers_are_plain_decimals() {
+        assert_eq!(number(1035.0333333333), "1035.033333");
+        assert_eq!(number(0.1932), "0.1932");
+        assert_eq!(number(42.0), "42");
+        assert_eq!(number(1.5e-7), "0");
+        assert_eq!(number(12_345_678.9), "12345678.9");
+        assert_eq!(number(-0.0000001), "0");
+        assert_eq!(number(-2.5), "-2.5");
+    }
+
+    #[test]
+    fn formulas_are_neutralised_and_other_text_kept() {
+        for (text, shown) in [
+            ("=1+1", "'=1+1"),
+            ("+1", "'+1"),
+            ("-1", "'-1"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("a=1", "a=1"),
+            ("", ""),
+        ] {
+            assert_eq!(Neutralised(text).to_string(), shown);
+        }
     }
 }

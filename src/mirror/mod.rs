@@ -149,7 +149,7 @@ fn mirror_all(source: &dyn ObjectSource, opts: &Options) -> Result<Summary> {
         .with_context(|| format!("cannot create lake folder {}", lake.display()))?;
     let _lock = LakeLock::exclusive(lake)?;
     let mut manifest = Manifest::load(lake)?;
-    manifest.source = opts.source.as_ref().map(SourceSpec::location);
+    manifest.source = opts.source.as_ref().and_then(SourceSpec::location);
     let mut run = Run {
         opts,
         summary: Summary::default(),

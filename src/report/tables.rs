@@ -296,25 +296,7 @@ pub fn claims(a: &Analysis) -> Table {
     t
 }
 
-/// A data frame's columns as the four kinds a table holds: booleans, f64,
-/// i64 and text.
-pub fn typed_frame(df: &DataFrame) -> PolarsResult<DataFrame> {
-    let columns = df
-        .columns()
-        .iter()
-        .map(|c| {
-            let s = c.as_materialized_series();
-            let kind = match s.dtype() {
-                DataType::Boolean => DataType::Boolean,
-                DataType::Float32 | DataType::Float64 => DataType::Float64,
-                d if d.is_integer() => DataType::Int64,
-                _ => DataType::String,
-            };
-            Ok(s.cast(&kind)?.into_column())
-        })
-        .collect::<PolarsResult<Vec<_>>>()?;
-    DataFrame::new(df.height(), columns)
-}
+pub use crate::io::csv::typed_frame;
 
 /// A small data frame (the quality table) as a table, columns typed by dtype.
 pub fn from_frame(name: &'static str, df: &DataFrame) -> Result<Table> {

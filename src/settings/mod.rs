@@ -14,7 +14,7 @@ pub mod flags;
 use crate::core::cost::Prices;
 use crate::core::format::InputFormat;
 use crate::core::limits::InputLimits;
-use crate::core::paths::tidy;
+use crate::core::paths::{is_folder_name, tidy};
 use crate::core::window::{parse_utc, Window};
 use crate::lake::derived::derived_dir;
 use crate::mirror::source::s3::S3Section;
@@ -179,14 +179,6 @@ fn pipeline_name(file: &PipelineFile, path: &Path) -> Result<String> {
     }
 }
 
-/// One path component of ASCII letters, digits, `-`, `_` and `.`, not `.` or `..`.
-pub fn is_folder_name(name: &str) -> bool {
-    !name.is_empty()
-        && name != "."
-        && name != ".."
-        && (name.chars()).all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
@@ -237,8 +229,14 @@ fn s3_section(file: S3Section, args: &StepArgs) -> S3Section {
 
 impl Settings {
     pub fn resolve(args: &StepArgs) -> Result<Self> {
-        let pipeline = (args.pipeline.clone())
-            .or_else(|| Some(PathBuf::from(DEFAULT_PIPELINE)).filter(|p| p.is_file()));
+        Self::resolve_with(args, true)
+    }
+
+    /// As [`Settings::resolve`]; `default`: read [`DEFAULT_PIPELINE`] when
+    /// no `--pipeline` is given and it exists.
+    fn resolve_with(args: &StepArgs, default: bool) -> Result<Self> {
+        let fallback = Some(PathBuf::from(DEFAULT_PIPELINE)).filter(|p| default && p.is_file());
+        let pipeline = args.pipeline.clone().or(fallback);
         let (file, base, name) = match &pipeline {
             Some(path) => {
                 let file = load_pipeline(path)?;
@@ -299,9 +297,11 @@ impl Settings {
     /// `explore`'s options: the lake and window of the flags (or pipeline
     /// file), the report folder, and the draft's file and source.
     pub fn explore(args: &ExploreArgs) -> Result<explore::Options> {
-        let settings = Settings::resolve(&args.step_args())?;
+        // A lake named on the command line is explored as it is, not
+        // through the project's own pipeline file.
+        let settings = Settings::resolve_with(&args.step_args(), args.lake.is_none())?;
         let source = match &args.source {
-            Some(s) => Some(SourceSpec::parse(s, Path::new(""))?.location()),
+            Some(s) => SourceSpec::parse(s, Path::new(""))?.location(),
             None => None,
         };
         Ok(explore::Options {
@@ -429,17 +429,5 @@ mod tests {
         assert!(!err.contains('\n'));
         let err = parse_pipeline("[mirror]\nmax_line_bytes = -1\n").unwrap_err();
         assert!(err.starts_with("line 2 (`max_line_bytes`): "), "{err}");
-    }
-
-    #[test]
-    fn a_name_is_one_folder_name() {
-        for good in ["proxy-fetch", "a.b_c-1", "...x", "x.."] {
-            assert!(is_folder_name(good), "{good}");
-        }
-        for bad in [
-            "", ".", "..", "../x", "/abs", "a/b", "a\\b", "x\ny", "é", "a b", "C:",
-        ] {
-            assert!(!is_folder_name(bad), "{bad:?}");
-        }
     }
 }

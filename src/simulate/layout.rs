@@ -62,6 +62,22 @@ impl Layout {
         if k.is_empty() || k.len() > 32 || !k.chars().all(word) {
             bail!("--id-key {k:?} must be 1-32 characters of A-Z, a-z, 0-9 and _");
         }
+        let names = self.names();
+        // The id beside a key of the same name would make the URL or log ambiguous.
+        let taken = [
+            names.delay_key,
+            names.approach_key,
+            "target",
+            "message",
+            "data",
+            "status",
+        ];
+        if taken.contains(&k.as_str()) {
+            bail!(
+                "--id-key {k:?} is a key this layout already writes ({}): choose another",
+                taken.join(", ")
+            );
+        }
         if self.approach_in == ApproachIn::Rpc && self.id_in != IdIn::Logs {
             bail!("--approach-in rpc needs --id-in logs, not --id-in {}: the origin is called over RPC, which has no URL: use --id-in logs", self.id_in.name());
         }

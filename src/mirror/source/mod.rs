@@ -66,14 +66,15 @@ fn url_scheme(text: &str) -> Option<&str> {
 
 impl SourceSpec {
     /// The source as a pipeline file's `[source] location` that works from
-    /// any folder: local paths made absolute where they exist.
-    pub fn location(&self) -> String {
+    /// any folder: local paths made absolute where they exist; none for a
+    /// path that is not UTF-8 (TOML could not hold it as it is).
+    pub fn location(&self) -> Option<String> {
         match self {
-            SourceSpec::Local(path) => std::fs::canonicalize(path)
-                .unwrap_or_else(|_| path.clone())
-                .to_string_lossy()
-                .into_owned(),
-            s3 => s3.to_string(),
+            SourceSpec::Local(path) => {
+                let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+                path.to_str().map(String::from)
+            }
+            s3 => Some(s3.to_string()),
         }
     }
 }
