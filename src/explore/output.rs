@@ -17,32 +17,6 @@ use crate::stats::univariate::nearest_rank;
 /// Id candidates given a column of their own in the inventory files.
 const ID_COLUMNS: usize = 4;
 
-/// One inventory row as text cells, in [`HEADERS`] order.
-struct Row {
-    cells: Vec<String>,
-    numbers: [Option<i64>; 7],
-}
-
-const HEADERS: [&str; 17] = [
-    "script",
-    "entrypoint",
-    "event_type",
-    "operation",
-    "execution_model",
-    "legs",
-    "outcomes",
-    "wall_ms_p50",
-    "wall_ms_p95",
-    "wall_ms_max",
-    "cpu_ms_p50",
-    "cpu_ms_p95",
-    "cpu_ms_max",
-    "first",
-    "last",
-    "role",
-    "legs_with_id",
-];
-
 /// The role a shape got in the draft, or why not.
 fn role_of(f: &Findings, shape: usize) -> String {
     let g = &f.guess;
@@ -53,40 +27,6 @@ fn role_of(f: &Findings, shape: usize) -> String {
         true => "(driver)".into(),
         false => String::new(),
     }
-}
-
-fn rows(f: &Findings) -> Vec<(usize, Row)> {
-    let mut order: Vec<usize> = (0..f.survey.shapes.len()).collect();
-    order.sort_by(|a, b| f.survey.shapes[*a].key.cmp(&f.survey.shapes[*b].key));
-    order
-        .into_iter()
-        .map(|i| {
-            let s = &f.survey.shapes[i];
-            let q = |m: &std::collections::BTreeMap<i64, u64>, p: f64| nearest_rank(m, p);
-            let outcomes: Vec<String> =
-                s.outcomes.iter().map(|(o, n)| format!("{o}:{n}")).collect();
-            let k = &s.key;
-            let cells = vec![
-                k.script.clone(),
-                k.entrypoint.clone(),
-                k.event_type.clone(),
-                k.operation.to_string(),
-                k.model.clone(),
-                s.legs.to_string(),
-                outcomes.join(" "),
-            ];
-            let numbers = [
-                q(&s.wall, 0.5),
-                q(&s.wall, 0.95),
-                q(&s.wall, 1.0),
-                q(&s.cpu, 0.5),
-                q(&s.cpu, 0.95),
-                q(&s.cpu, 1.0),
-                Some(f.grouping.with_id[i] as i64),
-            ];
-            (i, Row { cells, numbers })
-        })
-        .collect()
 }
 
 fn opt(n: Option<i64>) -> String {
@@ -137,10 +77,49 @@ fn requests(f: &Findings, n: usize) -> String {
     }
 }
 
+/// One row of the inventory: a kind of leg and its numbers.
+struct Line {
+    shape: usize,
+    not_ok: u64,
+    /// Median, p95 and max, in ms.
+    wall: [Option<i64>; 3],
+    cpu: [Option<i64>; 3],
+    with_id: i64,
+}
+
+/// The inventory, by script, entrypoint, event type and operation.
+fn lines(f: &Findings) -> Vec<Line> {
+    let mut order: Vec<usize> = (0..f.survey.shapes.len()).collect();
+    order.sort_by(|a, b| f.survey.shapes[*a].key.cmp(&f.survey.shapes[*b].key));
+    let three =
+        |m: &std::collections::BTreeMap<i64, u64>| [0.5, 0.95, 1.0].map(|q| nearest_rank(m, q));
+    (order.into_iter())
+        .map(|i| {
+            let s = &f.survey.shapes[i];
+            Line {
+                shape: i,
+                not_ok: s
+                    .outcomes
+                    .iter()
+                    .filter(|(o, _)| *o != "ok")
+                    .map(|(_, n)| n)
+                    .sum(),
+                wall: three(&s.wall),
+                cpu: three(&s.cpu),
+                with_id: f.grouping.with_id[i] as i64,
+            }
+        })
+        .collect()
+}
+
 /// Inventory columns the terminal drops first when it is narrow (the files keep them).
 const DROPPABLE: [&str; 3] = ["first-last", "model", "!ok"];
 
-fn inventory(out: &mut String, f: &Findings, width: usize) {
+/// The inventory as terminal cells: headers, right alignment, rows.
+fn terminal_cells(
+    f: &Findings,
+    lines: &[Line],
+) -> ([&'static str; 10], [bool; 10], Vec<Vec<String>>) {
     let first = f.survey.shapes.iter().map(|s| s.first).min().unwrap_or(0);
     let last = f.survey.shapes.iter().map(|s| s.last).max().unwrap_or(0);
     let days = first.div_euclid(86_400_000) != last.div_euclid(86_400_000);
@@ -159,22 +138,15 @@ fn inventory(out: &mut String, f: &Findings, width: usize) {
     let right = [
         false, false, false, false, true, true, true, true, false, true,
     ];
-    let rows = rows(f);
-    let table: Vec<Vec<String>> = (rows.iter())
-        .map(|(i, r)| {
-            let s = &f.survey.shapes[*i];
-            let not_ok: u64 = s
-                .outcomes
-                .iter()
-                .filter(|(o, _)| *o != "ok")
-                .map(|(_, n)| n)
-                .sum();
+    let three = |n: &[Option<i64>; 3]| format!("{}/{}/{}", opt(n[0]), opt(n[1]), opt(n[2]));
+    let rows = (lines.iter())
+        .map(|l| {
+            let s = &f.survey.shapes[l.shape];
             let model = match s.key.model.as_str() {
-                "durableObject" => "DO".to_string(),
-                "stateless" => "Worker".to_string(),
-                m => m.to_string(),
+                "durableObject" => "DO",
+                "stateless" => "Worker",
+                m => m,
             };
-            let n = &r.numbers;
             let entrypoint = if s.key.entrypoint.is_empty() {
                 "-"
             } else {
@@ -182,33 +154,38 @@ fn inventory(out: &mut String, f: &Findings, width: usize) {
             };
             vec![
                 format!("  {entrypoint}"),
-                r.cells[2].clone(),
-                r.cells[3].clone(),
-                model,
-                r.cells[5].clone(),
-                not_ok.to_string(),
-                format!("{}/{}/{}", opt(n[0]), opt(n[1]), opt(n[2])),
-                format!("{}/{}/{}", opt(n[3]), opt(n[4]), opt(n[5])),
+                s.key.event_type.clone(),
+                s.key.operation.to_string(),
+                model.to_string(),
+                s.legs.to_string(),
+                l.not_ok.to_string(),
+                three(&l.wall),
+                three(&l.cpu),
                 format!("{}-{}", short(s.first, days), short(s.last, days)),
-                opt(n[6]),
+                l.with_id.to_string(),
             ]
         })
         .collect();
+    (headers, right, rows)
+}
+
+fn inventory(out: &mut String, f: &Findings, width: usize) {
+    let lines = lines(f);
+    let (headers, right, table) = terminal_cells(f, &lines);
     let _ = writeln!(
         out,
         "\nInventory: {} kinds of leg by script; times in ms; w/ id: legs carrying the chosen id",
         table.len()
     );
-    let mut keep: Vec<usize> = (0..headers.len()).collect();
     let pick = |keep: &[usize]| {
         let h: Vec<&str> = keep.iter().map(|c| headers[*c]).collect();
         let r: Vec<bool> = keep.iter().map(|c| right[*c]).collect();
-        let t: Vec<Vec<String>> = table
-            .iter()
+        let t: Vec<Vec<String>> = (table.iter())
             .map(|row| keep.iter().map(|c| row[*c].clone()).collect())
             .collect();
         fit_table(&h, &r, &t, width)
     };
+    let mut keep: Vec<usize> = (0..headers.len()).collect();
     let mut text = pick(&keep);
     for drop in DROPPABLE {
         if text.lines().all(|l| l.chars().count() <= width) && !text.contains('…') {
@@ -217,11 +194,11 @@ fn inventory(out: &mut String, f: &Findings, width: usize) {
         keep.retain(|c| headers[*c] != drop);
         text = pick(&keep);
     }
-    let mut lines = text.lines();
-    let _ = writeln!(out, "{}", lines.next().unwrap_or(""));
+    let mut rows = text.lines();
+    let _ = writeln!(out, "{}", rows.next().unwrap_or(""));
     let mut script = None;
-    for ((i, _), line) in rows.iter().zip(lines) {
-        let s = &f.survey.shapes[*i].key.script;
+    for (l, row) in lines.iter().zip(rows) {
+        let s = &f.survey.shapes[l.shape].key.script;
         if script != Some(s) {
             let legs: u64 = (f.survey.shapes.iter())
                 .filter(|x| &x.key.script == s)
@@ -231,8 +208,61 @@ fn inventory(out: &mut String, f: &Findings, width: usize) {
             let _ = writeln!(out, "{}", cut(&format!("{name} ({legs} legs)"), width));
             script = Some(s);
         }
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{row}");
     }
+}
+
+/// The inventory as a frame, one column per figure, and a `carries <field>`
+/// column for each of the best id candidates.
+fn inventory_frame(f: &Findings) -> Result<DataFrame> {
+    let lines = lines(f);
+    let shape = |l: &Line| &f.survey.shapes[l.shape];
+    let text = |name: &str, get: &dyn Fn(&Line) -> String| {
+        Column::new(name.into(), lines.iter().map(get).collect::<Vec<_>>())
+    };
+    let int = |name: &str, get: &dyn Fn(&Line) -> Option<i64>| {
+        Column::new(name.into(), lines.iter().map(get).collect::<Vec<_>>())
+    };
+    let mut columns = vec![
+        text("script", &|l| shape(l).key.script.clone()),
+        text("entrypoint", &|l| shape(l).key.entrypoint.clone()),
+        text("event_type", &|l| shape(l).key.event_type.clone()),
+        text("operation", &|l| shape(l).key.operation.to_string()),
+        text("execution_model", &|l| shape(l).key.model.clone()),
+        int("legs", &|l| Some(shape(l).legs as i64)),
+        text("outcomes", &|l| {
+            (shape(l).outcomes.iter())
+                .map(|(o, n)| format!("{o}:{n}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+    ];
+    for (what, i) in [("p50", 0), ("p95", 1), ("max", 2)] {
+        columns.push(int(&format!("wall_ms_{what}"), &|l| l.wall[i]));
+    }
+    for (what, i) in [("p50", 0), ("p95", 1), ("max", 2)] {
+        columns.push(int(&format!("cpu_ms_{what}"), &|l| l.cpu[i]));
+    }
+    columns.push(text("first", &|l| time(shape(l).first).unwrap_or_default()));
+    columns.push(text("last", &|l| time(shape(l).last).unwrap_or_default()));
+    columns.push(text("role", &|l| role_of(f, l.shape)));
+    columns.push(int("legs_with_id", &|l| Some(l.with_id)));
+    for c in f.candidates.iter().take(ID_COLUMNS) {
+        let field = &f.survey.fields[c.field];
+        let name = format!("carries {}", field.field.describe());
+        columns.push(int(&name, &|l| {
+            Some(field.shapes.get(&l.shape).copied().unwrap_or(0) as i64)
+        }));
+    }
+    Ok(DataFrame::new_infer_height(columns)?)
+}
+
+/// `inventory.csv`, `inventory.parquet` and `candidates.csv` under `dir`.
+pub fn write_tables(f: &Findings, dir: &Path) -> Result<()> {
+    let mut df = inventory_frame(f)?;
+    write_parquet(&mut df, &dir.join("inventory.parquet"))?;
+    write_frame(&dir.join("inventory.csv"), &df)?;
+    candidates_csv(f, &dir.join("candidates.csv"))
 }
 
 fn ids(out: &mut String, f: &Findings, width: usize) {
@@ -402,69 +432,7 @@ fn chains(out: &mut String, f: &Findings, width: usize) {
     }
 }
 
-/// `inventory.csv`, `inventory.parquet` and `candidates.csv` under `dir`.
-pub fn write_tables(f: &Findings, dir: &Path) -> Result<()> {
-    let rows = rows(f);
-    let extra: Vec<(String, usize)> = (f.candidates.iter().take(ID_COLUMNS))
-        .map(|c| {
-            (
-                format!("carries {}", f.survey.fields[c.field].field.describe()),
-                c.field,
-            )
-        })
-        .collect();
-    let mut columns: Vec<Column> = Vec::new();
-    for (c, name) in HEADERS.iter().enumerate() {
-        let column = match c {
-            5 => Column::new(
-                (*name).into(),
-                rows.iter()
-                    .map(|(i, _)| f.survey.shapes[*i].legs as i64)
-                    .collect::<Vec<_>>(),
-            ),
-            7..=12 => Column::new(
-                (*name).into(),
-                rows.iter()
-                    .map(|(_, r)| r.numbers[c - 7])
-                    .collect::<Vec<_>>(),
-            ),
-            13 | 14 => Column::new(
-                (*name).into(),
-                (rows.iter())
-                    .map(|(i, _)| {
-                        let s = &f.survey.shapes[*i];
-                        time(if c == 13 { s.first } else { s.last })
-                    })
-                    .collect::<Vec<_>>(),
-            ),
-            15 => Column::new(
-                (*name).into(),
-                rows.iter().map(|(i, _)| role_of(f, *i)).collect::<Vec<_>>(),
-            ),
-            16 => Column::new(
-                (*name).into(),
-                rows.iter().map(|(_, r)| r.numbers[6]).collect::<Vec<_>>(),
-            ),
-            _ => Column::new(
-                (*name).into(),
-                rows.iter()
-                    .map(|(_, r)| r.cells[c].clone())
-                    .collect::<Vec<_>>(),
-            ),
-        };
-        columns.push(column);
-    }
-    for (name, field) in &extra {
-        let legs = (rows.iter())
-            .map(|(i, _)| f.survey.fields[*field].shapes.get(i).copied().unwrap_or(0) as i64);
-        columns.push(Column::new(name.as_str().into(), legs.collect::<Vec<_>>()));
-    }
-    let mut df = DataFrame::new_infer_height(columns)?;
-    write_parquet(&mut df, &dir.join("inventory.parquet"))?;
-    write_frame(&dir.join("inventory.csv"), &df)?;
-    candidates_csv(f, &dir.join("candidates.csv"))
-}
-
+/// One row of `candidates.csv`: an id, approach or delay candidate.
 struct Candidate {
     kind: &'static str,
     field: String,
