@@ -539,43 +539,64 @@ fn approach_fits(g: &Grouping, roles: &[Role], requests: &[Request]) -> Vec<Fit>
             .filter(|(_, r)| r.entry && methods(g, r) >= 2)
             .map(|(i, _)| ApproachSource::Method(i)),
     );
-    let mut fits: Vec<Fit> = sources
-        .into_iter()
-        .filter_map(|source| {
-            let (coverage, consistent, agreed) = measure(g, roles, requests, &source);
-            let distinct: BTreeSet<&String> = agreed.iter().map(|(v, _)| v).collect();
-            if distinct.len() < 2 || coverage < MIN_COVERAGE || consistent < MIN_CONSISTENT {
-                return None;
-            }
-            let mut by: BTreeMap<(&String, &BTreeSet<usize>), usize> = BTreeMap::new();
-            for (v, i) in &agreed {
-                *by.entry((v, &requests[*i].roles)).or_default() += 1;
-            }
-            let mut best: BTreeMap<&String, usize> = BTreeMap::new();
-            for ((v, _), n) in by {
-                let b = best.entry(v).or_default();
-                *b = (*b).max(n);
-            }
-            let purity = best.values().sum::<usize>() as f64 / agreed.len() as f64;
-            let numeric = distinct.iter().all(|v| v.parse::<f64>().is_ok());
-            let penalty = match (&source, numeric, distinct.len() > 20) {
-                (_, true, _) | (_, _, true) => 0.5,
-                (ApproachSource::Method(_), ..) => 0.95,
-                _ => 1.0,
-            };
-            Some(Fit {
-                score: coverage * consistent * purity * penalty,
-                source,
-                coverage,
-                consistent,
-                distinct: distinct.len(),
-                values: shown(&distinct),
-                strength: purity,
-            })
-        })
+    let mut fits: Vec<Fit> = (sources.into_iter())
+        .filter_map(|source| approach_fit(g, roles, requests, source))
         .collect();
     fits.sort_by(|a, b| b.score.total_cmp(&a.score));
     fits
+}
+
+/// How well `source` names the approach: it must be given and agree, and
+/// its value should tell which roles take part. Numbers and many values
+/// score half (more likely a delay or an id); an RPC method a little less
+/// than a field that names the approach in words.
+fn approach_fit(
+    g: &Grouping,
+    roles: &[Role],
+    requests: &[Request],
+    source: ApproachSource,
+) -> Option<Fit> {
+    let (coverage, consistent, agreed) = measure(g, roles, requests, &source);
+    let distinct: BTreeSet<&String> = agreed.iter().map(|(v, _)| v).collect();
+    if distinct.len() < 2 || coverage < MIN_COVERAGE || consistent < MIN_CONSISTENT {
+        return None;
+    }
+    let purity = purity(
+        &agreed
+            .iter()
+            .map(|(v, i)| (v, &requests[*i].roles))
+            .collect::<Vec<_>>(),
+    );
+    let numeric = distinct.iter().all(|v| v.parse::<f64>().is_ok());
+    let penalty = match (&source, numeric, distinct.len() > 20) {
+        (_, true, _) | (_, _, true) => 0.5,
+        (ApproachSource::Method(_), ..) => 0.95,
+        _ => 1.0,
+    };
+    Some(Fit {
+        score: coverage * consistent * purity * penalty,
+        source,
+        coverage,
+        consistent,
+        distinct: distinct.len(),
+        values: shown(&distinct),
+        strength: purity,
+    })
+}
+
+/// The share of (value, roles) pairs whose roles are the most common ones
+/// of their value: 1 when the value alone tells which roles take part.
+fn purity(pairs: &[(&String, &BTreeSet<usize>)]) -> f64 {
+    let mut by: BTreeMap<(&String, &BTreeSet<usize>), usize> = BTreeMap::new();
+    for pair in pairs {
+        *by.entry(*pair).or_default() += 1;
+    }
+    let mut best: BTreeMap<&String, usize> = BTreeMap::new();
+    for ((v, _), n) in by {
+        let b = best.entry(v).or_default();
+        *b = (*b).max(n);
+    }
+    best.values().sum::<usize>() as f64 / pairs.len().max(1) as f64
 }
 
 /// Distinct RPC methods among a role's shapes.
@@ -669,6 +690,21 @@ fn approaches(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn purity_is_how_well_a_value_tells_the_roles() {
+        let (a, b) = ("a".to_string(), "b".to_string());
+        let (one, two) = (BTreeSet::from([0]), BTreeSet::from([0, 1]));
+        assert_eq!(
+            purity(&[(&a, &one), (&a, &one), (&b, &two), (&b, &two)]),
+            1.0
+        );
+        assert_eq!(
+            purity(&[(&a, &one), (&a, &two), (&b, &two), (&b, &two)]),
+            0.75
+        );
+        assert_eq!(purity(&[]), 0.0);
+    }
 
     #[test]
     fn names_become_kebab_case() {
