@@ -29,6 +29,17 @@ fn run_in(dir: &Path, args: &[&str], ok: bool) -> Output {
     out
 }
 
+/// Mirrors the embedded sample into `dir/lake`, flags alone.
+fn mirror_sample(dir: &Path) {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/logpush");
+    let source = sample.to_str().unwrap();
+    run_in(
+        dir,
+        &["mirror", "--source", source, "--lake", "lake", "-q"],
+        true,
+    );
+}
+
 /// Simulates `layout` into `dir/sim`, mirrors it with flags alone and drafts
 /// `dir/p.toml`; returns the simulation folder and explore's output.
 fn draft_from(dir: &Path, seed: u64, layout: &[&str]) -> (PathBuf, String) {
@@ -387,19 +398,7 @@ fn a_draft_is_never_overwritten_without_force() {
 #[test]
 fn the_inventory_of_the_sample_fits_100_columns_and_lands_in_csv_and_parquet() {
     let tmp = tempfile::tempdir().unwrap();
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/logpush");
-    run_in(
-        tmp.path(),
-        &[
-            "mirror",
-            "--source",
-            sample.to_str().unwrap(),
-            "--lake",
-            "lake",
-            "-q",
-        ],
-        true,
-    );
+    mirror_sample(tmp.path());
     let out = bin()
         .current_dir(tmp.path())
         .env("COLUMNS", "100")
@@ -459,19 +458,7 @@ fn the_inventory_of_the_sample_fits_100_columns_and_lands_in_csv_and_parquet() {
 #[test]
 fn outside_the_project_mirror_and_explore_need_no_pipeline_and_the_rest_say_how_to_draft_one() {
     let tmp = tempfile::tempdir().unwrap();
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/logpush");
-    run_in(
-        tmp.path(),
-        &[
-            "mirror",
-            "--source",
-            sample.to_str().unwrap(),
-            "--lake",
-            "lake",
-            "-q",
-        ],
-        true,
-    );
+    mirror_sample(tmp.path());
     for step in ["transform", "report", "run"] {
         let out = run_in(tmp.path(), &[step, "--lake", "lake"], false);
         let err = stderr(&out);

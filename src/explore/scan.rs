@@ -9,22 +9,7 @@ use polars::prelude::*;
 
 use super::fields::LegView;
 use crate::core::window::Window;
-use crate::lake::{lake_files, read_lake_file};
-
-const COLUMNS: &[&str] = &[
-    "event_id",
-    "EventTimestampMs",
-    "ScriptName",
-    "Entrypoint",
-    "EventType",
-    "ExecutionModel",
-    "RpcMethod",
-    "RequestURL",
-    "LogMessages",
-    "Outcome",
-    "WallTimeMs",
-    "CPUTimeMs",
-];
+use crate::lake::{lake_files, read_lake_file, LEG_FIELDS};
 
 /// Event ids remembered per day to count a line delivered twice once
 /// (8 bytes each, 64 MB at most); past it, duplicates count twice.
@@ -67,7 +52,7 @@ pub fn each_leg(
             day = file_day.to_string();
             seen.clear();
         }
-        let df = read_lake_file(file, COLUMNS)?;
+        let df = read_lake_file(file, &LEG_FIELDS)?;
         each_row(&df, window, |leg, id| {
             let hash = xxhash_rust::xxh3::xxh3_64(id.as_bytes());
             if seen.contains(&hash) && !id.is_empty() {

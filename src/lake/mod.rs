@@ -126,6 +126,23 @@ pub fn in_window(window: &Window) -> Expr {
     [from, to].into_iter().flatten().fold(lit(true), Expr::and)
 }
 
+/// The lake columns that say what a leg is and did: what explore reads, and
+/// the first columns the transform reads.
+pub const LEG_FIELDS: [&str; 12] = [
+    "event_id",
+    "EventTimestampMs",
+    "ScriptName",
+    "Entrypoint",
+    "EventType",
+    "ExecutionModel",
+    "RpcMethod",
+    "RequestURL",
+    "LogMessages",
+    "Outcome",
+    "WallTimeMs",
+    "CPUTimeMs",
+];
+
 /// Every lake row of the window's partitions, lazily; `None` when there are none.
 pub fn scan_lake(lake_dir: &Path, window: &Window) -> Result<Option<LazyFrame>> {
     let files = lake_files(lake_dir, window)?;

@@ -29,7 +29,7 @@ use crate::lake::derived::{
     QualityRow, COLO, LEGS_FILE, LOST_FILE, QUALITY_FILE, REQUESTS_FILE, SCRIPT_VERSION,
 };
 use crate::lake::run_manifest::{Index, Match, RunWindow};
-use crate::lake::{lake_files, LakeLock};
+use crate::lake::{lake_files, LakeLock, LEG_FIELDS};
 use quality::{LegCounts, RequestCounts};
 use rules::{has_role_column, null_str, Billing, TransformSection};
 
@@ -66,27 +66,10 @@ pub const BAD_EVENT_TIME: &str = "event time before 2010 or from 2100";
 /// endpoint answers before it is asked, so the value is wrong, not small.
 pub const NEGATIVE_DELAY: &str = "negative delay";
 
-/// Lake columns the transform reads.
-const LEG_COLUMNS: &[&str] = &[
-    "event_id",
-    "EventTimestampMs",
-    "ScriptName",
-    "Entrypoint",
-    "EventType",
-    "ExecutionModel",
-    "RpcMethod",
-    "RequestURL",
-    "LogMessages",
-    "Outcome",
-    "WallTimeMs",
-    "CPUTimeMs",
-    "source_object",
-    "source_line",
-    "ScriptVersion",
-    "Colo",
-];
+/// Lake columns the transform reads beside [`LEG_FIELDS`].
+const MORE_LEG_COLUMNS: &[&str] = &["source_object", "source_line", "ScriptVersion", "Colo"];
 
-/// Of [`LEG_COLUMNS`], those a lake may lack: a lake mirrored before they
+/// Of [`MORE_LEG_COLUMNS`], those a lake may lack: a lake mirrored before they
 /// were lifted (or written by hand) reads them as null.
 const OPTIONAL_LEG_COLUMNS: &[&str] = &["ScriptVersion", "Colo"];
 
@@ -121,9 +104,10 @@ pub fn run(opts: &Options) -> Result<Vec<QualityRow>> {
     };
     let in_window = crate::lake::in_window(&opts.window);
     let classify = |rows: DataFrame| classify(rows.lazy().filter(in_window.clone()), t);
+    let columns: Vec<&str> = LEG_FIELDS.iter().chain(MORE_LEG_COLUMNS).copied().collect();
     let partitions = partition::scatter(
         &files,
-        (LEG_COLUMNS, OPTIONAL_LEG_COLUMNS),
+        (&columns, OPTIONAL_LEG_COLUMNS),
         &dir.join(PARTITIONS_DIR),
         count,
         classify,
