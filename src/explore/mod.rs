@@ -50,8 +50,6 @@ pub struct Options {
     pub force: bool,
     /// `[source] location` for the draft; else the lake manifest's.
     pub source: Option<String>,
-    /// Columns of the printed tables; else the terminal's.
-    pub width: Option<usize>,
 }
 
 /// Everything the exploration found, for the printout, the files and the draft.
@@ -107,8 +105,7 @@ pub fn run(opts: &Options) -> Result<()> {
         }
     }
     let findings = explore(opts)?;
-    let width = opts.width.unwrap_or_else(crate::core::terminal::width);
-    print!("{}", output::printout(&findings, width));
+    print!("{}", output::printout(&findings, crate::core::terminal::width()));
     // The draft first: it is what the scan was for, and needs no other folder.
     if let Some(path) = &opts.draft {
         let name = draft_name(path);

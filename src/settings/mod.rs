@@ -311,7 +311,6 @@ impl Settings {
             draft: args.draft.clone(),
             force: args.force,
             source,
-            width: None,
         })
     }
 
