@@ -386,7 +386,7 @@ fn fit_line(f: &Findings, fit: &Fit, what: &str) -> String {
             pct(fit.strength)
         ),
         _ => format!(
-            "correlation with the request's duration r = {:.2}",
+            "read as milliseconds; correlation with the request's duration r = {:.2}",
             fit.strength
         ),
     };

@@ -105,7 +105,10 @@ pub fn run(opts: &Options) -> Result<()> {
         }
     }
     let findings = explore(opts)?;
-    print!("{}", output::printout(&findings, crate::core::terminal::width()));
+    print!(
+        "{}",
+        output::printout(&findings, crate::core::terminal::width())
+    );
     // The draft first: it is what the scan was for, and needs no other folder.
     if let Some(path) = &opts.draft {
         let name = draft_name(path);
