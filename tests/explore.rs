@@ -40,6 +40,19 @@ fn mirror_sample(dir: &Path) {
     );
 }
 
+/// Writes `lines` as one Logpush object under `dir/logs` and mirrors it into `dir/lake`.
+fn mirror_lines(dir: &Path, lines: &[String]) {
+    let day = dir.join("logs/20251118");
+    fs::create_dir_all(&day).unwrap();
+    let object = day.join("20251118T200000Z_20251118T200500Z_0a1b2c3d.log.gz");
+    fs::write(&object, gzip((lines.join("\n") + "\n").as_bytes())).unwrap();
+    run_in(
+        dir,
+        &["mirror", "--source", "logs", "--lake", "lake", "-q"],
+        true,
+    );
+}
+
 /// Simulates `layout` into `dir/sim`, mirrors it with flags alone and drafts
 /// `dir/p.toml`; returns the simulation folder and explore's output.
 fn draft_from(dir: &Path, seed: u64, layout: &[&str]) -> (PathBuf, String) {
@@ -335,8 +348,6 @@ fn lonely_line(ts: i64, path: &str) -> String {
 #[test]
 fn a_lake_without_correlated_legs_gets_a_draft_that_says_so() {
     let tmp = tempfile::tempdir().unwrap();
-    let day = tmp.path().join("logs/20251118");
-    fs::create_dir_all(&day).unwrap();
     let lines: Vec<String> = (0..40)
         .map(|i| {
             lonely_line(
@@ -345,13 +356,7 @@ fn a_lake_without_correlated_legs_gets_a_draft_that_says_so() {
             )
         })
         .collect();
-    let object = day.join("20251118T200000Z_20251118T200500Z_0a1b2c3d.log.gz");
-    fs::write(&object, gzip((lines.join("\n") + "\n").as_bytes())).unwrap();
-    run_in(
-        tmp.path(),
-        &["mirror", "--source", "logs", "--lake", "lake", "-q"],
-        true,
-    );
+    mirror_lines(tmp.path(), &lines);
     let out = run_in(
         tmp.path(),
         &["explore", "--lake", "lake", "--draft", "p.toml"],
@@ -490,8 +495,6 @@ fn outside_the_project_mirror_and_explore_need_no_pipeline_and_the_rest_say_how_
 #[test]
 fn hostile_logs_and_names_neither_crash_explore_nor_break_its_draft() {
     let tmp = tempfile::tempdir().unwrap();
-    let day = tmp.path().join("logs/20251118");
-    fs::create_dir_all(&day).unwrap();
     let deep = "{".repeat(50_000);
     let mut lines = Vec::new();
     for i in 0..30i64 {
@@ -510,13 +513,7 @@ fn hostile_logs_and_names_neither_crash_explore_nor_break_its_draft() {
             }).to_string());
         }
     }
-    let object = day.join("20251118T200000Z_20251118T200500Z_0a1b2c3e.log.gz");
-    fs::write(&object, gzip((lines.join("\n") + "\n").as_bytes())).unwrap();
-    run_in(
-        tmp.path(),
-        &["mirror", "--source", "logs", "--lake", "lake", "-q"],
-        true,
-    );
+    mirror_lines(tmp.path(), &lines);
     let out = run_in(
         tmp.path(),
         &["explore", "--lake", "lake", "--draft", "p.toml"],
@@ -560,8 +557,6 @@ fn rpc_line(
 #[test]
 fn legs_that_carry_two_ids_are_reported_as_chains() {
     let tmp = tempfile::tempdir().unwrap();
-    let day = tmp.path().join("logs/20251118");
-    fs::create_dir_all(&day).unwrap();
     let mut lines = Vec::new();
     for i in 0..10i64 {
         let ts = 1_763_500_000_000 + i * 2000;
@@ -587,13 +582,7 @@ fn legs_that_carry_two_ids_are_reported_as_chains() {
             &[format!("r{i}")],
         ));
     }
-    let object = day.join("20251118T200000Z_20251118T200500Z_0a1b2c3f.log.gz");
-    fs::write(&object, gzip((lines.join("\n") + "\n").as_bytes())).unwrap();
-    run_in(
-        tmp.path(),
-        &["mirror", "--source", "logs", "--lake", "lake", "-q"],
-        true,
-    );
+    mirror_lines(tmp.path(), &lines);
     let out = stdout(&run_in(tmp.path(), &["explore", "--lake", "lake"], true));
     assert!(
         out.contains("Chains: 9 legs carry two or more ids"),
