@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use crate::settings::flags::{ExploreArgs, StepArgs};
+pub use crate::settings::flags::{DriveArgs, ExploreArgs, StepArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -33,6 +33,8 @@ pub enum Command {
     Report(StepArgs),
     /// mirror, then transform, then report.
     Run(StepArgs),
+    /// Send the experiment matrix to the deployed endpoints and write the run manifest.
+    Drive(DriveArgs),
     /// Write a synthetic Logpush archive and tail capture with its ground truth.
     Simulate(SimulateArgs),
 }

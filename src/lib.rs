@@ -17,6 +17,7 @@
 
 pub mod cli;
 pub mod core;
+pub mod drive;
 pub mod explore;
 pub mod io;
 pub mod lake;

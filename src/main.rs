@@ -4,7 +4,7 @@ use clap::Parser;
 
 use tracecost::cli::{Cli, Command};
 use tracecost::settings::{refuse_wait, wait_options, Settings, StepArgs};
-use tracecost::{explore, mirror, report, simulate, transform};
+use tracecost::{drive, explore, mirror, report, simulate, transform};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -42,6 +42,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             report::run(&settings.report)?;
         }
         Command::Explore(args) => explore::run(&Settings::explore(&args)?)?,
+        Command::Drive(args) => drive::run(&Settings::drive(&args)?)?,
         Command::Simulate(args) => simulate::run(&args.options())?,
     }
     Ok(())

@@ -32,6 +32,9 @@ struct Row {
     client_latency_ms: Option<f64>,
     #[serde(default)]
     req_id: Option<String>,
+    /// `drive`'s warm-up requests: recorded, left out of the windows.
+    #[serde(default)]
+    warmup: Option<String>,
 }
 
 /// A time as epoch milliseconds or a UTC date-time.
@@ -57,12 +60,28 @@ fn check_row(row: &Row) -> Result<()> {
     Ok(())
 }
 
+/// The windows of a manifest; warm-up rows (`warmup` = true, written by
+/// `drive`) are left out and counted on stderr. Columns it does not know
+/// (`status`, `error`) are ignored.
 pub fn load(path: &Path) -> Result<Vec<RunWindow>> {
+    let (windows, warmups) = load_counted(path)?;
+    if warmups > 0 {
+        eprintln!(
+            "note: run manifest {}: {warmups} warm-up rows left out",
+            path.display()
+        );
+    }
+    Ok(windows)
+}
+
+/// The windows of a manifest and the number of warm-up rows left out.
+pub fn load_counted(path: &Path) -> Result<(Vec<RunWindow>, usize)> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(path)
         .with_context(|| format!("cannot read run manifest {}", path.display()))?;
     let mut out = Vec::new();
+    let mut warmups = 0;
     for (i, row) in reader.deserialize::<Row>().enumerate() {
         let line = i + 2;
         let row = row.map_err(|e| {
@@ -74,6 +93,17 @@ pub fn load(path: &Path) -> Result<Vec<RunWindow>> {
         let at = |t: &str| {
             parse_time(t).with_context(|| format!("run manifest {} line {line}", path.display()))
         };
+        match row.warmup.as_deref().map(str::trim) {
+            Some("true") => {
+                warmups += 1;
+                continue;
+            }
+            None | Some("" | "false") => {}
+            Some(other) => bail!(
+                "run manifest {} line {line}: warmup {other:?} is not true or false",
+                path.display()
+            ),
+        }
         check_row(&row).with_context(|| format!("run manifest {} line {line}", path.display()))?;
         let (start_ms, end_ms) = (at(&row.start)?, at(&row.end)?);
         if end_ms < start_ms {
@@ -94,7 +124,7 @@ pub fn load(path: &Path) -> Result<Vec<RunWindow>> {
             req_id: row.req_id.filter(|s| !s.is_empty()),
         });
     }
-    Ok(out)
+    Ok((out, warmups))
 }
 
 /// The window(s) holding a time, by their place in [`Index::windows`].
@@ -198,6 +228,26 @@ mod tests {
             .map(|w| w.req_id)
             .collect();
         assert_eq!(ids, [Some("ab12".to_string()), None]);
+    }
+
+    #[test]
+    fn drive_columns_are_read_and_warmup_rows_left_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.csv");
+        let text = "run_id,approach,delay_ms,req_id,start,end,client_latency_ms,status,error,warmup\n\
+            warmup,direct,0,aa,2025-11-18T20:45:00.000Z,2025-11-18T20:45:00.010Z,10.000,200,,true\n\
+            run0,direct,0,bb,2025-11-18T20:45:01.000Z,2025-11-18T20:45:01.020Z,20.000,,timeout,false\n";
+        std::fs::write(&path, text).unwrap();
+        let (windows, warmups) = load_counted(&path).unwrap();
+        assert_eq!(warmups, 1);
+        assert_eq!(windows.len(), 1);
+        assert_eq!(windows[0].req_id.as_deref(), Some("bb"));
+        assert_eq!(windows[0].client_latency_ms, Some(20.0));
+        std::fs::write(&path, text.replace("true", "yes")).unwrap();
+        assert!(load(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("warmup \"yes\""));
     }
 
     #[test]

@@ -152,3 +152,80 @@ impl ExploreArgs {
         }
     }
 }
+
+/// The flags of `drive`: each overrides the same key of `[drive]`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DriveArgs {
+    /// Pipeline file whose [drive] section to use (flags override it).
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
+
+    /// URL template: {approach}, {delay_ms}, {req_id} and {run} are filled in.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub url: Option<String>,
+
+    /// Approaches, comma-separated (fill {approach}).
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    pub approaches: Option<Vec<String>>,
+
+    /// Delays in ms, comma-separated (fill {delay_ms}).
+    #[arg(long, value_name = "MS,MS", value_delimiter = ',')]
+    pub delays: Option<Vec<String>>,
+
+    /// Blocks of every approach x delay (default 30).
+    #[arg(long, value_name = "N")]
+    pub runs: Option<usize>,
+
+    /// interleaved (each block in a seeded random order) or sequential (default interleaved).
+    #[arg(long, value_name = "ORDER")]
+    pub order: Option<String>,
+
+    /// Requests in flight at once (default 1: one request at a time).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+
+    /// Pause between requests, ms (default 0).
+    #[arg(long, value_name = "MS")]
+    pub pause: Option<u64>,
+
+    /// Warm-up requests per approach before the measured ones (default 0).
+    #[arg(long, value_name = "N")]
+    pub warmup: Option<usize>,
+
+    /// Timeout per request (30s, 2m; default 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Seed of the order and the request ids (default 1).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// HTTP method (default GET).
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<String>,
+
+    /// Request header 'Name: value'; a value `$NAME` is read from the
+    /// environment and never printed or written. Repeatable.
+    #[arg(long = "header", value_name = "'NAME: VALUE'")]
+    pub headers: Vec<String>,
+
+    /// Manifest CSV to write (default: run-manifest-<start UTC>.csv here).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+
+    /// Continue an existing manifest: skip the requests it holds.
+    #[arg(long)]
+    pub resume: bool,
+
+    /// Print the schedule (run, approach, delay, URL) and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Hex digits of a request id (default 16).
+    #[arg(long, value_name = "N")]
+    pub id_hex: Option<usize>,
+
+    /// Print only errors and the summary.
+    #[arg(long, short)]
+    pub quiet: bool,
+}

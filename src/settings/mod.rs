@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+pub mod drive;
 pub mod flags;
 
 use crate::core::cost::Prices;
@@ -23,7 +24,7 @@ use crate::mirror::SourceSpec;
 use crate::report::ReportSection;
 use crate::transform::rules::TransformSection;
 use crate::{explore, mirror, report, transform};
-pub use flags::{ExploreArgs, StepArgs};
+pub use flags::{DriveArgs, ExploreArgs, StepArgs};
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -44,6 +45,8 @@ pub struct PipelineFile {
     pub prices: Prices,
     #[serde(default)]
     pub report: ReportSection,
+    #[serde(default)]
+    pub drive: drive::DriveSection,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -312,6 +315,21 @@ impl Settings {
             force: args.force,
             source,
         })
+    }
+
+    /// `drive`'s options: `[drive]` of the pipeline file (if given, or the
+    /// default one where it exists) under the flags.
+    pub fn drive(args: &DriveArgs) -> Result<crate::drive::Options> {
+        let fallback = Some(PathBuf::from(DEFAULT_PIPELINE)).filter(|p| p.is_file());
+        let (section, base) = match args.pipeline.clone().or(fallback) {
+            Some(path) => {
+                let file = load_pipeline(&path)?;
+                let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                (file.drive, base)
+            }
+            None => (drive::DriveSection::default(), PathBuf::new()),
+        };
+        drive::options(args, section, &base)
     }
 
     /// Refuses `step` without a pipeline file: it needs to know how this
