@@ -7,7 +7,7 @@ mod common;
 use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -459,4 +459,82 @@ fn bad_values_are_one_line_naming_the_flag() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
         assert!(err.contains(flag), "{err}");
     }
+}
+
+#[test]
+fn a_drive_section_is_read_and_flags_override_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    std::fs::create_dir(tmp.path().join("p")).unwrap();
+    let pipeline = tmp.path().join("p/drive.toml");
+    let text = format!(
+        "name = \"d\"\n[drive]\nurl = \"{}\"\napproaches = [\"direct\"]\ndelays = [0, 5]\nruns = 2\nwarmup = 1\norder = \"sequential\"\nmanifest = \"out.csv\"\n",
+        server.url()
+    );
+    std::fs::write(&pipeline, text).unwrap();
+    let p = pipeline.to_str().unwrap();
+    ok(drive(tmp.path(), &["--pipeline", p, "--runs", "1"], &[]));
+    // Relative to the pipeline file's folder; sequential order; the warm-up first.
+    let rows = read_csv(&tmp.path().join("p/out.csv"));
+    let got: Vec<(&str, &str, &str)> = (rows.iter())
+        .map(|r| {
+            (
+                r["run_id"].as_str(),
+                r["delay_ms"].as_str(),
+                r["warmup"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("warmup", "0", "true"),
+            ("run0", "0", "false"),
+            ("run0", "5", "false")
+        ]
+    );
+    assert_eq!(server.seen().len(), 3);
+    std::fs::write(&pipeline, "[drive]\nrunz = 3\n").unwrap();
+    let err = stderr(&drive(tmp.path(), &["--pipeline", p], &[]));
+    assert!(
+        err.trim().lines().count() == 1 && err.contains("runz"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ctrl_c_stops_after_the_request_in_flight_and_leaves_a_valid_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let url = server.url();
+    let manifest = tmp.path().join("m.csv");
+    let child = bin()
+        .current_dir(tmp.path())
+        .arg("drive")
+        .args(matrix(&url, "m.csv", &["--pause", "100"]))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::fs::read_to_string(&manifest).map_or(0, |t| t.lines().count()) < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "drive wrote no rows"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--resume"), "{}", stderr(&out));
+    let rows = read_csv(&manifest);
+    assert!(rows.len() < 12, "{}", rows.len());
+    // Every request the server saw has its row: none was cut off.
+    assert_eq!(server.seen().len(), rows.len());
 }
