@@ -2,10 +2,11 @@
 //! the driver knows. One row is appended, flushed and synced per finished
 //! request, so a killed drive loses at most the requests in flight.
 
-use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+
+use crate::io;
 
 pub const HEADER: [&str; 10] = [
     "run_id",
@@ -35,40 +36,24 @@ pub struct Row {
     pub warmup: bool,
 }
 
-pub struct Appender {
-    path: PathBuf,
-    writer: csv::Writer<File>,
-}
+/// The manifest, appended a request at a time (see [`io::csv::Appender`]).
+pub struct Appender(io::csv::Appender);
 
 impl Appender {
     /// Opens `path` for appending: a new file gets the header; an existing
-    /// one must have it (and `resume`).
+    /// one only with `resume`.
     pub fn open(path: &Path, resume: bool) -> Result<Self> {
-        let exists = path.exists();
-        if exists && !resume {
+        if path.exists() && !resume {
             bail!(
                 "manifest {} exists: pass --resume to continue it",
                 path.display()
             );
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("cannot open manifest {}", path.display()))?;
-        let empty = file.metadata().map(|m| m.len() == 0).unwrap_or(true);
-        let mut appender = Appender {
-            path: path.to_path_buf(),
-            writer: csv::WriterBuilder::new().from_writer(file),
-        };
-        if empty {
-            appender.record(HEADER.iter().map(|s| s.to_string()).collect())?;
-        }
-        Ok(appender)
+        Ok(Appender(io::csv::Appender::open(path, &HEADER)?))
     }
 
     pub fn append(&mut self, row: &Row) -> Result<()> {
-        self.record(vec![
+        self.0.append(&[
             row.run_id.clone(),
             row.approach.clone(),
             row.delay_ms.to_string(),
@@ -80,16 +65,6 @@ impl Appender {
             row.error.unwrap_or_default().to_string(),
             row.warmup.to_string(),
         ])
-    }
-
-    fn record(&mut self, fields: Vec<String>) -> Result<()> {
-        let written = (self
-            .writer
-            .write_record(&fields)
-            .map_err(std::io::Error::from))
-        .and_then(|()| self.writer.flush())
-        .and_then(|()| self.writer.get_ref().sync_data());
-        written.with_context(|| format!("cannot append to manifest {}", self.path.display()))
     }
 }
 

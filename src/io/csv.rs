@@ -222,6 +222,69 @@ pub fn write_frame(dest: &Path, df: &DataFrame) -> Result<()> {
     file.commit()
 }
 
+/// A CSV log appended a record at a time, each flushed and synced, so a
+/// killed writer loses at most the record it was writing; a torn last line
+/// (no line end) is cut off when the log is opened again.
+pub struct Appender {
+    path: std::path::PathBuf,
+    writer: csv::Writer<std::fs::File>,
+}
+
+impl Appender {
+    /// Opens `path` for appending; a new (or empty) file gets `header`.
+    pub fn open(path: &Path, header: &[&str]) -> Result<Self> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        cut_torn_tail(&file).with_context(|| format!("cannot repair {}", path.display()))?;
+        let empty = file.metadata().map(|m| m.len() == 0).unwrap_or(true);
+        let mut appender = Appender {
+            path: path.to_path_buf(),
+            writer: csv::WriterBuilder::new().from_writer(file),
+        };
+        if empty {
+            appender.append(header)?;
+        }
+        Ok(appender)
+    }
+
+    pub fn append<S: AsRef<[u8]>>(&mut self, fields: &[S]) -> Result<()> {
+        let written = (self
+            .writer
+            .write_record(fields)
+            .map_err(std::io::Error::from))
+        .and_then(|()| self.writer.flush())
+        .and_then(|()| self.writer.get_ref().sync_data());
+        written.with_context(|| format!("cannot append to {}", self.path.display()))
+    }
+}
+
+/// Truncates a file after its last line end: what a kill during a write left.
+fn cut_torn_tail(file: &std::fs::File) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    let mut reader = file;
+    let tail = len.min(64 * 1024);
+    reader.seek(SeekFrom::Start(len - tail))?;
+    let mut buf = Vec::with_capacity(tail as usize);
+    reader.take(tail).read_to_end(&mut buf)?;
+    if buf.last() == Some(&b'\n') {
+        return Ok(());
+    }
+    let keep = match buf.iter().rposition(|b| *b == b'\n') {
+        Some(i) => len - tail + i as u64 + 1,
+        None if tail == len => 0,
+        None => return Ok(()),
+    };
+    file.set_len(keep)
+}
+
 #[cfg(test)]
 mod tests {
     use std::fs;
@@ -289,5 +352,19 @@ mod tests {
         ] {
             assert_eq!(Neutralised(text).to_string(), shown);
         }
+    }
+
+    #[test]
+    fn an_appender_writes_the_header_once_and_cuts_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.csv");
+        let mut log = Appender::open(&path, &["a", "b"]).unwrap();
+        log.append(&["1", "x,y"]).unwrap();
+        drop(log);
+        let mut torn = fs::OpenOptions::new().append(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut torn, b"2,par").unwrap();
+        let mut log = Appender::open(&path, &["a", "b"]).unwrap();
+        log.append(&["3", "z"]).unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "a,b\n1,\"x,y\"\n3,z\n");
     }
 }
