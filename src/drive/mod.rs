@@ -310,7 +310,7 @@ impl Summary {
 
     fn medians(&self) -> String {
         let parts: Vec<String> = (self.approaches.iter())
-            .map(|(a, (l, _))| format!("{a} {:.1}", median(l)))
+            .map(|(a, (l, _))| format!("{a} {}", median(l)))
             .collect();
         parts.join(", ")
     }
@@ -318,7 +318,7 @@ impl Summary {
     fn print(&self, o: &Options) {
         for (approach, (latencies, errors)) in &self.approaches {
             eprintln!(
-                "{approach}: n = {}, errors = {errors}, median client latency = {:.1} ms (this session's requests)",
+                "{approach}: n = {}, errors = {errors}, median client latency = {} ms (this session's requests)",
                 latencies.len(),
                 median(latencies)
             );
@@ -333,12 +333,10 @@ impl Summary {
     }
 }
 
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+/// The median latency as text; `-` without an answered request.
+fn median(values: &[f64]) -> String {
+    match values.is_empty() {
+        true => "-".into(),
+        false => format!("{:.1}", crate::stats::univariate::median(values)),
     }
 }
