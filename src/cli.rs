@@ -79,6 +79,11 @@ pub struct SimulateArgs {
     /// of the archive, as a deployment the project has never seen.
     #[arg(long)]
     pub renamed: bool,
+
+    /// A run manifest (as `drive` writes): simulate the requests it lists (their
+    /// approach, delay, send time and id) instead of --runs per approach and delay.
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -104,6 +109,7 @@ impl SimulateArgs {
             runs: self.runs,
             scale: self.scale,
             rpc_target: self.rpc_target,
+            manifest: self.manifest.clone(),
             layout: crate::simulate::Layout {
                 id_in: match self.id_in {
                     IdInArg::Url => crate::simulate::IdIn::Url,

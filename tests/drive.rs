@@ -538,3 +538,109 @@ fn ctrl_c_stops_after_the_request_in_flight_and_leaves_a_valid_manifest() {
     // Every request the server saw has its row: none was cut off.
     assert_eq!(server.seen().len(), rows.len());
 }
+
+#[test]
+fn a_driven_run_simulated_from_its_manifest_has_every_request_assigned_by_id() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let url = server.url();
+    let matrix_args = [
+        "--url",
+        &url,
+        "--manifest",
+        "m.csv",
+        "--approaches",
+        "direct,current,simple",
+        "--delays",
+        "0,100",
+        "--runs",
+        "3",
+        "--seed",
+        "9",
+    ];
+    ok(drive(tmp.path(), &matrix_args, &[]));
+    let manifest = read_csv(&tmp.path().join("m.csv"));
+    assert_eq!(manifest.len(), 18);
+    // The archive a deployment would have logged for exactly these requests.
+    let sim = tmp.path().join("sim");
+    let args = [
+        "simulate",
+        "--out",
+        sim.to_str().unwrap(),
+        "--manifest",
+        "m.csv",
+        "--seed",
+        "4",
+    ];
+    let out = bin().current_dir(tmp.path()).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let truth = read_csv(&sim.join("truth/requests.csv"));
+    let ids: HashSet<&str> = manifest.iter().map(|r| r["req_id"].as_str()).collect();
+    let truth_ids: HashSet<&str> = truth.iter().map(|r| r["request_id"].as_str()).collect();
+    assert_eq!(ids, truth_ids, "the simulated requests are the driven ones");
+    let lake = tmp.path().join("lake");
+    let pipeline = shipped_pipeline(tmp.path(), "proxy-fetch.toml");
+    let flags = archive_flags(&sim.clone(), &lake, &tmp.path().join("m.csv"));
+    step("mirror", &pipeline, &flags, true);
+    step("transform", &pipeline, &flags, true);
+    // Every request that left legs gets the manifest's approach, delay and run by its id.
+    let requests = read_parquet(&lake.join("_derived/proxy-fetch/requests.parquet"));
+    let by_id: HashMap<&str, &HashMap<String, String>> =
+        manifest.iter().map(|r| (r["req_id"].as_str(), r)).collect();
+    let with_legs = truth.iter().filter(|r| r["legs"] != "0").count();
+    let got: Vec<(String, String, String, String)> = (0..requests.height())
+        .map(|i| {
+            let col = |c: &str| text_col(&requests, c)[i].clone();
+            (
+                col("request_id"),
+                col("approach"),
+                col("delay_ms"),
+                col("run_id"),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), with_legs);
+    for (id, approach, delay, run) in &got {
+        let row = by_id[id.as_str()];
+        assert_eq!(
+            (approach, delay, run),
+            (&row["approach"], &row["delay_ms"], &row["run_id"]),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn requests_sent_four_at_a_time_are_each_sent_once_and_recorded_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let url = server.url();
+    ok(drive(
+        tmp.path(),
+        &matrix(&url, "m.csv", &["--concurrency", "4"]),
+        &[],
+    ));
+    let rows = read_csv(&tmp.path().join("m.csv"));
+    let seen = server.seen();
+    assert_eq!((rows.len(), seen.len()), (12, 12));
+    let ids: HashSet<&str> = rows.iter().map(|r| r["req_id"].as_str()).collect();
+    assert_eq!(
+        ids,
+        seen.iter()
+            .map(|s| s.req_id.as_str())
+            .collect::<HashSet<_>>()
+    );
+    // Requests were in flight together: some windows overlap.
+    let windows: Vec<(String, String)> = (rows.iter())
+        .map(|r| (r["start"].clone(), r["end"].clone()))
+        .collect();
+    let overlapping = (windows.iter().enumerate())
+        .filter(|(i, (s, e))| {
+            windows
+                .iter()
+                .enumerate()
+                .any(|(j, (s2, e2))| j != *i && s2 < e && s < e2)
+        })
+        .count();
+    assert!(overlapping >= 2, "{windows:?}");
+}

@@ -135,10 +135,13 @@ pub enum Match<'a> {
     Ambiguous(Vec<usize>),
 }
 
-/// Windows sorted by start, for lookups by time.
+/// Windows sorted by start, for lookups by time, and by the id the client
+/// gave each request.
 pub struct Index {
     windows: Vec<RunWindow>,
     longest_ms: i64,
+    /// Window of each request id that names one window only.
+    ids: std::collections::HashMap<String, usize>,
 }
 
 impl Index {
@@ -149,10 +152,30 @@ impl Index {
             .map(|w| w.end_ms - w.start_ms)
             .max()
             .unwrap_or(0);
+        let mut ids = std::collections::HashMap::new();
+        let mut repeated = std::collections::HashSet::new();
+        for (i, id) in windows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| Some((i, w.req_id.clone()?)))
+        {
+            if ids.insert(id.clone(), i).is_some() {
+                repeated.insert(id);
+            }
+        }
+        // An id on several rows (a request sent again after a resume) names no one window.
+        ids.retain(|id, _| !repeated.contains(id));
         Index {
             windows,
             longest_ms,
+            ids,
         }
+    }
+
+    /// The window of the request the client named `id`, if one row names it.
+    pub fn find_id(&self, id: &str) -> Option<(usize, &RunWindow)> {
+        let i = *self.ids.get(id)?;
+        Some((i, &self.windows[i]))
     }
 
     pub fn len(&self) -> usize {

@@ -39,7 +39,7 @@ use crate::io::atomic::write_atomic;
 use crate::stats::rng::Rng;
 pub use layout::{ApproachIn, IdIn, Layout};
 use model::Model;
-use scenario::{Approach, Deployment, Scenario};
+use scenario::{Approach, Deployment, Given, Scenario};
 
 const TAIL_LAB_RUNS: usize = 10;
 const TAIL_DUPLICATE_PROBABILITY: f64 = 0.03;
@@ -59,6 +59,9 @@ pub struct Options {
     pub rpc_target: bool,
     /// Where the archive's legs carry the id and approach, and their names.
     pub layout: Layout,
+    /// A run manifest (`drive`'s): simulate the requests it lists instead of
+    /// `runs` per approach and delay.
+    pub manifest: Option<PathBuf>,
 }
 
 pub fn run(args: &Options) -> Result<()> {
@@ -68,15 +71,30 @@ pub fn run(args: &Options) -> Result<()> {
     args.layout.check()?;
     let out = &args.out;
     clear(out)?;
+    let given = args.manifest.as_deref().map(given_requests).transpose()?;
     let mut approaches = vec![Approach::Direct, Approach::Current, Approach::Simple];
     if args.rpc_target {
         approaches.push(Approach::RpcTarget);
     }
-    let model =
+    let mut model =
         Model::new(args.runs, args.scale).with_origin_script(args.layout.names().origin_script);
+    if let Some(given) = &given {
+        approaches.retain(|a| given.iter().any(|g| g.approach == *a));
+        let mut delays: Vec<i64> = given.iter().map(|g| g.delay_ms).collect();
+        delays.sort_unstable();
+        delays.dedup();
+        model = model.for_requests(given[0].send_ms, delays);
+    }
     let prices = Prices::default();
     let layout = &args.layout;
-    let (sc, requests, counts) = archive(out, &model, &prices, layout, &approaches, args.seed)?;
+    let sim = Sim {
+        model: &model,
+        layout,
+        approaches: &approaches,
+        given: given.as_deref(),
+        seed: args.seed,
+    };
+    let (sc, requests, counts) = archive(out, &prices, &sim)?;
     let mut meta = serde_json::json!({
         "seed": args.seed, "runs": args.runs, "scale": args.scale,
         "approaches": approaches, "prices": prices, "model": model,
@@ -140,15 +158,51 @@ fn clear(out: &Path) -> Result<()> {
 }
 
 /// The multi-script deployment: its Logpush archive, run manifest and truth CSVs.
+/// What the archive simulates.
+struct Sim<'a> {
+    model: &'a Model,
+    layout: &'a Layout,
+    approaches: &'a [Approach],
+    given: Option<&'a [Given]>,
+    seed: u64,
+}
+
+/// The requests a run manifest lists, in the order they were sent.
+fn given_requests(path: &Path) -> Result<Vec<Given>> {
+    let mut given = Vec::new();
+    for w in crate::lake::run_manifest::load(path)? {
+        let approach = Approach::from_name(&w.approach).map_err(|_| {
+            anyhow::anyhow!(
+                "run manifest {}: approach `{}` is not one the simulator models (direct, current, simple, rpc-target)",
+                path.display(),
+                w.approach
+            )
+        })?;
+        given.push(Given {
+            approach,
+            delay_ms: w.delay_ms,
+            send_ms: w.start_ms,
+            run_id: w.run_id.unwrap_or_default(),
+            req_id: w.req_id,
+        });
+    }
+    if given.is_empty() {
+        anyhow::bail!("run manifest {} lists no request", path.display());
+    }
+    given.sort_by_key(|g| g.send_ms);
+    Ok(given)
+}
+
 fn archive(
     out: &Path,
-    model: &Model,
     prices: &Prices,
-    layout: &Layout,
-    approaches: &[Approach],
-    seed: u64,
+    sim: &Sim,
 ) -> Result<(Scenario, Vec<truth::RequestTruth>, archive::DeliveryCounts)> {
-    let sc = scenario::generate(model, Deployment::Archive, layout, approaches, seed);
+    let (model, layout, approaches, seed) = (sim.model, sim.layout, sim.approaches, sim.seed);
+    let sc = match sim.given {
+        Some(given) => scenario::generate_given(model, layout, given, seed),
+        None => scenario::generate(model, Deployment::Archive, layout, approaches, seed),
+    };
     let lines: Vec<archive::Line> = (sc.legs.iter())
         .map(|l| archive::Line {
             event_ms: l.ts,

@@ -303,6 +303,15 @@ impl Model {
 
     /// The same model for a deployment whose origin script (the one
     /// redeployed mid-run) has another name.
+    /// The model of a run that started at `start_ms` and measured
+    /// `delays_ms` (a run manifest's); the redeploy moves with the start.
+    pub fn for_requests(mut self, start_ms: i64, delays_ms: Vec<i64>) -> Self {
+        self.version_change_ms += start_ms - self.start_ms;
+        self.start_ms = start_ms;
+        self.delays_ms = delays_ms;
+        self
+    }
+
     pub fn with_origin_script(mut self, script: &'static str) -> Self {
         for v in &mut self.versions {
             v.script = script;

@@ -230,6 +230,48 @@ struct Ask {
     send_ms: i64,
     run_id: String,
     cold_start: bool,
+    /// The id the client gave the request (a drive manifest's), carried by
+    /// every leg, `direct`'s too, as a driven request's URL carries it.
+    named: Option<String>,
+}
+
+/// A request a client already sent (a row of a run manifest): simulate its legs.
+#[derive(Debug, Clone)]
+pub struct Given {
+    pub approach: Approach,
+    pub delay_ms: i64,
+    pub send_ms: i64,
+    pub run_id: String,
+    pub req_id: Option<String>,
+}
+
+/// The legs of `given` requests (sent in their order) and the archive's
+/// background traffic around them.
+pub fn generate_given(model: &Model, layout: &Layout, given: &[Given], seed: u64) -> Scenario {
+    let deployment = Deployment::Archive;
+    let rng = &mut Rng::named(seed, &["simulate", "given", "requests"]);
+    let mut sc = Scenario {
+        legs: Vec::new(),
+        requests: Vec::new(),
+    };
+    let mut last_end: std::collections::BTreeMap<&str, i64> = Default::default();
+    let mut end_ms = model.start_ms;
+    for g in given {
+        let cold_start = (last_end.get(g.approach.name()))
+            .is_none_or(|end| g.send_ms - end > model.cold_after_idle_ms);
+        let ask = Ask {
+            approach: g.approach,
+            delay_ms: g.delay_ms,
+            send_ms: g.send_ms,
+            run_id: g.run_id.clone(),
+            cold_start,
+            named: g.req_id.clone(),
+        };
+        let recv = request(&mut sc, model, (deployment, layout), ask, rng);
+        last_end.insert(g.approach.name(), recv);
+        end_ms = end_ms.max(recv);
+    }
+    finish(sc, model, deployment, layout, end_ms, seed)
 }
 
 /// The requests and the background traffic of `deployment`, each drawn from
@@ -269,6 +311,7 @@ pub fn generate(
                         send_ms: t,
                         run_id: format!("lane{lane}-run{run}"),
                         cold_start,
+                        named: None,
                     };
                     let recv = request(&mut sc, model, (deployment, layout), ask, rng);
                     last_end[a] = Some(recv);
@@ -278,6 +321,19 @@ pub fn generate(
         }
         end_ms = end_ms.max(t);
     }
+    finish(sc, model, deployment, layout, end_ms, seed)
+}
+
+/// Adds the background traffic until `end_ms`, sorts the legs by time and
+/// points each request at its legs.
+fn finish(
+    mut sc: Scenario,
+    model: &Model,
+    deployment: Deployment,
+    layout: &Layout,
+    end_ms: i64,
+    seed: u64,
+) -> Scenario {
     let rng = &mut Rng::named(seed, &["simulate", deployment.name(), "background"]);
     background(&mut sc, model, deployment, layout.names(), end_ms, rng);
     sc.legs.sort_by_key(|l| l.ts);
@@ -301,7 +357,9 @@ fn request(
     ask: Ask,
     rng: &mut Rng,
 ) -> i64 {
-    let id = format!("{:012x}", rng.next_u64() & 0xffff_ffff_ffff);
+    let drawn = format!("{:012x}", rng.next_u64() & 0xffff_ffff_ffff);
+    let named = ask.named.is_some();
+    let id = ask.named.clone().unwrap_or(drawn);
     let colo = colo(rng, m);
     let draft = Draft {
         m,
@@ -312,6 +370,7 @@ fn request(
         index: sc.requests.len(),
         names: LegNames::of(deployment, layout.names(), ask.approach),
         id,
+        named,
         colo: colo.name,
         cold_start: ask.cold_start,
     };
@@ -364,6 +423,8 @@ struct Draft<'a> {
     names: LegNames,
     /// The correlation id its logs (and, in the archive, its URL) carry.
     id: String,
+    /// The client named the request: every leg carries its id.
+    named: bool,
     colo: &'static str,
     cold_start: bool,
 }
@@ -371,7 +432,7 @@ struct Draft<'a> {
 impl Draft<'_> {
     /// Direct requests of the archive carry no id: they are told apart by event id.
     fn has_id(&self) -> bool {
-        self.approach != Approach::Direct || self.deployment == Deployment::TailLab
+        self.named || self.approach != Approach::Direct || self.deployment == Deployment::TailLab
     }
 
     /// A JSON log line naming the request, as each deployment writes it.

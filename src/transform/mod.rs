@@ -498,9 +498,17 @@ pub fn apply_run_manifest(
     let mut run_id: Vec<Option<String>> = vec![None; n];
     if let Some(index) = index {
         let first: Vec<Option<i64>> = base.column("first_event_ms")?.i64()?.iter().collect();
+        let ids: Vec<Option<&str>> = base.column("request_id")?.str()?.iter().collect();
         for i in 0..n {
             let Some(t) = first[i] else { continue };
-            match index.find(t) {
+            // The id the client gave the request, when the manifest has it: exact,
+            // whatever the clocks; else the window its first event falls in.
+            let by_id = ids[i].and_then(|id| index.find_id(id));
+            let found = match by_id {
+                Some((at, w)) => Match::One(at, w),
+                None => index.find(t),
+            };
+            match found {
                 Match::One(at, w) => {
                     counts.matched[at] = true;
                     if approach[i].is_none() || delay[i].is_none() {
