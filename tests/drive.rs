@@ -644,3 +644,36 @@ fn requests_sent_four_at_a_time_are_each_sent_once_and_recorded_once() {
         .count();
     assert!(overlapping >= 2, "{windows:?}");
 }
+
+#[test]
+fn simulate_refuses_a_manifest_it_cannot_model_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let header =
+        "run_id,approach,delay_ms,req_id,start,end,client_latency_ms,status,error,warmup\n";
+    let cases = [
+        (
+            "run0,direct,0,aa,9000000000000000000,9000000000000000001,1,200,,false\n",
+            "outside 2010-2100",
+        ),
+        (
+            "run0,teleport,0,aa,1763509500000,1763509500100,1,200,,false\n",
+            "teleport",
+        ),
+        ("", "lists no request"),
+    ];
+    for (row, words) in cases {
+        std::fs::write(tmp.path().join("m.csv"), format!("{header}{row}")).unwrap();
+        let out = bin()
+            .current_dir(tmp.path())
+            .args(["simulate", "--out", "sim", "--manifest", "m.csv"])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert!(
+            !out.status.success() && err.trim().lines().count() == 1,
+            "{err}"
+        );
+        assert!(err.contains(words), "{err}");
+        assert!(!tmp.path().join("sim").exists(), "nothing written");
+    }
+}

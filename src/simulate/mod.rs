@@ -34,6 +34,7 @@ use chrono::{SecondsFormat, TimeZone, Utc};
 use serde::Serialize;
 
 use crate::core::cost::Prices;
+use crate::core::limits::event_time_in_range;
 use crate::core::named::Named;
 use crate::io::atomic::write_atomic;
 use crate::stats::rng::Rng;
@@ -70,8 +71,9 @@ pub fn run(args: &Options) -> Result<()> {
     }
     args.layout.check()?;
     let out = &args.out;
-    clear(out)?;
+    // Read before clearing: a manifest that cannot be simulated leaves the folder as it was.
     let given = args.manifest.as_deref().map(given_requests).transpose()?;
+    clear(out)?;
     let mut approaches = vec![Approach::Direct, Approach::Current, Approach::Simple];
     if args.rpc_target {
         approaches.push(Approach::RpcTarget);
@@ -171,6 +173,17 @@ struct Sim<'a> {
 fn given_requests(path: &Path) -> Result<Vec<Given>> {
     let mut given = Vec::new();
     for w in crate::lake::run_manifest::load(path)? {
+        // A day later than the start still has to be a time the lake takes.
+        let end = w
+            .start_ms
+            .saturating_add(crate::core::limits::MAX_DURATION_MS);
+        if !(event_time_in_range(w.start_ms) && event_time_in_range(end)) {
+            anyhow::bail!(
+                "run manifest {}: a request starts at {} ms since the epoch, outside 2010-2100 (less 30 days): simulate only models times the lake takes",
+                path.display(),
+                w.start_ms
+            );
+        }
         let approach = Approach::from_name(&w.approach).map_err(|_| {
             anyhow::anyhow!(
                 "run manifest {}: approach `{}` is not one the simulator models (direct, current, simple, rpc-target)",
