@@ -450,6 +450,10 @@ fn bad_values_are_one_line_naming_the_flag() {
         (["--delays", "0,x"], "--delays"),
         (["--timeout", "soon"], "--timeout"),
         (["--concurrency", "0"], "--concurrency"),
+        (["--runs", "0"], "--runs"),
+        (["--runs", "999999999999"], "--runs"),
+        (["--delays", "99999999999"], "--delays"),
+        (["--pause", "99999999999"], "--pause"),
     ] {
         let mut args = vec!["--url", url, "--approaches", "a", "--delays", "0"];
         args.extend(extra);

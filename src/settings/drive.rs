@@ -58,6 +58,12 @@ pub fn options(args: &DriveArgs, file: DriveSection, base: &Path) -> Result<driv
     ))?;
     let delays = delays(args, file.delays)?;
     let runs = args.runs.or(file.runs).unwrap_or(30);
+    let warmup = args.warmup.or(file.warmup).unwrap_or(0);
+    check_size(runs, warmup, approaches.len(), delays.len())?;
+    let pause_ms = args.pause.or(file.pause_ms).unwrap_or(0);
+    if pause_ms > MAX_PAUSE_MS {
+        bail!("--pause {pause_ms}: give at most {MAX_PAUSE_MS} ms (an hour)");
+    }
     let id_hex = args.id_hex.or(file.id_hex).unwrap_or(16);
     if !(4..=32).contains(&id_hex) {
         bail!("--id-hex {id_hex}: give 4 to 32 hex digits");
@@ -115,8 +121,8 @@ pub fn options(args: &DriveArgs, file: DriveSection, base: &Path) -> Result<driv
             "[drive] order",
         ))?,
         concurrency,
-        pause: Duration::from_millis(args.pause.or(file.pause_ms).unwrap_or(0)),
-        warmup: args.warmup.or(file.warmup).unwrap_or(0),
+        pause: Duration::from_millis(pause_ms),
+        warmup,
         timeout,
         seed: args.seed.or(file.seed).unwrap_or(1),
         id_hex,
@@ -125,6 +131,26 @@ pub fn options(args: &DriveArgs, file: DriveSection, base: &Path) -> Result<driv
         dry_run: args.dry_run,
         quiet: args.quiet,
     })
+}
+
+/// Most requests one drive schedules: its schedule is held in memory.
+const MAX_REQUESTS: usize = 1_000_000;
+/// Longest pause between requests.
+const MAX_PAUSE_MS: u64 = 3_600_000;
+
+/// A schedule of at least one run and at most [`MAX_REQUESTS`] requests.
+fn check_size(runs: usize, warmup: usize, approaches: usize, delays: usize) -> Result<()> {
+    if runs == 0 {
+        bail!("--runs 0: give at least 1 run");
+    }
+    let total = (runs
+        .checked_mul(approaches)
+        .and_then(|n| n.checked_mul(delays)))
+    .and_then(|n| n.checked_add(warmup.checked_mul(approaches)?));
+    match total {
+        Some(n) if n <= MAX_REQUESTS => Ok(()),
+        _ => bail!("--runs {runs} and --warmup {warmup} over {approaches} approaches x {delays} delays make more than {MAX_REQUESTS} requests: drive fewer at a time"),
+    }
 }
 
 fn approaches(given: Option<(Vec<String>, &'static str)>) -> Result<Vec<String>> {
@@ -162,6 +188,10 @@ fn delays(args: &DriveArgs, file: Option<Vec<u64>>) -> Result<Vec<u64>> {
     };
     if list.is_empty() {
         bail!("--delays: give one or more delays in ms");
+    }
+    let most = crate::core::limits::MAX_DURATION_MS as u64;
+    if let Some(d) = list.iter().find(|d| **d > most) {
+        bail!("--delays: {d} ms is longer than 30 days");
     }
     Ok(list)
 }
