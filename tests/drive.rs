@@ -124,16 +124,6 @@ fn drive(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     cmd.output().expect("tracecost runs")
 }
 
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    out
-}
-
 const MATRIX: [&str; 6] = [
     "--approaches",
     "direct,simple",

@@ -29,6 +29,11 @@ fn run_in(dir: &Path, args: &[&str], ok: bool) -> Output {
     out
 }
 
+/// `explore --lake lake --draft FILE` in `dir`, which must succeed.
+fn explore_draft(dir: &Path, file: &str) -> Output {
+    run_in(dir, &["explore", "--lake", "lake", "--draft", file], true)
+}
+
 /// Mirrors the embedded sample into `dir/lake`, flags alone.
 fn mirror_sample(dir: &Path) {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/logpush");
@@ -68,12 +73,7 @@ fn draft_from(dir: &Path, seed: u64, layout: &[&str]) -> (PathBuf, String) {
         &["mirror", "--source", "sim/logpush", "--lake", "lake", "-q"],
         true,
     );
-    let out = run_in(
-        dir,
-        &["explore", "--lake", "lake", "--draft", "p.toml"],
-        true,
-    );
-    (sim, stdout(&out))
+    (sim, stdout(&explore_draft(dir, "p.toml")))
 }
 
 /// Storage rows are not in trace events: the draft bills none, the truth
@@ -294,11 +294,7 @@ fn the_tail_lab_capture_gives_the_roles_of_the_shipped_pipeline() {
     let shipped = shipped_pipeline(tmp.path(), "wrangler-tail.toml");
     step("mirror", &shipped, &flags, true);
     step("transform", &shipped, &flags, true);
-    let out = run_in(
-        tmp.path(),
-        &["explore", "--lake", "lake", "--draft", "drafted.toml"],
-        true,
-    );
+    let out = explore_draft(tmp.path(), "drafted.toml");
     assert!(
         stdout(&out).contains("not a role: proxy-lab ControllerDO"),
         "{}",
@@ -357,11 +353,7 @@ fn a_lake_without_correlated_legs_gets_a_draft_that_says_so() {
         })
         .collect();
     mirror_lines(tmp.path(), &lines);
-    let out = run_in(
-        tmp.path(),
-        &["explore", "--lake", "lake", "--draft", "p.toml"],
-        true,
-    );
+    let out = explore_draft(tmp.path(), "p.toml");
     assert!(
         stdout(&out).contains("none: no field's values repeat"),
         "{}",
@@ -514,11 +506,7 @@ fn hostile_logs_and_names_neither_crash_explore_nor_break_its_draft() {
         }
     }
     mirror_lines(tmp.path(), &lines);
-    let out = run_in(
-        tmp.path(),
-        &["explore", "--lake", "lake", "--draft", "p.toml"],
-        true,
-    );
+    let out = explore_draft(tmp.path(), "p.toml");
     assert!(
         !stdout(&out).contains('\u{1b}'),
         "escape sequences reach the terminal"

@@ -50,16 +50,6 @@ fn mirror_s3(
     run_env(&args, env)
 }
 
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "stdout:\n{}\nstderr:\n{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    out
-}
-
 /// The lake's data files and quarantine, without the manifest (whose versions
 /// are ETags from S3 and mtimes from disk).
 fn data_files(lake: &Path) -> Vec<(String, Vec<u8>)> {

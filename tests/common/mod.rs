@@ -321,3 +321,14 @@ pub fn assert_requests_match_truth(requests: &Path, truth: &Path, with_latency: 
     }
     df.height()
 }
+
+/// The output of a run that must have succeeded; its stdout and stderr otherwise.
+pub fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
