@@ -764,7 +764,7 @@ fn a_bad_report_setting_is_one_line_naming_it_and_never_hangs() {
         ("confidence", "1.0"),
         ("confidence", "0.3"),
         ("confidence", "nan"),
-        ("resamples", "0"),
+        ("resamples", "99"),
         ("resamples", "1000000000"),
         ("baseline", "\"drect\""),
         ("metrics", "[\"span\"]"),
@@ -1291,4 +1291,83 @@ fn delivery_csv_is_the_truths_delivery_delay() {
         }
         assert_eq!(r["source"], "object_name");
     }
+}
+
+/// `--resamples 0`: the same point estimates as the full report, every
+/// interval cell empty, no verdict, and nothing that claims an interval.
+#[test]
+fn point_estimates_only_give_the_same_values_without_any_interval() {
+    let run = run_sample(&["--resamples", "0"]);
+    let point = |name: &str| read_csv(&run.out.join(name));
+    for (name, key, values) in [
+        (
+            "summary.csv",
+            &["approach", "delay_ms", "metric"][..],
+            &["n", "mean", "median", "p95"][..],
+        ),
+        (
+            "comparisons.csv",
+            &["delay_ms", "approach", "baseline", "metric"],
+            &["diff", "ratio", "median_ratio"],
+        ),
+        (
+            "breakeven.csv",
+            &["approach", "baseline"],
+            &["breakeven_delay_ms"],
+        ),
+    ] {
+        let (full, quick) = (table(name), point(name));
+        assert_eq!(full.len(), quick.len(), "{name}");
+        for (a, b) in full.iter().zip(&quick) {
+            for k in key.iter().chain(values) {
+                assert_eq!(a[*k], b[*k], "{name} {k}: {a:?} against {b:?}");
+            }
+            for (column, cell) in b {
+                if column.contains("ci_") {
+                    assert_eq!(cell, "", "{name} {column} has an interval: {b:?}");
+                }
+            }
+        }
+    }
+    for row in point("claims.csv") {
+        assert_eq!(row["verdict"], "", "{row:?}");
+        let measured = !row["measured"].is_empty();
+        assert_eq!(measured, row["note"].starts_with("not judged"), "{row:?}");
+    }
+    let md = std::fs::read_to_string(run.out.join("report.md")).unwrap();
+    assert!(
+        md.contains("Point estimates only (`--resamples 0`)"),
+        "{md}"
+    );
+    for lie in [
+        " CI",
+        "supported",
+        "refuted",
+        "inconclusive",
+        "no verdict changes",
+        "comparisons differ",
+    ] {
+        assert!(
+            !md.contains(lie),
+            "report.md says {lie:?} without intervals:\n{md}"
+        );
+    }
+}
+
+#[test]
+fn resamples_between_1_and_99_are_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pipeline = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/proxy-fetch.toml");
+    let out = step(
+        "report",
+        &pipeline,
+        &["--lake", tmp.path().to_str().unwrap(), "--resamples", "50"],
+        false,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--resamples") && err.contains("0 for point estimates"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
 }

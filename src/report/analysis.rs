@@ -11,7 +11,9 @@ use rayon::prelude::*;
 pub use super::claims::Verdict;
 use super::claims::{self, BreakEven, Claim, ClaimRow};
 use super::cold_starts::ColdStarts;
-pub use super::interval::{has_interval, shown, MIN_REQUESTS_FOR_INTERVAL, NO_INTERVAL};
+pub use super::interval::{
+    has_interval, shown, MIN_REQUESTS_FOR_INTERVAL, NO_INTERVAL, POINT_ESTIMATES,
+};
 use super::Frame;
 use crate::core::cost::Prices;
 use crate::core::metric::Metric;
@@ -125,9 +127,21 @@ pub struct Analysis {
     pub has_client_latency: bool,
     /// The level of every interval, as configured.
     pub confidence: f64,
+    /// Nothing was resampled (`--resamples 0`): no estimate has an interval.
+    pub point_estimates: bool,
 }
 
 impl Analysis {
+    /// What an estimate's parenthesis holds: "<level> CI", or "point
+    /// estimates" when nothing was resampled.
+    pub fn interval_label(&self) -> String {
+        if self.point_estimates {
+            "point estimates".into()
+        } else {
+            format!("{} CI", crate::core::numbers::level(self.confidence))
+        }
+    }
+
     pub fn group(&self, approach: &str, delay_ms: i64) -> Option<&Group> {
         self.groups
             .iter()
@@ -399,6 +413,7 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
         other_billing,
         has_client_latency,
         confidence: cfg.confidence,
+        point_estimates: cfg.point_estimates(),
     })
 }
 
@@ -532,7 +547,7 @@ fn fit_with_band(
     let groups = approach_groups(sampled, approach);
     let tables = resampled_requests(&groups);
     let line = cost_line(&View::observed(&tables), &groups, 0, cost)?;
-    if !band || fewest(&groups) < MIN_REQUESTS_FOR_INTERVAL {
+    if !band || cfg.point_estimates() || fewest(&groups) < MIN_REQUESTS_FOR_INTERVAL {
         return Some(Fit {
             approach: approach.to_string(),
             line,
@@ -593,6 +608,9 @@ fn breakeven_row(
         approach_groups(sampled, approach),
     );
     let both: Vec<&Sampled> = base.iter().chain(&other).copied().collect();
+    if cfg.point_estimates() {
+        return row(Some(point), None, POINT_ESTIMATES.into());
+    }
     if fewest(&both) < MIN_REQUESTS_FOR_INTERVAL {
         return row(
             Some(point),

@@ -156,11 +156,6 @@ fn note(area: &Area, text: &str) -> Result<()> {
         .map_err(err)
 }
 
-/// "mean with 90% CI": the label of an interval at the configured level.
-fn ci_label(a: &Analysis) -> String {
-    format!("{} CI", level(a.confidence))
-}
-
 /// The chart of a metric, in `charts/`: the report links it by this name.
 pub fn file_name(metric: Metric) -> String {
     match metric {
@@ -381,7 +376,10 @@ where
                 + Polygon::new(shape(l.marker, 7), l.color.filled())
         }))
         .map_err(err)?
-        .label(format!("{ap}: mean with {}, dots = requests", ci_label(a)))
+        .label(match a.point_estimates {
+            true => format!("{ap}: mean, dots = requests"),
+            false => format!("{ap}: mean with {}, dots = requests", a.interval_label()),
+        })
         .legend(move |(x, y)| {
             EmptyElement::at((x + 12, y)) + Polygon::new(shape(l.marker, 7), l.color.filled())
         });
@@ -454,8 +452,10 @@ fn cost(a: &Analysis, root: &Area) -> Result<()> {
 
 /// The legend of a fitted line: what its band and bars are, at the configured level.
 fn fit_label(a: &Analysis, f: &super::analysis::Fit) -> String {
-    let ci = ci_label(a);
-    if f.band.is_empty() {
+    let ci = a.interval_label();
+    if a.point_estimates {
+        format!("{}: least squares fit; mean per delay", f.approach)
+    } else if f.band.is_empty() {
         format!(
             "{}: least squares fit (no band: a delay with a single request); mean per delay, {ci}",
             f.approach
@@ -631,7 +631,7 @@ fn breakeven_labels(
         let l = look(a, &b.approach);
         let ci = b.ci.map_or(String::new(), |c| {
             let (low, high) = (thousands_f(c.low), thousands_f(c.high));
-            format!("{} {low}-{high} ms", ci_label(a))
+            format!("{} {low}-{high} ms", a.interval_label())
         });
         let lines = [
             format!("{} pays off above {} ms", b.approach, thousands_f(x)),
@@ -803,6 +803,7 @@ mod tests {
             fits: vec![fit("direct", f64::NAN), fit("simple", 1e300)],
             has_client_latency: false,
             confidence: 0.9,
+            point_estimates: false,
         }
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Result};
 use serde::Deserialize;
 
-use super::interval::{shown, NO_INTERVAL};
+use super::interval::{shown, NO_INTERVAL, POINT_ESTIMATES};
 use crate::core::cost::Prices;
 use crate::core::limits::MAX_DURATION_MS;
 use crate::core::metric::{Metric, Unit};
@@ -401,8 +401,18 @@ impl<S: Source> Judge<'_, S> {
             row.note = why;
             return row;
         }
+        self.judged(row, measured)
+    }
+
+    /// `row` with its measure and verdict; none without resampling, which
+    /// gives no interval to judge by.
+    fn judged(&self, mut row: ClaimRow, measured: Estimate) -> ClaimRow {
         row.measured = Some(measured);
-        row.verdict = Some(Verdict::of(measured.ci, c.range));
+        if self.cfg.point_estimates() {
+            row.note = format!("not judged ({POINT_ESTIMATES})");
+        } else {
+            row.verdict = Some(Verdict::of(measured.ci, row.claim.range));
+        }
         row
     }
 
@@ -515,16 +525,15 @@ impl<S: Source> Judge<'_, S> {
         row.n = b.n;
         row.note = b.note;
         // Without an interval the point is an extrapolation of lines that
-        // may never cross: the note says why, no number stands for it.
-        if let (Some(value), Some(_)) = (b.delay_ms, b.ci) {
-            let measured = Estimate {
-                value,
-                ci: b.ci.unwrap_or(NO_INTERVAL),
-            };
-            row.measured = Some(measured);
-            row.verdict = Some(Verdict::of(measured.ci, c.range));
+        // may never cross: the note says why, no number stands for it
+        // (unless nothing was resampled: then every figure is a point).
+        match (b.delay_ms, b.ci) {
+            (Some(value), ci) if ci.is_some() || self.cfg.point_estimates() => {
+                let ci = ci.unwrap_or(NO_INTERVAL);
+                self.judged(row, Estimate { value, ci })
+            }
+            _ => row,
         }
-        row
     }
 }
 

@@ -269,6 +269,8 @@ pub struct Sensitivity {
     pub verdicts: Vec<VerdictChange>,
     /// Why there is no analysis without the flagged, when there is none.
     pub note: Option<String>,
+    /// Nothing was resampled (`--resamples 0`): no verdict to change.
+    pub point_estimates: bool,
 }
 
 /// The metrics whose means the sensitivity shows.
@@ -361,6 +363,7 @@ pub fn sensitivity(
         breakeven,
         verdicts,
         note,
+        point_estimates: all.point_estimates,
     }
 }
 

@@ -6,10 +6,10 @@ use crate::stats::bootstrap::{Estimate, Interval};
 /// What a group of one request gives in place of an interval: resamples of
 /// one value all equal it, so its interval would have no width and claim a
 /// certainty the data cannot give.
-pub const NO_INTERVAL: Interval = Interval {
-    low: f64::NAN,
-    high: f64::NAN,
-};
+pub const NO_INTERVAL: Interval = Interval::NONE;
+
+/// Why an estimate has no interval when nothing was resampled.
+pub const POINT_ESTIMATES: &str = "point estimate";
 
 /// Fewest requests in every group an interval is read from.
 pub const MIN_REQUESTS_FOR_INTERVAL: usize = 2;

@@ -52,30 +52,34 @@ fn ms(v: f64) -> String {
 }
 
 /// A value and its interval; `n`, the requests of the smallest group it
-/// comes from, says why an interval is missing.
+/// comes from, says why an interval is missing (else nothing was resampled,
+/// which the report's opening says once).
 fn with_ci(e: &Estimate, f: fn(f64) -> String, n: usize) -> String {
     if has_interval(e) {
         // "-25 ms to -18 ms": a dash between negatives would read as a minus.
         let to = if e.ci.low < 0.0 { " to " } else { "-" };
         format!("{} ({}{to}{})", f(e.value), f(e.ci.low), f(e.ci.high))
     } else {
-        format!("{} ({})", f(e.value), no_interval(n))
+        match single_request(n) {
+            Some(why) => format!("{} ({why})", f(e.value)),
+            None => f(e.value),
+        }
     }
 }
 
-fn no_interval(n: usize) -> &'static str {
-    if n < super::analysis::MIN_REQUESTS_FOR_INTERVAL {
-        "no interval: a single request"
-    } else {
-        "no interval"
-    }
+/// Why a group of `n` requests has no interval, when `n` is too few to resample.
+pub(super) fn single_request(n: usize) -> Option<&'static str> {
+    (n < super::analysis::MIN_REQUESTS_FOR_INTERVAL).then_some("no interval: a single request")
 }
 
 fn ratio_with_ci(e: &Estimate, n: usize) -> String {
     if has_interval(e) {
         format!("{:.3} ({:.3}-{:.3})", e.value, e.ci.low, e.ci.high)
     } else if e.value.is_finite() {
-        format!("{:.3} ({})", e.value, no_interval(n))
+        match single_request(n) {
+            Some(why) => format!("{:.3} ({why})", e.value),
+            None => format!("{:.3}", e.value),
+        }
     } else {
         "-".into()
     }
@@ -140,14 +144,14 @@ fn times(v: f64) -> String {
 }
 
 pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
-    let lv = level(s.bootstrap.confidence);
+    let ci = a.interval_label();
     [
-        header(a, s, c, &lv),
-        answer(a, s, c, &lv),
-        sensitivity::section(c.sensitivity, s.bootstrap.confidence, &lv),
-        segments::section(c.segments, &lv),
-        evidence(a, s, c, &lv),
-        differences(a, &lv),
+        header(a, s, c),
+        answer(a, s, c, &ci),
+        sensitivity::section(c.sensitivity, s.bootstrap.confidence, &ci),
+        segments::section(c.segments, &ci),
+        evidence(a, s, c, &ci),
+        differences(a, &ci),
         quality(c),
         c.delivery.section.clone(),
         method(s),
@@ -173,7 +177,7 @@ fn table(t: &Table) -> String {
 }
 
 /// The title, the sampling warning when there is one, and what went in.
-fn header(a: &Analysis, s: &Settings, c: &Context, lv: &str) -> String {
+fn header(a: &Analysis, s: &Settings, c: &Context) -> String {
     let mut out = paragraph(&format!("# {}: `{}`", s.frame.title, c.pipeline));
     if let Some(question) = &s.frame.question {
         out += &paragraph(&format!("**Question.** {question}"));
@@ -181,8 +185,17 @@ fn header(a: &Analysis, s: &Settings, c: &Context, lv: &str) -> String {
     if let Some(warning) = sampling_warning(c.sampling_notices) {
         out += &paragraph(&format!("> **Warning.** {warning}"));
     }
+    let intervals = if s.bootstrap.point_estimates() {
+        "Point estimates only (`--resamples 0`): no figure has an interval and no claim is judged."
+            .to_string()
+    } else {
+        format!(
+            "Intervals are {} bootstrap confidence intervals.",
+            level(s.bootstrap.confidence)
+        )
+    };
     out + &paragraph(&format!(
-        "{} complete requests of {} at fetch delays {}; {} incomplete requests are counted in Data quality and left out of every statistic. Intervals are {lv} bootstrap confidence intervals.",
+        "{} complete requests of {} at fetch delays {}; {} incomplete requests are counted in Data quality and left out of every statistic. {intervals}",
         thousands(c.requests_complete as u64),
         a.approaches.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "),
         a.delays.iter().map(|d| delay_label(*d)).collect::<Vec<_>>().join(", "),
@@ -191,7 +204,7 @@ fn header(a: &Analysis, s: &Settings, c: &Context, lv: &str) -> String {
 }
 
 /// What to keep, why, the cheapest approach per delay, break-even and verdicts.
-fn answer(a: &Analysis, s: &Settings, c: &Context, lv: &str) -> String {
+fn answer(a: &Analysis, s: &Settings, c: &Context, ci: &str) -> String {
     let notes = [
         without_complete_note(&c.without_complete),
         unusable_note(c.requests_unusable),
@@ -202,9 +215,9 @@ fn answer(a: &Analysis, s: &Settings, c: &Context, lv: &str) -> String {
         paragraph(&recommendation(a, s)),
         glance::section(a, c),
         notes,
-        cheapest(a, lv),
+        cheapest(a, ci),
         breakeven(a, s),
-        claims(a, lv),
+        claims(a, ci),
     ]
     .concat()
 }
@@ -274,11 +287,11 @@ fn mean_cell(a: &Analysis, metric: Metric, ap: &str, d: i64) -> String {
         .map_or("-".into(), |r| with_ci(&r.mean, f, r.describe.n))
 }
 
-fn cheapest(a: &Analysis, lv: &str) -> String {
+fn cheapest(a: &Analysis, ci: &str) -> String {
     let lead: [Lead; 2] = [("delay", delay_cell), ("cheapest", cheapest_cell)];
     let t = per_delay(a, &lead, |ap, d| mean_cell(a, Metric::Cost, ap, d));
     paragraph(&format!(
-        "**Cheapest approach at each delay** (mean cost in USD per million requests, {lv} CI):"
+        "**Cheapest approach at each delay** (mean cost in USD per million requests, {ci}):"
     )) + &table(&t)
 }
 
@@ -297,19 +310,23 @@ fn breakeven(a: &Analysis, s: &Settings) -> String {
             _ => format!("`{}` against `{}`: {}.", b.approach, b.baseline, b.note),
         })
         .collect();
-    paragraph("**Break-even** (cost fitted against delay per approach; bootstrap over requests within each group):")
-        + &list(&items)
-        + "\n"
+    let how = match s.bootstrap.point_estimates() {
+        true => "cost fitted against delay per approach",
+        false => {
+            "cost fitted against delay per approach; bootstrap over requests within each group"
+        }
+    };
+    paragraph(&format!("**Break-even** ({how}):")) + &list(&items) + "\n"
 }
 
-fn claims(a: &Analysis, lv: &str) -> String {
+fn claims(a: &Analysis, ci: &str) -> String {
     if a.claims.is_empty() {
         return paragraph(&format!("**Claims**: {NO_CLAIMS}"));
     }
     let mut t = Table::new([
         ("claim".to_string(), Align::Left),
         ("claimed".into(), Align::Right),
-        (format!("measured ({lv} CI)"), Align::Right),
+        (format!("measured ({ci})"), Align::Right),
         ("verdict".into(), Align::Left),
     ]);
     for h in &a.claims {
@@ -340,16 +357,16 @@ fn claimed_range((low, high): (f64, f64), fmt: fn(f64) -> String) -> String {
     }
 }
 
-/// A metric's section: its title and its caption, where `{lv}` stands for
-/// the confidence level and `{m}` for the metric's column.
+/// A metric's section: its title and its caption, where `{ci}` stands for
+/// the interval label (`Analysis::interval_label`) and `{m}` for the metric's column.
 fn section_text(metric: Metric) -> (&'static str, String) {
     let (title, caption) = match metric {
-        Metric::DoWall => ("Billed Durable Object wall time", "Mean `{m}` per request ({lv} CI): the wall clock Durable Objects are billed on, summed over the request's Durable Object legs."),
-        Metric::Cost => ("Cost per million requests", "Mean `{m}` ({lv} CI), with the prices listed under How this was computed."),
-        Metric::CostOtherBilling => ("Cost under the other billing assumption", "Mean `{m}` ({lv} CI): the cost if each Worker role's request fee were billed the other way (see How this was computed)."),
-        Metric::Span => ("Latency", "Mean `{m}` ({lv} CI): first leg start to last leg end, as Cloudflare saw it."),
-        Metric::WorkerCpu => ("Worker CPU", "Mean `{m}` ({lv} CI): the CPU time Workers are billed on."),
-        Metric::ClientLatency => ("Client latency", "Mean `{m}` from the run manifest ({lv} CI), for requests matched to exactly one window."),
+        Metric::DoWall => ("Billed Durable Object wall time", "Mean `{m}` per request ({ci}): the wall clock Durable Objects are billed on, summed over the request's Durable Object legs."),
+        Metric::Cost => ("Cost per million requests", "Mean `{m}` ({ci}), with the prices listed under How this was computed."),
+        Metric::CostOtherBilling => ("Cost under the other billing assumption", "Mean `{m}` ({ci}): the cost if each Worker role's request fee were billed the other way (see How this was computed)."),
+        Metric::Span => ("Latency", "Mean `{m}` ({ci}): first leg start to last leg end, as Cloudflare saw it."),
+        Metric::WorkerCpu => ("Worker CPU", "Mean `{m}` ({ci}): the CPU time Workers are billed on."),
+        Metric::ClientLatency => ("Client latency", "Mean `{m}` from the run manifest ({ci}), for requests matched to exactly one window."),
         Metric::DoCpu => ("Durable Object CPU", ""),
         Metric::WorkerWall => ("Worker wall time", ""),
         Metric::DoInvocations => ("Durable Object requests", ""),
@@ -358,10 +375,7 @@ fn section_text(metric: Metric) -> (&'static str, String) {
     if caption.is_empty() {
         (
             title,
-            format!(
-                "Mean `{{m}}` per request ({{lv}} CI): {}.",
-                metric.meaning()
-            ),
+            format!("Mean `{{m}}` per request ({{ci}}): {}.", metric.meaning()),
         )
     } else {
         (title, caption.to_string())
@@ -369,7 +383,7 @@ fn section_text(metric: Metric) -> (&'static str, String) {
 }
 
 /// One section per metric: its chart, its caption and the means behind it.
-fn evidence(a: &Analysis, s: &Settings, c: &Context, lv: &str) -> String {
+fn evidence(a: &Analysis, s: &Settings, c: &Context, ci: &str) -> String {
     let section = |metric: Metric| {
         let (title, caption) = section_text(metric);
         let image = if c.charts {
@@ -381,14 +395,14 @@ fn evidence(a: &Analysis, s: &Settings, c: &Context, lv: &str) -> String {
         let t = per_delay(a, &lead, |ap, d| mean_cell(a, metric, ap, d));
         heading(title)
             + &image
-            + &paragraph(&caption.replace("{lv}", lv).replace("{m}", metric.column()))
+            + &paragraph(&caption.replace("{ci}", ci).replace("{m}", metric.column()))
             + &table(&t)
     };
     let metrics = s.frame.sections(a.has_client_latency);
     metrics.into_iter().map(section).collect()
 }
 
-fn differences(a: &Analysis, lv: &str) -> String {
+fn differences(a: &Analysis, ci: &str) -> String {
     let mut t = Table::new([
         ("delay", Align::Left),
         ("approach", Align::Left),
@@ -409,7 +423,7 @@ fn differences(a: &Analysis, lv: &str) -> String {
         ]);
     }
     heading("Differences against the baseline")
-        + &paragraph(&format!("Difference and ratio of means (other - baseline, other / baseline), {lv} CI. All rows in `comparisons.csv`."))
+        + &paragraph(&format!("Difference and ratio of means (other - baseline, other / baseline), {ci}. All rows in `comparisons.csv`."))
         + &table(&t)
 }
 
@@ -443,9 +457,13 @@ fn method(s: &Settings) -> String {
     heading("How this was computed") + &list(&[
         "Per-request metrics as defined in experiment.md, from `requests.csv`; only complete requests (every role of their approach present) enter the statistics.".into(),
         format!("Prices (USD per million): DO wall clock {} per ms, DO request {}, Worker CPU {} per ms, Worker request {}, row written {}, row read {}.", p.do_wall_ms, p.do_request, p.worker_cpu_ms, p.worker_request, p.row_written, p.row_read),
-        format!("Bootstrap: {} resamples, seed {}, {interval} intervals at {} confidence, each approach and delay's requests resampled once and every statistic read from those resamples (medians drawn from their exact bootstrap distribution); BCa's jackknife leaves out one of at most 200 blocks of requests. Quantiles by linear interpolation (numpy's default).", thousands(b.resamples as u64), b.seed, level(b.confidence)),
-        "Break-even: least squares of cost against delay per approach; its interval from refits on resampled requests (percentiles).".into(),
-        "Claims: each from `[[report.claims]]` of the pipeline file; a ratio is approach / baseline and a difference approach - baseline, of means (or medians) at the measured delay nearest the claim's, or averaged over the delays both approaches have. Verdicts: supported when the interval lies inside the claimed range, refuted when wholly outside, inconclusive otherwise.".into(),
+        if b.point_estimates() {
+            "No bootstrap (`--resamples 0`): point estimates only, no interval, no verdict. Quantiles by linear interpolation (numpy's default).".into()
+        } else {
+            format!("Bootstrap: {} resamples, seed {}, {interval} intervals at {} confidence, each approach and delay's requests resampled once and every statistic read from those resamples (medians drawn from their exact bootstrap distribution); BCa's jackknife leaves out one of at most 200 blocks of requests. Quantiles by linear interpolation (numpy's default).", thousands(b.resamples as u64), b.seed, level(b.confidence))
+        },
+        format!("Break-even: least squares of cost against delay per approach{}.", if b.point_estimates() { "" } else { "; its interval from refits on resampled requests (percentiles)" }),
+        format!("Claims: each from `[[report.claims]]` of the pipeline file; a ratio is approach / baseline and a difference approach - baseline, of means (or medians) at the measured delay nearest the claim's, or averaged over the delays both approaches have. {}", if b.point_estimates() { "Not judged: a verdict needs an interval." } else { "Verdicts: supported when the interval lies inside the claimed range, refuted when wholly outside, inconclusive otherwise." }),
         "Files: `summary.csv`, `comparisons.csv`, `breakeven.csv`, `claims.csv`, `quality.csv`, `requests.csv`, each with a `.parquet` twin; charts in `charts/`.".into(),
         format!("tracecost {}.", env!("CARGO_PKG_VERSION")),
     ])
@@ -476,7 +494,7 @@ fn latency_ci(c: &ComparisonRow, confidence: f64) -> String {
             ms(high)
         )
     } else {
-        no_interval(c.n).to_string()
+        single_request(c.n).unwrap_or("point estimate").into()
     }
 }
 

@@ -132,9 +132,9 @@ impl ReportSection {
             );
         }
         let resamples = self.resamples.unwrap_or(10_000);
-        if !(100..=MAX_RESAMPLES).contains(&resamples) {
+        if resamples != 0 && !(100..=MAX_RESAMPLES).contains(&resamples) {
             anyhow::bail!(
-                "report.resamples (or --resamples) = {resamples}: give 100 to {} (10,000 by default)",
+                "report.resamples (or --resamples) = {resamples}: give 100 to {} (10,000 by default), or 0 for point estimates without intervals",
                 numbers::thousands(MAX_RESAMPLES as u64)
             );
         }
@@ -456,12 +456,19 @@ fn print_summary(
     if let Some(warning) = markdown::sampling_warning(c.sampling_notices) {
         println!("WARNING: {warning}");
     }
+    let intervals = if s.bootstrap.point_estimates() {
+        "point estimates only, no intervals (--resamples 0)".to_string()
+    } else {
+        format!(
+            "{} resamples per interval, intervals at {}",
+            numbers::thousands(s.bootstrap.resamples as u64),
+            numbers::level(a.confidence)
+        )
+    };
     println!(
-        "report: {} approaches x {} delays, {} resamples per interval, intervals at {}",
+        "report: {} approaches x {} delays, {intervals}",
         a.approaches.len(),
         a.delays.len(),
-        numbers::thousands(s.bootstrap.resamples as u64),
-        numbers::level(a.confidence)
     );
     let notes = [
         markdown::without_complete_note(&c.without_complete),

@@ -191,6 +191,8 @@ pub struct Segments {
     pub differences: Vec<SegmentDifference>,
     /// The level of every interval.
     pub confidence: f64,
+    /// Nothing was resampled (`--resamples 0`): no difference is judged.
+    pub point_estimates: bool,
 }
 
 /// One cell resampled: its key and its requests.
@@ -243,6 +245,7 @@ pub fn analyse(s: Segmenting, cfg: &Config) -> Segments {
         means,
         differences,
         confidence: cfg.confidence,
+        point_estimates: cfg.point_estimates(),
     }
 }
 

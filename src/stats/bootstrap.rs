@@ -22,6 +22,7 @@ pub enum Method {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
+    /// 0: point estimates only, every interval [`Interval::NONE`].
     pub resamples: usize,
     pub confidence: f64,
     pub seed: u64,
@@ -45,7 +46,20 @@ pub struct Interval {
     pub high: f64,
 }
 
+impl Config {
+    /// No resampling: estimates without intervals (`--resamples 0`).
+    pub fn point_estimates(&self) -> bool {
+        self.resamples == 0
+    }
+}
+
 impl Interval {
+    /// No interval: nothing was resampled, or too little to resample.
+    pub const NONE: Interval = Interval {
+        low: f64::NAN,
+        high: f64::NAN,
+    };
+
     pub fn point(x: f64) -> Self {
         Interval { low: x, high: x }
     }
@@ -222,6 +236,12 @@ where
 {
     let mut copies: Vec<Vec<f64>> = samples.iter().map(|s| s.to_vec()).collect();
     let observed = stat(&mut copies);
+    if cfg.point_estimates() {
+        return observed.map(|value| Estimate {
+            value,
+            ci: Interval::NONE,
+        });
+    }
     let degenerate = samples.iter().all(|s| s.iter().all(|v| *v == s[0]));
     if degenerate || samples.iter().any(|s| s.is_empty()) {
         return observed.map(|value| Estimate {
@@ -246,8 +266,14 @@ pub(crate) fn intervals<const K: usize>(
     jack: Option<&[Vec<[f64; K]>]>,
 ) -> [Estimate; K] {
     std::array::from_fn(|k| {
-        let component: Vec<f64> = reps.iter().map(|r| r[k]).collect();
         let value = observed[k];
+        if reps.is_empty() {
+            return Estimate {
+                value,
+                ci: Interval::NONE,
+            };
+        }
+        let component: Vec<f64> = reps.iter().map(|r| r[k]).collect();
         let all_same = component.iter().all(|v| *v == component[0]);
         let ci = if all_same || !value.is_finite() {
             Interval::point(value)

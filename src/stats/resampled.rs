@@ -84,20 +84,23 @@ impl Resampled {
             .map(|c| median_in_place(&mut c.to_vec()))
             .collect();
 
-        let rep_mean = replicate_means(columns, cfg, stream);
-        let sorted: Vec<Vec<f64>> = columns
-            .iter()
-            .map(|c| {
-                let mut s = c.to_vec();
-                s.sort_by(f64::total_cmp);
-                s
-            })
-            .collect();
-        let rep_median = replicate_medians(&sorted, cfg, stream);
-
-        let (blocks, jack_mean, jack_median) = match cfg.method {
-            Method::Bca => jackknife(columns, &sorted),
-            Method::Percentile => (0, Vec::new(), Vec::new()),
+        let (rep_mean, rep_median, (blocks, jack_mean, jack_median)) = if cfg.point_estimates() {
+            (Vec::new(), Vec::new(), (0, Vec::new(), Vec::new()))
+        } else {
+            let sorted: Vec<Vec<f64>> = columns
+                .iter()
+                .map(|c| {
+                    let mut s = c.to_vec();
+                    s.sort_by(f64::total_cmp);
+                    s
+                })
+                .collect();
+            let jack = match cfg.method {
+                Method::Bca => jackknife(columns, &sorted),
+                Method::Percentile => (0, Vec::new(), Vec::new()),
+            };
+            let rep_mean = replicate_means(columns, cfg, stream);
+            (rep_mean, replicate_medians(&sorted, cfg, stream), jack)
         };
         Resampled {
             n,

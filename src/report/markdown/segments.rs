@@ -23,7 +23,7 @@ fn short(value: &str) -> String {
     parts.join(",")
 }
 
-pub fn section(s: &Segments, lv: &str) -> String {
+pub fn section(s: &Segments, ci: &str) -> String {
     let mut out = heading("Do regions or script versions differ?")
         + &paragraph(&answer(s))
         + &paragraph("Flagged requests (cold starts, outliers) are left out here: a cold start in one segment would pass for a slow region.");
@@ -44,7 +44,7 @@ pub fn section(s: &Segments, lv: &str) -> String {
     if !notes.is_empty() {
         out += &paragraph(&notes.join(" "));
     }
-    out + &differences(s, lv) + &means(s, lv)
+    out + &differences(s, ci) + &means(s, ci)
 }
 
 fn keys(names: &[String]) -> String {
@@ -65,6 +65,9 @@ pub(super) fn answer(s: &Segments) -> String {
             "**Not measured**: no request in the statistics has a value of {}, so every request is in one segment.",
             keys(&all)
         );
+    }
+    if s.point_estimates {
+        return "**Not judged**: point estimates (`--resamples 0`) give no interval to tell a difference between segments from chance; the largest differences and the means per segment are below.".into();
     }
     let lv = level(s.confidence);
     let answers: Vec<(bool, String)> = s.keys.iter().map(|k| key_answer(s, k, &lv)).collect();
@@ -129,7 +132,7 @@ fn interval(d: &SegmentDifference) -> String {
     with_ci(&d.difference, format_of(d.metric), d.n)
 }
 
-fn differences(s: &Segments, lv: &str) -> String {
+fn differences(s: &Segments, ci: &str) -> String {
     if s.differences.is_empty() {
         return String::new();
     }
@@ -139,7 +142,7 @@ fn differences(s: &Segments, lv: &str) -> String {
         ("delay", Align::Left),
         ("metric", Align::Left),
         ("highest - lowest", Align::Left),
-        (format!("difference ({lv} CI)").as_str(), Align::Right),
+        (format!("difference ({ci})").as_str(), Align::Right),
         ("differ", Align::Left),
     ]);
     let mut rows: Vec<&SegmentDifference> = s.differences.iter().collect();
@@ -157,10 +160,10 @@ fn differences(s: &Segments, lv: &str) -> String {
                 d.segments
             ),
             interval(d),
-            if d.differs() {
-                "**yes**".into()
-            } else {
-                "no".into()
+            match (s.point_estimates, d.differs()) {
+                (true, _) => "-".into(),
+                (false, true) => "**yes**".into(),
+                (false, false) => "no".into(),
             },
         ]);
     }
@@ -173,13 +176,19 @@ fn differences(s: &Segments, lv: &str) -> String {
         ),
         false => String::new(),
     };
+    if s.point_estimates {
+        return paragraph(&format!(
+            "**Largest difference between segment means** ({ci}; the pair is chosen on the data).{rest}"
+        )) + &table(&t);
+    }
+    let lv = level(s.confidence);
     paragraph(&format!(
         "**Largest difference between segment means** ({lv} CI; the pair is chosen on the data, so a difference that only just excludes 0 is weak evidence). {differ} of {n} comparisons differ; with {n} comparisons at {lv}, about {} would by chance alone.{rest}",
         thousands(((1.0 - s.confidence) * n as f64).round() as u64)
     )) + &table(&t)
 }
 
-fn means(s: &Segments, lv: &str) -> String {
+fn means(s: &Segments, ci: &str) -> String {
     let shown: Vec<_> = (s.means.iter())
         .filter(|m| m.metric == Metric::Span || m.metric == Metric::Cost)
         .collect();
@@ -198,7 +207,7 @@ fn means(s: &Segments, lv: &str) -> String {
         ("approach", Align::Left),
         ("delay", Align::Left),
         ("metric", Align::Left),
-        (format!("mean ({lv} CI)").as_str(), Align::Right),
+        (format!("mean ({ci})").as_str(), Align::Right),
         ("n", Align::Right),
     ]);
     for m in shown {

@@ -2,21 +2,23 @@
 //! and whether any verdict or break-even changes without them.
 
 use super::table::{Align, Table};
-use super::{breakeven_interval, format_of, heading, list, ms, paragraph, table, with_ci};
+use super::{
+    breakeven_interval, format_of, heading, list, ms, paragraph, single_request, table, with_ci,
+};
 use crate::core::metric::Metric;
 use crate::core::numbers::{delay_label, thousands};
 use crate::report::analysis::{has_interval, BreakevenRow};
 use crate::report::flags::{MeanChange, Sensitivity, SENSITIVE_METRICS};
 use crate::stats::bootstrap::Estimate;
 
-pub fn section(s: &Sensitivity, confidence: f64, lv: &str) -> String {
+pub fn section(s: &Sensitivity, confidence: f64, ci: &str) -> String {
     let total: usize = s.counts.iter().map(|c| c.flagged).sum();
     [
         heading("Cold starts and outliers"),
-        paragraph(&(answer(s, total) + &largest_changes(s, lv))),
+        paragraph(&(answer(s, total) + &largest_changes(s, ci))),
         paragraph(&rule(s)),
         counts(s),
-        means(s, lv),
+        means(s, ci),
         breakeven(s, confidence),
     ]
     .concat()
@@ -61,7 +63,9 @@ fn answer(s: &Sensitivity, total: usize) -> String {
         thousands(cold as u64),
         thousands(outliers as u64)
     );
-    if changes.is_empty() {
+    if changes.is_empty() && s.point_estimates {
+        format!("**{lead}, the figures move as shown below; without intervals (`--resamples 0`) no verdict is judged.**")
+    } else if changes.is_empty() {
         format!("**{lead}, no verdict changes and no break-even moves out of its interval.**")
     } else {
         format!("**{lead}: {}.**", changes.join("; "))
@@ -69,7 +73,7 @@ fn answer(s: &Sensitivity, total: usize) -> String {
 }
 
 /// Per metric, the group whose mean moves most (relatively) without the flagged.
-fn largest_changes(s: &Sensitivity, lv: &str) -> String {
+fn largest_changes(s: &Sensitivity, ci: &str) -> String {
     let moved = |m: &&MeanChange| {
         let w = m.without.map_or(f64::NAN, |w| w.value);
         let change = ((w - m.all.value) / m.all.value).abs();
@@ -91,8 +95,8 @@ fn largest_changes(s: &Sensitivity, lv: &str) -> String {
                 "the mean `{metric}` of `{}` at {}, from {} to {}",
                 m.approach,
                 delay_label(m.delay_ms),
-                inline(&m.all, *metric, m.n, lv),
-                inline(without, *metric, m.n_without, lv)
+                inline(&m.all, *metric, m.n, ci),
+                inline(without, *metric, m.n_without, ci)
             ))
         })
         .collect();
@@ -123,18 +127,19 @@ fn emptied(s: &Sensitivity) -> String {
 }
 
 /// A mean in a sentence: value, interval and n in one parenthesis.
-fn inline(e: &Estimate, metric: Metric, n: usize, lv: &str) -> String {
+fn inline(e: &Estimate, metric: Metric, n: usize, ci: &str) -> String {
     let f = format_of(metric);
+    let why = single_request(n).map(|why| format!("{why}, "));
     let n = thousands(n as u64);
     if has_interval(e) {
         format!(
-            "{} ({lv} CI {}-{}, n = {n})",
+            "{} ({ci} {}-{}, n = {n})",
             f(e.value),
             f(e.ci.low),
             f(e.ci.high)
         )
     } else {
-        format!("{} (no interval, n = {n})", f(e.value))
+        format!("{} ({}n = {n})", f(e.value), why.unwrap_or_default())
     }
 }
 
@@ -185,7 +190,7 @@ fn mean_text(e: Option<&Estimate>, metric: Metric, n: usize) -> String {
 }
 
 /// Mean latency and cost of the groups that have flagged requests.
-fn means(s: &Sensitivity, lv: &str) -> String {
+fn means(s: &Sensitivity, ci: &str) -> String {
     let touched: Vec<&MeanChange> = (s.means.iter())
         .filter(|m| m.n != m.n_without && s.note.is_none())
         .collect();
@@ -210,7 +215,7 @@ fn means(s: &Sensitivity, lv: &str) -> String {
     }
     let metrics: Vec<String> = SENSITIVE_METRICS.iter().map(|m| format!("`{m}`")).collect();
     paragraph(&format!(
-        "**What they do to latency and cost**: mean {} ({lv} CI) of the groups with a flagged request.",
+        "**What they do to latency and cost**: mean {} ({ci}) of the groups with a flagged request.",
         metrics.join(" and ")
     )) + &table(&t)
 }
