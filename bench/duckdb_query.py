@@ -1,11 +1,18 @@
 """Anchor: the transform and grouped aggregates in DuckDB SQL, on duckdb_ingest.py's
 Parquet file: de-duplication, roles and request ids as in pipelines/proxy-fetch.toml,
-per-request metrics, then mean/median/p95/p99/std/min/max per approach, delay, metric."""
+per-request metrics (cost with the pipeline's prices: the executor's request fee not
+billed; cost_other_billing with it), then mean/median/p95/p99/std/min/max per approach,
+delay, metric: point estimates only.
+
+    duckdb_query.py INGESTED.parquet AGGREGATES.csv [REQUESTS.parquet]
+
+With a third argument, the complete requests are written too, for scipy_intervals.py."""
 import sys
 
 import duckdb
 
 ingested, out = sys.argv[1], sys.argv[2]
+requests_out = sys.argv[3] if len(sys.argv) > 3 else None
 con = duckdb.connect()
 con.execute(f"""
 CREATE TEMP TABLE legs AS
@@ -54,16 +61,27 @@ SELECT request_id,
   bool_or(role = 'executor') AS has_executor, bool_or(role = 'callback') AS has_callback
 FROM legs GROUP BY request_id
 """)
+con.execute("""
+CREATE TEMP TABLE r AS
+SELECT *, cost_usd_per_million + worker_invocations * 0.30 AS cost_other_billing_usd_per_million
+FROM (
+  SELECT *, do_wall_ms * 0.0016 + do_invocations * 0.15 + worker_cpu_ms * 0.02
+            + CASE WHEN approach = 'direct' THEN 0 ELSE 1.001 END AS cost_usd_per_million
+  FROM requests
+  WHERE approach IS NOT NULL AND delay_ms IS NOT NULL AND has_origin
+    AND (approach = 'direct' OR (has_executor AND has_callback AND (approach <> 'current' OR has_orchestrator)))
+)""")
+if requests_out:
+    con.execute(f"""
+COPY (SELECT approach, delay_ms, do_wall_ms, do_cpu_ms, worker_cpu_ms, worker_wall_ms, do_invocations,
+             worker_invocations, span_ms, cost_usd_per_million, cost_other_billing_usd_per_million
+      FROM r ORDER BY request_id)
+TO '{requests_out}' (FORMAT parquet)""")
 con.execute(f"""
 COPY (
-  WITH r AS (
-    SELECT *, do_wall_ms * 0.0016 + do_invocations * 0.15 + worker_cpu_ms * 0.02 + worker_invocations * 0.30
-              + CASE WHEN approach = 'direct' THEN 0 ELSE 1.001 END AS cost_usd_per_million
-    FROM requests
-    WHERE approach IS NOT NULL AND delay_ms IS NOT NULL AND has_origin
-      AND (approach = 'direct' OR (has_executor AND has_callback AND (approach <> 'current' OR has_orchestrator)))
-  ), long AS (
-    UNPIVOT r ON do_wall_ms, do_cpu_ms, worker_cpu_ms, worker_wall_ms, do_invocations, worker_invocations, span_ms, cost_usd_per_million
+  WITH long AS (
+    UNPIVOT r ON do_wall_ms, do_cpu_ms, worker_cpu_ms, worker_wall_ms, do_invocations, worker_invocations, span_ms,
+                 cost_usd_per_million, cost_other_billing_usd_per_million
     INTO NAME metric VALUE v
   )
   SELECT approach, delay_ms, metric, count(*) AS n, avg(v) AS mean, quantile_cont(v, 0.5) AS median,
