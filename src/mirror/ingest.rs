@@ -15,6 +15,7 @@ use polars::prelude::*;
 use serde_json::{json, Map, Value};
 
 use super::parse::gz::{GzMembers, Tail};
+use super::parse::whole::{self, Inflater};
 use crate::io::atomic::{commit_all, write_atomic, AtomicFile};
 use crate::io::parquet::{ParquetWriter, ROW_GROUP};
 use crate::lake::{object_stem, partition_dir};
@@ -323,6 +324,33 @@ fn read_content(
     if !gzip {
         return Ok((read_text(input, forced, writer)?, None));
     }
+    if obj.size <= whole::MAX_GZIP as u64 {
+        let mut gzip = Vec::with_capacity(obj.size as usize);
+        (&mut input).take(whole::MAX_GZIP as u64 + 1).read_to_end(&mut gzip)?;
+        let mut inflater = Inflater::take();
+        let read = match inflater.inflate(&gzip) {
+            Some(text) => Some(read_text(text, forced, writer)),
+            None => None,
+        };
+        inflater.give_back();
+        if let Some(format) = read {
+            return Ok((format?, None));
+        }
+        // Not clean gzip throughout, or larger than it said: streamed, from
+        // the bytes already read on.
+        return read_gzip_stream(gzip.as_slice().chain(input), failed, forced, writer);
+    }
+    read_gzip_stream(input, failed, forced, writer)
+}
+
+/// A gzip object through the streaming decoder: what decodes is read, the
+/// rest reported as its tail.
+fn read_gzip_stream(
+    input: impl BufRead,
+    failed: Arc<AtomicBool>,
+    forced: Option<InputFormat>,
+    writer: &mut ObjectWriter,
+) -> io::Result<(Option<InputFormat>, Option<Tail>)> {
     let mut members = GzMembers::new(input, failed);
     let format = read_text(PooledReader::new(&mut members), forced, writer).map_err(|e| {
         if is_marked(&e) {

@@ -6,3 +6,4 @@ pub mod lines;
 pub mod logpush;
 pub mod record;
 pub mod tail;
+pub mod whole;
