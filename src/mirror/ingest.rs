@@ -328,10 +328,7 @@ fn read_content(
         let mut gzip = Vec::with_capacity(obj.size as usize);
         (&mut input).take(whole::MAX_GZIP as u64 + 1).read_to_end(&mut gzip)?;
         let mut inflater = Inflater::take();
-        let read = match inflater.inflate(&gzip) {
-            Some(text) => Some(read_text(text, forced, writer)),
-            None => None,
-        };
+        let read = (inflater.inflate(&gzip)).map(|text| read_text(text, forced, writer));
         inflater.give_back();
         if let Some(format) = read {
             return Ok((format?, None));
