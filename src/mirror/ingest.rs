@@ -326,7 +326,9 @@ fn read_content(
     }
     if obj.size <= whole::MAX_GZIP as u64 {
         let mut gzip = Vec::with_capacity(obj.size as usize);
-        (&mut input).take(whole::MAX_GZIP as u64 + 1).read_to_end(&mut gzip)?;
+        (&mut input)
+            .take(whole::MAX_GZIP as u64 + 1)
+            .read_to_end(&mut gzip)?;
         let mut inflater = Inflater::take();
         let read = (inflater.inflate(&gzip)).map(|text| read_text(text, forced, writer));
         inflater.give_back();

@@ -24,14 +24,16 @@ use super::univariate::median_in_place;
 /// not depend on the number of threads.
 const CHUNK: usize = 250;
 
-/// Columns whose means one pass of index draws accumulates; wider tables are
-/// cut into batches that replay the same draws.
+/// Columns whose means one pass of index draws accumulates: a row of 8 on a
+/// cache line of its own, so a draw loads one line; from 9 to 16 columns
+/// (the report's 9 metrics), a row of 16 on two lines, one pass instead of
+/// two. Wider tables are cut into batches that replay the same draws.
 const LANES: usize = 8;
+const WIDE: usize = 16;
 
-/// One row of up to [`LANES`] columns, on a cache line of its own: a draw
-/// then loads one line, not two.
+/// One row of up to `L` columns, aligned on a cache line.
 #[repr(align(64))]
-struct Row([f64; LANES]);
+struct Row<const L: usize>([f64; L]);
 
 /// Row indices drawn ahead of their loads (a multiple of 2, small enough for the stack).
 const DRAWS: usize = 64;
@@ -129,31 +131,50 @@ impl Resampled {
 }
 
 /// `[replicate * columns + column]`: the mean of every column over each
-/// resample of rows, [`LANES`] columns per pass over the same draws.
+/// resample of rows, [`LANES`] or [`WIDE`] columns per pass over the same draws.
 fn replicate_means(columns: &[&[f64]], cfg: &Config, stream: u64) -> Vec<f64> {
-    let (n, width) = (columns[0].len(), columns.len());
+    let width = columns.len();
     let mut rep_mean = vec![0.0; cfg.resamples * width];
-    for first in (0..width).step_by(LANES) {
-        let lanes = LANES.min(width - first);
-        let rows: Vec<Row> = (0..n)
-            .map(|i| {
-                Row(std::array::from_fn(|k| {
-                    if k < lanes {
-                        columns[first + k][i]
-                    } else {
-                        0.0
-                    }
-                }))
-            })
-            .collect();
-        let sums = replicate_sums(&rows, cfg.resamples, cfg.seed, stream);
-        for (b, s) in sums.iter().enumerate() {
-            for k in 0..lanes {
-                rep_mean[b * width + first + k] = s[k] / n as f64;
-            }
-        }
+    let mut first = 0;
+    while first < width {
+        let left = width - first;
+        first += match left {
+            ..=LANES => pass::<LANES>(columns, first, &mut rep_mean, cfg, stream),
+            _ => pass::<WIDE>(columns, first, &mut rep_mean, cfg, stream),
+        };
     }
     rep_mean
+}
+
+/// The means of up to `L` columns from `first` on, into `rep_mean`; returns
+/// how many columns it took.
+fn pass<const L: usize>(
+    columns: &[&[f64]],
+    first: usize,
+    rep_mean: &mut [f64],
+    cfg: &Config,
+    stream: u64,
+) -> usize {
+    let (n, width) = (columns[0].len(), columns.len());
+    let lanes = L.min(width - first);
+    let rows: Vec<Row<L>> = (0..n)
+        .map(|i| {
+            Row(std::array::from_fn(|k| {
+                if k < lanes {
+                    columns[first + k][i]
+                } else {
+                    0.0
+                }
+            }))
+        })
+        .collect();
+    let sums = replicate_sums(&rows, cfg.resamples, cfg.seed, stream);
+    for (b, s) in sums.iter().enumerate() {
+        for k in 0..lanes {
+            rep_mean[b * width + first + k] = s[k] / n as f64;
+        }
+    }
+    lanes
 }
 
 /// `[replicate * columns + column]`: the median of every sorted column,
@@ -172,9 +193,14 @@ fn replicate_medians(sorted: &[Vec<f64>], cfg: &Config, stream: u64) -> Vec<f64>
 
 /// Per replicate, the column sums of one resample of rows (n draws with
 /// replacement). Rows are contiguous so one draw touches one cache line.
-fn replicate_sums(rows: &[Row], resamples: usize, seed: u64, stream: u64) -> Vec<[f64; LANES]> {
+fn replicate_sums<const L: usize>(
+    rows: &[Row<L>],
+    resamples: usize,
+    seed: u64,
+    stream: u64,
+) -> Vec<[f64; L]> {
     let chunks = resamples.div_ceil(CHUNK);
-    let per_chunk: Vec<Vec<[f64; LANES]>> = (0..chunks)
+    let per_chunk: Vec<Vec<[f64; L]>> = (0..chunks)
         .into_par_iter()
         .map(|c| {
             let mut rng = IndexRng::new(&mut Rng::derive(seed, stream, c as u64));
@@ -188,7 +214,7 @@ fn replicate_sums(rows: &[Row], resamples: usize, seed: u64, stream: u64) -> Vec
 /// One resample's column sums, with the vector instructions the CPU has.
 /// Each lane adds the same values in the same order whatever the width, so
 /// every CPU gives the same bits.
-fn resample_sums(rows: &[Row], rng: &mut IndexRng) -> [f64; LANES] {
+fn resample_sums<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng) -> [f64; L] {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
@@ -199,18 +225,18 @@ fn resample_sums(rows: &[Row], rng: &mut IndexRng) -> [f64; LANES] {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn resample_sums_avx2(rows: &[Row], rng: &mut IndexRng) -> [f64; LANES] {
+unsafe fn resample_sums_avx2<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng) -> [f64; L] {
     sums_kernel(rows, rng)
 }
 
 #[inline(always)]
-fn sums_kernel(rows: &[Row], rng: &mut IndexRng) -> [f64; LANES] {
+fn sums_kernel<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng) -> [f64; L] {
     let n = rows.len();
     let n32 = n as u32;
     let mut batch = [0u32; DRAWS];
     // Indices are drawn a batch ahead so that the row loads of a batch
     // overlap; several accumulators keep several additions in flight.
-    let mut acc = [[0.0; LANES]; ACCUMULATORS];
+    let mut acc = [[0.0; L]; ACCUMULATORS];
     let mut left = n;
     while left > 0 {
         let m = left.min(DRAWS);
@@ -222,14 +248,14 @@ fn sums_kernel(rows: &[Row], rng: &mut IndexRng) -> [f64; LANES] {
         for group in &mut groups {
             for (a, i) in acc.iter_mut().zip(group) {
                 let r = &rows[*i as usize].0;
-                for k in 0..LANES {
+                for k in 0..L {
                     a[k] += r[k];
                 }
             }
         }
         for (a, i) in acc.iter_mut().zip(groups.remainder()) {
             let r = &rows[*i as usize].0;
-            for k in 0..LANES {
+            for k in 0..L {
                 a[k] += r[k];
             }
         }
@@ -455,7 +481,7 @@ mod tests {
     /// states it, one draw at a time: indices drawn in pairs, a batch of
     /// [`DRAWS`] at a time (an odd batch draws one index too many), draw `i`
     /// added to accumulator `i % ACCUMULATORS`, the accumulators summed last.
-    fn plain_sums(rows: &[Row], rng: &mut IndexRng) -> [f64; LANES] {
+    fn plain_sums<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng) -> [f64; L] {
         let n = rows.len();
         let mut drawn = Vec::new();
         let mut left = n;
@@ -469,7 +495,7 @@ mod tests {
             drawn.extend_from_slice(&pairs[..batch]);
             left -= batch;
         }
-        let mut acc = [[0.0; LANES]; ACCUMULATORS];
+        let mut acc = [[0.0; L]; ACCUMULATORS];
         for (i, &row) in drawn.iter().enumerate() {
             for (a, v) in acc[i % ACCUMULATORS].iter_mut().zip(&rows[row as usize].0) {
                 *a += v;
@@ -482,9 +508,14 @@ mod tests {
     /// plain loop, for sizes on and around the batch and accumulator edges.
     #[test]
     fn the_dispatched_kernel_gives_the_bits_of_the_plain_loop() {
+        kernel_gives_the_bits_of_the_plain_loop::<LANES>();
+        kernel_gives_the_bits_of_the_plain_loop::<WIDE>();
+    }
+
+    fn kernel_gives_the_bits_of_the_plain_loop<const L: usize>() {
         let mut r = Rng::new(30);
         for n in [1usize, 2, 3, 5, 63, 64, 65, 129, 1_001] {
-            let rows: Vec<Row> = (0..n)
+            let rows: Vec<Row<L>> = (0..n)
                 .map(|_| Row(std::array::from_fn(|_| (r.normal() * 0.7).exp() * 123.456)))
                 .collect();
             let mut plain = IndexRng::new(&mut Rng::new(31));
@@ -502,11 +533,12 @@ mod tests {
         // Column 1 is column 0 doubled: every replicate mean keeps that.
         let x: Vec<f64> = (0..101).map(|i| ((i * 37) % 23) as f64).collect();
         let y: Vec<f64> = x.iter().map(|v| 2.0 * v).collect();
-        let cols: Vec<&[f64]> = std::iter::repeat_n(x.as_slice(), 9)
+        // 18 columns: a pass of 16, then one of 2.
+        let cols: Vec<&[f64]> = std::iter::repeat_n(x.as_slice(), 17)
             .chain([y.as_slice()])
             .collect();
         let g = Resampled::new(&cols, &cfg(600), 1);
-        for rep in replicates(&[&g], |v| [v.mean(0, 0), v.mean(0, 8), v.mean(0, 9)]) {
+        for rep in replicates(&[&g], |v| [v.mean(0, 0), v.mean(0, 16), v.mean(0, 17)]) {
             assert!((rep[2] - 2.0 * rep[0]).abs() < 1e-9, "{rep:?}");
             assert_eq!(
                 rep[0], rep[1],

@@ -372,36 +372,47 @@ fn requests_billed(billing: Billing) -> Expr {
 }
 
 /// The distinct values of a text column over a request's legs, sorted and
-/// joined with ","; null when there is none. Nulls are skipped by the join,
-/// not dropped before: a group left empty upsets polars' group bookkeeping.
+/// joined with ","; "" when there is none ([`none_if_empty`] makes that null
+/// after the aggregation: a ternary inside it is evaluated per group, and
+/// cost a quarter of the transform). Nulls are skipped by the join, not
+/// dropped before: a group left empty upsets polars' group bookkeeping.
 fn distinct_joined(values: Expr) -> Expr {
-    let joined = (values.unique().sort(SortOptions::default()))
+    (values.unique().sort(SortOptions::default()))
         .str()
-        .join(",", true);
-    when(joined.clone().eq(lit("")))
+        .join(",", true)
+}
+
+/// Null in place of "" in a column [`distinct_joined`] made.
+fn none_if_empty(column: &str) -> Expr {
+    when(col(column).eq(lit("")))
         .then(null_str())
-        .otherwise(joined)
+        .otherwise(col(column))
+        .alias(column)
 }
 
-/// The first non-null value over a request's legs (in time order).
-fn first_present(values: Expr) -> Expr {
-    let order = SortMultipleOptions::default().with_maintain_order(true);
-    values.clone().sort_by([values.is_null()], order).first()
+/// A leg's outcome when it is not `ok`: computed on the legs before the
+/// aggregation (one flat column, not a ternary per group).
+const OUTCOME_NOT_OK: &str = "outcome_not_ok";
+
+fn leg_columns() -> Expr {
+    when(col("Outcome").neq(lit("ok")))
+        .then(col("Outcome"))
+        .otherwise(null_str())
+        .alias(OUTCOME_NOT_OK)
 }
 
-/// Per request: where it ran, which script versions served it and how its
-/// legs ended.
+/// Per request: where it ran (the first leg, in time order, that says so),
+/// which script versions served it and how its legs ended.
 fn leg_attributes() -> [Expr; 4] {
-    let not_ok = col("Outcome").neq(lit("ok"));
     [
-        first_present(col("Colo")).alias(COLO),
+        col("Colo").drop_nulls().first().alias(COLO),
         distinct_joined(col("script_version_id")).alias(SCRIPT_VERSION),
-        not_ok
-            .clone()
+        col(OUTCOME_NOT_OK)
+            .is_not_null()
             .sum()
             .cast(DataType::Int64)
             .alias("legs_not_ok"),
-        distinct_joined(when(not_ok).then(col("Outcome")).otherwise(null_str())).alias("outcomes"),
+        distinct_joined(col(OUTCOME_NOT_OK)).alias("outcomes"),
     ]
 }
 
@@ -440,12 +451,15 @@ pub fn aggregate(legs: LazyFrame, t: &TransformSection) -> LazyFrame {
         None => col("delay_ms"),
     };
     legs.filter(col("role").is_not_null())
+        .with_column(leg_columns())
         .group_by([col("request_id")])
         .agg(aggs)
         .with_columns([
             rules::approach_fallback_expr(&t.approach, col("approach")).alias("approach"),
             delay.alias("delay_ms"),
             (col("last_end_ms") - col("first_event_ms")).alias(Metric::Span.column()),
+            none_if_empty(SCRIPT_VERSION),
+            none_if_empty("outcomes"),
         ])
         .sort(merge::ORDER, SortMultipleOptions::default())
 }

@@ -103,7 +103,9 @@ impl Inflater {
     pub fn inflate(&mut self, gzip: &[u8]) -> Option<&[u8]> {
         // The last member's size, from its trailer: the whole text when the
         // object is one member, as Logpush's are.
-        let last = gzip.last_chunk::<4>().map_or(0, |b| u32::from_le_bytes(*b) as usize);
+        let last = gzip
+            .last_chunk::<4>()
+            .map_or(0, |b| u32::from_le_bytes(*b) as usize);
         let mut size = last.max(self.text.len()).clamp(64 << 10, MAX_TEXT);
         loop {
             if self.text.len() < size {
@@ -181,6 +183,10 @@ mod tests {
         ] {
             assert_eq!(i.inflate(&bytes), None, "{what}");
         }
-        assert_eq!(i.inflate(&good), Some(&b"line\n"[..]), "still usable after failures");
+        assert_eq!(
+            i.inflate(&good),
+            Some(&b"line\n"[..]),
+            "still usable after failures"
+        );
     }
 }
