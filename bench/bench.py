@@ -170,35 +170,33 @@ def same_answers(tracecost_out, scipy_out):
 
 
 def scale_chart(points, path, target_mb):
-    """Wall time, CPU time and peak RSS of the whole run against the archive's size, with the
-    least squares line through the times: points on it mean time linear in the archive."""
+    """Wall time, CPU time and peak RSS of the whole run against the archive's size, each beside
+    the line that grows in proportion from the 1x point: a point above its line grew faster than
+    the archive."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
-    gb = np.array([p["ndjson_mb"] / 1000 for p in points])
+    gb = [p["ndjson_mb"] / 1000 for p in points]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), dpi=120)
     for key, label, marker in (("wall", "wall time", "o"), ("cpu", "CPU time (user + system)", "s")):
-        ys = np.array([p[key] for p in points])
-        (line,) = left.plot(gb, ys, marker=marker, linestyle="none", label=label)
-        if len(points) > 1:
-            slope, intercept = np.polyfit(gb, ys, 1)
-            xs = np.array([0, gb[-1]])
-            left.plot(xs, intercept + slope * xs, linestyle=":", color=line.get_color(),
-                      label=f"least squares: {slope:.1f} s per GB + {intercept:.1f} s")
+        ys = [p[key] for p in points]
+        (line,) = left.plot(gb, ys, marker=marker, label=label)
+        left.plot([0, gb[-1]], [0, ys[0] / gb[0] * gb[-1]], linestyle=":", color=line.get_color(),
+                  label=f"{label} in proportion to 1x ({ys[0] / gb[0]:.0f} s per GB)")
     left.set(xlabel="archive (GB of NDJSON)", ylabel="seconds", title="tracecost run --no-charts: time")
-    right.plot(gb, [p["rss"] for p in points], marker="o", label="peak RSS of the run")
-    right.axhline(target_mb, color="grey", linestyle="--", label=f"target: {target_mb} MB")
+    rss = [p["rss"] for p in points]
+    right.plot(gb, rss, marker="o", label="peak RSS of the run")
+    right.axhline(target_mb, color="grey", linestyle="--", label=f"target at 1x and 4x: {target_mb} MB")
     right.set(xlabel="archive (GB of NDJSON)", ylabel="MB", title="tracecost run --no-charts: peak memory")
-    right.set_ylim(0, target_mb * 1.3)
+    right.set_ylim(0, max(target_mb * 1.3, max(rss) * 1.1))
     for ax, key in ((left, "wall"), (right, "rss")):
         ax.set_xlim(left=0)
+        ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         for p, x in zip(points, gb):
             ax.annotate(f"{p['scale']}x", (x, p[key]), textcoords="offset points", xytext=(0, 8),
                         ha="center", fontsize=8, color="dimgrey")
         ax.legend(fontsize=8, loc="upper left")
-    left.set_ylim(bottom=0)
     fig.tight_layout()
     fig.savefig(path)
 
@@ -285,6 +283,7 @@ def main():
         shutil.rmtree(work / "runs", ignore_errors=True)
         if mult not in (1, 4):
             shutil.rmtree(s_dir, ignore_errors=True)  # generated on the fly, deleted after
+    Path(a.chart).with_suffix(".json").write_text(json.dumps(curve, indent=1) + "\n")
     scale_chart(curve, a.chart, 300)
 
     med = {k: tuple(statistics.median(x[i] for x in v) for i in range(3)) for k, v in results.items()}
