@@ -40,17 +40,17 @@ impl Default for Config {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Interval {
-    pub low: f64,
-    pub high: f64,
-}
-
 impl Config {
     /// No resampling: estimates without intervals (`--resamples 0`).
     pub fn point_estimates(&self) -> bool {
         self.resamples == 0
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    pub low: f64,
+    pub high: f64,
 }
 
 impl Interval {

@@ -529,6 +529,17 @@ mod tests {
     }
 
     #[test]
+    fn no_resample_gives_the_values_without_any_interval() {
+        let x: Vec<f64> = (0..50).map(|i| (i % 7) as f64).collect();
+        let g = Resampled::new(&[&x], &cfg(0), 1);
+        let [m, median] = estimate(&cfg(0), &[&g], |v| [v.mean(0, 0), v.median(0, 0)]);
+        assert_eq!((m.value, median.value), (mean(&x), 3.0));
+        for e in [m, median] {
+            assert!(e.ci.low.is_nan() && e.ci.high.is_nan(), "{e:?}");
+        }
+    }
+
+    #[test]
     fn means_of_every_column_come_from_the_same_rows() {
         // Column 1 is column 0 doubled: every replicate mean keeps that.
         let x: Vec<f64> = (0..101).map(|i| ((i * 37) % 23) as f64).collect();
