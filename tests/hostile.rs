@@ -786,6 +786,22 @@ fn a_bad_line_that_json_would_swell_past_the_cap_is_kept_by_reference() {
     assert!(size < 4096, "{size}");
 }
 
+/// A first line of millions of JSON values (under the line cap, ~30 KB of
+/// gzip): format detection reads a buffer's worth, never the whole inflated
+/// line into a JSON tree (~0.6 GB).
+#[test]
+fn a_first_line_of_millions_of_values_is_detected_in_bounded_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src/20251119");
+    let zeros = "0,".repeat(7 << 20);
+    let first = format!("{{\"a\":[{zeros}0]}}");
+    let text = [first.as_bytes(), b"\n", GOOD.as_bytes(), b"\n"].concat();
+    write(&src.join("a.log.gz"), &gzip(&text));
+    let lake = tmp.path().join("lake");
+    mirror_in_bounded_memory(tmp.path(), &tmp.path().join("src"), &lake);
+    assert_eq!(lake_rows(&lake), 1);
+}
+
 #[test]
 fn a_misleading_first_line_does_not_decide_the_format_of_the_whole_object() {
     let tmp = tempfile::tempdir().unwrap();

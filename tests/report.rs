@@ -1329,6 +1329,9 @@ fn point_estimates_only_give_the_same_values_without_any_interval() {
             }
         }
     }
+    for row in point("segments.csv") {
+        assert_eq!(row["differ"], "", "no verdict on segments either: {row:?}");
+    }
     for row in point("claims.csv") {
         assert_eq!(row["verdict"], "", "{row:?}");
         let measured = !row["measured"].is_empty();

@@ -330,7 +330,12 @@ fn read_content(
             .take(whole::MAX_GZIP as u64 + 1)
             .read_to_end(&mut gzip)?;
         let mut inflater = Inflater::take();
-        let read = (inflater.inflate(&gzip)).map(|text| read_text(text, forced, writer));
+        // More than `MAX_GZIP` bytes: the listing understated the object, and
+        // the bytes after them are still in `input`.
+        let whole = gzip.len() <= whole::MAX_GZIP;
+        let read = (inflater.inflate(&gzip))
+            .filter(|_| whole)
+            .map(|text| read_text(text, forced, writer));
         inflater.give_back();
         if let Some(format) = read {
             return Ok((format?, None));
@@ -371,6 +376,9 @@ fn read_text(
     if head.is_empty() {
         return Ok(None);
     }
+    // A read buffer's worth, as streamed: a whole inflated text can be one
+    // line of megabytes, which detection would parse into a JSON tree.
+    let head = &head[..head.len().min(READ_BUFFER)];
     // Undecided (no whole line in the first buffer, or none that parses):
     // read lines as Logpush, so a good line further on is not lost; an
     // object of nothing but bad lines is then quarantined whole.

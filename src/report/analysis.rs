@@ -609,7 +609,13 @@ fn breakeven_row(
     );
     let both: Vec<&Sampled> = base.iter().chain(&other).copied().collect();
     if cfg.point_estimates() {
-        return row(Some(point), None, POINT_ESTIMATES.into());
+        let note = match point < 0.0 {
+            true => format!(
+                "{approach} is cheaper than {baseline} at every delay measured ({POINT_ESTIMATES})"
+            ),
+            false => POINT_ESTIMATES.into(),
+        };
+        return row(Some(point), None, note);
     }
     if fewest(&both) < MIN_REQUESTS_FOR_INTERVAL {
         return row(

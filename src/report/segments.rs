@@ -347,7 +347,10 @@ pub fn table(s: &Segments) -> Table {
             d.difference.ci.low.into(),
             d.difference.ci.high.into(),
             (d.segments as i64).into(),
-            Cell::Bool(d.differs()),
+            match s.point_estimates {
+                true => Cell::Null,
+                false => Cell::Bool(d.differs()),
+            },
         ]);
     }
     t

@@ -101,7 +101,11 @@ fn other_answers(a: &Analysis) -> String {
 
 /// A cost claim's verdict under the other fee assumption, against the file's.
 fn claim_change(a: &Analysis, other: &ClaimRow) -> String {
-    let verdict = |c: &ClaimRow| c.verdict.map_or("not measured", |v| v.name());
+    let verdict = |c: &ClaimRow| match (c.verdict, c.measured) {
+        (Some(v), _) => v.name(),
+        (None, Some(_)) => "not judged",
+        (None, None) => "not measured",
+    };
     let now = (a.claims.iter()).find(|c| c.id() == other.id());
     let value = (other.measured)
         .map(|m| format!(" ({})", format_of_claim(other, m.value)))

@@ -169,13 +169,17 @@ fn differences(s: &Segments, ci: &str) -> String {
     }
     let n = s.differences.len();
     let differ = rows.iter().filter(|d| d.differs()).count();
-    let rest = match n > MAX_DIFFERENCE_ROWS {
-        true => format!(
-            " The first {MAX_DIFFERENCE_ROWS} of {} are shown, those that differ first; all are in `segments.csv`.",
-            thousands(n as u64)
-        ),
-        false => String::new(),
-    };
+    let rest =
+        match n > MAX_DIFFERENCE_ROWS {
+            true => {
+                format!(
+            " The first {MAX_DIFFERENCE_ROWS} of {} are shown{}; all are in `segments.csv`.",
+            thousands(n as u64),
+            if s.point_estimates { "" } else { ", those that differ first" }
+        )
+            }
+            false => String::new(),
+        };
     if s.point_estimates {
         return paragraph(&format!(
             "**Largest difference between segment means** ({ci}; the pair is chosen on the data).{rest}"
