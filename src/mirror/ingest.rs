@@ -329,16 +329,15 @@ fn read_content(
         (&mut input)
             .take(whole::MAX_GZIP as u64 + 1)
             .read_to_end(&mut gzip)?;
-        let mut inflater = Inflater::take();
         // More than `MAX_GZIP` bytes: the listing understated the object, and
         // the bytes after them are still in `input`.
-        let whole = gzip.len() <= whole::MAX_GZIP;
-        let read = (inflater.inflate(&gzip))
-            .filter(|_| whole)
-            .map(|text| read_text(text, forced, writer));
-        inflater.give_back();
-        if let Some(format) = read {
-            return Ok((format?, None));
+        if gzip.len() <= whole::MAX_GZIP {
+            let mut inflater = Inflater::take();
+            let read = (inflater.inflate(&gzip)).map(|text| read_text(text, forced, writer));
+            inflater.give_back();
+            if let Some(format) = read {
+                return Ok((format?, None));
+            }
         }
         // Not clean gzip throughout, or larger than it said: streamed, from
         // the bytes already read on.
