@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use crate::settings::flags::{DriveArgs, ExploreArgs, StepArgs};
+pub use crate::settings::flags::{DriveArgs, ExploreArgs, StepArgs, TransformArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -28,7 +28,7 @@ pub enum Command {
     /// Show what the lake holds (kinds of leg, ids, approach and delay fields) and draft a pipeline file.
     Explore(ExploreArgs),
     /// Join the legs in the lake into per-request metrics.
-    Transform(StepArgs),
+    Transform(TransformArgs),
     /// Write statistics, charts and exports from the per-request metrics.
     Report(StepArgs),
     /// mirror, then transform, then report.

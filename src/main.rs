@@ -23,10 +23,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Mirror(args) => mirror_step(&args, &Settings::resolve(&args)?)?,
         Command::Transform(args) => {
-            refuse_wait(&args)?;
-            let settings = Settings::resolve(&args)?;
+            refuse_wait(&args.step)?;
+            let settings = Settings::resolve(&args.step)?;
             settings.require_pipeline("transform")?;
-            transform::run(&settings.transform)?;
+            match args.emit_sql {
+                Some(dialect) => print!(
+                    "{}",
+                    transform::sql::emit(&settings.transform, dialect, args.events_table())?
+                ),
+                None => drop(transform::run(&settings.transform)?),
+            }
         }
         Command::Report(args) => {
             refuse_wait(&args)?;

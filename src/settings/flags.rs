@@ -103,6 +103,28 @@ pub struct StepArgs {
     pub quiet: bool,
 }
 
+/// The flags of `transform`: the step's, and the SQL it can print instead of running.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TransformArgs {
+    #[command(flatten)]
+    pub step: StepArgs,
+
+    /// Print the transform as one SQL statement for this engine (the columns of
+    /// requests.parquet, over the events table) instead of running it.
+    #[arg(long, value_enum, value_name = "DIALECT")]
+    pub emit_sql: Option<crate::transform::sql::Dialect>,
+
+    /// With --emit-sql: the table of the lake's rows the statement reads (default: events).
+    #[arg(long, value_name = "TABLE", requires = "emit_sql")]
+    pub events_table: Option<String>,
+}
+
+impl TransformArgs {
+    pub fn events_table(&self) -> &str {
+        self.events_table.as_deref().unwrap_or("events")
+    }
+}
+
 /// The flags of `explore`: a lake, a window, and where the findings go.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ExploreArgs {

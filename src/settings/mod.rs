@@ -24,7 +24,7 @@ use crate::mirror::SourceSpec;
 use crate::report::ReportSection;
 use crate::transform::rules::TransformSection;
 use crate::{explore, mirror, report, transform};
-pub use flags::{DriveArgs, ExploreArgs, StepArgs};
+pub use flags::{DriveArgs, ExploreArgs, StepArgs, TransformArgs};
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]

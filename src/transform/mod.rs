@@ -11,6 +11,7 @@ pub mod merge;
 pub mod partition;
 pub mod quality;
 pub mod rules;
+pub mod sql;
 
 use std::path::{Path, PathBuf};
 
@@ -75,7 +76,7 @@ const OPTIONAL_LEG_COLUMNS: &[&str] = &["ScriptVersion", "Colo"];
 
 /// The id in a leg's `ScriptVersion` document: Logpush writes `ID`; tail's
 /// `id` is renamed by the mirror, and a lake written otherwise may keep it.
-const SCRIPT_VERSION_ID: &str = r#""(?:ID|id)"\s*:\s*"([^"\\]+)""#;
+pub(crate) const SCRIPT_VERSION_ID: &str = r#""(?:ID|id)"\s*:\s*"([^"\\]+)""#;
 
 /// Reads the window's lake files, joins the legs of each request and writes
 /// `requests.parquet`, `legs.parquet`, `quality.parquet` and `lost.parquet`

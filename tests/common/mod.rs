@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use polars::prelude::*;
 
+pub mod layouts;
+
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_tracecost"))
 }
