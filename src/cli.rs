@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use crate::settings::flags::{DriveArgs, ExploreArgs, StepArgs, TransformArgs};
+pub use crate::settings::flags::{DriveArgs, ExploreArgs, ReportArgs, StepArgs, TransformArgs};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,7 +30,7 @@ pub enum Command {
     /// Join the legs in the lake into per-request metrics.
     Transform(TransformArgs),
     /// Write statistics, charts and exports from the per-request metrics.
-    Report(StepArgs),
+    Report(ReportArgs),
     /// mirror, then transform, then report.
     Run(StepArgs),
     /// Send the experiment matrix to the deployed endpoints and write the run manifest.

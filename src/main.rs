@@ -35,8 +35,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Report(args) => {
-            refuse_wait(&args)?;
-            let settings = Settings::resolve(&args)?;
+            refuse_wait(&args.step)?;
+            let settings = Settings::report(&args)?;
             settings.require_pipeline("report")?;
             report::run(&settings.report)?;
         }

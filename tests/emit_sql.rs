@@ -11,14 +11,17 @@ use common::*;
 
 /// Runs the emitted statement in DuckDB over `lake` and compares it with
 /// `requests` (the transform's file) both ways; returns the rows compared.
-fn assert_sql_equals_transform(lake: &Path, sql: &str, requests: &Path) -> usize {
+/// DuckDB's requests are left in `export`, in two Parquet files beside the
+/// marker and checksum files Spark writes.
+fn assert_sql_equals_transform(lake: &Path, sql: &str, requests: &Path, export: &Path) -> usize {
     let dir = tempfile::tempdir().unwrap();
     let sql_file = dir.path().join("requests.sql");
     std::fs::write(&sql_file, sql).unwrap();
     let script = r#"
 import duckdb, sys
-lake, sql_file, requests = sys.argv[1:4]
+lake, sql_file, requests, export = sys.argv[1:5]
 con = duckdb.connect()
+con.execute("SET threads = 2")
 con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{lake}/date=*/*.parquet', hive_partitioning = true)")
 con.execute("CREATE TABLE emitted AS " + open(sql_file).read())
 con.execute(f"CREATE TABLE polars AS SELECT * FROM read_parquet('{requests}')")
@@ -28,10 +31,17 @@ print(count("SELECT count(*) FROM emitted"), count("SELECT count(*) FROM polars"
       count("SELECT count(*) FROM (SELECT * FROM polars EXCEPT ALL SELECT * FROM emitted)"),
       con.execute("DESCRIBE emitted").fetchall() == con.execute("DESCRIBE polars").fetchall(),
       sep="|")
+import os, shutil
+shutil.rmtree(export, ignore_errors=True)
+os.makedirs(export)
+for part in range(2):
+    con.execute(f"COPY (SELECT * FROM emitted WHERE hash(request_id) % 2 = {part}) TO '{export}/part-{part}.parquet' (FORMAT parquet)")
+open(f"{export}/_SUCCESS", "w").close()
+open(f"{export}/.part-0.parquet.crc", "w").write("not parquet")
 "#;
     let out = std::process::Command::new("python3")
         .args(["-c", script])
-        .args([lake, &sql_file, requests])
+        .args([lake, &sql_file, requests, export])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -124,18 +134,65 @@ fn on_the_sample_and_odd_lines_the_emitted_sql_gives_the_transforms_requests() {
     let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
     step("mirror", &pipeline, &flags, true);
     let requests = lake.join("_derived/proxy-fetch/requests.parquet");
+    let export = tmp.path().join("exported");
     for window in [
-        &[][..],
-        &["--from", "2025-11-18T23:50", "--to", "2025-11-19T00:05"],
+        &["--from", "2025-11-18T23:50", "--to", "2025-11-19T00:05"][..],
+        &[],
     ] {
         let flags: Vec<&str> = flags.iter().chain(window).copied().collect();
         step("transform", &pipeline, &flags, true);
         let sql = emit(&pipeline, &flags);
-        let n = assert_sql_equals_transform(&lake, &sql, &requests);
+        let n = assert_sql_equals_transform(&lake, &sql, &requests, &export);
         assert!(n > 100, "{n} requests");
     }
     let sql = emit(&pipeline, &flags);
     assert!(sql.contains("\\x{A0}"), "\\s spelled out as Rust reads it");
+    assert_same_report(&pipeline, &flags, &export, tmp.path());
+}
+
+/// The report of requests exported by an engine (`--requests`) is the
+/// report of the transform's: every table the same bytes, but the quality
+/// table, which only the transform has (and report.md says so).
+fn assert_same_report(pipeline: &Path, flags: &[&str], export: &Path, tmp: &Path) {
+    let (here, there) = (tmp.join("report-here"), tmp.join("report-there"));
+    let report = |out: &Path, more: &[&str]| {
+        let mut f = flags.to_vec();
+        f.extend([
+            "--resamples",
+            "1000",
+            "--no-charts",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        f.extend(more);
+        step("report", pipeline, &f, true);
+    };
+    report(&here, &[]);
+    std::fs::create_dir_all(&there).unwrap();
+    std::fs::write(there.join("quality.csv"), "stale").unwrap();
+    report(&there, &["--requests", export.to_str().unwrap()]);
+    let mut compared = 0;
+    for entry in std::fs::read_dir(&here).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.starts_with("quality.") {
+            assert!(!there.join(&name).exists(), "{name}: not this report's");
+        } else if name.ends_with(".csv") {
+            let (a, b) = (
+                std::fs::read(here.join(&name)).unwrap(),
+                std::fs::read(there.join(&name)).unwrap(),
+            );
+            assert!(a == b, "{name} differs");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 8, "{compared} tables compared");
+    let md = std::fs::read_to_string(there.join("report.md")).unwrap();
+    assert!(md.contains("computed elsewhere (`--requests`)"), "{md}");
+    let leftovers: Vec<_> = (std::fs::read_dir(&there).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 /// Each archive layout of the simulator, with the pipeline file written for it.
@@ -167,11 +224,9 @@ fn for_every_archive_layout_the_emitted_sql_gives_the_transforms_requests() {
         step("mirror", &pipeline, &flags, true);
         step("transform", &pipeline, &flags, true);
         let sql = emit(&pipeline, &flags);
-        let n = assert_sql_equals_transform(
-            &lake,
-            &sql,
-            &lake.join("_derived/layout/requests.parquet"),
-        );
+        let requests = lake.join("_derived/layout/requests.parquet");
+        let export = tmp.path().join("exported");
+        let n = assert_sql_equals_transform(&lake, &sql, &requests, &export);
         assert!(n >= 90, "{id_in}/{approach_in}: {n} requests");
     }
 }
@@ -230,4 +285,100 @@ fn what_cannot_be_emitted_is_one_line_naming_the_setting() {
         false,
     );
     assert!(stderr(&out).contains("--emit-sql"), "{}", stderr(&out));
+}
+
+/// `report --requests` reads a table it did not write: whatever it is given
+/// that is not a requests table is one line saying what is wrong, and the
+/// report folder keeps no scrap of it.
+#[test]
+fn a_requests_table_that_is_not_one_is_refused_in_one_line() {
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let pipeline = shipped_pipeline(tmp.path(), "proxy-fetch.toml");
+    let lake = tmp.path().join("lake");
+    let manifest = root.join("data/sample/run-manifest.csv");
+    let flags = archive_flags(&root.join("data/sample"), &lake, &manifest);
+    let mut flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    step("mirror", &pipeline, &flags, true);
+    step("transform", &pipeline, &flags, true);
+    let good = read_parquet(&lake.join("_derived/proxy-fetch/requests.parquet"));
+    let out = tmp.path().join("report");
+    flags.extend([
+        "--out",
+        out.to_str().unwrap(),
+        "--no-charts",
+        "--resamples",
+        "0",
+    ]);
+    let write = |name: &str, mut df: DataFrame| -> String {
+        let path = tmp.path().join(name);
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let garbage = tmp.path().join("garbage.parquet");
+    std::fs::write(&garbage, "PAR1 not really").unwrap();
+    let retyped = good
+        .clone()
+        .lazy()
+        .with_column(col("delay_ms").cast(DataType::String))
+        .collect()
+        .unwrap();
+    let cases = [
+        ("nowhere".to_string(), "cannot read --requests"),
+        (
+            empty.to_string_lossy().into_owned(),
+            "holds no .parquet file",
+        ),
+        (garbage.to_string_lossy().into_owned(), "cannot read"),
+        (
+            write("no-colo.parquet", good.drop("colo").unwrap()),
+            "lacks the column(s) colo",
+        ),
+        (
+            write("retyped.parquet", retyped),
+            "column delay_ms is str, not i64",
+        ),
+        (
+            write("twice.parquet", good.vstack(&good).unwrap()),
+            "a request is there twice",
+        ),
+    ];
+    for (source, why) in cases {
+        let f: Vec<&str> = flags
+            .iter()
+            .copied()
+            .chain(["--requests", &source])
+            .collect();
+        let err = stderr(&step("report", &pipeline, &f, false));
+        assert_eq!(err.lines().count(), 1, "{source}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(why),
+            "{source}: {err}"
+        );
+        let scraps: Vec<_> = (std::fs::read_dir(&out).into_iter().flatten())
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(scraps.is_empty(), "{scraps:?}");
+    }
+    // Narrower integers are the same values: read as the transform's.
+    let narrow = good
+        .clone()
+        .lazy()
+        .with_column(col("legs").cast(DataType::Int32))
+        .collect()
+        .unwrap();
+    let source = write("narrow.parquet", narrow);
+    let f: Vec<&str> = flags
+        .iter()
+        .copied()
+        .chain(["--requests", &source])
+        .collect();
+    step("report", &pipeline, &f, true);
+    let exported = read_parquet(&out.join("requests.parquet"));
+    assert_eq!(exported.column("legs").unwrap().dtype(), &DataType::Int64);
 }

@@ -14,6 +14,8 @@ pub fn derived_dir(lake: &Path, pipeline: &str) -> PathBuf {
 }
 
 pub const REQUESTS_FILE: &str = "requests.parquet";
+/// The order of the rows of `requests.parquet`: time, then id.
+pub const REQUEST_ORDER: [&str; 2] = ["first_event_ms", "request_id"];
 pub const LEGS_FILE: &str = "legs.parquet";
 pub const QUALITY_FILE: &str = "quality.parquet";
 
@@ -31,6 +33,13 @@ pub struct RequestsFile {
 }
 
 impl RequestsFile {
+    /// A requests file at `path` (an imported one: `super::imported`).
+    pub fn at(path: &Path) -> Self {
+        RequestsFile {
+            path: path.to_path_buf(),
+        }
+    }
+
     pub fn open(dir: &Path) -> Result<Self> {
         let path = dir.join(REQUESTS_FILE);
         if !path.is_file() {

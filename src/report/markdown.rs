@@ -22,6 +22,9 @@ pub struct Context<'a> {
     /// Complete requests left out for a metric that is missing or not finite.
     pub requests_unusable: usize,
     pub quality: Vec<QualityRow>,
+    /// Where the requests came from when computed elsewhere (`--requests`):
+    /// then there is no quality table.
+    pub requests_from: Option<&'a std::path::Path>,
     pub charts: bool,
     /// Approaches with requests (or declared) but no complete one, and their requests.
     pub without_complete: Vec<(String, usize)>,
@@ -154,7 +157,7 @@ pub fn render(a: &Analysis, s: &Settings, c: &Context) -> String {
         differences(a, &ci),
         quality(c),
         c.delivery.section.clone(),
-        method(s),
+        method(s, c),
     ]
     .concat()
 }
@@ -428,6 +431,12 @@ fn differences(a: &Analysis, ci: &str) -> String {
 }
 
 fn quality(c: &Context) -> String {
+    if let Some(from) = c.requests_from {
+        return heading("Data quality") + &paragraph(&format!(
+            "The requests come from `{}`, computed elsewhere (`--requests`): the transform's quality table (lines ignored and why, legs that did not end `ok`, requests the logs lost) is not available here. Incomplete requests and the roles they miss are in `requests.csv` (`complete`, `missing_roles`).",
+            crate::core::terminal::printable(&from.display().to_string())
+        ));
+    }
     let mut t = Table::new([
         ("item", Align::Left),
         ("detail", Align::Left),
@@ -447,7 +456,7 @@ fn quality(c: &Context) -> String {
     heading("Data quality") + &table(&t)
 }
 
-fn method(s: &Settings) -> String {
+fn method(s: &Settings, c: &Context) -> String {
     let p = &s.prices;
     let b = &s.bootstrap;
     let interval = match b.method {
@@ -464,7 +473,7 @@ fn method(s: &Settings) -> String {
         },
         format!("Break-even: least squares of cost against delay per approach{}.", if b.point_estimates() { "" } else { "; its interval from refits on resampled requests (percentiles)" }),
         format!("Claims: each from `[[report.claims]]` of the pipeline file; a ratio is approach / baseline and a difference approach - baseline, of means (or medians) at the measured delay nearest the claim's, or averaged over the delays both approaches have. {}", if b.point_estimates() { "Not judged: a verdict needs an interval." } else { "Verdicts: supported when the interval lies inside the claimed range, refuted when wholly outside, inconclusive otherwise." }),
-        "Files: `summary.csv`, `comparisons.csv`, `breakeven.csv`, `claims.csv`, `quality.csv`, `requests.csv`, each with a `.parquet` twin; charts in `charts/`.".into(),
+        format!("Files: `summary.csv`, `comparisons.csv`, `breakeven.csv`, `claims.csv`, {}`requests.csv`, each with a `.parquet` twin; charts in `charts/`.", if c.requests_from.is_some() { "" } else { "`quality.csv`, " }),
         format!("tracecost {}.", env!("CARGO_PKG_VERSION")),
     ])
 }

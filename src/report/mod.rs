@@ -297,23 +297,43 @@ fn read_quality(derived: &std::path::Path) -> Result<DataFrame> {
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))
 }
 
+const QUALITY_TABLE: &str = "quality";
+
+/// Removes a table's CSV and Parquet files, if there.
+fn remove_table(out: &std::path::Path, name: &str) -> Result<()> {
+    for ext in ["csv", "parquet"] {
+        let path = out.join(format!("{name}.{ext}"));
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("cannot remove {}", path.display()))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// The CSV tables and their Parquet twins.
 fn write_tables(
     a: &Analysis,
-    quality: &DataFrame,
+    quality: Option<&DataFrame>,
     sensitivity: &flags::Sensitivity,
     segments: &segments::Segments,
     out: &std::path::Path,
 ) -> Result<()> {
-    let tables = [
+    let mut tables = vec![
         tables::summary(a),
         tables::comparisons(a),
         tables::breakeven(a),
         tables::claims(a),
-        tables::from_frame("quality", quality)?,
         flags::table(sensitivity),
         segments::table(segments),
     ];
+    match quality {
+        Some(quality) => tables.push(tables::from_frame(QUALITY_TABLE, quality)?),
+        // Requests from elsewhere: a quality table of an earlier run would not be theirs.
+        None => remove_table(out, QUALITY_TABLE)?,
+    }
     tables.par_iter().try_for_each(|t| -> Result<()> {
         write_atomic(
             &out.join(format!("{}.csv", t.name)),
@@ -343,16 +363,38 @@ pub struct Options {
     pub segment_by: Vec<String>,
     /// Each role's request fee, as the pipeline file or the published rule has it.
     pub billing: Vec<crate::core::cost::RoleBilling>,
+    /// A requests table computed elsewhere (`--requests`), read instead of the transform's.
+    pub requests: Option<PathBuf>,
 }
 
 pub fn run(opts: &Options) -> Result<Written> {
-    let requests_file = RequestsFile::open(&opts.derived)?;
-    let columns = schema(&requests_file)?;
-    let grouping = group(&requests_file, opts.flags.idle_gap_ms)?;
+    let out = &opts.out;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("cannot create report folder {}", out.display()))?;
+    for dir in [out.clone(), out.join("charts")] {
+        remove_temporaries(&dir)?;
+    }
+    let imported = match &opts.requests {
+        Some(source) => Some(crate::lake::imported::import(source, out)?),
+        None => None,
+    };
+    let opened;
+    let requests_file = match &imported {
+        Some(imported) => &imported.file,
+        None => {
+            opened = RequestsFile::open(&opts.derived)?;
+            &opened
+        }
+    };
+    let columns = schema(requests_file)?;
+    let grouping = group(requests_file, opts.flags.idle_gap_ms)?;
     let (requests_total, requests_complete) = (grouping.requests, grouping.complete);
     let requests_unusable = grouping.unusable;
     let without_complete = grouping.without_complete(opts.approaches.iter());
-    let quality = read_quality(&opts.derived)?;
+    let quality = match &opts.requests {
+        Some(_) => None,
+        None => Some(read_quality(&opts.derived)?),
+    };
     let s = &opts.analysis;
     let grouped = grouping.finish(&s.baseline)?;
     let flagged = flags::flag(&grouped.2, &opts.flags);
@@ -361,14 +403,8 @@ pub fn run(opts: &Options) -> Result<Written> {
     let unflagged: Vec<bool> = (row_flags.iter())
         .map(|f| f.is_some_and(|f| !f.any()))
         .collect();
-    let segmenting = segments::collect(&requests_file, &columns, &opts.segment_by, &unflagged)?;
+    let segmenting = segments::collect(requests_file, &columns, &opts.segment_by, &unflagged)?;
     // The requests table does not depend on the analysis: written alongside it.
-    let out = &opts.out;
-    std::fs::create_dir_all(out)
-        .with_context(|| format!("cannot create report folder {}", out.display()))?;
-    for dir in [out.clone(), out.join("charts")] {
-        remove_temporaries(&dir)?;
-    }
     let counts = flags::counts(&grouped.2, &flagged);
     let kept = flags::without_flagged(&grouped, &flagged);
     let ((a, without), (requests_written, segments)) = rayon::join(
@@ -380,7 +416,7 @@ pub fn run(opts: &Options) -> Result<Written> {
         },
         || {
             rayon::join(
-                || export_requests(&requests_file, &row_flags, out),
+                || export_requests(requests_file, &row_flags, out),
                 || segments::analyse(segmenting, &s.bootstrap),
             )
         },
@@ -389,14 +425,17 @@ pub fn run(opts: &Options) -> Result<Written> {
     requests_written?;
     let (without, note) = without;
     let sensitivity = flags::sensitivity(&opts.flags, counts, &a, without.as_ref(), note);
-    write_tables(&a, &quality, &sensitivity, &segments, out)?;
+    write_tables(&a, quality.as_ref(), &sensitivity, &segments, out)?;
     let delivery = delivery::write(&opts.lake, &opts.window, out)?;
     let charts = opts.charts;
     if charts {
         let metrics = s.frame.sections(a.has_client_latency);
         charts::write_all(&a, &metrics, &out.join("charts"))?;
     }
-    let quality = derived::from_frame(&quality)?;
+    let quality = match &quality {
+        Some(quality) => derived::from_frame(quality)?,
+        None => Vec::new(),
+    };
     let context = markdown::Context {
         pipeline: &opts.pipeline,
         requests_total,
@@ -404,6 +443,7 @@ pub fn run(opts: &Options) -> Result<Written> {
         requests_unusable,
         sampling_notices: derived::sampling_notices(&quality),
         quality,
+        requests_from: opts.requests.as_deref(),
         charts,
         without_complete,
         delivery: &delivery,

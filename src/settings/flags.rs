@@ -125,6 +125,19 @@ impl TransformArgs {
     }
 }
 
+/// The flags of `report`: the step's, and a requests table computed elsewhere.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub step: StepArgs,
+
+    /// Report on this requests table (a Parquet file, or a folder of them as
+    /// Spark or DuckDB export the statement of `transform --emit-sql`) instead
+    /// of the transform's.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub requests: Option<PathBuf>,
+}
+
 /// The flags of `explore`: a lake, a window, and where the findings go.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ExploreArgs {

@@ -24,7 +24,7 @@ use crate::mirror::SourceSpec;
 use crate::report::ReportSection;
 use crate::transform::rules::TransformSection;
 use crate::{explore, mirror, report, transform};
-pub use flags::{DriveArgs, ExploreArgs, StepArgs, TransformArgs};
+pub use flags::{DriveArgs, ExploreArgs, ReportArgs, StepArgs, TransformArgs};
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -278,6 +278,7 @@ impl Settings {
             flags: report.flag_settings()?,
             segment_by: report.segment_by()?,
             billing: rules.billing_assumptions(),
+            requests: None,
         };
         let transform = transform::Options {
             lake: mirror.lake.clone(),
@@ -297,6 +298,13 @@ impl Settings {
 }
 
 impl Settings {
+    /// The settings of `report`: the step's, reading `--requests` if given.
+    pub fn report(args: &ReportArgs) -> Result<Self> {
+        let mut settings = Settings::resolve(&args.step)?;
+        settings.report.requests = args.requests.clone();
+        Ok(settings)
+    }
+
     /// `explore`'s options: the lake and window of the flags (or pipeline
     /// file), the report folder, and the draft's file and source.
     pub fn explore(args: &ExploreArgs) -> Result<explore::Options> {

@@ -17,7 +17,7 @@ use crate::io::parquet::{AtomicParquet, ParquetWriter, ROW_GROUP};
 const RUN_GROUP: usize = 4_096;
 
 /// The order requests are written in; `aggregate` sorts each partition by it.
-pub const ORDER: [&str; 2] = ["first_event_ms", "request_id"];
+pub use crate::lake::derived::REQUEST_ORDER as ORDER;
 
 /// Sorted runs of requests, one scratch file per partition; removed when dropped.
 pub struct Runs {

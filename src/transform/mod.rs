@@ -29,6 +29,7 @@ use crate::io::parquet::AtomicParquet;
 use crate::lake::derived::{
     QualityRow, COLO, LEGS_FILE, LOST_FILE, QUALITY_FILE, REQUESTS_FILE, SCRIPT_VERSION,
 };
+use crate::lake::imported::request_columns;
 use crate::lake::run_manifest::{Index, Match, RunWindow};
 use crate::lake::{lake_files, LakeLock, LEG_FIELDS};
 use quality::{LegCounts, RequestCounts};
@@ -638,27 +639,6 @@ pub fn finish(base: LazyFrame, t: &TransformSection, prices: &Prices) -> LazyFra
     let roles_present = (roles.iter())
         .map(|r| (when(col(has_role_column(r))).then(lit(r.as_str()))).otherwise(null_str()))
         .collect::<Vec<_>>();
-    let head = ["request_id", "approach", "delay_ms", "complete"].map(col);
-    // The other-billing cost comes last: it was added after the contract's columns.
-    let metrics = (Metric::OF_LEGS.into_iter())
-        .filter(|m| *m != Metric::CostOtherBilling)
-        .map(|m| col(m.column()));
-    let tail = [
-        "first_event_ms",
-        Metric::ClientLatency.column(),
-        "run_id",
-        "legs",
-        "roles",
-        "missing_roles",
-        COLO,
-        SCRIPT_VERSION,
-        "legs_not_ok",
-        "outcomes",
-        DO_REQUESTS_BILLED,
-        WORKER_REQUESTS_BILLED,
-        Metric::CostOtherBilling.column(),
-    ]
-    .map(col);
     // The other assumption flips every Worker role: the Worker legs not billed now are.
     let worker_flipped = col(Metric::WorkerInvocations.column()) - col(WORKER_REQUESTS_BILLED);
     base.with_columns([
@@ -669,9 +649,8 @@ pub fn finish(base: LazyFrame, t: &TransformSection, prices: &Prices) -> LazyFra
         terms.missing.alias("missing_roles"),
     ])
     .select(
-        head.into_iter()
-            .chain(metrics)
-            .chain(tail)
+        (request_columns().into_iter())
+            .map(|(name, dtype)| col(name).strict_cast(dtype))
             .collect::<Vec<_>>(),
     )
 }

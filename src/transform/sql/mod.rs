@@ -21,7 +21,8 @@ use crate::core::cost::Usage;
 use crate::core::limits::{EVENT_TIME_MAX_MS, EVENT_TIME_MIN_MS, MAX_DURATION_MS};
 use crate::core::metric::Metric;
 use crate::core::named::Named;
-use crate::lake::derived::{COLO, SCRIPT_VERSION};
+use crate::lake::derived::{COLO, REQUEST_ORDER, SCRIPT_VERSION};
+use crate::lake::imported::request_columns;
 use crate::lake::run_manifest::RunWindow;
 use crate::transform::rules::Billing;
 
@@ -624,50 +625,25 @@ impl Emitter<'_> {
             Metric::WorkerInvocations.column(),
             super::WORKER_REQUESTS_BILLED
         );
-        let metric = |m: Metric| match m {
-            Metric::Cost => format!(
-                "{} AS {}",
-                self.cost(opts, super::WORKER_REQUESTS_BILLED),
-                m.column()
-            ),
-            Metric::CostOtherBilling => format!("{} AS {}", self.cost(opts, &flipped), m.column()),
-            _ => m.column().to_string(),
-        };
-        let mut columns: Vec<String> =
-            vec!["request_id".into(), "approach".into(), "delay_ms".into()];
-        columns.push(format!("{complete} AS complete"));
-        columns.extend(
-            (Metric::OF_LEGS.into_iter())
-                .filter(|m| *m != Metric::CostOtherBilling)
-                .map(metric),
-        );
-        columns.extend(
-            [
-                "first_event_ms",
-                Metric::ClientLatency.column(),
-                "run_id",
-                "legs",
-            ]
-            .map(String::from),
-        );
-        columns.push(format!("concat_ws(',', {}) AS roles", roles.join(", ")));
-        columns.push(format!("{missing} AS missing_roles"));
-        columns.extend(
-            [
-                COLO,
-                SCRIPT_VERSION,
-                "legs_not_ok",
-                "outcomes",
-                super::DO_REQUESTS_BILLED,
-                super::WORKER_REQUESTS_BILLED,
-            ]
-            .map(String::from),
-        );
-        columns.push(metric(Metric::CostOtherBilling));
+        let cost = Metric::Cost.column();
+        let cost_other = Metric::CostOtherBilling.column();
+        let columns: Vec<String> = (request_columns().into_iter())
+            .map(|(name, _)| match name {
+                "complete" => format!("{complete} AS {name}"),
+                "roles" => format!("concat_ws(',', {}) AS {name}", roles.join(", ")),
+                "missing_roles" => format!("{missing} AS {name}"),
+                _ if name == cost => {
+                    let worker_requests = super::WORKER_REQUESTS_BILLED;
+                    format!("{} AS {name}", self.cost(opts, worker_requests))
+                }
+                _ if name == cost_other => format!("{} AS {name}", self.cost(opts, &flipped)),
+                _ => name.to_string(),
+            })
+            .collect();
         format!(
             "SELECT\n  {}\nFROM resolved\nORDER BY {}\n",
             columns.join(",\n  "),
-            super::merge::ORDER.join(", ")
+            REQUEST_ORDER.join(", ")
         )
     }
 }

@@ -1,0 +1,176 @@
+//! `report --requests`: a requests table computed elsewhere (the statement of
+//! `transform --emit-sql`, run by DuckDB or Spark and exported as Parquet),
+//! checked against the contract's columns and brought into the shape the
+//! transform writes (its types, time order), so that the report reads it as
+//! its own.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use polars::prelude::*;
+
+use super::derived::{RequestsFile, REQUESTS_FILE, REQUEST_ORDER};
+use crate::core::metric::Metric;
+use crate::io::atomic::tmp_path;
+use crate::io::parquet::write_parquet;
+
+/// Every column of `requests.parquet`, in order, with its type.
+pub fn request_columns() -> Vec<(&'static str, DataType)> {
+    use DataType::{Boolean, Float64, Int64, String as Text};
+    let mut columns = vec![
+        ("request_id", Text),
+        ("approach", Text),
+        ("delay_ms", Int64),
+        ("complete", Boolean),
+    ];
+    let metrics = (Metric::OF_LEGS.into_iter()).filter(|m| *m != Metric::CostOtherBilling);
+    columns.extend(metrics.map(|m| match m {
+        Metric::Cost => (m.column(), Float64),
+        _ => (m.column(), Int64),
+    }));
+    columns.extend([
+        ("first_event_ms", Int64),
+        (Metric::ClientLatency.column(), Float64),
+        ("run_id", Text),
+        ("legs", Int64),
+        ("roles", Text),
+        ("missing_roles", Text),
+        (super::derived::COLO, Text),
+        (super::derived::SCRIPT_VERSION, Text),
+        ("legs_not_ok", Int64),
+        ("outcomes", Text),
+        ("do_requests_billed", Int64),
+        ("worker_requests_billed", Int64),
+        (Metric::CostOtherBilling.column(), Float64),
+    ]);
+    columns
+}
+
+/// The imported table, in a temporary file of the report folder that goes
+/// when this is dropped (or, after a crash, with the folder's temporaries).
+pub struct Imported {
+    pub file: RequestsFile,
+    path: PathBuf,
+}
+
+impl Drop for Imported {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Reads `source` (a Parquet file, or a folder of them as engines export:
+/// names starting with `_` or `.` skipped) into a requests file in `scratch`.
+pub fn import(source: &Path, scratch: &Path) -> Result<Imported> {
+    let files = parquet_files(source)?;
+    let shown = source.display();
+    let paths: Vec<PlRefPath> = (files.iter())
+        .map(|f| PlRefPath::new(f.to_string_lossy().as_ref()))
+        .collect();
+    let lazy =
+        LazyFrame::scan_parquet_files(paths.into_iter().collect(), ScanArgsParquet::default())
+            .map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
+    let schema =
+        (lazy.clone().collect_schema()).map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
+    let columns = request_columns();
+    let missing: Vec<&str> = (columns.iter())
+        .map(|(name, _)| *name)
+        .filter(|name| schema.get(name).is_none())
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "{shown} lacks the column(s) {}: export every column of the statement `tracecost transform --emit-sql` prints",
+            missing.join(", ")
+        );
+    }
+    for (name, want) in &columns {
+        let got = schema.get(name).expect("checked above");
+        if !castable(got, want) {
+            bail!("{shown}: column {name} is {got}, not {want}: export the statement's types");
+        }
+    }
+    let select: Vec<Expr> = (columns.iter())
+        .map(|(name, dtype)| col(*name).strict_cast(dtype.clone()))
+        .collect();
+    let mut requests = (lazy.select(select))
+        .sort(REQUEST_ORDER, SortMultipleOptions::default())
+        .collect()
+        .map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
+    check_ids(&requests, source)?;
+    let path = tmp_path(&scratch.join(REQUESTS_FILE));
+    let imported = Imported {
+        file: RequestsFile::at(&path),
+        path: path.clone(),
+    };
+    write_parquet(&mut requests, &path)?;
+    Ok(imported)
+}
+
+/// Integers into Int64 and numbers into Float64, text of any width into
+/// text: what engines write for the same values. Nothing that changes them.
+fn castable(got: &DataType, want: &DataType) -> bool {
+    match want {
+        DataType::Int64 => got.is_integer() && !matches!(got, DataType::UInt64),
+        DataType::Float64 => got.is_float() || got.is_integer(),
+        _ => got == want,
+    }
+}
+
+/// A request twice (two exports appended, say) would count twice.
+fn check_ids(requests: &DataFrame, source: &Path) -> Result<()> {
+    let ids = requests.column("request_id")?;
+    if ids.null_count() > 0 {
+        bail!("{}: a request has no request_id", source.display());
+    }
+    let distinct = ids.n_unique()?;
+    if distinct != requests.height() {
+        bail!(
+            "{}: {} rows but {distinct} request ids: a request is there twice (exports appended?)",
+            source.display(),
+            requests.height()
+        );
+    }
+    Ok(())
+}
+
+/// `source` itself, or the Parquet files under it, sorted.
+fn parquet_files(source: &Path) -> Result<Vec<PathBuf>> {
+    let meta = fs::metadata(source).with_context(|| {
+        format!(
+            "cannot read --requests {}: give a Parquet file or a folder of them",
+            source.display()
+        )
+    })?;
+    if meta.is_file() {
+        return Ok(vec![source.to_path_buf()]);
+    }
+    let mut files = Vec::new();
+    let mut folders = vec![source.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in
+            fs::read_dir(&folder).with_context(|| format!("cannot list {}", folder.display()))?
+        {
+            let entry = entry.with_context(|| format!("cannot list {}", folder.display()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // Engines' markers and checksums (_SUCCESS, .part.crc) are not data.
+            if name.starts_with(['_', '.']) {
+                continue;
+            }
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                folders.push(entry.path());
+            } else if kind.is_file() && name.ends_with(".parquet") {
+                files.push(entry.path());
+            }
+        }
+    }
+    if files.is_empty() {
+        bail!(
+            "--requests {}: the folder holds no .parquet file",
+            source.display()
+        );
+    }
+    files.sort();
+    Ok(files)
+}
