@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-pub use crate::settings::flags::{DriveArgs, ExploreArgs, ReportArgs, StepArgs, TransformArgs};
+pub use crate::settings::flags::{
+    DriveArgs, ExploreArgs, PublishArgs, ReportArgs, StepArgs, TransformArgs,
+};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -33,6 +35,8 @@ pub enum Command {
     Report(ReportArgs),
     /// mirror, then transform, then report.
     Run(StepArgs),
+    /// Publish the lake's events and the transform's tables as Apache Iceberg tables.
+    Publish(PublishArgs),
     /// Send the experiment matrix to the deployed endpoints and write the run manifest.
     Drive(DriveArgs),
     /// Write a synthetic Logpush archive and tail capture with its ground truth.

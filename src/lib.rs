@@ -22,6 +22,7 @@ pub mod explore;
 pub mod io;
 pub mod lake;
 pub mod mirror;
+pub mod publish;
 pub mod report;
 pub mod settings;
 pub mod simulate;

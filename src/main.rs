@@ -4,7 +4,7 @@ use clap::Parser;
 
 use tracecost::cli::{Cli, Command};
 use tracecost::settings::{refuse_wait, wait_options, Settings, StepArgs};
-use tracecost::{drive, explore, mirror, report, simulate, transform};
+use tracecost::{drive, explore, mirror, publish, report, simulate, transform};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -46,6 +46,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             mirror_step(&args, &settings)?;
             transform::run(&settings.transform)?;
             report::run(&settings.report)?;
+        }
+        Command::Publish(args) => {
+            refuse_wait(&args.step)?;
+            for t in publish::run(&Settings::publish(&args)?)? {
+                println!(
+                    "{}: {} file(s) added ({} rows), {} already there",
+                    t.table, t.added_files, t.added_rows, t.kept_files
+                );
+            }
         }
         Command::Explore(args) => explore::run(&Settings::explore(&args)?)?,
         Command::Drive(args) => drive::run(&Settings::drive(&args)?)?,

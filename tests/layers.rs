@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
         "simulate",
         "explore",
         "drive",
+        "publish",
     ],
     &["lake"],
     &["io"],

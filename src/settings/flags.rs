@@ -138,6 +138,25 @@ pub struct ReportArgs {
     pub requests: Option<PathBuf>,
 }
 
+/// The flags of `publish`: the step's, and the catalog the tables go to.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub step: StepArgs,
+
+    /// The SQL catalog's SQLite file (default: <lake>/_iceberg/catalog.db).
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+
+    /// The folder the tables' files are written under (default: <lake>/_iceberg/warehouse).
+    #[arg(long, value_name = "DIR")]
+    pub warehouse: Option<PathBuf>,
+
+    /// The catalog namespace of the tables (default: tracecost).
+    #[arg(long, value_name = "NAME")]
+    pub namespace: Option<String>,
+}
+
 /// The flags of `explore`: a lake, a window, and where the findings go.
 #[derive(Args, Debug, Clone, Default)]
 pub struct ExploreArgs {

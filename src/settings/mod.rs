@@ -24,7 +24,7 @@ use crate::mirror::SourceSpec;
 use crate::report::ReportSection;
 use crate::transform::rules::TransformSection;
 use crate::{explore, mirror, report, transform};
-pub use flags::{DriveArgs, ExploreArgs, ReportArgs, StepArgs, TransformArgs};
+pub use flags::{DriveArgs, ExploreArgs, PublishArgs, ReportArgs, StepArgs, TransformArgs};
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
@@ -303,6 +303,34 @@ impl Settings {
         let mut settings = Settings::resolve(&args.step)?;
         settings.report.requests = args.requests.clone();
         Ok(settings)
+    }
+
+    /// `publish`'s options: the lake, window and derived tables of the step,
+    /// and the catalog (by default a SQLite catalog in the lake's `_iceberg`).
+    pub fn publish(args: &PublishArgs) -> Result<crate::publish::Options> {
+        let settings = Settings::resolve(&args.step)?;
+        let home = settings.mirror.lake.join("_iceberg");
+        let namespace = args.namespace.clone().unwrap_or_else(|| "tracecost".into());
+        let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        if namespace.is_empty() || !namespace.chars().all(valid) {
+            bail!("--namespace {namespace:?}: give letters, digits and _");
+        }
+        Ok(crate::publish::Options {
+            lake: settings.mirror.lake.clone(),
+            window: settings.mirror.window,
+            derived: settings.transform.derived.clone(),
+            catalog: crate::publish::Catalog::Sqlite {
+                file: args
+                    .catalog
+                    .clone()
+                    .unwrap_or_else(|| home.join("catalog.db")),
+                warehouse: args
+                    .warehouse
+                    .clone()
+                    .unwrap_or_else(|| home.join("warehouse")),
+            },
+            namespace,
+        })
     }
 
     /// `explore`'s options: the lake and window of the flags (or pipeline

@@ -1,0 +1,327 @@
+//! The sync of one table: the data files the lake says it should hold
+//! against the ones its current snapshot holds.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use chrono::NaiveDate;
+use iceberg::arrow::{arrow_schema_to_schema_auto_assign_ids, schema_to_arrow_schema};
+use iceberg::io::LocalFsStorageFactory;
+use iceberg::spec::{
+    DataContentType, DataFile, DataFileBuilder, DataFileFormat, Literal, Struct, Transform,
+    UnboundPartitionSpec,
+};
+use iceberg::table::Table;
+use iceberg::transaction::{ApplyTransactionAction, Transaction};
+use iceberg::{Catalog, CatalogBuilder, ErrorKind, NamespaceIdent, TableCreation, TableIdent};
+use iceberg_catalog_sql::{
+    SqlBindStyle, SqlCatalogBuilder, SQL_CATALOG_PROP_URI, SQL_CATALOG_PROP_WAREHOUSE,
+};
+
+use super::arrow::{rewrite, schema_of, DATE};
+use super::{Options, Synced};
+use crate::lake::derived::{LEGS_FILE, REQUESTS_FILE};
+
+/// The catalog's name in its own tables: readers of the SQL catalog name it so.
+pub const CATALOG_NAME: &str = "tracecost";
+
+pub fn run(opts: &Options) -> Result<Vec<Synced>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(publish(opts))
+}
+
+/// A data file the table should hold: made from `source`, at `name` under
+/// the table's data folder (in its day's folder when partitioned).
+struct Wanted {
+    source: PathBuf,
+    day: Option<NaiveDate>,
+    name: String,
+}
+
+impl Wanted {
+    /// Named by the source's stem and content, so that a rerun finds it and
+    /// a changed source is a new file.
+    fn new(source: &Path, day: Option<NaiveDate>) -> Result<(Self, bytes::Bytes)> {
+        let bytes =
+            std::fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
+        let stem = source
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let hash = xxhash_rust::xxh3::xxh3_64(&bytes);
+        let wanted = Wanted {
+            source: source.to_path_buf(),
+            day,
+            name: format!("{stem}-{hash:016x}.parquet"),
+        };
+        Ok((wanted, bytes.into()))
+    }
+
+    fn path(&self, table: &Table) -> String {
+        let data = format!("{}/data", table.metadata().location().trim_end_matches('/'));
+        match self.day {
+            Some(day) => format!("{data}/{DATE}={day}/{}", self.name),
+            None => format!("{data}/{}", self.name),
+        }
+    }
+}
+
+async fn publish(opts: &Options) -> Result<Vec<Synced>> {
+    let catalog = open(opts).await?;
+    let namespace = NamespaceIdent::new(opts.namespace.clone());
+    if !catalog.namespace_exists(&namespace).await? {
+        if let Err(e) = catalog.create_namespace(&namespace, HashMap::new()).await {
+            // Another machine may have created it meanwhile.
+            if !catalog.namespace_exists(&namespace).await? {
+                return Err(e).context("cannot create the namespace");
+            }
+        }
+    }
+    let mut synced = Vec::new();
+    let events = lake_days(opts)?;
+    if !events.is_empty() {
+        synced.push(sync(&catalog, &namespace, "events", events).await?);
+    }
+    for (table, file) in [("legs", LEGS_FILE), ("requests", REQUESTS_FILE)] {
+        let path = opts.derived.join(file);
+        if path.is_file() {
+            synced.push(sync(&catalog, &namespace, table, vec![(path, None)]).await?);
+        }
+    }
+    Ok(synced)
+}
+
+/// The lake files of the window with their day (their `date=` folder).
+fn lake_days(opts: &Options) -> Result<Vec<(PathBuf, Option<NaiveDate>)>> {
+    let mut out = Vec::new();
+    for file in crate::lake::lake_files(&opts.lake, &opts.window)? {
+        let path = PathBuf::from(&file);
+        let day = (path.parent().and_then(Path::file_name))
+            .and_then(|d| d.to_str()?.strip_prefix("date="))
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .with_context(|| format!("{file}: not in a date= folder of the lake"))?;
+        out.push((path, Some(day)));
+    }
+    Ok(out)
+}
+
+async fn open(opts: &Options) -> Result<impl Catalog> {
+    let super::Catalog::Sqlite { file, warehouse } = &opts.catalog;
+    for dir in [file.parent().unwrap_or(Path::new(".")), warehouse.as_path()] {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let absolute = |p: &Path| {
+        std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
+    };
+    let props = HashMap::from([
+        (
+            SQL_CATALOG_PROP_URI.to_string(),
+            format!("sqlite:{}?mode=rwc", absolute(file)?.display()),
+        ),
+        (
+            SQL_CATALOG_PROP_WAREHOUSE.to_string(),
+            format!("file://{}", absolute(warehouse)?.display()),
+        ),
+    ]);
+    SqlCatalogBuilder::default()
+        .sql_bind_style(SqlBindStyle::QMark)
+        .with_storage_factory(Arc::new(LocalFsStorageFactory))
+        .load(CATALOG_NAME, props)
+        .await
+        .with_context(|| format!("cannot open the catalog {}", file.display()))
+}
+
+/// Brings table `name` to the files `sources` make: appends those it lacks.
+async fn sync(
+    catalog: &impl Catalog,
+    namespace: &NamespaceIdent,
+    name: &str,
+    sources: Vec<(PathBuf, Option<NaiveDate>)>,
+) -> Result<Synced> {
+    let ident = TableIdent::new(namespace.clone(), name.to_string());
+    let mut wanted = Vec::new();
+    let mut first = None;
+    for (source, day) in &sources {
+        let (w, bytes) = Wanted::new(source, *day)?;
+        first.get_or_insert(bytes);
+        wanted.push(w);
+    }
+    let partitioned = sources.iter().any(|(_, day)| day.is_some());
+    let mut written: HashMap<String, DataFile> = HashMap::new();
+    for attempt in 1.. {
+        let table = match catalog.load_table(&ident).await {
+            Ok(table) => table,
+            Err(e) if e.kind() == ErrorKind::TableNotFound => {
+                let first = first.as_deref().expect("at least one source");
+                create(catalog, &ident, first, partitioned).await?
+            }
+            Err(e) => return Err(e).with_context(|| format!("cannot load table {ident}")),
+        };
+        let alive = alive_files(&table).await?;
+        let stale = stale_files(&table, &alive, &wanted);
+        if !stale.is_empty() {
+            bail!(
+                "table {ident} holds {} file(s) the lake no longer has (first: {}): the lake's files changed since they were published",
+                stale.len(),
+                stale[0]
+            );
+        }
+        let mut synced = Synced {
+            table: name.to_string(),
+            ..Synced::default()
+        };
+        let mut added = Vec::new();
+        for w in &wanted {
+            let path = w.path(&table);
+            if alive.contains(&path) {
+                synced.kept_files += 1;
+                continue;
+            }
+            let file = match written.get(&path) {
+                Some(file) => file.clone(),
+                None => write(&table, w, &path).await?,
+            };
+            synced.added_files += 1;
+            synced.added_rows += file.record_count();
+            written.insert(path, file.clone());
+            added.push(file);
+        }
+        if added.is_empty() {
+            return Ok(synced);
+        }
+        let tx = Transaction::new(&table);
+        let tx = tx.fast_append().add_data_files(added).apply(tx)?;
+        match tx.commit(catalog).await {
+            Ok(_) => return Ok(synced),
+            // Another machine committed meanwhile (perhaps the same files):
+            // what is left to add is found again on the table as it is now.
+            Err(_) if attempt < COMMIT_ATTEMPTS => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot commit to table {ident}")),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// Tries of a commit that other machines' commits keep beating, each after
+/// the catalog's own retries of a conflict.
+const COMMIT_ATTEMPTS: u32 = 5;
+
+/// Writes `w` as the table's data file at `path`.
+async fn write(table: &Table, w: &Wanted, path: &str) -> Result<DataFile> {
+    let target = Arc::new(schema_to_arrow_schema(table.metadata().current_schema())?);
+    let bytes =
+        std::fs::read(&w.source).with_context(|| format!("cannot read {}", w.source.display()))?;
+    let day = w.day.map(days_since_epoch);
+    let (written, rows) = rewrite(bytes.into(), &target, day)
+        .with_context(|| format!("cannot convert {}", w.source.display()))?;
+    let size = written.len() as u64;
+    (table
+        .file_io()
+        .new_output(path)?
+        .write(written.into())
+        .await)
+        .with_context(|| format!("cannot write {path}"))?;
+    data_file(table, path.to_string(), day, rows, size)
+}
+
+fn days_since_epoch(day: NaiveDate) -> i32 {
+    (day - NaiveDate::default()).num_days() as i32
+}
+
+fn data_file(
+    table: &Table,
+    path: String,
+    day: Option<i32>,
+    rows: u64,
+    size: u64,
+) -> Result<DataFile> {
+    let partition = match day {
+        Some(day) => Struct::from_iter([Some(Literal::date(day))]),
+        None => Struct::empty(),
+    };
+    Ok(DataFileBuilder::default()
+        .content(DataContentType::Data)
+        .file_path(path)
+        .file_format(DataFileFormat::Parquet)
+        .partition(partition)
+        .partition_spec_id(table.metadata().default_partition_spec_id())
+        .record_count(rows)
+        .file_size_in_bytes(size)
+        .build()?)
+}
+
+/// Creates the table with the columns of its first file; another machine
+/// creating it meanwhile is no error.
+async fn create(
+    catalog: &impl Catalog,
+    ident: &TableIdent,
+    first: &[u8],
+    partitioned: bool,
+) -> Result<Table> {
+    let schema = arrow_schema_to_schema_auto_assign_ids(&schema_of(first, partitioned)?)?;
+    let mut creation = TableCreation::builder()
+        .name(ident.name().to_string())
+        .schema(schema.clone())
+        .build();
+    if partitioned {
+        let date = (schema.field_by_name(DATE)).expect("schema_of adds it").id;
+        let spec = UnboundPartitionSpec::builder()
+            .add_partition_field(date, DATE, Transform::Identity)?
+            .build();
+        creation.partition_spec = Some(spec);
+    }
+    match catalog.create_table(ident.namespace(), creation).await {
+        Ok(table) => Ok(table),
+        // Created by another machine meanwhile (the SQL catalog says so as a
+        // broken unique constraint, not as "already exists").
+        Err(e) => match catalog.load_table(ident).await {
+            Ok(table) => Ok(table),
+            Err(_) => Err(e).with_context(|| format!("cannot create table {ident}")),
+        },
+    }
+}
+
+/// The paths of the data files the table's current snapshot holds.
+async fn alive_files(table: &Table) -> Result<BTreeSet<String>> {
+    let Some(snapshot) = table.metadata().current_snapshot() else {
+        return Ok(BTreeSet::new());
+    };
+    let list = table.manifest_list_reader(snapshot).load().await?;
+    let mut alive = BTreeSet::new();
+    for manifest in list.entries() {
+        let manifest = manifest.load_manifest(table.file_io()).await?;
+        for entry in manifest.entries() {
+            if entry.is_alive() {
+                alive.insert(entry.file_path().to_string());
+            }
+        }
+    }
+    Ok(alive)
+}
+
+/// Files of the days (or, unpartitioned, of the table) this publish owns
+/// that the lake no longer makes.
+fn stale_files(table: &Table, alive: &BTreeSet<String>, wanted: &[Wanted]) -> Vec<String> {
+    let paths: BTreeSet<String> = wanted.iter().map(|w| w.path(table)).collect();
+    let owned: BTreeSet<String> = (wanted.iter())
+        .map(|w| {
+            w.path(table)
+                .rsplit_once('/')
+                .map(|(dir, _)| dir.to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    (alive.iter())
+        .filter(|p| !paths.contains(*p))
+        .filter(|p| {
+            p.rsplit_once('/')
+                .is_some_and(|(dir, _)| owned.contains(dir))
+        })
+        .cloned()
+        .collect()
+}
