@@ -51,8 +51,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             refuse_wait(&args.step)?;
             for t in publish::run(&Settings::publish(&args)?)? {
                 println!(
-                    "{}: {} file(s) added ({} rows), {} already there",
-                    t.table, t.added_files, t.added_rows, t.kept_files
+                    "{}: {} file(s) added ({} rows), {} removed, {} already there",
+                    t.table, t.added_files, t.added_rows, t.removed_files, t.kept_files
                 );
             }
         }

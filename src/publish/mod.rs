@@ -4,13 +4,16 @@
 //!
 //! Each lake file becomes one data file of `events`, named by its content
 //! and partitioned by its day, so publishing is a sync: a rerun finds every
-//! file already there and commits nothing; a new lake file is appended.
+//! file already there and commits nothing; a new lake file is appended; a
+//! lake file that changed replaces its old data file in one commit.
 //! Days this lake holds are the ones a publish may change, so several
 //! machines can publish disjoint date ranges into one table; each commit is
 //! Iceberg's optimistic commit, retried on a conflict.
 
 #[cfg(feature = "iceberg")]
 mod arrow;
+#[cfg(feature = "iceberg")]
+mod replace;
 #[cfg(feature = "iceberg")]
 mod tables;
 
@@ -47,6 +50,8 @@ pub struct Synced {
     pub added_files: usize,
     pub added_rows: u64,
     pub kept_files: usize,
+    /// Files of lake files that changed or went, replaced in the same commit.
+    pub removed_files: usize,
 }
 
 #[cfg(feature = "iceberg")]

@@ -5,13 +5,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use iceberg::arrow::{arrow_schema_to_schema_auto_assign_ids, schema_to_arrow_schema};
 use iceberg::io::LocalFsStorageFactory;
 use iceberg::spec::{
-    DataContentType, DataFile, DataFileBuilder, DataFileFormat, Literal, Struct, Transform,
-    UnboundPartitionSpec,
+    DataContentType, DataFile, DataFileBuilder, DataFileFormat, Literal, ManifestEntry, Struct,
+    Transform, UnboundPartitionSpec,
 };
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
@@ -19,8 +19,10 @@ use iceberg::{Catalog, CatalogBuilder, ErrorKind, NamespaceIdent, TableCreation,
 use iceberg_catalog_sql::{
     SqlBindStyle, SqlCatalogBuilder, SQL_CATALOG_PROP_URI, SQL_CATALOG_PROP_WAREHOUSE,
 };
+use sqlx::sqlite::SqlitePool;
 
 use super::arrow::{rewrite, schema_of, DATE};
+use super::replace;
 use super::{Options, Synced};
 use crate::lake::derived::{LEGS_FILE, REQUESTS_FILE};
 
@@ -72,7 +74,7 @@ impl Wanted {
 }
 
 async fn publish(opts: &Options) -> Result<Vec<Synced>> {
-    let catalog = open(opts).await?;
+    let (catalog, pool) = open(opts).await?;
     let namespace = NamespaceIdent::new(opts.namespace.clone());
     if !catalog.namespace_exists(&namespace).await? {
         if let Err(e) = catalog.create_namespace(&namespace, HashMap::new()).await {
@@ -85,12 +87,12 @@ async fn publish(opts: &Options) -> Result<Vec<Synced>> {
     let mut synced = Vec::new();
     let events = lake_days(opts)?;
     if !events.is_empty() {
-        synced.push(sync(&catalog, &namespace, "events", events).await?);
+        synced.push(sync(&catalog, &pool, &namespace, "events", events).await?);
     }
     for (table, file) in [("legs", LEGS_FILE), ("requests", REQUESTS_FILE)] {
         let path = opts.derived.join(file);
         if path.is_file() {
-            synced.push(sync(&catalog, &namespace, table, vec![(path, None)]).await?);
+            synced.push(sync(&catalog, &pool, &namespace, table, vec![(path, None)]).await?);
         }
     }
     Ok(synced)
@@ -110,7 +112,8 @@ fn lake_days(opts: &Options) -> Result<Vec<(PathBuf, Option<NaiveDate>)>> {
     Ok(out)
 }
 
-async fn open(opts: &Options) -> Result<impl Catalog> {
+/// The catalog, and a connection to its database for [`replace::commit`].
+async fn open(opts: &Options) -> Result<(impl Catalog, SqlitePool)> {
     let super::Catalog::Sqlite { file, warehouse } = &opts.catalog;
     for dir in [file.parent().unwrap_or(Path::new(".")), warehouse.as_path()] {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -118,27 +121,31 @@ async fn open(opts: &Options) -> Result<impl Catalog> {
     let absolute = |p: &Path| {
         std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
     };
+    let uri = format!("sqlite:{}?mode=rwc", absolute(file)?.display());
     let props = HashMap::from([
-        (
-            SQL_CATALOG_PROP_URI.to_string(),
-            format!("sqlite:{}?mode=rwc", absolute(file)?.display()),
-        ),
+        (SQL_CATALOG_PROP_URI.to_string(), uri.clone()),
         (
             SQL_CATALOG_PROP_WAREHOUSE.to_string(),
             format!("file://{}", absolute(warehouse)?.display()),
         ),
     ]);
-    SqlCatalogBuilder::default()
+    let catalog = SqlCatalogBuilder::default()
         .sql_bind_style(SqlBindStyle::QMark)
         .with_storage_factory(Arc::new(LocalFsStorageFactory))
         .load(CATALOG_NAME, props)
         .await
-        .with_context(|| format!("cannot open the catalog {}", file.display()))
+        .with_context(|| format!("cannot open the catalog {}", file.display()))?;
+    let pool = SqlitePool::connect(&uri)
+        .await
+        .with_context(|| format!("cannot open the catalog {}", file.display()))?;
+    Ok((catalog, pool))
 }
 
-/// Brings table `name` to the files `sources` make: appends those it lacks.
+/// Brings table `name` to the files `sources` make: appends those it lacks,
+/// and removes those of its days (or, unpartitioned, all) they no longer make.
 async fn sync(
     catalog: &impl Catalog,
+    pool: &SqlitePool,
     namespace: &NamespaceIdent,
     name: &str,
     sources: Vec<(PathBuf, Option<NaiveDate>)>,
@@ -162,17 +169,12 @@ async fn sync(
             }
             Err(e) => return Err(e).with_context(|| format!("cannot load table {ident}")),
         };
-        let alive = alive_files(&table).await?;
+        let entries = alive_files(&table).await?;
+        let alive: BTreeSet<String> = entries.iter().map(|e| e.file_path().to_string()).collect();
         let stale = stale_files(&table, &alive, &wanted);
-        if !stale.is_empty() {
-            bail!(
-                "table {ident} holds {} file(s) the lake no longer has (first: {}): the lake's files changed since they were published",
-                stale.len(),
-                stale[0]
-            );
-        }
         let mut synced = Synced {
             table: name.to_string(),
+            removed_files: stale.len(),
             ..Synced::default()
         };
         let mut added = Vec::new();
@@ -191,15 +193,28 @@ async fn sync(
             written.insert(path, file.clone());
             added.push(file);
         }
-        if added.is_empty() {
+        if added.is_empty() && stale.is_empty() {
             return Ok(synced);
         }
-        let tx = Transaction::new(&table);
-        let tx = tx.fast_append().add_data_files(added).apply(tx)?;
-        match tx.commit(catalog).await {
-            Ok(_) => return Ok(synced),
+        let committed = match stale.is_empty() {
+            true => {
+                let tx = Transaction::new(&table);
+                let tx = tx.fast_append().add_data_files(added).apply(tx)?;
+                tx.commit(catalog)
+                    .await
+                    .map(drop)
+                    .map_err(anyhow::Error::from)
+            }
+            false => match replace::commit(pool, &table, &entries, &stale, added).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(anyhow::anyhow!("another commit came first")),
+                Err(e) => Err(e),
+            },
+        };
+        match committed {
+            Ok(()) => return Ok(synced),
             // Another machine committed meanwhile (perhaps the same files):
-            // what is left to add is found again on the table as it is now.
+            // what is left to do is found again on the table as it is now.
             Err(_) if attempt < COMMIT_ATTEMPTS => continue,
             Err(e) => return Err(e).with_context(|| format!("cannot commit to table {ident}")),
         }
@@ -286,27 +301,24 @@ async fn create(
     }
 }
 
-/// The paths of the data files the table's current snapshot holds.
-async fn alive_files(table: &Table) -> Result<BTreeSet<String>> {
+/// The entries of the data files the table's current snapshot holds.
+async fn alive_files(table: &Table) -> Result<Vec<ManifestEntry>> {
     let Some(snapshot) = table.metadata().current_snapshot() else {
-        return Ok(BTreeSet::new());
+        return Ok(Vec::new());
     };
     let list = table.manifest_list_reader(snapshot).load().await?;
-    let mut alive = BTreeSet::new();
+    let mut alive = Vec::new();
     for manifest in list.entries() {
         let manifest = manifest.load_manifest(table.file_io()).await?;
-        for entry in manifest.entries() {
-            if entry.is_alive() {
-                alive.insert(entry.file_path().to_string());
-            }
-        }
+        let entries = manifest.entries().iter().filter(|e| e.is_alive());
+        alive.extend(entries.map(|e| e.as_ref().clone()));
     }
     Ok(alive)
 }
 
 /// Files of the days (or, unpartitioned, of the table) this publish owns
 /// that the lake no longer makes.
-fn stale_files(table: &Table, alive: &BTreeSet<String>, wanted: &[Wanted]) -> Vec<String> {
+fn stale_files(table: &Table, alive: &BTreeSet<String>, wanted: &[Wanted]) -> BTreeSet<String> {
     let paths: BTreeSet<String> = wanted.iter().map(|w| w.path(table)).collect();
     let owned: BTreeSet<String> = (wanted.iter())
         .map(|w| {

@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
-# A real distributed run, opt-in (issue 20): Spark, in local mode on this
-# machine, runs the statement of `tracecost transform --emit-sql spark` over a
-# simulator archive's lake; `tracecost report --requests` reports on Spark's
-# export; the script checks that Spark's requests equal the Polars transform's
-# row by row and that every table of the two reports is the same bytes.
+# A real distributed run, opt-in (issue 20): `tracecost publish` writes a
+# simulator archive's lake as Iceberg tables (SQLite SQL catalog); Spark, in
+# local mode on this machine, runs the statement of `tracecost transform
+# --emit-sql spark` over the published `events` table; `tracecost report
+# --requests` reports on Spark's export; the script checks that Spark's
+# requests equal the Polars transform's row by row and that every table of the
+# two reports is the same bytes.
 #
 #   bash tests/distributed/spark.sh            # ~3 min after the installs
 #   KEEP=1 bash tests/distributed/spark.sh     # keep the work folder
 #
-# Installs: pyspark 4.0.1 and duckdb (pip, into a venv in the work folder, or
-# $SPARK_VENV if set), a JDK 17 (Debian's openjdk-17-jre-headless) when `java`
-# is missing. Spark reads the lake's Parquet files as its events table; the
-# lake as Iceberg tables (`tracecost publish`) is not built yet.
+# Installs: pyspark 4.0.1, pyiceberg and duckdb (pip, into a venv in the work
+# folder, or $SPARK_VENV if set), a JDK 17 (Debian's openjdk-17-jre-headless)
+# when `java` is missing. Spark's own Iceberg connector is a Maven artifact,
+# which this project's registries do not carry: Spark gets the published table
+# through pyiceberg (the table's snapshot read as Arrow), not through its
+# catalog.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -27,12 +31,13 @@ venv=${SPARK_VENV:-$work/venv}
 if [ ! -x "$venv/bin/python" ]; then
     say "installing pyspark and duckdb into $venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "pyspark==4.0.1" "duckdb==2.0.1"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "pyspark==4.0.1" "duckdb==2.0.1" \
+        "pyiceberg[sql-sqlite]==0.12.0" "pyarrow==26.0.1"
 fi
 py=$venv/bin/python
 
-say "building tracecost"
-cargo build --quiet
+say "building tracecost (with Iceberg)"
+cargo build --quiet --features iceberg
 tc=$root/target/debug/tracecost
 
 say "one machine: simulate, mirror, transform, report"
@@ -43,19 +48,23 @@ flags=(--pipeline pipelines/proxy-fetch.toml --source "$work/sim/logpush" --lake
 "$tc" transform "${flags[@]}"
 "$tc" report "${flags[@]}" --out "$work/report-here"
 
-say "Spark: the emitted statement over the lake, exported as Parquet"
+say "publish: the lake as Iceberg tables"
+"$tc" publish "${flags[@]}" --catalog "$work/catalog.db" --warehouse "$work/warehouse"
+
+say "Spark: the emitted statement over the published events, exported as Parquet"
 "$tc" transform "${flags[@]}" --emit-sql spark > "$work/requests.sql"
-"$py" - "$work/lake" "$work/requests.sql" "$work/spark-requests" <<'PY'
+"$py" - "$work/catalog.db" "$work/warehouse" "$work/requests.sql" "$work/spark-requests" <<'PY'
 import sys, time
+from pyiceberg.catalog.sql import SqlCatalog
 from pyspark.sql import SparkSession
-lake, sql, out = sys.argv[1:4]
+catalog_file, warehouse, sql, out = sys.argv[1:5]
 spark = (SparkSession.builder.master("local[2]").appName("tracecost")
          .config("spark.ui.enabled", "false")
          .config("spark.sql.shuffle.partitions", "4").getOrCreate())
 spark.sparkContext.setLogLevel("ERROR")
-# The lake as Spark's table: Hive partitions (date=...); _derived and other
-# folders starting with _ are not data to Spark.
-spark.read.parquet(lake).createOrReplaceTempView("events")
+catalog = SqlCatalog("tracecost", uri=f"sqlite:///{catalog_file}", warehouse=f"file://{warehouse}")
+events = catalog.load_table(("tracecost", "events")).scan().to_arrow()
+spark.createDataFrame(events).createOrReplaceTempView("events")
 started = time.time()
 spark.sql(open(sql).read()).write.mode("overwrite").parquet(out)
 print(f"Spark SQL ran in {time.time() - started:.1f} s", file=sys.stderr)
