@@ -27,10 +27,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = Settings::resolve(&args.step)?;
             settings.require_pipeline("transform")?;
             match args.emit_sql {
-                Some(dialect) => print!(
-                    "{}",
-                    transform::sql::emit(&settings.transform, dialect, args.events_table())?
-                ),
+                Some(dialect) => {
+                    let sql =
+                        transform::sql::emit(&settings.transform, dialect, args.events_table())?;
+                    print_all(&sql)?;
+                }
                 None => drop(transform::run(&settings.transform)?),
             }
         }
@@ -52,7 +53,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for t in publish::run(&Settings::publish(&args)?)? {
                 println!(
                     "{}: {} file(s) added ({} rows), {} removed, {} already there",
-                    t.table, t.added_files, t.added_rows, t.removed_files, t.kept_files
+                    t.table,
+                    t.added_files,
+                    tracecost::core::numbers::thousands(t.added_rows),
+                    t.removed_files,
+                    t.kept_files
                 );
             }
         }
@@ -61,6 +66,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Simulate(args) => simulate::run(&args.options())?,
     }
     Ok(())
+}
+
+/// Writes `text` to stdout; a reader that closed the pipe (`| head`) wanted no more.
+fn print_all(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::anyhow!("cannot write to stdout: {e}"))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn mirror_step(args: &StepArgs, settings: &Settings) -> anyhow::Result<()> {

@@ -253,3 +253,25 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Two lakes holding the same days (objects delivered after midnight hold
+/// the day before) publish into one catalog: neither removes the other's
+/// files, and each rerun finds its own all there.
+#[test]
+fn lakes_sharing_days_keep_each_others_files() {
+    let (a, b) = (archive(25), archive(26));
+    let b_into_a = |p: &Published| {
+        let mut f = p.flags();
+        f.extend(["--catalog", a.catalog.to_str().unwrap()]);
+        f.extend(["--warehouse", a.warehouse.to_str().unwrap()]);
+        stdout(&step("publish", &p.pipeline, &f, true))
+    };
+    a.publish(&[]);
+    let first_b = b_into_a(&b);
+    assert!(first_b.contains("events: 2 file(s) added"), "{first_b}");
+    for out in [a.publish(&[]), b_into_a(&b)] {
+        let events = out.lines().find(|l| l.starts_with("events: ")).unwrap();
+        assert_eq!(events.split(", ").nth(1), Some("0 removed"), "{out}");
+        assert!(events.starts_with("events: 0 file(s) added"), "{out}");
+    }
+}

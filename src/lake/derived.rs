@@ -7,6 +7,7 @@ use anyhow::{bail, Context, Result};
 use polars::prelude::*;
 
 use super::run_manifest::RunWindow;
+use crate::core::metric::Metric;
 
 /// Where transform writes and report reads.
 pub fn derived_dir(lake: &Path, pipeline: &str) -> PathBuf {
@@ -26,6 +27,38 @@ pub const SCRIPT_VERSION: &str = "script_version";
 pub const SEGMENT_COLUMNS: [&str; 2] = [COLO, SCRIPT_VERSION];
 /// The run manifest's windows in which no request's first event fell.
 pub const LOST_FILE: &str = "lost.parquet";
+
+/// Every column of `requests.parquet`, in order, with its type.
+pub fn request_columns() -> Vec<(&'static str, DataType)> {
+    use DataType::{Boolean, Float64, Int64, String as Text};
+    let mut columns = vec![
+        ("request_id", Text),
+        ("approach", Text),
+        ("delay_ms", Int64),
+        ("complete", Boolean),
+    ];
+    let metrics = (Metric::OF_LEGS.into_iter()).filter(|m| *m != Metric::CostOtherBilling);
+    columns.extend(metrics.map(|m| match m {
+        Metric::Cost => (m.column(), Float64),
+        _ => (m.column(), Int64),
+    }));
+    columns.extend([
+        ("first_event_ms", Int64),
+        (Metric::ClientLatency.column(), Float64),
+        ("run_id", Text),
+        ("legs", Int64),
+        ("roles", Text),
+        ("missing_roles", Text),
+        (COLO, Text),
+        (SCRIPT_VERSION, Text),
+        ("legs_not_ok", Int64),
+        ("outcomes", Text),
+        ("do_requests_billed", Int64),
+        ("worker_requests_billed", Int64),
+        (Metric::CostOtherBilling.column(), Float64),
+    ]);
+    columns
+}
 
 /// `requests.parquet`, read back by the report.
 pub struct RequestsFile {

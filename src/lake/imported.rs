@@ -10,42 +10,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use polars::prelude::*;
 
-use super::derived::{RequestsFile, REQUESTS_FILE, REQUEST_ORDER};
-use crate::core::metric::Metric;
+use super::derived::{request_columns, RequestsFile, REQUESTS_FILE, REQUEST_ORDER};
 use crate::io::atomic::tmp_path;
 use crate::io::parquet::write_parquet;
-
-/// Every column of `requests.parquet`, in order, with its type.
-pub fn request_columns() -> Vec<(&'static str, DataType)> {
-    use DataType::{Boolean, Float64, Int64, String as Text};
-    let mut columns = vec![
-        ("request_id", Text),
-        ("approach", Text),
-        ("delay_ms", Int64),
-        ("complete", Boolean),
-    ];
-    let metrics = (Metric::OF_LEGS.into_iter()).filter(|m| *m != Metric::CostOtherBilling);
-    columns.extend(metrics.map(|m| match m {
-        Metric::Cost => (m.column(), Float64),
-        _ => (m.column(), Int64),
-    }));
-    columns.extend([
-        ("first_event_ms", Int64),
-        (Metric::ClientLatency.column(), Float64),
-        ("run_id", Text),
-        ("legs", Int64),
-        ("roles", Text),
-        ("missing_roles", Text),
-        (super::derived::COLO, Text),
-        (super::derived::SCRIPT_VERSION, Text),
-        ("legs_not_ok", Int64),
-        ("outcomes", Text),
-        ("do_requests_billed", Int64),
-        ("worker_requests_billed", Int64),
-        (Metric::CostOtherBilling.column(), Float64),
-    ]);
-    columns
-}
 
 /// The imported table, in a temporary file of the report folder that goes
 /// when this is dropped (or, after a crash, with the folder's temporaries).

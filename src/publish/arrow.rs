@@ -30,8 +30,8 @@ fn iceberg_type(t: &DataType) -> DataType {
 
 /// The Arrow schema of a table made from `file`: its columns in Iceberg's
 /// types, and `date` when the table is partitioned by day.
-pub fn schema_of(file: &[u8], with_date: bool) -> Result<ArrowSchema> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::copy_from_slice(file))?;
+pub fn schema_of(file: bytes::Bytes, with_date: bool) -> Result<ArrowSchema> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)?;
     let mut fields: Vec<Field> = (reader.schema().fields().iter())
         .map(|f| Field::new(f.name(), iceberg_type(f.data_type()), true))
         .collect();
@@ -61,6 +61,17 @@ pub fn rewrite(file: bytes::Bytes, target: &SchemaRef, day: Option<i32>) -> Resu
 
 fn conform(batch: &RecordBatch, target: &SchemaRef, day: Option<i32>) -> Result<RecordBatch> {
     let n = batch.num_rows();
+    // The table's columns are those of the first file published: a column
+    // added since would be dropped without a word.
+    if let Some(extra) =
+        (batch.schema().fields().iter()).find(|f| target.field_with_name(f.name()).is_err())
+    {
+        anyhow::bail!("column {} is not in the table (made from an older lake file): publish to a new namespace", extra.name());
+    }
+    let strict = arrow_cast::CastOptions {
+        safe: false,
+        ..Default::default()
+    };
     let columns: Vec<ArrayRef> = (target.fields().iter())
         .map(|field| -> Result<ArrayRef> {
             if field.name() == DATE {
@@ -69,8 +80,12 @@ fn conform(batch: &RecordBatch, target: &SchemaRef, day: Option<i32>) -> Result<
                 }
             }
             match batch.column_by_name(field.name()) {
-                Some(column) => Ok(arrow_cast::cast(column, field.data_type())
-                    .with_context(|| format!("column {}", field.name()))?),
+                Some(column) => {
+                    Ok(
+                        arrow_cast::cast_with_options(column, field.data_type(), &strict)
+                            .with_context(|| format!("column {}", field.name()))?,
+                    )
+                }
                 None => Ok(new_null_array(field.data_type(), n)),
             }
         })

@@ -23,6 +23,10 @@ use anyhow::Result;
 
 use crate::core::window::Window;
 
+/// The catalog's name in its own tables: readers of the SQL catalog name it so.
+#[cfg(feature = "iceberg")]
+const CATALOG_NAME: &str = "tracecost";
+
 /// What `publish` needs; `settings` resolves it from the pipeline file and flags.
 #[derive(Debug, Clone)]
 pub struct Options {

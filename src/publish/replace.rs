@@ -9,9 +9,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use iceberg::spec::{
-    DataFile, DataFileFormat, FormatVersion, ManifestEntry, ManifestListWriter,
+    DataContentType, DataFile, FormatVersion, ManifestEntry, ManifestFile, ManifestListWriter,
     ManifestWriterBuilder, Operation, Snapshot, SnapshotReference, SnapshotRetention, Summary,
     MAIN_BRANCH,
 };
@@ -19,7 +19,7 @@ use iceberg::table::Table;
 use iceberg::{MetadataLocation, TableIdent, TableUpdate};
 use sqlx::sqlite::SqlitePool;
 
-use super::tables::CATALOG_NAME;
+use super::CATALOG_NAME;
 
 /// Replaces the data files `stale` of `table` (among `alive`, its current
 /// entries) with `added`. `Ok(false)`: another commit came first.
@@ -30,78 +30,16 @@ pub async fn commit(
     stale: &BTreeSet<String>,
     added: Vec<DataFile>,
 ) -> Result<bool> {
-    let metadata = table.metadata();
-    if metadata.format_version() != FormatVersion::V2 {
-        anyhow::bail!("table {} is not of format version 2", table.identifier());
+    if table.metadata().format_version() != FormatVersion::V2 {
+        bail!("table {} is not of format version 2", table.identifier());
     }
     let snapshot_id = new_snapshot_id(table);
-    let sequence = metadata.next_sequence_number();
-    let meta_dir = format!("{}/metadata", metadata.location().trim_end_matches('/'));
-    let tag = uuid_like(snapshot_id);
-    let manifest_path = format!("{meta_dir}/{tag}-m0.{}", DataFileFormat::Avro);
-    let mut manifest = ManifestWriterBuilder::new(
-        table.file_io().new_output(&manifest_path)?,
-        Some(snapshot_id),
-        metadata.current_schema().clone(),
-        metadata.default_partition_spec().as_ref().clone(),
-    )
-    .build_v2_data();
-    let (mut added_rows, mut deleted_rows) = (0u64, 0u64);
-    for entry in alive {
-        let (seq, file_seq) = (
-            entry.sequence_number.unwrap_or(0),
-            entry.file_sequence_number,
-        );
-        if stale.contains(entry.file_path()) {
-            deleted_rows += entry.record_count();
-            manifest.add_delete_file(entry.data_file().clone(), seq, file_seq)?;
-        } else {
-            let origin = entry.snapshot_id.unwrap_or(snapshot_id);
-            manifest.add_existing_file(entry.data_file().clone(), origin, seq, file_seq)?;
-        }
-    }
-    let added_files = added.len();
-    for file in added {
-        added_rows += file.record_count();
-        manifest.add_file(file, sequence)?;
-    }
-    let manifest = manifest.write_manifest_file().await?;
-    let list_path = format!(
-        "{meta_dir}/snap-{snapshot_id}-1-{tag}.{}",
-        DataFileFormat::Avro
-    );
-    let parent = metadata.current_snapshot_id();
-    let mut list = ManifestListWriter::v2(
-        table.file_io().new_output(&list_path)?.writer().await?,
-        snapshot_id,
-        parent,
-        sequence,
-    );
-    list.add_manifests([manifest].into_iter())?;
-    list.close().await?;
-    let summary = Summary {
-        operation: Operation::Overwrite,
-        additional_properties: HashMap::from([
-            ("added-data-files".into(), added_files.to_string()),
-            ("deleted-data-files".into(), stale.len().to_string()),
-            ("added-records".into(), added_rows.to_string()),
-            ("deleted-records".into(), deleted_rows.to_string()),
-        ]),
-    };
-    let snapshot = Snapshot::builder()
-        .with_manifest_list(list_path)
-        .with_snapshot_id(snapshot_id)
-        .with_parent_snapshot_id(parent)
-        .with_sequence_number(sequence)
-        .with_summary(summary)
-        .with_schema_id(metadata.current_schema_id())
-        .with_timestamp_ms(chrono::Utc::now().timestamp_millis())
-        .build();
-    let current = table
-        .metadata_location()
+    let (manifest, summary) = write_manifest(table, snapshot_id, alive, stale, added).await?;
+    let snapshot = write_snapshot(table, snapshot_id, manifest, summary).await?;
+    let current = (table.metadata_location())
         .context("the table has no metadata file")?
         .to_string();
-    let mut builder = metadata.clone().into_builder(Some(current.clone()));
+    let mut builder = table.metadata().clone().into_builder(Some(current.clone()));
     for update in [
         TableUpdate::AddSnapshot { snapshot },
         TableUpdate::SetSnapshotRef {
@@ -115,11 +53,113 @@ pub async fn commit(
         builder = update.apply(builder)?;
     }
     let next = builder.build()?.metadata;
-    let location = MetadataLocation::from_str(&current)?
+    let location = (MetadataLocation::from_str(&current)?)
         .with_next_version()
         .with_new_metadata(&next);
     next.write_to(table.file_io(), &location).await?;
     swap(pool, table.identifier(), &current, &location.to_string()).await
+}
+
+/// The snapshot's one manifest: every alive file kept (`Existing`, with its
+/// own snapshot and sequence numbers) or deleted, and the added ones; and
+/// the summary of what changed.
+async fn write_manifest(
+    table: &Table,
+    snapshot_id: i64,
+    alive: &[ManifestEntry],
+    stale: &BTreeSet<String>,
+    added: Vec<DataFile>,
+) -> Result<(ManifestFile, Summary)> {
+    let metadata = table.metadata();
+    let path = format!("{}/{}-m0.avro", meta_dir(table), tag(snapshot_id));
+    let mut manifest = ManifestWriterBuilder::new(
+        table.file_io().new_output(&path)?,
+        Some(snapshot_id),
+        metadata.current_schema().clone(),
+        metadata.default_partition_spec().as_ref().clone(),
+    )
+    .build_v2_data();
+    let mut rows = [0u64; 3]; // added, deleted, total
+    for entry in alive {
+        if entry.content_type() != DataContentType::Data {
+            bail!("table {} has delete files (another engine deleted rows): publish replaces whole data files only; compact the table first", table.identifier());
+        }
+        let seq = (entry.sequence_number).context("a manifest entry without a sequence number")?;
+        let (file, file_seq) = (entry.data_file().clone(), entry.file_sequence_number);
+        if stale.contains(entry.file_path()) {
+            rows[1] += entry.record_count();
+            manifest.add_delete_file(file, seq, file_seq)?;
+        } else {
+            rows[2] += entry.record_count();
+            let origin = (entry.snapshot_id).context("a manifest entry without a snapshot id")?;
+            manifest.add_existing_file(file, origin, seq, file_seq)?;
+        }
+    }
+    let files = [
+        added.len(),
+        stale.len(),
+        alive.len() - stale.len() + added.len(),
+    ];
+    for file in added {
+        rows[0] += file.record_count();
+        rows[2] += file.record_count();
+        manifest.add_file(file, metadata.next_sequence_number())?;
+    }
+    let summary = Summary {
+        operation: Operation::Overwrite,
+        additional_properties: HashMap::from([
+            ("added-data-files".into(), files[0].to_string()),
+            ("deleted-data-files".into(), files[1].to_string()),
+            ("added-records".into(), rows[0].to_string()),
+            ("deleted-records".into(), rows[1].to_string()),
+            // The totals readers (and iceberg's next summaries) carry forward.
+            ("total-data-files".into(), files[2].to_string()),
+            ("total-records".into(), rows[2].to_string()),
+            ("total-delete-files".into(), "0".into()),
+            ("total-position-deletes".into(), "0".into()),
+            ("total-equality-deletes".into(), "0".into()),
+        ]),
+    };
+    Ok((manifest.write_manifest_file().await?, summary))
+}
+
+/// The manifest list holding `manifest`, and the snapshot pointing at it.
+async fn write_snapshot(
+    table: &Table,
+    snapshot_id: i64,
+    manifest: ManifestFile,
+    summary: Summary,
+) -> Result<Snapshot> {
+    let metadata = table.metadata();
+    let (parent, sequence) = (
+        metadata.current_snapshot_id(),
+        metadata.next_sequence_number(),
+    );
+    let path = format!(
+        "{}/snap-{snapshot_id}-1-{}.avro",
+        meta_dir(table),
+        tag(snapshot_id)
+    );
+    let output = table.file_io().new_output(&path)?.writer().await?;
+    let mut list = ManifestListWriter::v2(output, snapshot_id, parent, sequence);
+    list.add_manifests([manifest].into_iter())?;
+    list.close().await?;
+    Ok(Snapshot::builder()
+        .with_manifest_list(path)
+        .with_snapshot_id(snapshot_id)
+        .with_parent_snapshot_id(parent)
+        .with_sequence_number(sequence)
+        .with_summary(summary)
+        .with_schema_id(metadata.current_schema_id())
+        .with_timestamp_ms(chrono::Utc::now().timestamp_millis())
+        .build())
+}
+
+fn meta_dir(table: &Table) -> String {
+    format!(
+        "{}/metadata",
+        table.metadata().location().trim_end_matches('/')
+    )
 }
 
 /// The catalog's compare-and-swap of a table's metadata file (the row of
@@ -159,6 +199,6 @@ fn new_snapshot_id(table: &Table) -> i64 {
 }
 
 /// Files of one commit share a name part, as iceberg names its own.
-fn uuid_like(snapshot_id: i64) -> String {
+fn tag(snapshot_id: i64) -> String {
     format!("{:016x}-{:08x}", snapshot_id, std::process::id())
 }

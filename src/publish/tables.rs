@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use iceberg::arrow::{arrow_schema_to_schema_auto_assign_ids, schema_to_arrow_schema};
 use iceberg::io::LocalFsStorageFactory;
@@ -23,11 +23,8 @@ use sqlx::sqlite::SqlitePool;
 
 use super::arrow::{rewrite, schema_of, DATE};
 use super::replace;
-use super::{Options, Synced};
+use super::{Options, Synced, CATALOG_NAME};
 use crate::lake::derived::{LEGS_FILE, REQUESTS_FILE};
-
-/// The catalog's name in its own tables: readers of the SQL catalog name it so.
-pub const CATALOG_NAME: &str = "tracecost";
 
 pub fn run(opts: &Options) -> Result<Vec<Synced>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -42,13 +39,15 @@ pub fn run(opts: &Options) -> Result<Vec<Synced>> {
 struct Wanted {
     source: PathBuf,
     day: Option<NaiveDate>,
+    /// The folder of this lake's files in its day (see [`lake_id`]).
+    owner: String,
     name: String,
 }
 
 impl Wanted {
     /// Named by the source's stem and content, so that a rerun finds it and
     /// a changed source is a new file.
-    fn new(source: &Path, day: Option<NaiveDate>) -> Result<(Self, bytes::Bytes)> {
+    fn new(source: &Path, day: Option<NaiveDate>, owner: &str) -> Result<(Self, bytes::Bytes)> {
         let bytes =
             std::fs::read(source).with_context(|| format!("cannot read {}", source.display()))?;
         let stem = source
@@ -59,6 +58,7 @@ impl Wanted {
         let wanted = Wanted {
             source: source.to_path_buf(),
             day,
+            owner: format!("lake-{owner}"),
             name: format!("{stem}-{hash:016x}.parquet"),
         };
         Ok((wanted, bytes.into()))
@@ -67,13 +67,16 @@ impl Wanted {
     fn path(&self, table: &Table) -> String {
         let data = format!("{}/data", table.metadata().location().trim_end_matches('/'));
         match self.day {
-            Some(day) => format!("{data}/{DATE}={day}/{}", self.name),
-            None => format!("{data}/{}", self.name),
+            Some(day) => format!("{data}/{DATE}={day}/{}/{}", self.owner, self.name),
+            None => format!("{data}/{}/{}", self.owner, self.name),
         }
     }
 }
 
 async fn publish(opts: &Options) -> Result<Vec<Synced>> {
+    // No mirror rewrites a lake file between its hash and its conversion.
+    let _lake = crate::lake::LakeLock::shared(&opts.lake)?;
+    let owner = lake_id(&opts.lake)?;
     let (catalog, pool) = open(opts).await?;
     let namespace = NamespaceIdent::new(opts.namespace.clone());
     if !catalog.namespace_exists(&namespace).await? {
@@ -87,15 +90,61 @@ async fn publish(opts: &Options) -> Result<Vec<Synced>> {
     let mut synced = Vec::new();
     let events = lake_days(opts)?;
     if !events.is_empty() {
-        synced.push(sync(&catalog, &pool, &namespace, "events", events).await?);
+        synced.push(sync(&catalog, &pool, &namespace, "events", events, &owner).await?);
     }
     for (table, file) in [("legs", LEGS_FILE), ("requests", REQUESTS_FILE)] {
         let path = opts.derived.join(file);
         if path.is_file() {
-            synced.push(sync(&catalog, &pool, &namespace, table, vec![(path, None)]).await?);
+            let sources = vec![(path, None)];
+            synced.push(sync(&catalog, &pool, &namespace, table, sources, &owner).await?);
         }
     }
     Ok(synced)
+}
+
+/// This lake's id, kept in `<lake>/_iceberg/lake-id`: its data files go in
+/// a folder of that name in their day, and a publish removes only files of
+/// its own folders, so lakes that share a day (an object delivered after
+/// midnight holds the day before) never remove each other's files.
+fn lake_id(lake: &Path) -> Result<String> {
+    use std::io::Write;
+    let path = lake.join("_iceberg").join("lake-id");
+    let valid = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let read = || -> Result<String> {
+        let id = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        match valid(id.trim()) {
+            true => Ok(id.trim().to_string()),
+            false => bail!("{} is not a lake id (16 hex digits): remove it, and the next publish writes a new one (its files then count as another lake's)", path.display()),
+        }
+    };
+    if path.is_file() {
+        return read();
+    }
+    let dir = path.parent().expect("a file in a folder");
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let seed = format!(
+        "{} {:?} {}",
+        lake.display(),
+        std::time::SystemTime::now(),
+        std::process::id()
+    );
+    let id = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(seed.as_bytes()));
+    // The first publish of a lake writes it; one running beside it reads it.
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+    {
+        Ok(mut file) => {
+            file.write_all(id.as_bytes())
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(id)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(),
+        Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
+    }
 }
 
 /// The lake files of the window with their day (their `date=` folder).
@@ -149,12 +198,13 @@ async fn sync(
     namespace: &NamespaceIdent,
     name: &str,
     sources: Vec<(PathBuf, Option<NaiveDate>)>,
+    owner: &str,
 ) -> Result<Synced> {
     let ident = TableIdent::new(namespace.clone(), name.to_string());
     let mut wanted = Vec::new();
     let mut first = None;
     for (source, day) in &sources {
-        let (w, bytes) = Wanted::new(source, *day)?;
+        let (w, bytes) = Wanted::new(source, *day, owner)?;
         first.get_or_insert(bytes);
         wanted.push(w);
     }
@@ -164,7 +214,7 @@ async fn sync(
         let table = match catalog.load_table(&ident).await {
             Ok(table) => table,
             Err(e) if e.kind() == ErrorKind::TableNotFound => {
-                let first = first.as_deref().expect("at least one source");
+                let first = first.clone().expect("at least one source");
                 create(catalog, &ident, first, partitioned).await?
             }
             Err(e) => return Err(e).with_context(|| format!("cannot load table {ident}")),
@@ -197,29 +247,33 @@ async fn sync(
             return Ok(synced);
         }
         let committed = match stale.is_empty() {
-            true => {
-                let tx = Transaction::new(&table);
-                let tx = tx.fast_append().add_data_files(added).apply(tx)?;
-                tx.commit(catalog)
-                    .await
-                    .map(drop)
-                    .map_err(anyhow::Error::from)
-            }
-            false => match replace::commit(pool, &table, &entries, &stale, added).await {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(anyhow::anyhow!("another commit came first")),
-                Err(e) => Err(e),
-            },
+            true => append(catalog, &table, added).await?,
+            false => replace::commit(pool, &table, &entries, &stale, added).await?,
         };
-        match committed {
-            Ok(()) => return Ok(synced),
-            // Another machine committed meanwhile (perhaps the same files):
-            // what is left to do is found again on the table as it is now.
-            Err(_) if attempt < COMMIT_ATTEMPTS => continue,
-            Err(e) => return Err(e).with_context(|| format!("cannot commit to table {ident}")),
+        if committed {
+            return Ok(synced);
         }
+        if attempt == COMMIT_ATTEMPTS {
+            bail!("table {ident}: other commits came first {COMMIT_ATTEMPTS} times; run publish again");
+        }
+        // Another machine committed meanwhile (perhaps the same files): what
+        // is left to do is found again on the table as it is now.
+        tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt))).await;
     }
     unreachable!("the loop returns")
+}
+
+/// Appends `files` in one commit; `Ok(false)`: another commit came first
+/// (iceberg's own retries exhausted, or the same files added meanwhile).
+async fn append(catalog: &impl Catalog, table: &Table, files: Vec<DataFile>) -> Result<bool> {
+    let tx = Transaction::new(table);
+    let tx = tx.fast_append().add_data_files(files).apply(tx)?;
+    match tx.commit(catalog).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::CatalogCommitConflicts => Ok(false),
+        Err(e) if e.to_string().contains("already referenced by table") => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("cannot commit to table {}", table.identifier())),
+    }
 }
 
 /// Tries of a commit that other machines' commits keep beating, each after
@@ -275,7 +329,7 @@ fn data_file(
 async fn create(
     catalog: &impl Catalog,
     ident: &TableIdent,
-    first: &[u8],
+    first: bytes::Bytes,
     partitioned: bool,
 ) -> Result<Table> {
     let schema = arrow_schema_to_schema_auto_assign_ids(&schema_of(first, partitioned)?)?;

@@ -27,9 +27,9 @@ use crate::core::window::Window;
 use crate::io::atomic::{commit_all, remove_temporaries, AtomicFile};
 use crate::io::parquet::AtomicParquet;
 use crate::lake::derived::{
-    QualityRow, COLO, LEGS_FILE, LOST_FILE, QUALITY_FILE, REQUESTS_FILE, SCRIPT_VERSION,
+    request_columns, QualityRow, COLO, LEGS_FILE, LOST_FILE, QUALITY_FILE, REQUESTS_FILE,
+    SCRIPT_VERSION,
 };
-use crate::lake::imported::request_columns;
 use crate::lake::run_manifest::{Index, Match, RunWindow};
 use crate::lake::{lake_files, LakeLock, LEG_FIELDS};
 use quality::{LegCounts, RequestCounts};
@@ -67,6 +67,20 @@ pub const BAD_EVENT_TIME: &str = "event time before 2010 or from 2100";
 /// What `missing_roles` says of a request whose delay is negative: no
 /// endpoint answers before it is asked, so the value is wrong, not small.
 pub const NEGATIVE_DELAY: &str = "negative delay";
+/// What `missing_roles` says of a request without an approach, without a
+/// delay, or of an approach the pipeline file does not declare.
+pub const APPROACH_UNKNOWN: &str = "approach unknown";
+pub const DELAY_UNKNOWN: &str = "delay unknown";
+pub const APPROACH_NOT_DECLARED: &str = "approach not declared";
+/// The outcome of a leg that ended well; any other is counted.
+pub const OUTCOME_OK: &str = "ok";
+/// The order of copies of a line: the first is kept (`deduplicate`).
+pub const COPY_ORDER: [&str; 4] = [
+    "EventTimestampMs",
+    "event_id",
+    "source_object",
+    "source_line",
+];
 
 /// Lake columns the transform reads beside [`LEG_FIELDS`].
 const MORE_LEG_COLUMNS: &[&str] = &["source_object", "source_line", "ScriptVersion", "Colo"];
@@ -340,14 +354,8 @@ pub fn line_columns(rows: LazyFrame, t: &TransformSection) -> LazyFrame {
 /// first in (time, event id, object, line) order, so the choice does not
 /// depend on the order files are read in. Rows come out in that order.
 pub fn deduplicate(lines: LazyFrame) -> LazyFrame {
-    let by = [
-        "EventTimestampMs",
-        "event_id",
-        "source_object",
-        "source_line",
-    ];
     lines
-        .sort(by, SortMultipleOptions::default())
+        .sort(COPY_ORDER, SortMultipleOptions::default())
         .unique_stable_generic(Some(vec![col("event_id")]), UniqueKeepStrategy::First)
 }
 
@@ -397,7 +405,7 @@ fn none_if_empty(column: &str) -> Expr {
 const OUTCOME_NOT_OK: &str = "outcome_not_ok";
 
 fn leg_columns() -> Expr {
-    when(col("Outcome").neq(lit("ok")))
+    when(col("Outcome").neq(lit(OUTCOME_OK)))
         .then(col("Outcome"))
         .otherwise(null_str())
         .alias(OUTCOME_NOT_OK)
@@ -571,10 +579,10 @@ fn approach_terms(t: &TransformSection) -> ApproachTerms {
     let mut terms = ApproachTerms {
         complete: lit(false),
         missing: when(col("approach").is_null())
-            .then(lit("approach unknown"))
+            .then(lit(APPROACH_UNKNOWN))
             .when(col("delay_ms").is_null())
-            .then(lit("delay unknown"))
-            .otherwise(lit("approach not declared")),
+            .then(lit(DELAY_UNKNOWN))
+            .otherwise(lit(APPROACH_NOT_DECLARED)),
         rows_written: lit(0.0),
         rows_read: lit(0.0),
     };
@@ -595,7 +603,7 @@ fn approach_terms(t: &TransformSection) -> ApproachTerms {
             false => concat_str(absent, ",", true),
         };
         let absent = when(col("delay_ms").is_null())
-            .then(lit("delay unknown"))
+            .then(lit(DELAY_UNKNOWN))
             .when(col("delay_ms").lt(lit(0)))
             .then(lit(NEGATIVE_DELAY))
             .otherwise(absent);

@@ -58,6 +58,17 @@ pub struct RoleRule {
 }
 
 impl RoleRule {
+    /// The lake columns a rule's lists of values match, with those values.
+    pub fn field_values(&self) -> [(&'static str, &OneOrMany); 5] {
+        [
+            ("ScriptName", &self.script),
+            ("Entrypoint", &self.entrypoint),
+            ("EventType", &self.event_type),
+            ("RpcMethod", &self.rpc_method),
+            ("ExecutionModel", &self.execution_model),
+        ]
+    }
+
     /// Whether a leg of this role is billed a request fee.
     pub fn request_billed(&self) -> bool {
         self.request_billed
@@ -286,16 +297,9 @@ pub fn role_expr(rules: &[RoleRule]) -> Expr {
     let conditions: Vec<(Expr, &str)> = rules
         .iter()
         .map(|r| {
-            let mut parts: Vec<Expr> = [
-                ("ScriptName", &r.script),
-                ("Entrypoint", &r.entrypoint),
-                ("EventType", &r.event_type),
-                ("RpcMethod", &r.rpc_method),
-                ("ExecutionModel", &r.execution_model),
-            ]
-            .into_iter()
-            .filter_map(|(column, values)| any_of(column, &values.values()))
-            .collect();
+            let mut parts: Vec<Expr> = (r.field_values().into_iter())
+                .filter_map(|(column, values)| any_of(column, &values.values()))
+                .collect();
             if let Some(url) = &r.url {
                 parts.push(
                     col("RequestURL")

@@ -21,8 +21,8 @@ use crate::core::cost::Usage;
 use crate::core::limits::{EVENT_TIME_MAX_MS, EVENT_TIME_MIN_MS, MAX_DURATION_MS};
 use crate::core::metric::Metric;
 use crate::core::named::Named;
+use crate::lake::derived::request_columns;
 use crate::lake::derived::{COLO, REQUEST_ORDER, SCRIPT_VERSION};
-use crate::lake::imported::request_columns;
 use crate::lake::run_manifest::RunWindow;
 use crate::transform::rules::Billing;
 
@@ -50,7 +50,12 @@ impl Dialect {
     fn text(self, s: &str) -> String {
         match self {
             Dialect::Duckdb => format!("'{}'", s.replace('\'', "''")),
-            Dialect::Spark => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+            // `$` spelled as an escape: Spark substitutes `${...}` (variables,
+            // the environment) in a statement's text before it parses it.
+            Dialect::Spark => {
+                let escaped = s.replace('\\', "\\\\").replace('\'', "\\'");
+                format!("'{}'", escaped.replace('$', "\\u0024"))
+            }
         }
     }
 
@@ -83,6 +88,9 @@ impl Dialect {
     }
 }
 
+/// Most run manifest windows written into a statement.
+const MAX_WINDOWS: usize = 100_000;
+
 /// A number as a DOUBLE literal that reads back as the same bits.
 fn double(x: f64) -> String {
     format!("CAST({x:e} AS DOUBLE)")
@@ -110,6 +118,9 @@ pub fn emit(opts: &Options, dialect: Dialect, events: &str) -> Result<String> {
         Some(path) => Some(crate::lake::run_manifest::load(path)?),
         None => None,
     };
+    if let Some(n) = windows.as_ref().map(Vec::len).filter(|n| *n > MAX_WINDOWS) {
+        bail!("the run manifest has {n} windows: more than {MAX_WINDOWS} do not fit one statement (each is a row of it, and every request is matched against them); emit with a pipeline file without transform.run_manifest and join the manifest in the engine");
+    }
     statement(opts, windows.as_deref(), dialect, events)
 }
 
@@ -159,23 +170,24 @@ impl Emitter<'_> {
         format!(
             "-- tracecost {version}: `transform` as one {d} statement: the columns of requests.parquet.\n\
              -- Reads `{events}`, the lake's rows; {window}; {manifest}.\n\
-             -- DuckDB over the local lake: CREATE VIEW {events} AS SELECT * FROM read_parquet('{lake}/date=*/*.parquet', hive_partitioning = true);\n",
+             -- It needs the lake's columns, Colo and ScriptVersion among them (lakes mirrored before they were lifted lack them).\n\
+             -- DuckDB over the local lake: CREATE VIEW {events} AS SELECT * FROM read_parquet('{lake}/date=*/*.parquet', hive_partitioning = true, union_by_name = true);\n",
             version = env!("CARGO_PKG_VERSION"),
             d = self.d,
         )
     }
 
     fn regex(&self, pattern: &str, field: &str) -> Result<String> {
-        Ok(self.d.text(&regex::portable(
-            pattern,
-            self.d,
-            &format!("transform.{field}"),
-        )?))
+        let field = format!("transform.{field}");
+        Ok(self.d.text(&regex::portable(pattern, self.d, &field)?))
     }
 
     /// Group 1 of the first match of `pattern` in `value`; null without a match.
     fn extract(&self, value: &str, pattern: &str, field: &str) -> Result<String> {
-        let re = self.regex(pattern, field)?;
+        let field = format!("transform.{field}");
+        let re = self
+            .d
+            .text(&regex::portable_extract(pattern, self.d, &field)?);
         Ok(format!(
             "CASE WHEN {} THEN regexp_extract({value}, {re}, 1) END",
             self.d.found(value, &re)
@@ -196,16 +208,9 @@ impl Emitter<'_> {
     fn role_rule(&self) -> Result<String> {
         let mut whens = String::new();
         for (i, r) in self.t.roles.iter().enumerate() {
-            let mut parts: Vec<String> = [
-                ("ScriptName", &r.script),
-                ("Entrypoint", &r.entrypoint),
-                ("EventType", &r.event_type),
-                ("RpcMethod", &r.rpc_method),
-                ("ExecutionModel", &r.execution_model),
-            ]
-            .into_iter()
-            .filter_map(|(column, values)| self.any_of(column, &values.values()))
-            .collect();
+            let mut parts: Vec<String> = (r.field_values().into_iter())
+                .filter_map(|(column, values)| self.any_of(column, &values.values()))
+                .collect();
             if let Some(url) = &r.url {
                 let re = self.regex(url, &format!("roles[{i}].url ({})", r.name))?;
                 parts.push(format!(
@@ -352,21 +357,24 @@ impl Emitter<'_> {
         let billed: String = (billing.iter())
             .map(|b| format!(" WHEN {} THEN {}", self.d.text(&b.role), b.request_billed))
             .collect();
-        // Polars casts text of an optional sign and digits, nothing else.
-        let digits = self.d.text("^[+-]?[0-9]+$");
+        // Polars casts text of an optional sign and digits, nothing else
+        // (`\z`: Java's `$` would also match before a final line break).
+        let digits = self.d.text(r"\A[+-]?[0-9]+\z");
         let delay = format!(
             "CASE WHEN {} THEN TRY_CAST(leg_delay_text AS BIGINT) END",
             self.d.found("leg_delay_text", &digits)
         );
         format!(
-            "copies AS (\n  SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY EventTimestampMs, event_id, source_object, source_line) AS copy\n  FROM lines\n),\n\
+            "copies AS (\n  SELECT *, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY {copy_order}) AS copy\n  FROM lines\n),\n\
              distinct_legs AS (\n  SELECT *, COALESCE(correlation_id, event_id) AS request_id,\n    \
              CASE role{billing_of} END AS billing,\n    \
              CASE role{billed} END AS request_billed,\n    \
-             CASE WHEN Outcome <> 'ok' THEN Outcome END AS outcome_not_ok,\n    \
+             CASE WHEN Outcome <> {ok} THEN Outcome END AS outcome_not_ok,\n    \
              {delay} AS leg_delay_ms\n  \
              FROM copies WHERE copy = 1 AND role IS NOT NULL\n),\n\
-             legs AS (\n  SELECT *, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY EventTimestampMs, event_id) AS leg_order\n  FROM distinct_legs\n),\n"
+             legs AS (\n  SELECT *, ROW_NUMBER() OVER (PARTITION BY request_id ORDER BY EventTimestampMs, event_id) AS leg_order\n  FROM distinct_legs\n),\n",
+            copy_order = super::COPY_ORDER.join(", "),
+            ok = self.d.text(super::OUTCOME_OK),
         )
     }
 
@@ -607,15 +615,20 @@ impl Emitter<'_> {
                 false => format!("concat_ws(',', {})", parts.join(", ")),
             }
         };
+        let delay_unknown = d.text(super::DELAY_UNKNOWN);
         let missing = self.by_approach(
             |spec| {
                 format!(
-                    "CASE WHEN delay_ms IS NULL THEN 'delay unknown' WHEN delay_ms < 0 THEN {} ELSE {} END",
+                    "CASE WHEN delay_ms IS NULL THEN {delay_unknown} WHEN delay_ms < 0 THEN {} ELSE {} END",
                     d.text(super::NEGATIVE_DELAY),
                     absent(&spec.required_roles)
                 )
             },
-            "CASE WHEN approach IS NULL THEN 'approach unknown' WHEN delay_ms IS NULL THEN 'delay unknown' ELSE 'approach not declared' END",
+            &format!(
+                "CASE WHEN approach IS NULL THEN {} WHEN delay_ms IS NULL THEN {delay_unknown} ELSE {} END",
+                d.text(super::APPROACH_UNKNOWN),
+                d.text(super::APPROACH_NOT_DECLARED)
+            ),
         );
         let roles: Vec<String> = (self.t.role_names().iter())
             .map(|r| format!("CASE WHEN {} THEN {} END", self.has_role(r), d.text(r)))
@@ -657,6 +670,13 @@ mod tests {
         let text = r"it's a \d";
         assert_eq!(Dialect::Duckdb.text(text), r"'it''s a \d'");
         assert_eq!(Dialect::Spark.text(text), r"'it\'s a \\d'");
+        // No `${...}` reaches Spark's variable substitution.
+        let env = "${env:AWS_SECRET_ACCESS_KEY}";
+        assert_eq!(
+            Dialect::Spark.text(env),
+            r"'\u0024{env:AWS_SECRET_ACCESS_KEY}'"
+        );
+        assert_eq!(Dialect::Duckdb.text(env), format!("'{env}'"));
     }
 
     #[test]

@@ -19,15 +19,42 @@ const MAX_REPEAT: u32 = 1000;
 /// `pattern` written so that `dialect`'s regex engine finds the same matches
 /// and capture groups; `field` names the setting in the error.
 pub fn portable(pattern: &str, dialect: Dialect, field: &str) -> Result<String> {
-    let hir = match regex_syntax::Parser::new().parse(pattern) {
-        Ok(hir) => hir,
-        Err(e) => {
-            let e = e.to_string().replace('\n', " ");
-            bail!("{field}: regex `{pattern}` does not compile: {e}")
-        }
-    };
+    print(&parse(pattern, field)?, pattern, dialect, field)
+}
+
+/// As [`portable`], for a pattern whose group 1 is extracted: the engines'
+/// `regexp_extract` give "" where group 1 took no part in a match, and the
+/// transform gives no value, so such a pattern is refused.
+pub fn portable_extract(pattern: &str, dialect: Dialect, field: &str) -> Result<String> {
+    let hir = parse(pattern, field)?;
+    if !group_one_takes_part(&hir, false).unwrap_or(false) {
+        bail!("{field}: regex `{pattern}` has no SQL form: its group 1 can be left out of a match (in an alternative or an optional part), where SQL engines extract \"\" and tracecost nothing; move the group out of it");
+    }
+    print(&hir, pattern, dialect, field)
+}
+
+fn parse(pattern: &str, field: &str) -> Result<Hir> {
+    regex_syntax::Parser::new().parse(pattern).map_err(|e| {
+        let e = e.to_string().replace('\n', " ");
+        anyhow::anyhow!("{field}: regex `{pattern}` does not compile: {e}")
+    })
+}
+
+/// Whether group 1 takes part in every match (`None`: there is no group 1).
+fn group_one_takes_part(hir: &Hir, optional: bool) -> Option<bool> {
+    match hir.kind() {
+        HirKind::Capture(c) if c.index == 1 => Some(!optional),
+        HirKind::Capture(c) => group_one_takes_part(&c.sub, optional),
+        HirKind::Concat(subs) => subs.iter().find_map(|s| group_one_takes_part(s, optional)),
+        HirKind::Alternation(subs) => subs.iter().find_map(|s| group_one_takes_part(s, true)),
+        HirKind::Repetition(r) => group_one_takes_part(&r.sub, optional || r.min == 0),
+        _ => None,
+    }
+}
+
+fn print(hir: &Hir, pattern: &str, dialect: Dialect, field: &str) -> Result<String> {
     let mut out = String::new();
-    match write(&hir, dialect, &mut out) {
+    match write(hir, dialect, &mut out) {
         Ok(()) => Ok(out),
         Err(why) => bail!("{field}: regex `{pattern}` has no SQL form for {dialect}: {why}"),
     }
@@ -210,6 +237,19 @@ mod tests {
                 };
                 assert_eq!(caps(&original), caps(&printed), "{p} as {duckdb} on {t:?}");
             }
+        }
+    }
+
+    #[test]
+    fn an_extracted_group_that_can_be_left_out_is_refused() {
+        for p in [r"[?&]a=(\w+)|/health", r"x(\d+)?", r"(?:(a)|b)", r"(a)*"] {
+            let err = portable_extract(p, Dialect::Duckdb, "f")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("group 1 can be left out"), "{p}: {err}");
+        }
+        for p in [r"(?:x|/delay/)(\d+)", r"(a)+", r"((b)?c)", r"(\d*)"] {
+            assert!(portable_extract(p, Dialect::Spark, "f").is_ok(), "{p}");
         }
     }
 
