@@ -322,12 +322,11 @@ fn a_requests_table_that_is_not_one_is_refused_in_one_line() {
     std::fs::create_dir_all(&empty).unwrap();
     let garbage = tmp.path().join("garbage.parquet");
     std::fs::write(&garbage, "PAR1 not really").unwrap();
-    let retyped = good
-        .clone()
-        .lazy()
-        .with_column(col("delay_ms").cast(DataType::String))
-        .collect()
-        .unwrap();
+    let retype = |column: &str, dtype: DataType| {
+        let retyped = good.clone().lazy().with_column(col(column).cast(dtype));
+        retyped.collect().unwrap()
+    };
+    let retyped = retype("delay_ms", DataType::String);
     let cases = [
         ("nowhere".to_string(), "cannot read --requests"),
         (
@@ -366,12 +365,7 @@ fn a_requests_table_that_is_not_one_is_refused_in_one_line() {
         assert!(scraps.is_empty(), "{scraps:?}");
     }
     // Narrower integers are the same values: read as the transform's.
-    let narrow = good
-        .clone()
-        .lazy()
-        .with_column(col("legs").cast(DataType::Int32))
-        .collect()
-        .unwrap();
+    let narrow = retype("legs", DataType::Int32);
     let source = write("narrow.parquet", narrow);
     let f: Vec<&str> = flags
         .iter()

@@ -211,14 +211,8 @@ async fn sync(
     let partitioned = sources.iter().any(|(_, day)| day.is_some());
     let mut written: HashMap<String, DataFile> = HashMap::new();
     for attempt in 1.. {
-        let table = match catalog.load_table(&ident).await {
-            Ok(table) => table,
-            Err(e) if e.kind() == ErrorKind::TableNotFound => {
-                let first = first.clone().expect("at least one source");
-                create(catalog, &ident, first, partitioned).await?
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot load table {ident}")),
-        };
+        let first = first.clone().expect("at least one source");
+        let table = load_or_create(catalog, &ident, first, partitioned).await?;
         let entries = alive_files(&table).await?;
         let alive: BTreeSet<String> = entries.iter().map(|e| e.file_path().to_string()).collect();
         let stale = stale_files(&table, &alive, &wanted);
@@ -227,22 +221,7 @@ async fn sync(
             removed_files: stale.len(),
             ..Synced::default()
         };
-        let mut added = Vec::new();
-        for w in &wanted {
-            let path = w.path(&table);
-            if alive.contains(&path) {
-                synced.kept_files += 1;
-                continue;
-            }
-            let file = match written.get(&path) {
-                Some(file) => file.clone(),
-                None => write(&table, w, &path).await?,
-            };
-            synced.added_files += 1;
-            synced.added_rows += file.record_count();
-            written.insert(path, file.clone());
-            added.push(file);
-        }
+        let added = to_add(&table, &wanted, &alive, &mut written, &mut synced).await?;
         if added.is_empty() && stale.is_empty() {
             return Ok(synced);
         }
@@ -261,6 +240,49 @@ async fn sync(
         tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt))).await;
     }
     unreachable!("the loop returns")
+}
+
+/// The data files of `wanted` the table lacks, written (or taken from
+/// `written`, by an earlier attempt), counted into `synced`.
+async fn to_add(
+    table: &Table,
+    wanted: &[Wanted],
+    alive: &BTreeSet<String>,
+    written: &mut HashMap<String, DataFile>,
+    synced: &mut Synced,
+) -> Result<Vec<DataFile>> {
+    let mut added = Vec::new();
+    for w in wanted {
+        let path = w.path(table);
+        if alive.contains(&path) {
+            synced.kept_files += 1;
+            continue;
+        }
+        let file = match written.get(&path) {
+            Some(file) => file.clone(),
+            None => write(table, w, &path).await?,
+        };
+        synced.added_files += 1;
+        synced.added_rows += file.record_count();
+        written.insert(path, file.clone());
+        added.push(file);
+    }
+    Ok(added)
+}
+
+async fn load_or_create(
+    catalog: &impl Catalog,
+    ident: &TableIdent,
+    first: bytes::Bytes,
+    partitioned: bool,
+) -> Result<Table> {
+    match catalog.load_table(ident).await {
+        Ok(table) => Ok(table),
+        Err(e) if e.kind() == ErrorKind::TableNotFound => {
+            create(catalog, ident, first, partitioned).await
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot load table {ident}")),
+    }
 }
 
 /// Appends `files` in one commit; `Ok(false)`: another commit came first
