@@ -329,6 +329,7 @@ fn a_requests_table_that_is_not_one_is_refused_in_one_line() {
     let retyped = retype("delay_ms", DataType::String);
     let cases = [
         ("nowhere".to_string(), "cannot read --requests"),
+        ("/dev/null".to_string(), "not a file or a folder"),
         (
             empty.to_string_lossy().into_owned(),
             "holds no .parquet file",

@@ -112,6 +112,9 @@ fn parquet_files(source: &Path) -> Result<Vec<PathBuf>> {
     if meta.is_file() {
         return Ok(vec![source.to_path_buf()]);
     }
+    if !meta.is_dir() {
+        bail!("--requests {}: not a file or a folder", source.display());
+    }
     let mut files = Vec::new();
     let mut folders = vec![source.to_path_buf()];
     while let Some(folder) = folders.pop() {
