@@ -50,7 +50,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Publish(args) => {
             refuse_wait(&args.step)?;
-            for t in publish::run(&Settings::publish(&args)?)? {
+            let published = publish::run(&Settings::publish(&args)?)?;
+            if published.is_empty() {
+                println!("nothing to publish: the lake holds no events in the window and the transform no tables");
+            }
+            for t in published {
                 println!(
                     "{}: {} file(s) added ({} rows), {} removed, {} already there",
                     t.table,

@@ -959,3 +959,23 @@ fn the_embedded_sample_loses_one_direct_request() {
     assert_eq!(unseen.len(), 1);
     assert_eq!(text_col(&lost, "run_id"), [unseen[0]["run_id"].clone()]);
 }
+
+#[test]
+fn a_lake_that_does_not_exist_is_one_line_saying_to_mirror_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pipeline = shipped_pipeline(tmp.path(), "proxy-fetch.toml");
+    let lake = tmp.path().join("no-lake");
+    let out = step(
+        "transform",
+        &pipeline,
+        &["--lake", lake.to_str().unwrap()],
+        false,
+    );
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("does not exist: mirror into it first"),
+        "{err}"
+    );
+    assert!(!lake.exists(), "nothing created");
+}

@@ -20,6 +20,13 @@ impl LakeLock {
     }
 
     pub fn shared(lake: &Path) -> Result<Self> {
+        if !lake.is_dir() {
+            anyhow::bail!(
+                "the lake {} does not exist: mirror into it first, e.g. `tracecost mirror --source DIR_OR_S3 --lake {}`",
+                lake.display(),
+                lake.display()
+            );
+        }
         Self::take(lake, true, || {
             format!(
             "lake {} is being written by a running `tracecost mirror`; wait for it to finish, then run this again",
