@@ -123,7 +123,7 @@ fn on_the_sample_and_odd_lines_the_emitted_sql_gives_the_transforms_requests() {
     let tmp = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let logpush = tmp.path().join("logpush");
-    copy_dir(&root.join("data/sample/logpush"), &logpush);
+    copy_tree(&root.join("data/sample/logpush"), &logpush);
     let odd = odd_lines().join("\n") + "\n";
     let object = logpush.join("20251118/20251118T234500Z_20251118T234600Z_0dd0dd00.log.gz");
     std::fs::write(&object, gzip(format!("{odd}{odd}").as_bytes())).unwrap();
@@ -228,18 +228,6 @@ fn for_every_archive_layout_the_emitted_sql_gives_the_transforms_requests() {
         let export = tmp.path().join("exported");
         let n = assert_sql_equals_transform(&lake, &sql, &requests, &export);
         assert!(n >= 90, "{id_in}/{approach_in}: {n} requests");
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        match entry.file_type().unwrap().is_dir() {
-            true => copy_dir(&entry.path(), &target),
-            false => drop(std::fs::copy(entry.path(), &target).unwrap()),
-        }
     }
 }
 

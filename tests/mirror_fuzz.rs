@@ -13,6 +13,7 @@
 //! --release --test mirror_fuzz` runs a longer campaign.
 
 mod common;
+use common::walk;
 
 use std::collections::HashMap;
 use std::fs;
@@ -330,19 +331,6 @@ fn intact_blocks_raw(text: &[u8]) -> Vec<Vec<u8>> {
             },
         )
         .0
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// Mirrors `object` (named `key`) into a fresh lake and checks the promises.

@@ -247,19 +247,6 @@ fn hostile_keys_are_refused_and_nothing_lands_outside_the_lake() {
     assert!(!escaped, "a file named after the hostile key exists");
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 #[test]
 fn wrong_credentials_and_an_unreachable_endpoint_are_one_clear_line_without_secrets() {
     let tmp = tempfile::tempdir().unwrap();

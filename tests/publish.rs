@@ -242,18 +242,6 @@ fn first_object_with_rows(dir: &std::path::Path) -> PathBuf {
     objects.remove(0)
 }
 
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        match path.is_dir() {
-            true => out.extend(walk(&path)),
-            false => out.push(path),
-        }
-    }
-    out
-}
-
 /// Two lakes holding the same days (objects delivered after midnight hold
 /// the day before) publish into one catalog: neither removes the other's
 /// files, and each rerun finds its own all there.

@@ -111,23 +111,11 @@ impl Server {
     /// Copies a local archive under `prefix/` in the bucket.
     pub fn upload(&self, archive: &Path, prefix: &str) {
         let dest = self.root.join(BUCKET).join(prefix);
-        copy_tree(archive, &dest);
+        crate::common::copy_tree(archive, &dest);
     }
 
     pub fn gets(&self) -> usize {
         self.stats.get_object.load(Ordering::SeqCst)
-    }
-}
-
-pub fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &to.join(e.file_name()));
-        } else {
-            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-        }
     }
 }
 
