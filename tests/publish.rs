@@ -263,3 +263,21 @@ fn lakes_sharing_days_keep_each_others_files() {
         assert!(events.starts_with("events: 0 file(s) added"), "{out}");
     }
 }
+
+/// A lake file that is not Parquet (a disk error, a hand edit) is one line
+/// naming it, and nothing is published.
+#[test]
+fn an_unreadable_lake_file_is_one_line_naming_it() {
+    let p = archive(27);
+    let file = walk(&p.lake.join("date=2025-11-18"))
+        .into_iter()
+        .find(|f| f.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    std::fs::write(&file, b"PAR1 not parquet at all").unwrap();
+    let mut f = p.flags();
+    f.extend(["--catalog", p.catalog.to_str().unwrap()]);
+    f.extend(["--warehouse", p.warehouse.to_str().unwrap()]);
+    let err = stderr(&step("publish", &p.pipeline, &f, false));
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&file.display().to_string()), "{err}");
+}

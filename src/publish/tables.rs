@@ -205,7 +205,7 @@ async fn sync(
     let mut first = None;
     for (source, day) in &sources {
         let (w, bytes) = Wanted::new(source, *day, owner)?;
-        first.get_or_insert(bytes);
+        first.get_or_insert((source.clone(), bytes));
         wanted.push(w);
     }
     let partitioned = sources.iter().any(|(_, day)| day.is_some());
@@ -273,7 +273,7 @@ async fn to_add(
 async fn load_or_create(
     catalog: &impl Catalog,
     ident: &TableIdent,
-    first: bytes::Bytes,
+    first: (PathBuf, bytes::Bytes),
     partitioned: bool,
 ) -> Result<Table> {
     match catalog.load_table(ident).await {
@@ -351,10 +351,12 @@ fn data_file(
 async fn create(
     catalog: &impl Catalog,
     ident: &TableIdent,
-    first: bytes::Bytes,
+    (source, first): (PathBuf, bytes::Bytes),
     partitioned: bool,
 ) -> Result<Table> {
-    let schema = arrow_schema_to_schema_auto_assign_ids(&schema_of(first, partitioned)?)?;
+    let columns = schema_of(first, partitioned)
+        .with_context(|| format!("cannot read {}", source.display()))?;
+    let schema = arrow_schema_to_schema_auto_assign_ids(&columns)?;
     let mut creation = TableCreation::builder()
         .name(ident.name().to_string())
         .schema(schema.clone())
