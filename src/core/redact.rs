@@ -34,6 +34,27 @@ pub fn has_userinfo(url: &str) -> bool {
     })
 }
 
+/// A token or key: shown as `***` by `Debug`, so no option struct that
+/// holds one prints it; [`Secret::expose`] is the one way to the text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(text: String) -> Self {
+        Secret(text)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +76,12 @@ mod tests {
             assert_eq!(redact_userinfo(text), want, "{text}");
         }
         assert!(has_userinfo("http://u@h") && !has_userinfo("http://h/u@x?"));
+    }
+
+    #[test]
+    fn a_secret_is_not_in_debug_output() {
+        let secret = Secret::new("tok-123".into());
+        assert_eq!(format!("{:?}", Some(&secret)), "Some(Secret(***))");
+        assert_eq!(secret.expose(), "tok-123");
     }
 }

@@ -3,3 +3,4 @@
 pub mod atomic;
 pub mod csv;
 pub mod parquet;
+pub mod s3;

@@ -2,9 +2,11 @@
 //! lake file that changed after it was published. iceberg-rust 0.10 commits
 //! appends only (its other snapshot actions and the catalog commit request
 //! are private to it), so the snapshot is written here with its public spec
-//! types, as its own append does, and swapped in through the SQL catalog's
-//! compare-and-swap of the table's metadata location: the same row update
-//! the catalog makes, so a concurrent commit of either makes the other retry.
+//! types, as its own append does, and swapped in as the catalog itself
+//! would: for the SQL catalog, by the compare-and-swap of the table's
+//! metadata location it makes; for a REST catalog, by a commit request whose
+//! requirements (same table, same current snapshot) the catalog checks. A
+//! concurrent commit of either kind makes the other retry.
 
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
@@ -16,15 +18,16 @@ use iceberg::spec::{
     MAIN_BRANCH,
 };
 use iceberg::table::Table;
-use iceberg::{MetadataLocation, TableIdent, TableUpdate};
+use iceberg::{MetadataLocation, TableIdent, TableRequirement, TableUpdate};
 use sqlx::sqlite::SqlitePool;
 
+use super::catalog::Commits;
 use super::CATALOG_NAME;
 
 /// Replaces the data files `stale` of `table` (among `alive`, its current
 /// entries) with `added`. `Ok(false)`: another commit came first.
 pub async fn commit(
-    pool: &SqlitePool,
+    commits: &Commits,
     table: &Table,
     alive: &[ManifestEntry],
     stale: &BTreeSet<String>,
@@ -36,11 +39,7 @@ pub async fn commit(
     let snapshot_id = new_snapshot_id(table);
     let (manifest, summary) = write_manifest(table, snapshot_id, alive, stale, added).await?;
     let snapshot = write_snapshot(table, snapshot_id, manifest, summary).await?;
-    let current = (table.metadata_location())
-        .context("the table has no metadata file")?
-        .to_string();
-    let mut builder = table.metadata().clone().into_builder(Some(current.clone()));
-    for update in [
+    let updates = vec![
         TableUpdate::AddSnapshot { snapshot },
         TableUpdate::SetSnapshotRef {
             ref_name: MAIN_BRANCH.to_string(),
@@ -49,7 +48,35 @@ pub async fn commit(
                 SnapshotRetention::branch(None, None, None),
             ),
         },
-    ] {
+    ];
+    match commits {
+        Commits::Sqlite(pool) => swap_metadata(pool, table, updates).await,
+        Commits::Rest(rest) => {
+            let requirements = vec![
+                TableRequirement::UuidMatch {
+                    uuid: table.metadata().uuid(),
+                },
+                TableRequirement::RefSnapshotIdMatch {
+                    r#ref: MAIN_BRANCH.to_string(),
+                    snapshot_id: table.metadata().current_snapshot_id(),
+                },
+            ];
+            rest.commit(table.identifier(), requirements, updates).await
+        }
+    }
+}
+
+/// Writes the table's next metadata file and swaps it in.
+async fn swap_metadata(
+    pool: &SqlitePool,
+    table: &Table,
+    updates: Vec<TableUpdate>,
+) -> Result<bool> {
+    let current = (table.metadata_location())
+        .context("the table has no metadata file")?
+        .to_string();
+    let mut builder = table.metadata().clone().into_builder(Some(current.clone()));
+    for update in updates {
         builder = update.apply(builder)?;
     }
     let next = builder.build()?.metadata;

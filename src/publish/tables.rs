@@ -8,22 +8,18 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use chrono::NaiveDate;
 use iceberg::arrow::{arrow_schema_to_schema_auto_assign_ids, schema_to_arrow_schema};
-use iceberg::io::LocalFsStorageFactory;
 use iceberg::spec::{
     DataContentType, DataFile, DataFileBuilder, DataFileFormat, Literal, ManifestEntry, Struct,
     Transform, UnboundPartitionSpec,
 };
 use iceberg::table::Table;
 use iceberg::transaction::{ApplyTransactionAction, Transaction};
-use iceberg::{Catalog, CatalogBuilder, ErrorKind, NamespaceIdent, TableCreation, TableIdent};
-use iceberg_catalog_sql::{
-    SqlBindStyle, SqlCatalogBuilder, SQL_CATALOG_PROP_URI, SQL_CATALOG_PROP_WAREHOUSE,
-};
-use sqlx::sqlite::SqlitePool;
+use iceberg::{Catalog, ErrorKind, NamespaceIdent, TableCreation, TableIdent};
 
 use super::arrow::{rewrite, schema_of, DATE};
+use super::catalog::{self, Commits, Opened};
 use super::replace;
-use super::{Options, Synced, CATALOG_NAME};
+use super::{Options, Synced};
 use crate::lake::derived::{LEGS_FILE, REQUESTS_FILE};
 
 pub fn run(opts: &Options) -> Result<Vec<Synced>> {
@@ -77,7 +73,8 @@ async fn publish(opts: &Options) -> Result<Vec<Synced>> {
     // No mirror rewrites a lake file between its hash and its conversion.
     let _lake = crate::lake::LakeLock::shared(&opts.lake)?;
     let owner = lake_id(&opts.lake)?;
-    let (catalog, pool) = open(opts).await?;
+    let Opened { catalog, commits } = catalog::open(&opts.catalog).await?;
+    let catalog = catalog.as_ref();
     let namespace = NamespaceIdent::new(opts.namespace.clone());
     if !catalog.namespace_exists(&namespace).await? {
         if let Err(e) = catalog.create_namespace(&namespace, HashMap::new()).await {
@@ -90,13 +87,13 @@ async fn publish(opts: &Options) -> Result<Vec<Synced>> {
     let mut synced = Vec::new();
     let events = lake_days(opts)?;
     if !events.is_empty() {
-        synced.push(sync(&catalog, &pool, &namespace, "events", events, &owner).await?);
+        synced.push(sync(catalog, &commits, &namespace, "events", events, &owner).await?);
     }
     for (table, file) in [("legs", LEGS_FILE), ("requests", REQUESTS_FILE)] {
         let path = opts.derived.join(file);
         if path.is_file() {
             let sources = vec![(path, None)];
-            synced.push(sync(&catalog, &pool, &namespace, table, sources, &owner).await?);
+            synced.push(sync(catalog, &commits, &namespace, table, sources, &owner).await?);
         }
     }
     Ok(synced)
@@ -161,40 +158,11 @@ fn lake_days(opts: &Options) -> Result<Vec<(PathBuf, Option<NaiveDate>)>> {
     Ok(out)
 }
 
-/// The catalog, and a connection to its database for [`replace::commit`].
-async fn open(opts: &Options) -> Result<(impl Catalog, SqlitePool)> {
-    let super::Catalog::Sqlite { file, warehouse } = &opts.catalog;
-    for dir in [file.parent().unwrap_or(Path::new(".")), warehouse.as_path()] {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
-    let absolute = |p: &Path| {
-        std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
-    };
-    let uri = format!("sqlite:{}?mode=rwc", absolute(file)?.display());
-    let props = HashMap::from([
-        (SQL_CATALOG_PROP_URI.to_string(), uri.clone()),
-        (
-            SQL_CATALOG_PROP_WAREHOUSE.to_string(),
-            format!("file://{}", absolute(warehouse)?.display()),
-        ),
-    ]);
-    let catalog = SqlCatalogBuilder::default()
-        .sql_bind_style(SqlBindStyle::QMark)
-        .with_storage_factory(Arc::new(LocalFsStorageFactory))
-        .load(CATALOG_NAME, props)
-        .await
-        .with_context(|| format!("cannot open the catalog {}", file.display()))?;
-    let pool = SqlitePool::connect(&uri)
-        .await
-        .with_context(|| format!("cannot open the catalog {}", file.display()))?;
-    Ok((catalog, pool))
-}
-
 /// Brings table `name` to the files `sources` make: appends those it lacks,
 /// and removes those of its days (or, unpartitioned, all) they no longer make.
 async fn sync(
-    catalog: &impl Catalog,
-    pool: &SqlitePool,
+    catalog: &dyn Catalog,
+    commits: &Commits,
     namespace: &NamespaceIdent,
     name: &str,
     sources: Vec<(PathBuf, Option<NaiveDate>)>,
@@ -227,7 +195,7 @@ async fn sync(
         }
         let committed = match stale.is_empty() {
             true => append(catalog, &table, added).await?,
-            false => replace::commit(pool, &table, &entries, &stale, added).await?,
+            false => replace::commit(commits, &table, &entries, &stale, added).await?,
         };
         if committed {
             return Ok(synced);
@@ -271,7 +239,7 @@ async fn to_add(
 }
 
 async fn load_or_create(
-    catalog: &impl Catalog,
+    catalog: &dyn Catalog,
     ident: &TableIdent,
     first: (PathBuf, bytes::Bytes),
     partitioned: bool,
@@ -287,7 +255,7 @@ async fn load_or_create(
 
 /// Appends `files` in one commit; `Ok(false)`: another commit came first
 /// (iceberg's own retries exhausted, or the same files added meanwhile).
-async fn append(catalog: &impl Catalog, table: &Table, files: Vec<DataFile>) -> Result<bool> {
+async fn append(catalog: &dyn Catalog, table: &Table, files: Vec<DataFile>) -> Result<bool> {
     let tx = Transaction::new(table);
     let tx = tx.fast_append().add_data_files(files).apply(tx)?;
     match tx.commit(catalog).await {
@@ -349,7 +317,7 @@ fn data_file(
 /// Creates the table with the columns of its first file; another machine
 /// creating it meanwhile is no error.
 async fn create(
-    catalog: &impl Catalog,
+    catalog: &dyn Catalog,
     ident: &TableIdent,
     (source, first): (PathBuf, bytes::Bytes),
     partitioned: bool,

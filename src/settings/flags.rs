@@ -148,8 +148,15 @@ pub struct PublishArgs {
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
 
-    /// The folder the tables' files are written under (default: <lake>/_iceberg/warehouse).
-    #[arg(long, value_name = "DIR")]
+    /// An Iceberg REST catalog instead, e.g. R2 Data Catalog's URI (or set
+    /// TRACECOST_CATALOG_URI); its token is read from TRACECOST_CATALOG_TOKEN.
+    #[arg(long, value_name = "URL")]
+    pub catalog_uri: Option<String>,
+
+    /// SQLite catalog: the folder the tables' files are written under
+    /// (default: <lake>/_iceberg/warehouse). REST catalog: the warehouse name
+    /// (R2: <account id>_<bucket>; or set TRACECOST_CATALOG_WAREHOUSE).
+    #[arg(long, value_name = "DIR|NAME")]
     pub warehouse: Option<PathBuf>,
 
     /// The catalog namespace of the tables (default: tracecost).

@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 pub mod drive;
 pub mod flags;
+pub mod publish;
 
 use crate::core::cost::Prices;
 use crate::core::format::InputFormat;
@@ -306,31 +307,10 @@ impl Settings {
     }
 
     /// `publish`'s options: the lake, window and derived tables of the step,
-    /// and the catalog (by default a SQLite catalog in the lake's `_iceberg`).
+    /// and the catalog (see [`publish::catalog`]).
     pub fn publish(args: &PublishArgs) -> Result<crate::publish::Options> {
         let settings = Settings::resolve(&args.step)?;
-        let home = settings.mirror.lake.join("_iceberg");
-        let namespace = args.namespace.clone().unwrap_or_else(|| "tracecost".into());
-        let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
-        if namespace.is_empty() || !namespace.chars().all(valid) {
-            bail!("--namespace {namespace:?}: give letters, digits and _");
-        }
-        Ok(crate::publish::Options {
-            lake: settings.mirror.lake.clone(),
-            window: settings.mirror.window,
-            derived: settings.transform.derived.clone(),
-            catalog: crate::publish::Catalog::Sqlite {
-                file: args
-                    .catalog
-                    .clone()
-                    .unwrap_or_else(|| home.join("catalog.db")),
-                warehouse: args
-                    .warehouse
-                    .clone()
-                    .unwrap_or_else(|| home.join("warehouse")),
-            },
-            namespace,
-        })
+        publish::options(args, &settings)
     }
 
     /// `explore`'s options: the lake and window of the flags (or pipeline

@@ -14,9 +14,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
 use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::Client;
 use serde::Deserialize;
@@ -24,6 +21,7 @@ use serde::Deserialize;
 use super::{folder_date, Listing, ObjectRef, ObjectSource};
 use crate::core::redact::{has_userinfo, redact_userinfo};
 use crate::core::window::Window;
+use crate::io::s3::ClientSpec;
 use crate::lake::delivery::{Delivered, DeliverySource};
 use crate::stats::rng::{stream_id, Rng};
 
@@ -241,31 +239,15 @@ impl S3Source {
             .enable_all()
             .build()
             .context("cannot start the network runtime")?;
-        let client = runtime.block_on(async {
-            let mut loader = aws_config::defaults(BehaviorVersion::latest())
-                .region(Region::new(options.region.clone()))
-                .retry_config(RetryConfig::disabled())
-                .timeout_config(
-                    TimeoutConfig::builder()
-                        .connect_timeout(Duration::from_secs(10))
-                        .read_timeout(Duration::from_secs(60))
-                        .operation_attempt_timeout(Duration::from_secs(300))
-                        .build(),
-                );
-            if let Some(p) = &options.profile {
-                loader = loader.profile_name(p);
-            }
-            if let Some(e) = &options.endpoint {
-                loader = loader.endpoint_url(e);
-            }
-            let shared = loader.load().await;
-            let conf = aws_sdk_s3::config::Builder::from(&shared)
-                .force_path_style(options.path_style)
-                .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-                .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
-                .build();
-            Client::from_conf(conf)
-        });
+        let client = runtime.block_on(crate::io::s3::client(ClientSpec {
+            region: options.region.clone(),
+            endpoint: options.endpoint.clone(),
+            profile: options.profile.clone(),
+            path_style: options.path_style,
+            credentials: None,
+            // This source retries itself, with its own backoff and counts.
+            retry: RetryConfig::disabled(),
+        }));
         let place = format!(
             "s3://{bucket}/{prefix} at {}",
             (options.endpoint.as_deref())

@@ -1,0 +1,230 @@
+//! Opening the catalog the tables go to, and the one commit iceberg-rust
+//! does not make (a snapshot that replaces files, see [`super::replace`]):
+//! through the SQL catalog's database, or the REST catalog's commit endpoint.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use iceberg::io::LocalFsStorageFactory;
+use iceberg::{Catalog, CatalogBuilder, TableIdent, TableRequirement, TableUpdate};
+use iceberg_catalog_rest::{
+    CommitTableRequest, RestCatalogBuilder, REST_CATALOG_PROP_URI, REST_CATALOG_PROP_WAREHOUSE,
+};
+use iceberg_catalog_sql::{
+    SqlBindStyle, SqlCatalogBuilder, SQL_CATALOG_PROP_URI, SQL_CATALOG_PROP_WAREHOUSE,
+};
+use sqlx::sqlite::SqlitePool;
+
+use super::storage::S3Factory;
+use super::CATALOG_NAME;
+use crate::core::redact::Secret;
+
+pub struct Opened {
+    pub catalog: Box<dyn Catalog>,
+    pub commits: Commits,
+}
+
+/// How [`super::replace`] swaps a table's snapshot.
+pub enum Commits {
+    /// A compare-and-swap of the table's row in the SQL catalog's database.
+    Sqlite(SqlitePool),
+    /// A commit request with its requirements, checked by the REST catalog.
+    Rest(RestCommits),
+}
+
+pub async fn open(catalog: &super::Catalog) -> Result<Opened> {
+    match catalog {
+        super::Catalog::Sqlite { file, warehouse } => open_sqlite(file, warehouse).await,
+        super::Catalog::Rest {
+            uri,
+            warehouse,
+            token,
+        } => open_rest(uri, warehouse.as_deref(), token.as_ref()).await,
+    }
+}
+
+async fn open_sqlite(file: &Path, warehouse: &Path) -> Result<Opened> {
+    for dir in [file.parent().unwrap_or(Path::new(".")), warehouse] {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let absolute = |p: &Path| {
+        std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
+    };
+    let uri = format!("sqlite:{}?mode=rwc", absolute(file)?.display());
+    let props = HashMap::from([
+        (SQL_CATALOG_PROP_URI.to_string(), uri.clone()),
+        (
+            SQL_CATALOG_PROP_WAREHOUSE.to_string(),
+            format!("file://{}", absolute(warehouse)?.display()),
+        ),
+    ]);
+    let catalog = SqlCatalogBuilder::default()
+        .sql_bind_style(SqlBindStyle::QMark)
+        .with_storage_factory(Arc::new(LocalFsStorageFactory))
+        .load(CATALOG_NAME, props)
+        .await
+        .with_context(|| format!("cannot open the catalog {}", file.display()))?;
+    let pool = SqlitePool::connect(&uri)
+        .await
+        .with_context(|| format!("cannot open the catalog {}", file.display()))?;
+    Ok(Opened {
+        catalog: Box::new(catalog),
+        commits: Commits::Sqlite(pool),
+    })
+}
+
+async fn open_rest(uri: &str, warehouse: Option<&str>, token: Option<&Secret>) -> Result<Opened> {
+    // Asked first: a wrong URI or token is one line before any table is read.
+    let commits = RestCommits::connect(uri, warehouse, token).await?;
+    let mut props = HashMap::from([
+        (REST_CATALOG_PROP_URI.to_string(), uri.to_string()),
+        // The catalog hands out keys to its storage with each table (R2 Data
+        // Catalog does; Spark and pyiceberg ask for them so too).
+        (
+            "header.X-Iceberg-Access-Delegation".to_string(),
+            "vended-credentials".to_string(),
+        ),
+    ]);
+    if let Some(w) = warehouse {
+        props.insert(REST_CATALOG_PROP_WAREHOUSE.to_string(), w.to_string());
+    }
+    if let Some(t) = token {
+        props.insert("token".to_string(), t.expose().to_string());
+    }
+    let catalog = RestCatalogBuilder::default()
+        .with_storage_factory(Arc::new(S3Factory))
+        .load(CATALOG_NAME, props)
+        .await
+        .with_context(|| format!("cannot open the catalog at {uri}"))?;
+    Ok(Opened {
+        catalog: Box::new(catalog),
+        commits: Commits::Rest(commits),
+    })
+}
+
+/// The REST catalog's commit endpoint, found as its clients find it: the
+/// `prefix` (and any `uri`) the catalog's `/v1/config` gives.
+pub struct RestCommits {
+    http: reqwest::Client,
+    /// `<uri>/v1[/<prefix>]`.
+    base: String,
+    token: Option<Secret>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Config {
+    #[serde(default)]
+    defaults: HashMap<String, String>,
+    #[serde(default)]
+    overrides: HashMap<String, String>,
+}
+
+impl RestCommits {
+    async fn connect(uri: &str, warehouse: Option<&str>, token: Option<&Secret>) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(120))
+            .build()
+            .context("cannot start an HTTP client")?;
+        let uri = uri.trim_end_matches('/');
+        let mut request = http.get(format!("{uri}/v1/config"));
+        if let Some(w) = warehouse {
+            request = request.query(&[("warehouse", w)]);
+        }
+        if let Some(t) = token {
+            request = request.bearer_auth(t.expose());
+        }
+        let body = answer(uri, "its configuration", request).await?;
+        let config: Config = serde_json::from_slice(&body).with_context(|| {
+            format!("the catalog at {uri} answered /v1/config with no configuration")
+        })?;
+        let base = config
+            .overrides
+            .get("uri")
+            .map_or(uri, |u| u.trim_end_matches('/'));
+        let prefix = (config.overrides.get("prefix")).or(config.defaults.get("prefix"));
+        Ok(RestCommits {
+            base: match prefix {
+                Some(p) => format!("{base}/v1/{}", p.trim_matches('/')),
+                None => format!("{base}/v1"),
+            },
+            http,
+            token: token.cloned(),
+        })
+    }
+
+    /// Sends one commit; `Ok(false)`: a requirement failed (another commit
+    /// came first).
+    pub async fn commit(
+        &self,
+        ident: &TableIdent,
+        requirements: Vec<TableRequirement>,
+        updates: Vec<TableUpdate>,
+    ) -> Result<bool> {
+        let url = format!(
+            "{}/namespaces/{}/tables/{}",
+            self.base,
+            ident.namespace().to_url_string(),
+            ident.name()
+        );
+        let body = serde_json::to_vec(&CommitTableRequest {
+            identifier: Some(ident.clone()),
+            requirements,
+            updates,
+        })?;
+        let mut request = (self.http.post(url))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        if let Some(t) = &self.token {
+            request = request.bearer_auth(t.expose());
+        }
+        match answer(&self.base, &format!("the commit to {ident}"), request).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.downcast_ref::<Conflict>().is_some() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("conflict")]
+struct Conflict;
+
+/// The body of a successful answer; any other is one line with the status
+/// and the catalog's own message (never the request, which holds the token).
+async fn answer(uri: &str, what: &str, request: reqwest::RequestBuilder) -> Result<bytes::Bytes> {
+    let response = (request.send().await)
+        .map_err(|e| anyhow::anyhow!("cannot reach the catalog at {uri}: {}", e.without_url()))?;
+    let status = response.status();
+    let body = (response.bytes().await).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot read the catalog's answer from {uri}: {}",
+            e.without_url()
+        )
+    })?;
+    if status.is_success() {
+        return Ok(body);
+    }
+    if status == reqwest::StatusCode::CONFLICT {
+        return Err(Conflict.into());
+    }
+    let said = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.pointer("/error/message")?.as_str().map(str::to_string))
+        .unwrap_or_default();
+    let said: String = said.chars().filter(|c| !c.is_control()).take(300).collect();
+    let hint = match status.as_u16() {
+        401 | 403 => ": the catalog refused the token (check it, and that it may use the catalog and its storage)",
+        404 => ": no such catalog, warehouse or table (check the URI and warehouse)",
+        _ => "",
+    };
+    bail!(
+        "the catalog at {uri} refused {what} ({status}){hint}{}",
+        match said.is_empty() {
+            true => String::new(),
+            false => format!(": {said}"),
+        }
+    )
+}

@@ -1,0 +1,88 @@
+//! `publish`'s catalog: a REST catalog when its URI is given (flag or
+//! environment: R2 Data Catalog's URI, warehouse and token are account
+//! settings, kept out of pipeline files), else the SQLite catalog in the
+//! lake's `_iceberg` folder.
+
+use anyhow::{bail, Result};
+
+use super::{PublishArgs, Settings};
+use crate::core::redact::{has_userinfo, Secret};
+use crate::publish::{Catalog, Options};
+
+/// The REST catalog's URI, when `--catalog-uri` is not given.
+pub const URI_VAR: &str = "TRACECOST_CATALOG_URI";
+/// The REST catalog's warehouse, when `--warehouse` is not given.
+pub const WAREHOUSE_VAR: &str = "TRACECOST_CATALOG_WAREHOUSE";
+/// The REST catalog's bearer token: only from the environment, so that it
+/// is in no shell history and no process list.
+pub const TOKEN_VAR: &str = "TRACECOST_CATALOG_TOKEN";
+
+pub fn options(args: &PublishArgs, settings: &Settings) -> Result<Options> {
+    let home = settings.mirror.lake.join("_iceberg");
+    let namespace = args.namespace.clone().unwrap_or_else(|| "tracecost".into());
+    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    if namespace.is_empty() || !namespace.chars().all(valid) {
+        bail!("--namespace {namespace:?}: give letters, digits and _");
+    }
+    let catalog = match rest_catalog(args)? {
+        Some(rest) => rest,
+        None => Catalog::Sqlite {
+            file: (args.catalog.clone()).unwrap_or_else(|| home.join("catalog.db")),
+            warehouse: (args.warehouse.clone()).unwrap_or_else(|| home.join("warehouse")),
+        },
+    };
+    Ok(Options {
+        lake: settings.mirror.lake.clone(),
+        window: settings.mirror.window,
+        derived: settings.transform.derived.clone(),
+        catalog,
+        namespace,
+    })
+}
+
+/// A variable that is set to something (an empty one counts as unset).
+fn env(var: &str) -> Result<Option<String>> {
+    match std::env::var(var) {
+        Ok(v) if v.is_empty() => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => bail!("{var} is not UTF-8 text"),
+    }
+}
+
+fn rest_catalog(args: &PublishArgs) -> Result<Option<Catalog>> {
+    let (uri, from) = match (&args.catalog_uri, env(URI_VAR)?) {
+        (Some(uri), _) => (uri.clone(), "--catalog-uri"),
+        (None, Some(uri)) => (uri, URI_VAR),
+        (None, None) => return Ok(None),
+    };
+    if args.catalog.is_some() {
+        bail!("--catalog names a SQLite catalog and {from} a REST one: give one of them");
+    }
+    let web = uri.starts_with("https://") || uri.starts_with("http://");
+    if !web || has_userinfo(&uri) || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        bail!("{from}: give the catalog's http(s) URL without user info or spaces (the token goes in {TOKEN_VAR})");
+    }
+    let warehouse = match &args.warehouse {
+        Some(w) => Some(w.to_string_lossy().into_owned()),
+        None => env(WAREHOUSE_VAR)?,
+    };
+    if warehouse
+        .as_deref()
+        .is_some_and(|w| w.chars().any(char::is_control))
+    {
+        bail!("the warehouse (--warehouse or {WAREHOUSE_VAR}) holds control characters");
+    }
+    let token = env(TOKEN_VAR)?;
+    if let Some(t) = &token {
+        // Sent as an HTTP header: anything else would break or forge one.
+        if !t.chars().all(|c| c.is_ascii_graphic()) {
+            bail!("{TOKEN_VAR} is not a token: it holds spaces, control or non-ASCII characters");
+        }
+    }
+    Ok(Some(Catalog::Rest {
+        uri,
+        warehouse,
+        token: token.map(Secret::new),
+    }))
+}
