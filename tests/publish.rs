@@ -39,7 +39,12 @@ impl Published {
 
     /// `publish` into this archive's catalog, with `more` flags.
     fn command(&self, more: &[&str]) -> Command {
-        let mut args = vec!["publish", "--pipeline", self.pipeline.to_str().unwrap()];
+        self.with_catalog("publish", more)
+    }
+
+    /// `step` with this archive's catalog, with `more` flags.
+    fn with_catalog(&self, step: &str, more: &[&str]) -> Command {
+        let mut args = vec![step, "--pipeline", self.pipeline.to_str().unwrap()];
         args.extend(self.flags());
         match &self.rest {
             Some(rest) => {
@@ -250,6 +255,7 @@ fn read_back_equal(p: &Published) {
         );
     }
     assert_tables_equal_the_lake(p);
+    report_of_the_table_is_the_same(p);
 }
 
 #[test]
@@ -357,6 +363,32 @@ fn replaces_a_changed_file(p: &Published) {
     assert!(
         again.contains("events: 0 file(s) added (0 rows), 0 removed"),
         "{again}"
+    );
+}
+
+/// `report --requests tracecost.requests` reads the published table back
+/// through the catalog: the same report as from the transform's file.
+fn report_of_the_table_is_the_same(p: &Published) {
+    let root = p._tmp.path();
+    let (here, there) = (root.join("report-here"), root.join("report-there"));
+    let flags = |out: &Path| {
+        let out = out.to_str().unwrap().to_string();
+        ["--resamples", "1000", "--no-charts", "--out", &out].map(String::from)
+    };
+    let mut f = p.flags();
+    let mine = flags(&here);
+    f.extend(mine.iter().map(String::as_str));
+    step("report", &p.pipeline, &f, true);
+    let theirs = flags(&there);
+    let mut more: Vec<&str> = theirs.iter().map(String::as_str).collect();
+    more.extend(["--requests", "tracecost.requests"]);
+    let out = p.with_catalog("report", &more).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_same_report_tables(&here, &there);
+    let md = std::fs::read_to_string(there.join("report.md")).unwrap();
+    assert!(
+        md.contains("The requests come from `tracecost.requests in the catalog"),
+        "{md}"
     );
 }
 
@@ -555,4 +587,49 @@ fn an_unreachable_rest_catalog_is_one_line() {
         err.contains(&format!("cannot reach the catalog at {uri}")),
         "{err}"
     );
+}
+
+/// A table the catalog lacks, a catalog that is not there, catalog flags
+/// beside a Parquet file: one line each, nothing left in the report folder.
+#[test]
+fn a_requests_table_that_cannot_be_read_is_one_line() {
+    let p = archive(35);
+    let out_dir = p._tmp.path().join("report");
+    let out = out_dir.to_str().unwrap();
+    let catalog = p.catalog.to_str().unwrap();
+    let cases: [(&[&str], String); 3] = [
+        (
+            &["--requests", "tracecost.requests"],
+            format!(
+                "no catalog at {}",
+                p.lake.join("_iceberg/catalog.db").display()
+            ),
+        ),
+        (
+            &["--requests", "tracecost.nope", "--catalog", catalog],
+            format!("no table tracecost.nope in the catalog {catalog}"),
+        ),
+        (
+            &[
+                "--requests",
+                "out/requests.parquet",
+                "--catalog-uri",
+                "https://c.example",
+            ],
+            "--catalog and --catalog-uri are for --requests NAMESPACE.TABLE".into(),
+        ),
+    ];
+    p.publish(&[]);
+    for (more, want) in cases {
+        let mut f = p.flags();
+        f.extend(["--out", out]);
+        f.extend(more);
+        let err = stderr(&step("report", &p.pipeline, &f, false));
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with(&format!("error: {want}")), "{err}");
+        let left: Vec<_> = (std::fs::read_dir(&out_dir).into_iter().flatten())
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
 }

@@ -1374,3 +1374,32 @@ fn resamples_between_1_and_99_are_refused_in_one_line() {
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+/// Built without the `iceberg` feature, what needs it says how to build it.
+#[test]
+#[cfg(not(feature = "iceberg"))]
+fn without_iceberg_publish_and_a_requests_table_say_how_to_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pipeline = shipped_pipeline(tmp.path(), "proxy-fetch.toml");
+    let out = tmp.path().join("report");
+    let cases: [(&str, &[&str]); 2] = [
+        ("publish", &[]),
+        (
+            "report",
+            &[
+                "--requests",
+                "tracecost.requests",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        ),
+    ];
+    for (name, flags) in cases {
+        let err = stderr(&step(name, &pipeline, flags, false));
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("built without Iceberg") && err.contains("--features iceberg"),
+            "{err}"
+        );
+    }
+}

@@ -1,8 +1,8 @@
 //! `report --requests`: a requests table computed elsewhere (the statement of
-//! `transform --emit-sql`, run by DuckDB or Spark and exported as Parquet),
-//! checked against the contract's columns and brought into the shape the
-//! transform writes (its types, time order), so that the report reads it as
-//! its own.
+//! `transform --emit-sql`, run by DuckDB or Spark and exported as Parquet, or
+//! kept as an Iceberg table), checked against the contract's columns and
+//! brought into the shape the transform writes (its types, time order), so
+//! that the report reads it as its own.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use polars::prelude::*;
 
 use super::derived::{request_columns, RequestsFile, REQUESTS_FILE, REQUEST_ORDER};
+use super::iceberg::{read_table, TableRef};
 use crate::io::atomic::tmp_path;
 use crate::io::parquet::write_parquet;
 
@@ -18,20 +19,53 @@ use crate::io::parquet::write_parquet;
 /// when this is dropped (or, after a crash, with the folder's temporaries).
 pub struct Imported {
     pub file: RequestsFile,
-    path: PathBuf,
+    _scratch: Scratch,
 }
 
-impl Drop for Imported {
+/// A temporary file of the report folder, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        let _ = fs::remove_file(&self.0);
     }
 }
 
-/// Reads `source` (a Parquet file, or a folder of them as engines export:
-/// names starting with `_` or `.` skipped) into a requests file in `scratch`.
-pub fn import(source: &Path, scratch: &Path) -> Result<Imported> {
+/// Where the requests computed elsewhere are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A Parquet file, or a folder of them as engines export (names
+    /// starting with `_` or `.` skipped).
+    Parquet(PathBuf),
+    /// An Iceberg table (Spark's `CREATE TABLE ... AS` the statement, or
+    /// the `requests` table `publish` wrote).
+    Table(TableRef),
+}
+
+impl Source {
+    /// The source as the report names it.
+    pub fn label(&self) -> String {
+        match self {
+            Source::Parquet(path) => path.display().to_string(),
+            Source::Table(t) => format!("{}.{} in {}", t.namespace, t.name, t.catalog.place()),
+        }
+    }
+}
+
+/// Reads `source` into a requests file in `scratch`.
+pub fn import(source: &Source, scratch: &Path) -> Result<Imported> {
+    match source {
+        Source::Parquet(path) => import_parquet(path, &source.label(), scratch),
+        Source::Table(table) => {
+            let copy = Scratch(tmp_path(&scratch.join("requests-table.parquet")));
+            read_table(table, &copy.0)?;
+            import_parquet(&copy.0, &source.label(), scratch)
+        }
+    }
+}
+
+fn import_parquet(source: &Path, shown: &str, scratch: &Path) -> Result<Imported> {
     let files = parquet_files(source)?;
-    let shown = source.display();
     let paths: Vec<PlRefPath> = (files.iter())
         .map(|f| PlRefPath::new(f.to_string_lossy().as_ref()))
         .collect();
@@ -64,11 +98,11 @@ pub fn import(source: &Path, scratch: &Path) -> Result<Imported> {
         .sort(REQUEST_ORDER, SortMultipleOptions::default())
         .collect()
         .map_err(|e| anyhow::anyhow!("cannot read {shown}: {e}"))?;
-    check_ids(&requests, source)?;
+    check_ids(&requests, shown)?;
     let path = tmp_path(&scratch.join(REQUESTS_FILE));
     let imported = Imported {
         file: RequestsFile::at(&path),
-        path: path.clone(),
+        _scratch: Scratch(path.clone()),
     };
     write_parquet(&mut requests, &path)?;
     Ok(imported)
@@ -85,16 +119,15 @@ fn castable(got: &DataType, want: &DataType) -> bool {
 }
 
 /// A request twice (two exports appended, say) would count twice.
-fn check_ids(requests: &DataFrame, source: &Path) -> Result<()> {
+fn check_ids(requests: &DataFrame, shown: &str) -> Result<()> {
     let ids = requests.column("request_id")?;
     if ids.null_count() > 0 {
-        bail!("{}: a request has no request_id", source.display());
+        bail!("{shown}: a request has no request_id");
     }
     let distinct = ids.n_unique()?;
     if distinct != requests.height() {
         bail!(
-            "{}: {} rows but {distinct} request ids: a request is there twice (exports appended?)",
-            source.display(),
+            "{shown}: {} rows but {distinct} request ids: a request is there twice (exports appended?)",
             requests.height()
         );
     }
@@ -105,7 +138,7 @@ fn check_ids(requests: &DataFrame, source: &Path) -> Result<()> {
 fn parquet_files(source: &Path) -> Result<Vec<PathBuf>> {
     let meta = fs::metadata(source).with_context(|| {
         format!(
-            "cannot read --requests {}: give a Parquet file or a folder of them",
+            "cannot read --requests {}: give a Parquet file, a folder of them, or an Iceberg table as NAMESPACE.TABLE",
             source.display()
         )
     })?;

@@ -13,6 +13,7 @@
 pub mod delivery;
 pub mod derived;
 pub mod filters;
+pub mod iceberg;
 pub mod imported;
 pub mod lock;
 pub mod manifest;

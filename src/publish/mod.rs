@@ -13,11 +13,7 @@
 #[cfg(feature = "iceberg")]
 mod arrow;
 #[cfg(feature = "iceberg")]
-mod catalog;
-#[cfg(feature = "iceberg")]
 mod replace;
-#[cfg(feature = "iceberg")]
-mod storage;
 #[cfg(feature = "iceberg")]
 mod tables;
 
@@ -25,12 +21,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::core::redact::Secret;
 use crate::core::window::Window;
-
-/// The catalog's name in its own tables: readers of the SQL catalog name it so.
-#[cfg(feature = "iceberg")]
-const CATALOG_NAME: &str = "tracecost";
+use crate::lake::iceberg::Catalog;
 
 /// What `publish` needs; `settings` resolves it from the pipeline file and flags.
 #[derive(Debug, Clone)]
@@ -42,23 +34,6 @@ pub struct Options {
     pub catalog: Catalog,
     /// The catalog namespace of the tables.
     pub namespace: String,
-}
-
-/// Where the tables are registered and their files written.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Catalog {
-    /// A SQL catalog in a SQLite file, tables under a local warehouse folder
-    /// (the catalog pyiceberg and Spark's JDBC catalog read).
-    Sqlite { file: PathBuf, warehouse: PathBuf },
-    /// An Iceberg REST catalog (R2 Data Catalog), the tables' files in the
-    /// S3-compatible storage it names, with the keys it vends.
-    Rest {
-        uri: String,
-        /// The warehouse name (R2: `<account id>_<bucket>`).
-        warehouse: Option<String>,
-        /// Sent as a bearer token; never printed.
-        token: Option<Secret>,
-    },
 }
 
 /// What a publish did to one table.

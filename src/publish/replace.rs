@@ -21,8 +21,7 @@ use iceberg::table::Table;
 use iceberg::{MetadataLocation, TableIdent, TableRequirement, TableUpdate};
 use sqlx::sqlite::SqlitePool;
 
-use super::catalog::Commits;
-use super::CATALOG_NAME;
+use crate::lake::iceberg::{Commits, CATALOG_NAME};
 
 /// Replaces the data files `stale` of `table` (among `alive`, its current
 /// entries) with `added`. `Ok(false)`: another commit came first.

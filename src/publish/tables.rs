@@ -17,10 +17,10 @@ use iceberg::transaction::{ApplyTransactionAction, Transaction};
 use iceberg::{Catalog, ErrorKind, NamespaceIdent, TableCreation, TableIdent};
 
 use super::arrow::{rewrite, schema_of, DATE};
-use super::catalog::{self, Commits, Opened};
 use super::replace;
 use super::{Options, Synced};
 use crate::lake::derived::{LEGS_FILE, REQUESTS_FILE};
+use crate::lake::iceberg::{open, Commits, Opened};
 
 pub fn run(opts: &Options) -> Result<Vec<Synced>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -73,7 +73,7 @@ async fn publish(opts: &Options) -> Result<Vec<Synced>> {
     // No mirror rewrites a lake file between its hash and its conversion.
     let _lake = crate::lake::LakeLock::shared(&opts.lake)?;
     let owner = lake_id(&opts.lake)?;
-    let Opened { catalog, commits } = catalog::open(&opts.catalog).await?;
+    let Opened { catalog, commits } = open(&opts.catalog).await?;
     let catalog = catalog.as_ref();
     let namespace = NamespaceIdent::new(opts.namespace.clone());
     if !catalog.namespace_exists(&namespace).await? {
@@ -128,17 +128,14 @@ fn lake_id(lake: &Path) -> Result<String> {
     );
     let id = format!("{:016x}", xxhash_rust::xxh3::xxh3_64(seed.as_bytes()));
     // The first publish of a lake writes it; one running beside it reads it.
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-    {
-        Ok(mut file) => {
-            file.write_all(id.as_bytes())
-                .and_then(|()| file.sync_all())
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            Ok(id)
-        }
+    // Linked into place whole, so no reader sees it half written.
+    let tmp = crate::io::atomic::tmp_path(&path);
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut file| file.write_all(id.as_bytes()).and_then(|()| file.sync_all()));
+    let linked = written.and_then(|()| std::fs::hard_link(&tmp, &path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(id),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(),
         Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
     }

@@ -24,7 +24,7 @@ pub struct Context<'a> {
     pub quality: Vec<QualityRow>,
     /// Where the requests came from when computed elsewhere (`--requests`):
     /// then there is no quality table.
-    pub requests_from: Option<&'a std::path::Path>,
+    pub requests_from: Option<String>,
     pub charts: bool,
     /// Approaches with requests (or declared) but no complete one, and their requests.
     pub without_complete: Vec<(String, usize)>,
@@ -431,10 +431,10 @@ fn differences(a: &Analysis, ci: &str) -> String {
 }
 
 fn quality(c: &Context) -> String {
-    if let Some(from) = c.requests_from {
+    if let Some(from) = &c.requests_from {
         return heading("Data quality") + &paragraph(&format!(
             "The requests come from `{}`, computed elsewhere (`--requests`): the transform's quality table (lines ignored and why, legs that did not end `ok`, requests the logs lost) is not available here. Incomplete requests and the roles they miss are in `requests.csv` (`complete`, `missing_roles`).",
-            crate::core::terminal::printable(&from.display().to_string())
+            crate::core::terminal::printable(from)
         ));
     }
     let mut t = Table::new([

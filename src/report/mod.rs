@@ -364,7 +364,7 @@ pub struct Options {
     /// Each role's request fee, as the pipeline file or the published rule has it.
     pub billing: Vec<crate::core::cost::RoleBilling>,
     /// A requests table computed elsewhere (`--requests`), read instead of the transform's.
-    pub requests: Option<PathBuf>,
+    pub requests: Option<crate::lake::imported::Source>,
 }
 
 pub fn run(opts: &Options) -> Result<Written> {
@@ -443,7 +443,7 @@ pub fn run(opts: &Options) -> Result<Written> {
         requests_unusable,
         sampling_notices: derived::sampling_notices(&quality),
         quality,
-        requests_from: opts.requests.as_deref(),
+        requests_from: opts.requests.as_ref().map(|r| r.label()),
         charts,
         without_complete,
         delivery: &delivery,

@@ -131,19 +131,20 @@ pub struct ReportArgs {
     #[command(flatten)]
     pub step: StepArgs,
 
-    /// Report on this requests table (a Parquet file, or a folder of them as
-    /// Spark or DuckDB export the statement of `transform --emit-sql`) instead
-    /// of the transform's.
-    #[arg(long, value_name = "FILE|DIR")]
+    /// Report on this requests table instead of the transform's: a Parquet
+    /// file, or a folder of them as Spark or DuckDB export the statement of
+    /// `transform --emit-sql`; or an Iceberg table NAMESPACE.TABLE of the
+    /// catalog (the lake's SQLite one, or --catalog / --catalog-uri).
+    #[arg(long, value_name = "FILE|DIR|NAMESPACE.TABLE")]
     pub requests: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
 }
 
-/// The flags of `publish`: the step's, and the catalog the tables go to.
+/// The Iceberg catalog `publish` writes to and `report --requests` reads from.
 #[derive(Args, Debug, Clone, Default)]
-pub struct PublishArgs {
-    #[command(flatten)]
-    pub step: StepArgs,
-
+pub struct CatalogArgs {
     /// The SQL catalog's SQLite file (default: <lake>/_iceberg/catalog.db).
     #[arg(long, value_name = "FILE")]
     pub catalog: Option<PathBuf>,
@@ -158,6 +159,16 @@ pub struct PublishArgs {
     /// (R2: <account id>_<bucket>; or set TRACECOST_CATALOG_WAREHOUSE).
     #[arg(long, value_name = "DIR|NAME")]
     pub warehouse: Option<PathBuf>,
+}
+
+/// The flags of `publish`: the step's, and the catalog the tables go to.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub step: StepArgs,
+
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
 
     /// The catalog namespace of the tables (default: tracecost).
     #[arg(long, value_name = "NAME")]

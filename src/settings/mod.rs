@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 pub mod drive;
 pub mod flags;
-pub mod publish;
+pub mod iceberg;
 
 use crate::core::cost::Prices;
 use crate::core::format::InputFormat;
@@ -302,15 +302,18 @@ impl Settings {
     /// The settings of `report`: the step's, reading `--requests` if given.
     pub fn report(args: &ReportArgs) -> Result<Self> {
         let mut settings = Settings::resolve(&args.step)?;
-        settings.report.requests = args.requests.clone();
+        if let Some(given) = &args.requests {
+            let source = iceberg::requests_source(given, &args.catalog, &settings.mirror.lake)?;
+            settings.report.requests = Some(source);
+        }
         Ok(settings)
     }
 
     /// `publish`'s options: the lake, window and derived tables of the step,
-    /// and the catalog (see [`publish::catalog`]).
+    /// and the catalog (see [`iceberg`]).
     pub fn publish(args: &PublishArgs) -> Result<crate::publish::Options> {
         let settings = Settings::resolve(&args.step)?;
-        publish::options(args, &settings)
+        iceberg::publish_options(args, &settings)
     }
 
     /// `explore`'s options: the lake and window of the flags (or pipeline

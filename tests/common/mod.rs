@@ -360,3 +360,32 @@ pub fn ok(out: Output) -> Output {
     );
     out
 }
+
+/// `there`, a report of requests computed elsewhere (`--requests`), is the
+/// report `here` of the transform's: every table the same bytes, but the
+/// quality table, which only the transform has (and report.md says so); no
+/// temporary left.
+pub fn assert_same_report_tables(here: &Path, there: &Path) {
+    let mut compared = 0;
+    for entry in std::fs::read_dir(here).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name.starts_with("quality.") {
+            assert!(!there.join(&name).exists(), "{name}: not this report's");
+        } else if name.ends_with(".csv") {
+            let (a, b) = (
+                std::fs::read(here.join(&name)).unwrap(),
+                std::fs::read(there.join(&name)).unwrap(),
+            );
+            assert!(a == b, "{name} differs");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 8, "{compared} tables compared");
+    let md = std::fs::read_to_string(there.join("report.md")).unwrap();
+    assert!(md.contains("computed elsewhere (`--requests`)"), "{md}");
+    let leftovers: Vec<_> = (std::fs::read_dir(there).unwrap())
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

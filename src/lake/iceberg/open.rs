@@ -1,6 +1,6 @@
-//! Opening the catalog the tables go to, and the one commit iceberg-rust
-//! does not make (a snapshot that replaces files, see [`super::replace`]):
-//! through the SQL catalog's database, or the REST catalog's commit endpoint.
+//! Opening a catalog, and the one commit iceberg-rust does not make (a
+//! snapshot that replaces files, `publish`'s replace): through the SQL
+//! catalog's database, or the REST catalog's commit endpoint.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -18,7 +18,7 @@ use iceberg_catalog_sql::{
 use sqlx::sqlite::SqlitePool;
 
 use super::storage::S3Factory;
-use super::CATALOG_NAME;
+use super::{Catalog as Where, CATALOG_NAME};
 use crate::core::redact::Secret;
 
 pub struct Opened {
@@ -26,7 +26,7 @@ pub struct Opened {
     pub commits: Commits,
 }
 
-/// How [`super::replace`] swaps a table's snapshot.
+/// How `publish` swaps a table's snapshot when it replaces files.
 pub enum Commits {
     /// A compare-and-swap of the table's row in the SQL catalog's database.
     Sqlite(SqlitePool),
@@ -34,10 +34,10 @@ pub enum Commits {
     Rest(RestCommits),
 }
 
-pub async fn open(catalog: &super::Catalog) -> Result<Opened> {
+pub async fn open(catalog: &Where) -> Result<Opened> {
     match catalog {
-        super::Catalog::Sqlite { file, warehouse } => open_sqlite(file, warehouse).await,
-        super::Catalog::Rest {
+        Where::Sqlite { file, warehouse } => open_sqlite(file, warehouse).await,
+        Where::Rest {
             uri,
             warehouse,
             token,

@@ -1,13 +1,18 @@
-//! `publish`'s catalog: a REST catalog when its URI is given (flag or
-//! environment: R2 Data Catalog's URI, warehouse and token are account
-//! settings, kept out of pipeline files), else the SQLite catalog in the
-//! lake's `_iceberg` folder.
+//! The Iceberg catalog of `publish` and `report --requests`: a REST catalog
+//! when its URI is given (flag or environment: R2 Data Catalog's URI,
+//! warehouse and token are account settings, kept out of pipeline files),
+//! else the SQLite catalog in the lake's `_iceberg` folder.
+
+use std::path::Path;
 
 use anyhow::{bail, Result};
 
+use super::flags::CatalogArgs;
 use super::{PublishArgs, Settings};
 use crate::core::redact::{has_userinfo, Secret};
-use crate::publish::{Catalog, Options};
+use crate::lake::iceberg::{Catalog, TableRef};
+use crate::lake::imported::Source;
+use crate::publish::Options;
 
 /// The REST catalog's URI, when `--catalog-uri` is not given.
 pub const URI_VAR: &str = "TRACECOST_CATALOG_URI";
@@ -17,26 +22,53 @@ pub const WAREHOUSE_VAR: &str = "TRACECOST_CATALOG_WAREHOUSE";
 /// is in no shell history and no process list.
 pub const TOKEN_VAR: &str = "TRACECOST_CATALOG_TOKEN";
 
-pub fn options(args: &PublishArgs, settings: &Settings) -> Result<Options> {
-    let home = settings.mirror.lake.join("_iceberg");
+pub fn publish_options(args: &PublishArgs, settings: &Settings) -> Result<Options> {
     let namespace = args.namespace.clone().unwrap_or_else(|| "tracecost".into());
-    let valid = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    if namespace.is_empty() || !namespace.chars().all(valid) {
+    if !is_name(&namespace) {
         bail!("--namespace {namespace:?}: give letters, digits and _");
     }
-    let catalog = match rest_catalog(args)? {
+    Ok(Options {
+        lake: settings.mirror.lake.clone(),
+        window: settings.mirror.window,
+        derived: settings.transform.derived.clone(),
+        catalog: catalog(&args.catalog, &settings.mirror.lake)?,
+        namespace,
+    })
+}
+
+fn is_name(text: &str) -> bool {
+    !text.is_empty() && (text.chars()).all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `report --requests`: a file or folder that exists is Parquet; else
+/// `NAMESPACE.TABLE` names an Iceberg table of the catalog.
+pub fn requests_source(given: &Path, args: &CatalogArgs, lake: &Path) -> Result<Source> {
+    let text = given.to_string_lossy();
+    let table = (!given.exists() && !text.ends_with(".parquet"))
+        .then(|| text.split_once('.'))
+        .flatten()
+        .filter(|(ns, name)| is_name(ns) && is_name(name));
+    let Some((namespace, name)) = table else {
+        if args.catalog.is_some() || args.catalog_uri.is_some() {
+            bail!("--catalog and --catalog-uri are for --requests NAMESPACE.TABLE, not a Parquet file or folder");
+        }
+        return Ok(Source::Parquet(given.to_path_buf()));
+    };
+    Ok(Source::Table(TableRef {
+        catalog: catalog(args, lake)?,
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+    }))
+}
+
+fn catalog(args: &CatalogArgs, lake: &Path) -> Result<Catalog> {
+    let home = lake.join("_iceberg");
+    Ok(match rest_catalog(args)? {
         Some(rest) => rest,
         None => Catalog::Sqlite {
             file: (args.catalog.clone()).unwrap_or_else(|| home.join("catalog.db")),
             warehouse: (args.warehouse.clone()).unwrap_or_else(|| home.join("warehouse")),
         },
-    };
-    Ok(Options {
-        lake: settings.mirror.lake.clone(),
-        window: settings.mirror.window,
-        derived: settings.transform.derived.clone(),
-        catalog,
-        namespace,
     })
 }
 
@@ -50,7 +82,7 @@ fn env(var: &str) -> Result<Option<String>> {
     }
 }
 
-fn rest_catalog(args: &PublishArgs) -> Result<Option<Catalog>> {
+fn rest_catalog(args: &CatalogArgs) -> Result<Option<Catalog>> {
     let (uri, from) = match (&args.catalog_uri, env(URI_VAR)?) {
         (Some(uri), _) => (uri.clone(), "--catalog-uri"),
         (None, Some(uri)) => (uri, URI_VAR),
