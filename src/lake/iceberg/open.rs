@@ -192,18 +192,41 @@ impl RestCommits {
 #[error("conflict")]
 struct Conflict;
 
+/// Largest answer read: a commit's answer holds the table's whole metadata
+/// (every snapshot), megabytes for a table with a long history.
+const MAX_ANSWER_BYTES: usize = 64 << 20;
+
+/// The answer's body, refused past [`MAX_ANSWER_BYTES`] (a catalog that
+/// never stops sending would fill the memory).
+async fn read_capped(uri: &str, mut response: reqwest::Response) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let chunk = (response.chunk().await).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the catalog's answer from {uri}: {}",
+                e.without_url()
+            )
+        })?;
+        let Some(chunk) = chunk else {
+            return Ok(body);
+        };
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            bail!(
+                "the catalog at {uri} answered with more than {} MiB: not a catalog's answer",
+                MAX_ANSWER_BYTES >> 20
+            );
+        }
+        body.extend_from_slice(&chunk);
+    }
+}
+
 /// The body of a successful answer; any other is one line with the status
 /// and the catalog's own message (never the request, which holds the token).
-async fn answer(uri: &str, what: &str, request: reqwest::RequestBuilder) -> Result<bytes::Bytes> {
+async fn answer(uri: &str, what: &str, request: reqwest::RequestBuilder) -> Result<Vec<u8>> {
     let response = (request.send().await)
         .map_err(|e| anyhow::anyhow!("cannot reach the catalog at {uri}: {}", e.without_url()))?;
     let status = response.status();
-    let body = (response.bytes().await).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot read the catalog's answer from {uri}: {}",
-            e.without_url()
-        )
-    })?;
+    let body = read_capped(uri, response).await?;
     if status.is_success() {
         return Ok(body);
     }
