@@ -607,7 +607,7 @@ fn a_requests_table_that_cannot_be_read_is_one_line() {
         ),
         (
             &["--requests", "tracecost.nope", "--catalog", catalog],
-            format!("no table tracecost.nope in the catalog {catalog}"),
+            format!("no file or folder tracecost.nope, and no table tracecost.nope in the catalog {catalog}"),
         ),
         (
             &[
@@ -616,7 +616,7 @@ fn a_requests_table_that_cannot_be_read_is_one_line() {
                 "--catalog-uri",
                 "https://c.example",
             ],
-            "--catalog and --catalog-uri are for --requests NAMESPACE.TABLE".into(),
+            "--catalog, --catalog-uri and --warehouse are for --requests NAMESPACE.TABLE".into(),
         ),
     ];
     p.publish(&[]);
@@ -632,4 +632,44 @@ fn a_requests_table_that_cannot_be_read_is_one_line() {
             .collect();
         assert!(left.is_empty(), "{left:?}");
     }
+}
+
+/// A catalog turned hostile after a publish: a table's answer that holds
+/// the vended keys and metadata no client reads is one line without the
+/// keys; a configuration that sends clients to another host is refused
+/// before the token goes there.
+#[test]
+#[ignore = "needs python3 with pyiceberg; .ci/run installs it and runs it"]
+fn a_hostile_catalog_gets_neither_keys_nor_token_printed_or_sent() {
+    let p = rest_archive(36);
+    p.publish(&[]);
+    let rest = p.rest.as_ref().unwrap();
+    let state = rest.log.parent().unwrap();
+    let out_dir = p._tmp.path().join("report");
+    let report = [
+        "--requests",
+        "tracecost.requests",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    std::fs::write(state.join("broken"), "").unwrap();
+    for out in [
+        p.command(&[]).output().unwrap(),
+        p.with_catalog("report", &report).output().unwrap(),
+    ] {
+        let err = stderr(&out);
+        assert!(!out.status.success() && err.lines().count() == 1, "{err}");
+        for secret in [s3server::SECRET_KEY, s3server::ACCESS_KEY, TOKEN] {
+            assert!(!err.contains(secret), "{err}");
+        }
+    }
+    std::fs::remove_file(state.join("broken")).unwrap();
+    std::fs::write(state.join("moved"), "").unwrap();
+    let out = p.command(&[]).output().unwrap();
+    let err = stderr(&out);
+    assert!(!out.status.success() && err.lines().count() == 1, "{err}");
+    assert!(
+        err.contains("sends its clients to http://127.0.0.2:9: refused"),
+        "{err}"
+    );
 }

@@ -11,7 +11,8 @@ use aws_sdk_s3::config::{Credentials, RequestChecksumCalculation, ResponseChecks
 use aws_sdk_s3::Client;
 
 /// What a client is built from; what is left out comes from the standard
-/// AWS chain (environment, profile), as the AWS tools take it.
+/// AWS chain (environment, profile), as the AWS tools take it. Never print
+/// one with `{:?}`: it shows a vended key id (the secret is redacted).
 #[derive(Debug, Clone)]
 pub struct ClientSpec {
     pub region: String,

@@ -37,7 +37,11 @@ pub async fn commit(
     }
     let snapshot_id = new_snapshot_id(table);
     let (manifest, summary) = write_manifest(table, snapshot_id, alive, stale, added).await?;
+    // A commit another one beat leaves nothing behind but its data files
+    // (named by content: the retry uses them).
+    let mut written = vec![manifest.manifest_path.clone()];
     let snapshot = write_snapshot(table, snapshot_id, manifest, summary).await?;
+    written.push(snapshot.manifest_list().to_string());
     let updates = vec![
         TableUpdate::AddSnapshot { snapshot },
         TableUpdate::SetSnapshotRef {
@@ -48,8 +52,8 @@ pub async fn commit(
             ),
         },
     ];
-    match commits {
-        Commits::Sqlite(pool) => swap_metadata(pool, table, updates).await,
+    let committed = match commits {
+        Commits::Sqlite(pool) => swap_metadata(pool, table, updates, &mut written).await,
         Commits::Rest(rest) => {
             let requirements = vec![
                 TableRequirement::UuidMatch {
@@ -62,7 +66,13 @@ pub async fn commit(
             ];
             rest.commit(table.identifier(), requirements, updates).await
         }
+    };
+    if let Ok(false) = committed {
+        for path in written {
+            let _ = table.file_io().delete(path).await;
+        }
     }
+    committed
 }
 
 /// Writes the table's next metadata file and swaps it in.
@@ -70,6 +80,7 @@ async fn swap_metadata(
     pool: &SqlitePool,
     table: &Table,
     updates: Vec<TableUpdate>,
+    written: &mut Vec<String>,
 ) -> Result<bool> {
     let current = (table.metadata_location())
         .context("the table has no metadata file")?
@@ -83,6 +94,7 @@ async fn swap_metadata(
         .with_next_version()
         .with_new_metadata(&next);
     next.write_to(table.file_io(), &location).await?;
+    written.push(location.to_string());
     swap(pool, table.identifier(), &current, &location.to_string()).await
 }
 

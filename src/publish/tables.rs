@@ -20,7 +20,7 @@ use super::arrow::{rewrite, schema_of, DATE};
 use super::replace;
 use super::{Options, Synced};
 use crate::lake::derived::{LEGS_FILE, REQUESTS_FILE};
-use crate::lake::iceberg::{open, Commits, Opened};
+use crate::lake::iceberg::{open, said, Access, Commits, Opened};
 
 pub fn run(opts: &Options) -> Result<Vec<Synced>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -73,14 +73,19 @@ async fn publish(opts: &Options) -> Result<Vec<Synced>> {
     // No mirror rewrites a lake file between its hash and its conversion.
     let _lake = crate::lake::LakeLock::shared(&opts.lake)?;
     let owner = lake_id(&opts.lake)?;
-    let Opened { catalog, commits } = open(&opts.catalog).await?;
+    let Opened { catalog, commits } = open(&opts.catalog, Access::Write).await?;
     let catalog = catalog.as_ref();
     let namespace = NamespaceIdent::new(opts.namespace.clone());
-    if !catalog.namespace_exists(&namespace).await? {
+    let exists = || async {
+        (catalog.namespace_exists(&namespace).await)
+            .map_err(said)
+            .context("cannot look up the namespace")
+    };
+    if !exists().await? {
         if let Err(e) = catalog.create_namespace(&namespace, HashMap::new()).await {
             // Another machine may have created it meanwhile.
-            if !catalog.namespace_exists(&namespace).await? {
-                return Err(e).context("cannot create the namespace");
+            if !exists().await? {
+                return Err(said(e)).context("cannot create the namespace");
             }
         }
     }
@@ -135,9 +140,19 @@ fn lake_id(lake: &Path) -> Result<String> {
     let linked = written.and_then(|()| std::fs::hard_link(&tmp, &path));
     let _ = std::fs::remove_file(&tmp);
     match linked {
-        Ok(()) => Ok(id),
+        // Synced with its folder: a lake id lost in a crash would make the
+        // lake's files another lake's, published twice.
+        Ok(()) => std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map(|()| id)
+            .with_context(|| format!("cannot write {}", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(),
-        Err(e) => Err(e).with_context(|| format!("cannot write {}", path.display())),
+        Err(e) => Err(e).with_context(|| {
+            format!(
+                "cannot write {} (the lake's folder must allow hard links)",
+                path.display()
+            )
+        }),
     }
 }
 
@@ -246,7 +261,7 @@ async fn load_or_create(
         Err(e) if e.kind() == ErrorKind::TableNotFound => {
             create(catalog, ident, first, partitioned).await
         }
-        Err(e) => Err(e).with_context(|| format!("cannot load table {ident}")),
+        Err(e) => Err(said(e)).with_context(|| format!("cannot load table {ident}")),
     }
 }
 
@@ -255,17 +270,28 @@ async fn load_or_create(
 async fn append(catalog: &dyn Catalog, table: &Table, files: Vec<DataFile>) -> Result<bool> {
     let tx = Transaction::new(table);
     let tx = tx.fast_append().add_data_files(files).apply(tx)?;
-    match tx.commit(catalog).await {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind() == ErrorKind::CatalogCommitConflicts => Ok(false),
-        Err(e) if e.to_string().contains("already referenced by table") => Ok(false),
-        Err(e) => Err(e).with_context(|| format!("cannot commit to table {}", table.identifier())),
+    let ident = table.identifier();
+    // iceberg's own retries of a conflict follow the table's `commit.retry.*`
+    // properties, which the catalog gives: bounded here whatever they say.
+    let committed = tokio::time::timeout(COMMIT_TIMEOUT, tx.commit(catalog)).await;
+    match committed {
+        Err(_) => bail!(
+            "table {ident}: the commit took more than {} s; run publish again",
+            COMMIT_TIMEOUT.as_secs()
+        ),
+        Ok(Ok(_)) => Ok(true),
+        Ok(Err(e)) if e.kind() == ErrorKind::CatalogCommitConflicts => Ok(false),
+        Ok(Err(e)) if e.message().contains("already referenced by table") => Ok(false),
+        Ok(Err(e)) => Err(said(e)).with_context(|| format!("cannot commit to table {ident}")),
     }
 }
 
 /// Tries of a commit that other machines' commits keep beating, each after
 /// the catalog's own retries of a conflict.
 const COMMIT_ATTEMPTS: u32 = 5;
+
+/// Longest an append's commit may take with iceberg's retries.
+const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Writes `w` as the table's data file at `path`.
 async fn write(table: &Table, w: &Wanted, path: &str) -> Result<DataFile> {
@@ -339,7 +365,7 @@ async fn create(
         // broken unique constraint, not as "already exists").
         Err(e) => match catalog.load_table(ident).await {
             Ok(table) => Ok(table),
-            Err(_) => Err(e).with_context(|| format!("cannot create table {ident}")),
+            Err(_) => Err(said(e)).with_context(|| format!("cannot create table {ident}")),
         },
     }
 }

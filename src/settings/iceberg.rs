@@ -40,25 +40,39 @@ fn is_name(text: &str) -> bool {
     !text.is_empty() && (text.chars()).all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// `report --requests`: a file or folder that exists is Parquet; else
-/// `NAMESPACE.TABLE` names an Iceberg table of the catalog.
-pub fn requests_source(given: &Path, args: &CatalogArgs, lake: &Path) -> Result<Source> {
+/// `report --requests`: a file or folder that is there (or a name ending in
+/// `.parquet`) is Parquet; else `NAMESPACE.TABLE` names an Iceberg table of
+/// the catalog.
+pub fn requests_source(
+    given: Option<&Path>,
+    args: &CatalogArgs,
+    lake: &Path,
+) -> Result<Option<Source>> {
+    let catalog_flags =
+        args.catalog.is_some() || args.catalog_uri.is_some() || args.warehouse.is_some();
+    let Some(given) = given else {
+        if catalog_flags {
+            bail!("--catalog, --catalog-uri and --warehouse are for --requests NAMESPACE.TABLE");
+        }
+        return Ok(None);
+    };
     let text = given.to_string_lossy();
-    let table = (!given.exists() && !text.ends_with(".parquet"))
+    let there = given.symlink_metadata().is_ok();
+    let table = (!there && !text.to_ascii_lowercase().ends_with(".parquet"))
         .then(|| text.split_once('.'))
         .flatten()
         .filter(|(ns, name)| is_name(ns) && is_name(name));
     let Some((namespace, name)) = table else {
-        if args.catalog.is_some() || args.catalog_uri.is_some() {
-            bail!("--catalog and --catalog-uri are for --requests NAMESPACE.TABLE, not a Parquet file or folder");
+        if catalog_flags {
+            bail!("--catalog, --catalog-uri and --warehouse are for --requests NAMESPACE.TABLE, not a Parquet file or folder");
         }
-        return Ok(Source::Parquet(given.to_path_buf()));
+        return Ok(Some(Source::Parquet(given.to_path_buf())));
     };
-    Ok(Source::Table(TableRef {
+    Ok(Some(Source::Table(TableRef {
         catalog: catalog(args, lake)?,
         namespace: namespace.to_string(),
         name: name.to_string(),
-    }))
+    })))
 }
 
 fn catalog(args: &CatalogArgs, lake: &Path) -> Result<Catalog> {
@@ -95,6 +109,8 @@ fn rest_catalog(args: &CatalogArgs) -> Result<Option<Catalog>> {
     if !web || has_userinfo(&uri) || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         bail!("{from}: give the catalog's http(s) URL without user info or spaces (the token goes in {TOKEN_VAR})");
     }
+    // iceberg-rust appends `/v1/...` as given.
+    let uri = uri.trim_end_matches('/').to_string();
     let warehouse = match &args.warehouse {
         Some(w) => Some(w.to_string_lossy().into_owned()),
         None => env(WAREHOUSE_VAR)?,

@@ -302,10 +302,9 @@ impl Settings {
     /// The settings of `report`: the step's, reading `--requests` if given.
     pub fn report(args: &ReportArgs) -> Result<Self> {
         let mut settings = Settings::resolve(&args.step)?;
-        if let Some(given) = &args.requests {
-            let source = iceberg::requests_source(given, &args.catalog, &settings.mirror.lake)?;
-            settings.report.requests = Some(source);
-        }
+        let given = args.requests.as_deref();
+        settings.report.requests =
+            iceberg::requests_source(given, &args.catalog, &settings.mirror.lake)?;
         Ok(settings)
     }
 

@@ -13,7 +13,7 @@ mod storage;
 use std::path::PathBuf;
 
 #[cfg(feature = "iceberg")]
-pub use open::{open, Commits, Opened, RestCommits};
+pub use open::{open, Access, Commits, Opened, RestCommits};
 #[cfg(feature = "iceberg")]
 pub use read::read_table;
 
@@ -55,6 +55,23 @@ pub struct TableRef {
     pub catalog: Catalog,
     pub namespace: String,
     pub name: String,
+}
+
+/// An error of iceberg-rust as one line that can hold no secret: its kind,
+/// message, HTTP status and cause, never its context, which for a catalog's
+/// answer holds the answer's body (a table's answer holds the storage keys
+/// the catalog vends).
+#[cfg(feature = "iceberg")]
+pub fn said(e: iceberg::Error) -> anyhow::Error {
+    let text = e.to_string();
+    let status = (text.split_once("context: { status: "))
+        .and_then(|(_, rest)| rest.split([',', '}']).next())
+        .map(|s| format!(" ({})", s.trim()))
+        .unwrap_or_default();
+    let cause = std::error::Error::source(&e)
+        .map(|c| format!(": {}", c.to_string().replace('\n', " ")))
+        .unwrap_or_default();
+    anyhow::anyhow!("{}{status}: {}{cause}", e.kind(), e.message())
 }
 
 #[cfg(not(feature = "iceberg"))]

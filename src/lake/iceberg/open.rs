@@ -18,9 +18,11 @@ use iceberg_catalog_sql::{
 use sqlx::sqlite::SqlitePool;
 
 use super::storage::S3Factory;
-use super::{Catalog as Where, CATALOG_NAME};
-use crate::core::redact::Secret;
+use super::{said, Catalog as Where, CATALOG_NAME};
+use crate::core::redact::{redact_userinfo, Secret};
 
+/// Never print an `Opened` or a table with `{:?}`: iceberg-rust's `Debug`
+/// shows their properties, the token and the vended keys among them.
 pub struct Opened {
     pub catalog: Box<dyn Catalog>,
     pub commits: Commits,
@@ -34,9 +36,17 @@ pub enum Commits {
     Rest(RestCommits),
 }
 
-pub async fn open(catalog: &Where) -> Result<Opened> {
+/// What the catalog is opened for: `report` only reads, and changes no
+/// catalog it is pointed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Write,
+}
+
+pub async fn open(catalog: &Where, access: Access) -> Result<Opened> {
     match catalog {
-        Where::Sqlite { file, warehouse } => open_sqlite(file, warehouse).await,
+        Where::Sqlite { file, warehouse } => open_sqlite(file, warehouse, access).await,
         Where::Rest {
             uri,
             warehouse,
@@ -45,14 +55,23 @@ pub async fn open(catalog: &Where) -> Result<Opened> {
     }
 }
 
-async fn open_sqlite(file: &Path, warehouse: &Path) -> Result<Opened> {
-    for dir in [file.parent().unwrap_or(Path::new(".")), warehouse] {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
+async fn open_sqlite(file: &Path, warehouse: &Path, access: Access) -> Result<Opened> {
+    let mode = match access {
+        Access::Write => {
+            for dir in [file.parent().unwrap_or(Path::new(".")), warehouse] {
+                (std::fs::create_dir_all(dir))
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            "rwc"
+        }
+        // Opening it to write would create an empty one.
+        Access::Read if !file.is_file() => bail!("no catalog at {}: publish into it first (tracecost publish), or name another with --catalog or --catalog-uri", file.display()),
+        Access::Read => "ro",
+    };
     let absolute = |p: &Path| {
         std::path::absolute(p).with_context(|| format!("cannot resolve {}", p.display()))
     };
-    let uri = format!("sqlite:{}?mode=rwc", absolute(file)?.display());
+    let uri = format!("sqlite:{}?mode={mode}", absolute(file)?.display());
     let props = HashMap::from([
         (SQL_CATALOG_PROP_URI.to_string(), uri.clone()),
         (
@@ -65,6 +84,7 @@ async fn open_sqlite(file: &Path, warehouse: &Path) -> Result<Opened> {
         .with_storage_factory(Arc::new(LocalFsStorageFactory))
         .load(CATALOG_NAME, props)
         .await
+        .map_err(said)
         .with_context(|| format!("cannot open the catalog {}", file.display()))?;
     let pool = SqlitePool::connect(&uri)
         .await
@@ -76,8 +96,15 @@ async fn open_sqlite(file: &Path, warehouse: &Path) -> Result<Opened> {
 }
 
 async fn open_rest(uri: &str, warehouse: Option<&str>, token: Option<&Secret>) -> Result<Opened> {
+    // One client for every request to the catalog, iceberg-rust's too, so
+    // that none waits for ever (its own has no timeout).
+    let http = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .context("cannot start an HTTP client")?;
     // Asked first: a wrong URI or token is one line before any table is read.
-    let commits = RestCommits::connect(uri, warehouse, token).await?;
+    let commits = RestCommits::connect(http.clone(), uri, warehouse, token).await?;
     let mut props = HashMap::from([
         (REST_CATALOG_PROP_URI.to_string(), uri.to_string()),
         // The catalog hands out keys to its storage with each table (R2 Data
@@ -94,9 +121,11 @@ async fn open_rest(uri: &str, warehouse: Option<&str>, token: Option<&Secret>) -
         props.insert("token".to_string(), t.expose().to_string());
     }
     let catalog = RestCatalogBuilder::default()
+        .with_client(http)
         .with_storage_factory(Arc::new(S3Factory))
         .load(CATALOG_NAME, props)
         .await
+        .map_err(said)
         .with_context(|| format!("cannot open the catalog at {uri}"))?;
     Ok(Opened {
         catalog: Box::new(catalog),
@@ -122,13 +151,12 @@ struct Config {
 }
 
 impl RestCommits {
-    async fn connect(uri: &str, warehouse: Option<&str>, token: Option<&Secret>) -> Result<Self> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .timeout(std::time::Duration::from_secs(120))
-            .build()
-            .context("cannot start an HTTP client")?;
-        let uri = uri.trim_end_matches('/');
+    async fn connect(
+        http: reqwest::Client,
+        uri: &str,
+        warehouse: Option<&str>,
+        token: Option<&Secret>,
+    ) -> Result<Self> {
         let mut request = http.get(format!("{uri}/v1/config"));
         if let Some(w) = warehouse {
             request = request.query(&[("warehouse", w)]);
@@ -140,14 +168,16 @@ impl RestCommits {
         let config: Config = serde_json::from_slice(&body).with_context(|| {
             format!("the catalog at {uri} answered /v1/config with no configuration")
         })?;
-        let base = config
-            .overrides
-            .get("uri")
-            .map_or(uri, |u| u.trim_end_matches('/'));
+        let base = match config.overrides.get("uri") {
+            Some(moved) if origin(moved) != origin(uri) => bail!("the catalog at {uri} sends its clients to {}: refused, the token would go there (give that URI yourself if it is the catalog's)", redact_userinfo(moved)),
+            Some(moved) => moved.as_str(),
+            None => uri,
+        };
+        // Joined as iceberg-rust joins it, so that both send to one place.
         let prefix = (config.overrides.get("prefix")).or(config.defaults.get("prefix"));
         Ok(RestCommits {
             base: match prefix {
-                Some(p) => format!("{base}/v1/{}", p.trim_matches('/')),
+                Some(p) => format!("{base}/v1/{p}"),
                 None => format!("{base}/v1"),
             },
             http,
@@ -186,6 +216,15 @@ impl RestCommits {
             Err(e) => Err(e),
         }
     }
+}
+
+/// `scheme://host:port` of a URL.
+fn origin(url: &str) -> &str {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| after + i);
+    &url[..end]
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,7 @@ use futures::TryStreamExt;
 use iceberg::{ErrorKind, NamespaceIdent, TableIdent};
 use parquet::arrow::ArrowWriter;
 
-use super::{open, Catalog, Opened, TableRef};
+use super::{open, said, Access, Opened, TableRef};
 
 pub fn read_table(table: &TableRef, dest: &Path) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -21,20 +21,17 @@ pub fn read_table(table: &TableRef, dest: &Path) -> Result<()> {
 }
 
 async fn read(t: &TableRef, dest: &Path) -> Result<()> {
-    if let Catalog::Sqlite { file, .. } = &t.catalog {
-        // Opening it would create an empty one.
-        if !file.is_file() {
-            bail!("no catalog at {}: publish into it first (tracecost publish), or name another with --catalog or --catalog-uri", file.display());
-        }
-    }
-    let Opened { catalog, .. } = open(&t.catalog).await?;
+    let Opened { catalog, .. } = open(&t.catalog, Access::Read).await?;
     let ident = TableIdent::new(NamespaceIdent::new(t.namespace.clone()), t.name.clone());
     let table = match catalog.load_table(&ident).await {
         Ok(table) => table,
         Err(e) if e.kind() == ErrorKind::TableNotFound => {
-            bail!("no table {ident} in {}", t.catalog.place())
+            bail!(
+                "no file or folder {ident}, and no table {ident} in {}",
+                t.catalog.place()
+            )
         }
-        Err(e) => return Err(e).with_context(|| format!("cannot load table {ident}")),
+        Err(e) => return Err(said(e)).with_context(|| format!("cannot load table {ident}")),
     };
     let scan = (table.scan().select_all().build())
         .with_context(|| format!("cannot scan table {ident}"))?;

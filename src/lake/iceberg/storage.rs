@@ -1,10 +1,12 @@
 //! The files of a REST catalog's tables in S3-compatible storage (R2 Data
 //! Catalog keeps them in its bucket), through the client of [`crate::io::s3`].
 //! The keys are those the catalog vends with each table (`s3.access-key-id`,
-//! `s3.secret-access-key`, `s3.session-token`, `s3.endpoint`), else the AWS
-//! chain's. Only `s3://` and `s3a://` locations are served: a catalog that
-//! names a local path is refused, so no catalog's answer makes publish write
-//! outside its folders.
+//! `s3.secret-access-key`, `s3.session-token`, with its `s3.endpoint`).
+//! Without vended keys the AWS chain's keys are used, and then only with the
+//! chain's endpoint: the user's keys are never sent where a catalog says.
+//! Only `s3://` and `s3a://` locations are served: a catalog that names a
+//! local path is refused, so no catalog's answer makes publish write outside
+//! its folders.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -50,19 +52,23 @@ pub struct S3Storage {
     client: Arc<OnceCell<Client>>,
 }
 
+/// Never print a spec with `{:?}`: it holds the vended key id.
 fn spec_of(config: &StorageConfig) -> Result<ClientSpec> {
     let props = config.props();
     let get = |key: &str| props.get(key).filter(|v| !v.is_empty()).cloned();
-    let credentials = match (get(S3_ACCESS_KEY_ID), get(S3_SECRET_ACCESS_KEY)) {
-        (Some(id), Some(secret)) => Some(Credentials::new(
-            id,
-            secret,
-            get(S3_SESSION_TOKEN),
-            None,
-            "iceberg-catalog",
-        )),
-        _ => None,
+    let Some((id, secret)) = get(S3_ACCESS_KEY_ID).zip(get(S3_SECRET_ACCESS_KEY)) else {
+        let env = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+        return Ok(ClientSpec {
+            region: (env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")))
+                .unwrap_or_else(|| "auto".into()),
+            endpoint: None,
+            profile: None,
+            path_style: true,
+            credentials: None,
+            retry: RetryConfig::standard().with_max_attempts(5),
+        });
     };
+    let credentials = Credentials::new(id, secret, get(S3_SESSION_TOKEN), None, "iceberg-catalog");
     let endpoint = get(S3_ENDPOINT);
     if let Some(e) = &endpoint {
         let web = e.starts_with("https://") || e.starts_with("http://");
@@ -78,10 +84,18 @@ fn spec_of(config: &StorageConfig) -> Result<ClientSpec> {
         endpoint,
         profile: None,
         path_style: get(S3_PATH_STYLE_ACCESS).is_none_or(|v| !v.eq_ignore_ascii_case("false")),
-        credentials,
+        credentials: Some(credentials),
         retry: RetryConfig::standard().with_max_attempts(5),
     })
 }
+
+/// Largest object read whole: iceberg reads metadata, manifest lists and
+/// manifests whole, data files by ranges.
+const MAX_WHOLE_BYTES: u64 = 256 << 20;
+
+/// Longest wait for an object's body once the store has answered (the SDK's
+/// timeouts end with the answer's headers).
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 fn unexpected(message: String) -> Error {
     Error::new(ErrorKind::Unexpected, message)
@@ -129,18 +143,44 @@ impl S3Storage {
         }
     }
 
+    /// The object, or the bytes `range` of it: checked against the length
+    /// asked for (a store that ignores the range sends the whole object),
+    /// and a whole object only up to [`MAX_WHOLE_BYTES`].
     async fn get(&self, path: &str, range: Option<Range<u64>>) -> Result<Bytes> {
         let (bucket, key) = locate(path)?;
         let mut request = self.client().await?.get_object().bucket(bucket).key(key);
-        if let Some(r) = range {
-            if r.is_empty() {
-                return Ok(Bytes::new());
+        let want = match &range {
+            Some(r) if r.is_empty() => return Ok(Bytes::new()),
+            Some(r) => {
+                request = request.range(format!("bytes={}-{}", r.start, r.end - 1));
+                Some(r.end - r.start)
             }
-            request = request.range(format!("bytes={}-{}", r.start, r.end - 1));
-        }
+            None => None,
+        };
         let object = request.send().await.map_err(|e| failed("read", path, e))?;
-        let body = object.body.collect().await;
-        Ok(body.map_err(|e| failed("read", path, e))?.into_bytes())
+        let length = object.content_length().unwrap_or(0).max(0) as u64;
+        if want.is_none() && length > MAX_WHOLE_BYTES {
+            return Err(unexpected(format!(
+                "{path}: {length} bytes, more than the {} MiB a table's metadata file may have",
+                MAX_WHOLE_BYTES >> 20
+            )));
+        }
+        let body = tokio::time::timeout(BODY_TIMEOUT, object.body.collect()).await;
+        let body = (body.map_err(|_| {
+            unexpected(format!(
+                "{path}: no whole answer within {} s",
+                BODY_TIMEOUT.as_secs()
+            ))
+        })?)
+        .map_err(|e| failed("read", path, e))?
+        .into_bytes();
+        match want {
+            Some(n) if body.len() as u64 != n => Err(unexpected(format!(
+                "{path}: asked for {n} bytes, the store sent {}",
+                body.len()
+            ))),
+            _ => Ok(body),
+        }
     }
 
     async fn put(&self, path: &str, bytes: Bytes) -> Result<()> {
