@@ -673,3 +673,16 @@ fn a_hostile_catalog_gets_neither_keys_nor_token_printed_or_sent() {
         "{err}"
     );
 }
+
+/// `--catalog FILE` overrides a REST catalog's URI in the environment.
+#[test]
+fn a_catalog_flag_overrides_the_rest_catalog_of_the_environment() {
+    let p = archive(37);
+    let mut flags = p.flags();
+    flags.extend(["--catalog", p.catalog.to_str().unwrap()]);
+    flags.extend(["--warehouse", p.warehouse.to_str().unwrap()]);
+    let env = [("TRACECOST_CATALOG_URI", "http://127.0.0.1:9")];
+    let out = publish_with_env(&p.pipeline, &flags, &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(p.catalog.is_file());
+}

@@ -97,14 +97,16 @@ fn env(var: &str) -> Result<Option<String>> {
 }
 
 fn rest_catalog(args: &CatalogArgs) -> Result<Option<Catalog>> {
-    let (uri, from) = match (&args.catalog_uri, env(URI_VAR)?) {
-        (Some(uri), _) => (uri.clone(), "--catalog-uri"),
-        (None, Some(uri)) => (uri, URI_VAR),
-        (None, None) => return Ok(None),
+    // A flag overrides the environment: `--catalog FILE` with the REST
+    // catalog's variable set is the SQLite catalog.
+    let (uri, from) = match (&args.catalog_uri, &args.catalog, env(URI_VAR)?) {
+        (Some(_), Some(_), _) => {
+            bail!("--catalog names a SQLite catalog and --catalog-uri a REST one: give one of them")
+        }
+        (Some(uri), None, _) => (uri.clone(), "--catalog-uri"),
+        (None, None, Some(uri)) => (uri, URI_VAR),
+        (None, _, _) => return Ok(None),
     };
-    if args.catalog.is_some() {
-        bail!("--catalog names a SQLite catalog and {from} a REST one: give one of them");
-    }
     let web = uri.starts_with("https://") || uri.starts_with("http://");
     if !web || has_userinfo(&uri) || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         bail!("{from}: give the catalog's http(s) URL without user info or spaces (the token goes in {TOKEN_VAR})");
