@@ -110,7 +110,8 @@ async fn publish(opts: &Options) -> Result<Vec<Synced>> {
 /// midnight holds the day before) never remove each other's files.
 fn lake_id(lake: &Path) -> Result<String> {
     use std::io::Write;
-    let path = lake.join("_iceberg").join("lake-id");
+    let dir = lake.join("_iceberg");
+    let path = dir.join("lake-id");
     let valid = |s: &str| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit());
     let read = || -> Result<String> {
         let id = std::fs::read_to_string(&path)
@@ -123,8 +124,7 @@ fn lake_id(lake: &Path) -> Result<String> {
     if path.is_file() {
         return read();
     }
-    let dir = path.parent().expect("a file in a folder");
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let seed = format!(
         "{} {:?} {}",
         lake.display(),
@@ -142,7 +142,7 @@ fn lake_id(lake: &Path) -> Result<String> {
     match linked {
         // Synced with its folder: a lake id lost in a crash would make the
         // lake's files another lake's, published twice.
-        Ok(()) => std::fs::File::open(dir)
+        Ok(()) => std::fs::File::open(&dir)
             .and_then(|d| d.sync_all())
             .map(|()| id)
             .with_context(|| format!("cannot write {}", path.display())),
