@@ -16,6 +16,14 @@ pub fn release_freed() {
     }
 }
 
+/// Maps every block above glibc's initial threshold (128 KiB) afresh and
+/// unmaps it when freed, the threshold no longer raised as blocks are freed:
+/// a step that grows large vectors while it reads and drops frames keeps only
+/// what is alive resident.
+pub fn map_large_blocks() {
+    set_thresholds(128 << 10, 128 << 10);
+}
+
 /// While alive, large blocks come from the heap instead of fresh mappings.
 ///
 /// glibc maps every block above its threshold (128 KiB, raised as such

@@ -53,6 +53,16 @@ impl Group {
     pub fn get(&self, metric: Metric) -> &[f64] {
         self.values.get(&metric).map_or(&[], Vec::as_slice)
     }
+
+    /// Without the room its vectors grew into (up to half of each): the
+    /// report holds every group until it ends.
+    fn shrunk(mut self) -> Self {
+        self.values.values_mut().for_each(Vec::shrink_to_fit);
+        self.rows.shrink_to_fit();
+        self.cold_start.shrink_to_fit();
+        self.latency_of.shrink_to_fit();
+        self
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +126,8 @@ pub struct Fit {
 pub struct Analysis {
     pub approaches: Vec<String>,
     pub delays: Vec<i64>,
+    /// Every request's metrics, for the charts; the report then takes them
+    /// for the analysis without the flagged requests.
     pub groups: Vec<Group>,
     pub summary: Vec<SummaryRow>,
     pub comparisons: Vec<ComparisonRow>,
@@ -140,12 +152,6 @@ impl Analysis {
         } else {
             format!("{} CI", crate::core::numbers::level(self.confidence))
         }
-    }
-
-    pub fn group(&self, approach: &str, delay_ms: i64) -> Option<&Group> {
-        self.groups
-            .iter()
-            .find(|g| g.approach == approach && g.delay_ms == delay_ms)
     }
 
     pub fn summary_row(
@@ -322,7 +328,7 @@ impl Grouping {
         let mut delays: Vec<i64> = by.keys().map(|(_, d)| *d).collect();
         delays.sort();
         delays.dedup();
-        let mut list: Vec<Group> = by.into_values().collect();
+        let mut list: Vec<Group> = by.into_values().map(Group::shrunk).collect();
         list.sort_by_key(|g| (approaches.iter().position(|a| *a == g.approach), g.delay_ms));
         Ok((approaches, delays, list))
     }

@@ -9,8 +9,6 @@
 //! over its approach and delay exceeds `outlier_k` (upper tail only; a group
 //! whose MAD is 0 flags nothing).
 
-use std::collections::BTreeMap;
-
 use anyhow::{bail, Result};
 use serde::Deserialize;
 
@@ -147,11 +145,11 @@ pub fn by_row(groups: &[Group], flags: &[Vec<Flags>], rows: usize) -> Vec<Option
     out
 }
 
-/// The grouped requests without the flagged ones; groups left empty, and
+/// The grouped requests without the flagged ones, filtered in place (the
+/// report holds no second copy of every request); groups left empty, and
 /// approaches left with no group, are dropped.
-pub fn without_flagged(grouped: &Grouped, flags: &[Vec<Flags>]) -> Grouped {
-    let (approaches, _, groups) = grouped;
-    let kept: Vec<Group> = (groups.iter().zip(flags))
+pub fn without_flagged(approaches: &[String], groups: Vec<Group>, flags: &[Vec<Flags>]) -> Grouped {
+    let kept: Vec<Group> = (groups.into_iter().zip(flags))
         .map(|(g, f)| kept_requests(g, f))
         .filter(|g| !g.rows.is_empty())
         .collect();
@@ -165,38 +163,40 @@ pub fn without_flagged(grouped: &Grouped, flags: &[Vec<Flags>]) -> Grouped {
     (approaches, delays, kept)
 }
 
-fn kept_requests(g: &Group, flags: &[Flags]) -> Group {
+fn kept_requests(mut g: Group, flags: &[Flags]) -> Group {
     let keep = |i: usize| !flags[i].any();
-    let mut values: BTreeMap<Metric, Vec<f64>> = BTreeMap::new();
-    for (m, v) in &g.values {
-        let kept: Vec<f64> = if *m == Metric::ClientLatency {
-            (g.latency_of.iter().zip(v))
-                .filter(|(i, _)| keep(**i))
-                .map(|(_, x)| *x)
-                .collect()
+    // Where each request moves: the number of kept requests before it.
+    let before: Vec<usize> = (0..g.rows.len())
+        .scan(0, |kept, i| {
+            let at = *kept;
+            *kept += usize::from(keep(i));
+            Some(at)
+        })
+        .collect();
+    for (m, v) in &mut g.values {
+        if *m == Metric::ClientLatency {
+            retain_where(v, g.latency_of.iter().map(|&i| keep(i)));
         } else {
-            (v.iter().enumerate())
-                .filter(|(i, _)| keep(*i))
-                .map(|(_, x)| *x)
-                .collect()
-        };
-        if !kept.is_empty() {
-            values.insert(*m, kept);
+            retain_where(v, (0..before.len()).map(keep));
         }
     }
-    let positions: Vec<usize> = (0..g.rows.len()).filter(|i| keep(*i)).collect();
-    let latency_of = (g.latency_of.iter())
+    g.values.retain(|_, v| !v.is_empty());
+    retain_where(&mut g.rows, (0..before.len()).map(keep));
+    retain_where(&mut g.cold_start, (0..before.len()).map(keep));
+    let latency_of: Vec<usize> = (g.latency_of.iter())
         .filter(|i| keep(**i))
-        .map(|i| positions.partition_point(|p| p < i))
+        .map(|&i| before[i])
         .collect();
-    Group {
-        approach: g.approach.clone(),
-        delay_ms: g.delay_ms,
-        values,
-        rows: positions.iter().map(|&i| g.rows[i]).collect(),
-        cold_start: positions.iter().map(|&i| g.cold_start[i]).collect(),
-        latency_of,
-    }
+    g.latency_of = latency_of;
+    g
+}
+
+/// Keeps the items whose flag in `keep` (one per item, in order) is true,
+/// and hands the room of the others back.
+fn retain_where<T>(items: &mut Vec<T>, keep: impl Iterator<Item = bool>) {
+    let mut keep = keep;
+    items.retain(|_| keep.next().unwrap_or(false));
+    items.shrink_to_fit();
 }
 
 /// Flagged requests of one approach.
@@ -313,19 +313,20 @@ pub fn sensitivity(
     settings: &Settings,
     counts: Vec<FlagCount>,
     all: &Analysis,
+    groups: &[(String, i64)],
     without: Option<&Analysis>,
     note: Option<String>,
 ) -> Sensitivity {
     let mut means = Vec::new();
-    for g in &all.groups {
+    for (approach, delay_ms) in groups {
         for m in SENSITIVE_METRICS {
-            let Some(r) = all.summary_row(&g.approach, g.delay_ms, m) else {
+            let Some(r) = all.summary_row(approach, *delay_ms, m) else {
                 continue;
             };
-            let w = without.and_then(|w| w.summary_row(&g.approach, g.delay_ms, m));
+            let w = without.and_then(|w| w.summary_row(approach, *delay_ms, m));
             means.push(MeanChange {
-                approach: g.approach.clone(),
-                delay_ms: g.delay_ms,
+                approach: approach.clone(),
+                delay_ms: *delay_ms,
                 metric: m,
                 n: r.describe.n,
                 all: r.mean,
@@ -499,7 +500,7 @@ mod tests {
         assert_eq!(rows[10], Some(f[0][5]));
         assert_eq!(rows[1], None, "not in the statistics");
         let grouped = (vec!["a".to_string()], vec![100], vec![g]);
-        let (approaches, delays, kept) = without_flagged(&grouped, &f);
+        let (approaches, delays, kept) = without_flagged(&grouped.0, grouped.2.clone(), &f);
         assert_eq!((approaches.len(), delays), (1, vec![100]));
         assert_eq!(kept[0].get(Metric::Span), [11.0, 12.0, 13.0, 14.0]);
         assert_eq!(kept[0].rows, [2, 4, 6, 8]);
@@ -516,8 +517,7 @@ mod tests {
     fn a_group_all_flagged_is_dropped_with_its_approach() {
         let g = group(&[1.0, 2.0, 3.0, 4.0], &[true; 4]);
         let f = flag(std::slice::from_ref(&g), &Settings::default());
-        let (approaches, delays, kept) =
-            without_flagged(&(vec!["a".into()], vec![100], vec![g]), &f);
+        let (approaches, delays, kept) = without_flagged(&["a".into()], vec![g], &f);
         assert!(approaches.is_empty() && delays.is_empty() && kept.is_empty());
     }
 

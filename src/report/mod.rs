@@ -264,11 +264,6 @@ fn export_requests(
     parquet.commit()
 }
 
-pub struct Written {
-    pub dir: PathBuf,
-    pub analysis: Analysis,
-}
-
 /// The complete requests by approach and delay, read a row group at a
 /// time: only the metrics' values are held.
 fn group(file: &RequestsFile, idle_gap_ms: i64) -> Result<analysis::Grouping> {
@@ -367,7 +362,8 @@ pub struct Options {
     pub requests: Option<crate::lake::imported::Source>,
 }
 
-pub fn run(opts: &Options) -> Result<Written> {
+pub fn run(opts: &Options) -> Result<()> {
+    crate::core::memory::map_large_blocks();
     let out = &opts.out;
     std::fs::create_dir_all(out)
         .with_context(|| format!("cannot create report folder {}", out.display()))?;
@@ -386,6 +382,8 @@ pub fn run(opts: &Options) -> Result<Written> {
             &opened
         }
     };
+    // First: the lake's manifest it reads is dropped before the requests are grouped.
+    let delivery = delivery::write(&opts.lake, &opts.window, out)?;
     let columns = schema(requests_file)?;
     let grouping = group(requests_file, opts.flags.idle_gap_ms)?;
     let (requests_total, requests_complete) = (grouping.requests, grouping.complete);
@@ -406,13 +404,24 @@ pub fn run(opts: &Options) -> Result<Written> {
     let segmenting = segments::collect(requests_file, &columns, &opts.segment_by, &unflagged)?;
     // The requests table does not depend on the analysis: written alongside it.
     let counts = flags::counts(&grouped.2, &flagged);
-    let kept = flags::without_flagged(&grouped, &flagged);
-    let ((a, without), (requests_written, segments)) = rayon::join(
+    let (analysed, (requests_written, segments)) = rayon::join(
         || {
-            rayon::join(
-                || analysis::analyse(grouped, s),
-                || analyse_without(kept, &counts, s),
-            )
+            let mut a = analysis::analyse(grouped, s)?;
+            if opts.charts {
+                let metrics = s.frame.sections(a.has_client_latency);
+                charts::write_all(&a, &metrics, &out.join("charts"))?;
+            }
+            // The charts read every request last: the groups then lose their
+            // flagged requests in place for the second analysis.
+            let keys: Vec<(String, i64)> = (a.groups.iter())
+                .map(|g| (g.approach.clone(), g.delay_ms))
+                .collect();
+            let groups = std::mem::take(&mut a.groups);
+            let kept = flags::without_flagged(&a.approaches, groups, &flagged);
+            let (without, note) = analyse_without(kept, &counts, s);
+            let sensitivity =
+                flags::sensitivity(&opts.flags, counts, &a, &keys, without.as_ref(), note);
+            anyhow::Ok((a, sensitivity))
         },
         || {
             rayon::join(
@@ -421,17 +430,10 @@ pub fn run(opts: &Options) -> Result<Written> {
             )
         },
     );
-    let a = a?;
+    let (a, sensitivity) = analysed?;
     requests_written?;
-    let (without, note) = without;
-    let sensitivity = flags::sensitivity(&opts.flags, counts, &a, without.as_ref(), note);
     write_tables(&a, quality.as_ref(), &sensitivity, &segments, out)?;
-    let delivery = delivery::write(&opts.lake, &opts.window, out)?;
     let charts = opts.charts;
-    if charts {
-        let metrics = s.frame.sections(a.has_client_latency);
-        charts::write_all(&a, &metrics, &out.join("charts"))?;
-    }
     let quality = match &quality {
         Some(quality) => derived::from_frame(quality)?,
         None => Vec::new(),
@@ -456,10 +458,7 @@ pub fn run(opts: &Options) -> Result<Written> {
         markdown::render(&a, s, &context).as_bytes(),
     )?;
     print_summary(&a, s, &context, out);
-    Ok(Written {
-        dir: out.clone(),
-        analysis: a,
-    })
+    Ok(())
 }
 
 /// The analysis without the flagged requests, or why there is none.

@@ -101,8 +101,10 @@ impl Resampled {
                 Method::Bca => jackknife(columns, &sorted),
                 Method::Percentile => (0, Vec::new(), Vec::new()),
             };
-            let rep_mean = replicate_means(columns, cfg, stream);
-            (rep_mean, replicate_medians(&sorted, cfg, stream), jack)
+            let rep_median = replicate_medians(&sorted, cfg, stream);
+            // The sorted copies go before the rows of the means are built.
+            drop(sorted);
+            (replicate_means(columns, cfg, stream), rep_median, jack)
         };
         Resampled {
             n,
@@ -191,6 +193,18 @@ fn replicate_medians(sorted: &[Vec<f64>], cfg: &Config, stream: u64) -> Vec<f64>
     rep_median
 }
 
+/// Rows taking more than this outgrow a core's cache: each random row load
+/// would wait on memory, so they are summed by [`blocked_sums`] instead.
+const LARGE: usize = 4 << 20;
+
+/// A block of rows that stays in a core's cache while a batch of resamples
+/// adds up its draws (a power of two rows, at most 2¹⁶, for `u16` offsets).
+const BLOCK_BYTES: usize = 512 << 10;
+
+/// Resamples drawn before their rows are loaded by [`blocked_sums`]: each
+/// block of rows is loaded once per batch (2 bytes of bucket per draw).
+const BATCH: usize = 32;
+
 /// Per replicate, the column sums of one resample of rows (n draws with
 /// replacement). Rows are contiguous so one draw touches one cache line.
 fn replicate_sums<const L: usize>(
@@ -200,15 +214,29 @@ fn replicate_sums<const L: usize>(
     stream: u64,
 ) -> Vec<[f64; L]> {
     let chunks = resamples.div_ceil(CHUNK);
+    let large = std::mem::size_of_val(rows) > LARGE;
     let per_chunk: Vec<Vec<[f64; L]>> = (0..chunks)
         .into_par_iter()
-        .map(|c| {
+        .map_init(Vec::new, |buckets, c| {
             let mut rng = IndexRng::new(&mut Rng::derive(seed, stream, c as u64));
             let count = CHUNK.min(resamples - c * CHUNK);
-            (0..count).map(|_| resample_sums(rows, &mut rng)).collect()
+            if large {
+                blocked_sums(rows, &mut rng, count, buckets)
+            } else {
+                (0..count).map(|_| resample_sums(rows, &mut rng)).collect()
+            }
         })
         .collect();
     per_chunk.into_iter().flatten().collect()
+}
+
+/// The next `m` row indices of a resample, drawn in pairs (an odd `m` draws
+/// one too many): the one order of draws of both kernels.
+#[inline(always)]
+fn draw(rng: &mut IndexRng, n: u32, batch: &mut [u32; DRAWS], m: usize) {
+    for pair in batch[..m.next_multiple_of(2)].chunks_exact_mut(2) {
+        (pair[0], pair[1]) = rng.two_below(n);
+    }
 }
 
 /// One resample's column sums, with the vector instructions the CPU has.
@@ -232,36 +260,154 @@ unsafe fn resample_sums_avx2<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng
 #[inline(always)]
 fn sums_kernel<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng) -> [f64; L] {
     let n = rows.len();
-    let n32 = n as u32;
     let mut batch = [0u32; DRAWS];
     // Indices are drawn a batch ahead so that the row loads of a batch
-    // overlap; several accumulators keep several additions in flight.
+    // overlap.
     let mut acc = [[0.0; L]; ACCUMULATORS];
     let mut left = n;
     while left > 0 {
         let m = left.min(DRAWS);
-        for pair in batch[..m.next_multiple_of(2)].chunks_exact_mut(2) {
-            (pair[0], pair[1]) = rng.two_below(n32);
-        }
-        let drawn = &batch[..m];
-        let mut groups = drawn.chunks_exact(ACCUMULATORS);
-        for group in &mut groups {
-            for (a, i) in acc.iter_mut().zip(group) {
-                let r = &rows[*i as usize].0;
-                for k in 0..L {
-                    a[k] += r[k];
-                }
-            }
-        }
-        for (a, i) in acc.iter_mut().zip(groups.remainder()) {
-            let r = &rows[*i as usize].0;
+        draw(rng, n as u32, &mut batch, m);
+        add_rows(&mut acc, rows, &batch[..m]);
+        left -= m;
+    }
+    total(&acc)
+}
+
+/// Adds the rows at `picked` to the accumulators, draw `i` to accumulator
+/// `i % ACCUMULATORS`: an addition waits for the previous one on its
+/// accumulator only, so several are in flight.
+#[inline(always)]
+fn add_rows<const L: usize, I: Offset>(
+    acc: &mut [[f64; L]; ACCUMULATORS],
+    rows: &[Row<L>],
+    picked: &[I],
+) {
+    let mut groups = picked.chunks_exact(ACCUMULATORS);
+    for group in &mut groups {
+        for (a, i) in acc.iter_mut().zip(group) {
+            let r = &rows[i.at()].0;
             for k in 0..L {
                 a[k] += r[k];
             }
         }
-        left -= m;
     }
+    for (a, i) in acc.iter_mut().zip(groups.remainder()) {
+        let r = &rows[i.at()].0;
+        for k in 0..L {
+            a[k] += r[k];
+        }
+    }
+}
+
+/// A row's position in a slice of rows: `u32` over a group, `u16` inside a block.
+trait Offset: Copy {
+    fn at(self) -> usize;
+}
+
+impl Offset for u32 {
+    #[inline(always)]
+    fn at(self) -> usize {
+        self as usize
+    }
+}
+
+impl Offset for u16 {
+    #[inline(always)]
+    fn at(self) -> usize {
+        usize::from(self)
+    }
+}
+
+#[inline(always)]
+fn total<const L: usize>(acc: &[[f64; L]; ACCUMULATORS]) -> [f64; L] {
     std::array::from_fn(|k| acc.iter().map(|a| a[k]).sum())
+}
+
+/// `count` resamples' column sums from the same draws as [`resample_sums`]
+/// would make, for rows too large for a core's cache: a batch of [`BATCH`]
+/// resamples is drawn first, each index into the bucket of its block of rows
+/// ([`BLOCK_BYTES`]); then each block is loaded into the cache once and every
+/// resample of the batch adds its draws from it. Only the order of the
+/// additions differs (block by block), so the bits may differ in the last
+/// places.
+fn blocked_sums<const L: usize>(
+    rows: &[Row<L>],
+    rng: &mut IndexRng,
+    count: usize,
+    buckets: &mut Vec<Vec<u16>>,
+) -> Vec<[f64; L]> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { blocked_sums_avx2(rows, rng, count, buckets) };
+    }
+    blocked_kernel(rows, rng, count, buckets)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn blocked_sums_avx2<const L: usize>(
+    rows: &[Row<L>],
+    rng: &mut IndexRng,
+    count: usize,
+    buckets: &mut Vec<Vec<u16>>,
+) -> Vec<[f64; L]> {
+    blocked_kernel(rows, rng, count, buckets)
+}
+
+#[inline(always)]
+fn blocked_kernel<const L: usize>(
+    rows: &[Row<L>],
+    rng: &mut IndexRng,
+    count: usize,
+    buckets: &mut Vec<Vec<u16>>,
+) -> Vec<[f64; L]> {
+    let block_rows = BLOCK_BYTES / std::mem::size_of::<Row<L>>();
+    const { assert!(BLOCK_BYTES / std::mem::size_of::<Row<L>>() <= 1 << 16) };
+    let (n, shift) = (rows.len(), block_rows.trailing_zeros());
+    let blocks = n.div_ceil(block_rows);
+    // Kept from chunk to chunk of the same rows (`map_init`): a batch's
+    // draws fill a block's bucket to about `BATCH * block_rows`.
+    buckets.resize_with(blocks, || Vec::with_capacity(BATCH * block_rows * 9 / 8));
+    let mut sums = Vec::with_capacity(count);
+    let mut batch = [0u32; DRAWS];
+    for first in (0..count).step_by(BATCH) {
+        let size = BATCH.min(count - first);
+        buckets.iter_mut().for_each(Vec::clear);
+        // `ends[r * blocks + b]`: where resample r's draws in block b end.
+        let mut ends = Vec::with_capacity(size * blocks);
+        for _ in 0..size {
+            let mut left = n;
+            while left > 0 {
+                let m = left.min(DRAWS);
+                draw(rng, n as u32, &mut batch, m);
+                for &i in &batch[..m] {
+                    // The remainder is below `block_rows`, at most 2¹⁶.
+                    buckets[(i >> shift) as usize].push((i & (block_rows as u32 - 1)) as u16);
+                }
+                left -= m;
+            }
+            ends.extend(buckets.iter().map(Vec::len));
+        }
+        let mut acc = vec![[0.0; L]; size];
+        for (b, bucket) in buckets.iter().enumerate() {
+            let block = &rows[b * block_rows..((b + 1) * block_rows).min(n)];
+            let mut from = 0;
+            for (r, sum) in acc.iter_mut().enumerate() {
+                let to = ends[r * blocks + b];
+                let mut part = [[0.0; L]; ACCUMULATORS];
+                add_rows(&mut part, block, &bucket[from..to]);
+                let part = total(&part);
+                for k in 0..L {
+                    sum[k] += part[k];
+                }
+                from = to;
+            }
+        }
+        sums.extend(acc);
+    }
+    sums
 }
 
 /// Per replicate, the two sorted positions whose average is the median of a
@@ -524,6 +670,58 @@ mod tests {
                 let want = plain_sums(&rows, &mut plain);
                 let got = resample_sums(&rows, &mut dispatched);
                 assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "n = {n}");
+            }
+        }
+    }
+
+    /// The blocked kernel makes the same draws as the plain one and adds the
+    /// same rows: with small integers every order of additions is exact, so
+    /// the bits are the same; with real values the sums agree to rounding.
+    #[test]
+    fn blocked_sums_add_the_rows_of_the_same_draws() {
+        blocked_sums_match::<LANES>();
+        blocked_sums_match::<WIDE>();
+    }
+
+    fn blocked_sums_match<const L: usize>() {
+        let block_rows = BLOCK_BYTES / std::mem::size_of::<Row<L>>();
+        let mut r = Rng::new(32);
+        for n in [
+            1usize,
+            7,
+            block_rows - 1,
+            block_rows,
+            block_rows + 1,
+            2 * block_rows + 65,
+        ] {
+            let whole: Vec<Row<L>> = (0..n)
+                .map(|_| Row(std::array::from_fn(|_| r.below(1_000) as f64)))
+                .collect();
+            let real: Vec<Row<L>> = (0..n)
+                .map(|_| Row(std::array::from_fn(|_| (r.normal() * 0.7).exp() * 123.456)))
+                .collect();
+            for rows in [&whole, &real] {
+                // 33 resamples: a whole batch and one more.
+                let mut plain = IndexRng::new(&mut Rng::new(33));
+                let mut blocked = plain.clone();
+                let got = blocked_sums(rows, &mut blocked, BATCH + 1, &mut Vec::new());
+                assert_eq!(got.len(), BATCH + 1);
+                for (b, got) in got.iter().enumerate() {
+                    let want = resample_sums(rows, &mut plain);
+                    for k in 0..L {
+                        if std::ptr::eq(rows, &whole) {
+                            assert_eq!(got[k].to_bits(), want[k].to_bits(), "n={n} b={b} k={k}");
+                        } else {
+                            let scale = want[k].abs().max(1.0);
+                            assert!((got[k] - want[k]).abs() <= 1e-12 * scale, "n={n} b={b}");
+                        }
+                    }
+                }
+                assert_eq!(
+                    plain.next_u64(),
+                    blocked.next_u64(),
+                    "n={n}: the same draws"
+                );
             }
         }
     }
