@@ -43,7 +43,7 @@ impl LargeBlocksFromHeap {
 
 impl Drop for LargeBlocksFromHeap {
     fn drop(&mut self) {
-        set_thresholds(128 << 10, 128 << 10);
+        map_large_blocks();
         release_freed();
     }
 }

@@ -54,8 +54,8 @@ impl Group {
         self.values.get(&metric).map_or(&[], Vec::as_slice)
     }
 
-    /// Without the room its vectors grew into (up to half of each): the
-    /// report holds every group until it ends.
+    /// Without the room its vectors grew into (up to half of each), which
+    /// would stay resident through both analyses.
     fn shrunk(mut self) -> Self {
         self.values.values_mut().for_each(Vec::shrink_to_fit);
         self.rows.shrink_to_fit();
@@ -126,8 +126,7 @@ pub struct Fit {
 pub struct Analysis {
     pub approaches: Vec<String>,
     pub delays: Vec<i64>,
-    /// Every request's metrics, for the charts; the report then takes them
-    /// for the analysis without the flagged requests.
+    /// Every request's metrics, for the charts, until [`Analysis::take_groups`].
     pub groups: Vec<Group>,
     pub summary: Vec<SummaryRow>,
     pub comparisons: Vec<ComparisonRow>,
@@ -152,6 +151,12 @@ impl Analysis {
         } else {
             format!("{} CI", crate::core::numbers::level(self.confidence))
         }
+    }
+
+    /// The groups, leaving none: the report's second analysis filters them
+    /// in place once the charts are drawn; the tables stay.
+    pub fn take_groups(&mut self) -> Vec<Group> {
+        std::mem::take(&mut self.groups)
     }
 
     pub fn summary_row(

@@ -195,7 +195,8 @@ fn kept_requests(mut g: Group, flags: &[Flags]) -> Group {
 /// and hands the room of the others back.
 fn retain_where<T>(items: &mut Vec<T>, keep: impl Iterator<Item = bool>) {
     let mut keep = keep;
-    items.retain(|_| keep.next().unwrap_or(false));
+    items.retain(|_| keep.next().expect("a flag per item"));
+    debug_assert!(keep.next().is_none(), "a flag per item");
     items.shrink_to_fit();
 }
 
@@ -485,7 +486,11 @@ mod tests {
     #[test]
     fn flags_follow_the_rules_and_the_flagged_are_left_out() {
         let span = [10.0, 11.0, 12.0, 13.0, 14.0, 500.0];
-        let g = group(&span, &[true, false, false, false, false, false]);
+        let mut g = group(&span, &[true, false, false, false, false, false]);
+        // Client latencies known for requests 0, 1, 3 and 5; 0 and 5 are flagged.
+        g.values
+            .insert(Metric::ClientLatency, vec![9.0, 1.0, 3.0, 7.0]);
+        g.latency_of = vec![0, 1, 3, 5];
         let s = Settings::default();
         let f = flag(std::slice::from_ref(&g), &s);
         assert_eq!(

@@ -382,8 +382,6 @@ pub fn run(opts: &Options) -> Result<()> {
             &opened
         }
     };
-    // First: the lake's manifest it reads is dropped before the requests are grouped.
-    let delivery = delivery::write(&opts.lake, &opts.window, out)?;
     let columns = schema(requests_file)?;
     let grouping = group(requests_file, opts.flags.idle_gap_ms)?;
     let (requests_total, requests_complete) = (grouping.requests, grouping.complete);
@@ -416,7 +414,7 @@ pub fn run(opts: &Options) -> Result<()> {
             let keys: Vec<(String, i64)> = (a.groups.iter())
                 .map(|g| (g.approach.clone(), g.delay_ms))
                 .collect();
-            let groups = std::mem::take(&mut a.groups);
+            let groups = a.take_groups();
             let kept = flags::without_flagged(&a.approaches, groups, &flagged);
             let (without, note) = analyse_without(kept, &counts, s);
             let sensitivity =
@@ -433,6 +431,7 @@ pub fn run(opts: &Options) -> Result<()> {
     let (a, sensitivity) = analysed?;
     requests_written?;
     write_tables(&a, quality.as_ref(), &sensitivity, &segments, out)?;
+    let delivery = delivery::write(&opts.lake, &opts.window, out)?;
     let charts = opts.charts;
     let quality = match &quality {
         Some(quality) => derived::from_frame(quality)?,

@@ -102,7 +102,7 @@ impl Resampled {
                 Method::Percentile => (0, Vec::new(), Vec::new()),
             };
             let rep_median = replicate_medians(&sorted, cfg, stream);
-            // The sorted copies go before the rows of the means are built.
+            // So that the peak holds the sorted copies or the rows, never both.
             drop(sorted);
             (replicate_means(columns, cfg, stream), rep_median, jack)
         };
@@ -202,8 +202,12 @@ const LARGE: usize = 4 << 20;
 const BLOCK_BYTES: usize = 512 << 10;
 
 /// Resamples drawn before their rows are loaded by [`blocked_sums`]: each
-/// block of rows is loaded once per batch (2 bytes of bucket per draw).
-const BATCH: usize = 32;
+/// block of rows is loaded once per batch. Their draws take 2 bytes each in
+/// every busy thread, so a batch is cut to [`BUCKET_BYTES`] a thread.
+const MAX_BATCH: usize = 32;
+const BUCKET_BYTES: usize = 16 << 20;
+
+const _: () = assert!(DRAWS.is_multiple_of(ACCUMULATORS));
 
 /// Per replicate, the column sums of one resample of rows (n draws with
 /// replacement). Rows are contiguous so one draw touches one cache line.
@@ -275,8 +279,7 @@ fn sums_kernel<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng) -> [f64; L] 
 }
 
 /// Adds the rows at `picked` to the accumulators, draw `i` to accumulator
-/// `i % ACCUMULATORS`: an addition waits for the previous one on its
-/// accumulator only, so several are in flight.
+/// `i % ACCUMULATORS` (a batch of [`DRAWS`] starts again at the first).
 #[inline(always)]
 fn add_rows<const L: usize, I: Offset>(
     acc: &mut [[f64; L]; ACCUMULATORS],
@@ -325,8 +328,8 @@ fn total<const L: usize>(acc: &[[f64; L]; ACCUMULATORS]) -> [f64; L] {
 }
 
 /// `count` resamples' column sums from the same draws as [`resample_sums`]
-/// would make, for rows too large for a core's cache: a batch of [`BATCH`]
-/// resamples is drawn first, each index into the bucket of its block of rows
+/// would make, for rows too large for a core's cache: a batch of up to
+/// [`MAX_BATCH`] resamples is drawn first, each index into the bucket of its block of rows
 /// ([`BLOCK_BYTES`]); then each block is loaded into the cache once and every
 /// resample of the batch adds its draws from it. Only the order of the
 /// additions differs (block by block), so the bits may differ in the last
@@ -364,16 +367,25 @@ fn blocked_kernel<const L: usize>(
     buckets: &mut Vec<Vec<u16>>,
 ) -> Vec<[f64; L]> {
     let block_rows = BLOCK_BYTES / std::mem::size_of::<Row<L>>();
-    const { assert!(BLOCK_BYTES / std::mem::size_of::<Row<L>>() <= 1 << 16) };
+    const {
+        let rows = BLOCK_BYTES / std::mem::size_of::<Row<L>>();
+        assert!(rows.is_power_of_two() && rows <= 1 << 16);
+    };
     let (n, shift) = (rows.len(), block_rows.trailing_zeros());
     let blocks = n.div_ceil(block_rows);
-    // Kept from chunk to chunk of the same rows (`map_init`): a batch's
-    // draws fill a block's bucket to about `BATCH * block_rows`.
-    buckets.resize_with(blocks, || Vec::with_capacity(BATCH * block_rows * 9 / 8));
+    let batch_size = (BUCKET_BYTES / (2 * n)).clamp(1, MAX_BATCH);
+    // Kept from chunk to chunk of the same rows (`map_init`), each sized for
+    // a batch's draws in its block and a few standard deviations more.
+    buckets.resize_with(blocks, Vec::new);
+    for (b, bucket) in buckets.iter_mut().enumerate() {
+        bucket.clear();
+        let expected = batch_size * (n - b * block_rows).min(block_rows);
+        bucket.reserve(expected + 4 * expected.isqrt() + DRAWS);
+    }
     let mut sums = Vec::with_capacity(count);
     let mut batch = [0u32; DRAWS];
-    for first in (0..count).step_by(BATCH) {
-        let size = BATCH.min(count - first);
+    for first in (0..count).step_by(batch_size) {
+        let size = batch_size.min(count - first);
         buckets.iter_mut().for_each(Vec::clear);
         // `ends[r * blocks + b]`: where resample r's draws in block b end.
         let mut ends = Vec::with_capacity(size * blocks);
@@ -701,11 +713,11 @@ mod tests {
                 .map(|_| Row(std::array::from_fn(|_| (r.normal() * 0.7).exp() * 123.456)))
                 .collect();
             for rows in [&whole, &real] {
-                // 33 resamples: a whole batch and one more.
+                // A whole batch and one more.
                 let mut plain = IndexRng::new(&mut Rng::new(33));
                 let mut blocked = plain.clone();
-                let got = blocked_sums(rows, &mut blocked, BATCH + 1, &mut Vec::new());
-                assert_eq!(got.len(), BATCH + 1);
+                let got = blocked_sums(rows, &mut blocked, MAX_BATCH + 1, &mut Vec::new());
+                assert_eq!(got.len(), MAX_BATCH + 1);
                 for (b, got) in got.iter().enumerate() {
                     let want = resample_sums(rows, &mut plain);
                     for k in 0..L {
@@ -723,6 +735,29 @@ mod tests {
                     "n={n}: the same draws"
                 );
             }
+        }
+    }
+
+    /// Rows past [`LARGE`] go through the blocked kernel, chunk by chunk
+    /// with the buckets handed on: the same sums as the plain kernel from
+    /// each chunk's stream (small integers: exact in any order).
+    #[test]
+    fn large_groups_are_summed_from_the_same_draws() {
+        let n = LARGE / std::mem::size_of::<Row<LANES>>() + 1;
+        let rows: Vec<Row<LANES>> = (0..n)
+            .map(|i| Row(std::array::from_fn(|k| ((i * 31 + k) % 97) as f64)))
+            .collect();
+        let resamples = 2 * CHUNK + 7;
+        let got = replicate_sums(&rows, resamples, 5, 6);
+        let mut want = Vec::new();
+        for c in 0..resamples.div_ceil(CHUNK) {
+            let mut rng = IndexRng::new(&mut Rng::derive(5, 6, c as u64));
+            let count = CHUNK.min(resamples - c * CHUNK);
+            want.extend((0..count).map(|_| resample_sums(&rows, &mut rng)));
+        }
+        assert_eq!(got.len(), want.len());
+        for (b, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g.map(f64::to_bits), w.map(f64::to_bits), "replicate {b}");
         }
     }
 
