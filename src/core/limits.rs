@@ -19,6 +19,10 @@ pub const MAX_DURATION_MS: i64 = 30 * 86_400_000;
 /// DuckDB's `maximum_object_size` is the same idea (16 MiB too).
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
 
+/// Longest line `[mirror] max_line_bytes` may allow (1 GiB): a line's
+/// strings must fit the 32-bit lengths and offsets of Arrow string views.
+pub const MAX_LINE_BYTES: usize = 1 << 30;
+
 /// Default bytes one object may put in the quarantine; `[mirror]
 /// max_quarantine_bytes`. Past it, bad lines are still counted but not copied.
 pub const DEFAULT_MAX_QUARANTINE_BYTES: u64 = 16 << 20;

@@ -15,7 +15,7 @@ pub mod iceberg;
 
 use crate::core::cost::Prices;
 use crate::core::format::InputFormat;
-use crate::core::limits::InputLimits;
+use crate::core::limits::{self, InputLimits};
 use crate::core::paths::{is_folder_name, tidy};
 use crate::core::window::{parse_utc, Window};
 use crate::lake::derived::derived_dir;
@@ -95,10 +95,12 @@ impl MirrorSection {
                 .max_quarantine_bytes
                 .unwrap_or(defaults.max_quarantine_bytes),
         };
-        // Below a kilobyte no real event fits, and a line's head would not show.
-        if limits.max_line_bytes < 1024 {
+        // Below a kilobyte no real event fits, and a line's head would not
+        // show; above a gigabyte a line's strings could pass the 4 GiB that
+        // one Arrow string view can address, and no trace event is that long.
+        if !(1024..=limits::MAX_LINE_BYTES).contains(&limits.max_line_bytes) {
             bail!(
-                "[mirror] max_line_bytes = {}: give at least 1024 bytes (default 16 MiB)",
+                "[mirror] max_line_bytes = {}: give 1024 bytes to 1 GiB (default 16 MiB)",
                 limits.max_line_bytes
             );
         }
@@ -464,5 +466,29 @@ mod tests {
         assert!(!err.contains('\n'));
         let err = parse_pipeline("[mirror]\nmax_line_bytes = -1\n").unwrap_err();
         assert!(err.starts_with("line 2 (`max_line_bytes`): "), "{err}");
+    }
+
+    #[test]
+    fn line_limit_is_between_a_kilobyte_and_a_gigabyte() {
+        let limits = |bytes: usize| {
+            MirrorSection {
+                max_line_bytes: Some(bytes),
+                ..MirrorSection::default()
+            }
+            .limits()
+            .map(|l| l.max_line_bytes)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(limits(1024), Ok(1024));
+        assert_eq!(limits(1 << 30), Ok(1 << 30));
+        for bad in [1023, (1 << 30) + 1, 8 << 30] {
+            let err = limits(bad).unwrap_err();
+            assert!(
+                err.starts_with(&format!(
+                    "[mirror] max_line_bytes = {bad}: give 1024 bytes to 1 GiB"
+                )),
+                "{err}"
+            );
+        }
     }
 }

@@ -24,7 +24,13 @@ pub enum Line<'a> {
 /// used: `Event` and `Logs` are read once, lifted and kept as text in the
 /// same pass (`RawValue` would scan them twice).
 pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
-    let mut walk = Walk { line, at: 0 };
+    parse_with(line, true)
+}
+
+/// `fast`: the hand-written paths of [`Walk`] may answer first (tests
+/// compare them with serde_json alone).
+fn parse_with(line: &str, fast: bool) -> Result<Line<'_>, String> {
+    let mut walk = Walk { line, at: 0, fast };
     let mut row = Row {
         event_id: xxhash_rust::xxh3::xxh3_64(line.as_bytes()),
         ..Row::default()
@@ -54,14 +60,20 @@ pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
             "DispatchNamespace" => row.dispatch_namespace = walk.text()?,
             "Truncated" => row.truncated = walk.value()?,
             "Event" => {
-                let (event, raw) = walk.raw_value::<Option<EventFields>>("Event")?;
+                let (event, raw) = match walk.fast_or_none(Walk::event_fields) {
+                    Some(fast) => fast,
+                    None => walk.raw_value::<Option<EventFields>>("Event")?,
+                };
                 if let Some(event) = event {
                     event.lift(&mut row);
                 }
                 row.event = Some(Cow::Borrowed(raw));
             }
             "Logs" => {
-                let (messages, raw) = walk.raw_value::<LogMessages>("Logs")?;
+                let (messages, raw) = match walk.fast_or_none(Walk::log_messages) {
+                    Some(fast) => fast,
+                    None => walk.raw_value::<LogMessages>("Logs")?,
+                };
                 row.log_messages = messages.0;
                 row.logs = Some(Cow::Borrowed(raw));
             }
@@ -100,6 +112,8 @@ pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
 struct Walk<'a> {
     line: &'a str,
     at: usize,
+    /// Whether the hand-written paths below may answer (else serde alone).
+    fast: bool,
 }
 
 impl<'a> Walk<'a> {
@@ -206,7 +220,10 @@ impl<'a> Walk<'a> {
             self.at += empty.len();
             return Ok(&rest[..empty.len()]);
         }
-        self.raw_value::<de::IgnoredAny>("").map(|(_, raw)| raw)
+        match self.fast_or_none(|w| w.skip(0)) {
+            Some(((), raw)) => Ok(raw),
+            None => self.raw_value::<de::IgnoredAny>("").map(|(_, raw)| raw),
+        }
     }
 
     fn text(&mut self) -> Result<Option<Cow<'a, str>>, String> {
@@ -264,6 +281,300 @@ impl<'a> Walk<'a> {
         self.at += end;
         Some(if sign == 1 { -magnitude } else { magnitude })
     }
+}
+
+/// Nesting the hand-written paths follow before leaving a value to serde_json.
+const MAX_DEPTH: usize = 16;
+
+/// The hand-written paths: each answers only for the common, plainly valid
+/// shape of a value (strings, integers, `true`, `false`, `null`, and objects
+/// and arrays of them) and gives up on anything else, which serde_json then
+/// reads from the value's first byte. What they accept, serde_json accepts
+/// with the same answer and the same end: `Event` and `Logs` through serde's
+/// visitors were a quarter of the mirror's instructions (bench/NOTES.md).
+impl<'a> Walk<'a> {
+    /// `path`'s answer and the text it read, or `None` with nothing read.
+    fn fast_or_none<T>(
+        &mut self,
+        path: impl FnOnce(&mut Self) -> Option<T>,
+    ) -> Option<(T, &'a str)> {
+        if !self.fast {
+            return None;
+        }
+        self.skip_space();
+        let start = self.at;
+        let answer = path(self);
+        match answer {
+            Some(answer) => Some((answer, &self.line[start..self.at])),
+            None => {
+                self.at = start;
+                None
+            }
+        }
+    }
+
+    /// Moves past one value.
+    fn skip(&mut self, depth: usize) -> Option<()> {
+        self.skip_space();
+        match self.line.as_bytes().get(self.at)? {
+            b'"' => self.escaped_string().map(drop),
+            b'{' => self.members(depth, |w, _| w.skip(depth + 1)),
+            b'[' => self.elements(depth, |w| w.skip(depth + 1)),
+            _ => self.scalar(),
+        }
+    }
+
+    /// An integer, `true`, `false` or `null`, ended where serde_json ends a
+    /// value that does not end itself (`1x` is an error, not `1`).
+    fn scalar(&mut self) -> Option<()> {
+        self.skip_space();
+        let start = self.at;
+        let rest = &self.line.as_bytes()[start..];
+        match ["true", "false", "null"]
+            .into_iter()
+            .find(|l| rest.starts_with(l.as_bytes()))
+        {
+            Some(literal) => self.at += literal.len(),
+            None => drop(self.plain_integer()?),
+        }
+        match self.line.as_bytes().get(self.at) {
+            None
+            | Some(b' ' | b'\n' | b'\t' | b'\r' | b'"' | b'[' | b']' | b'{' | b'}' | b',' | b':') => {
+                Some(())
+            }
+            Some(_) => {
+                self.at = start;
+                None
+            }
+        }
+    }
+
+    /// Consumes `null` if it comes next.
+    fn null(&mut self) -> bool {
+        self.skip_space();
+        let start = self.at;
+        if !self.line.as_bytes()[start..].starts_with(b"null") {
+            return false;
+        }
+        let ended = self.scalar().is_some();
+        ended && self.at == start + 4
+    }
+
+    /// `null` as `None`, anything else through `read`.
+    fn nullable<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        match self.null() {
+            true => Some(None),
+            false => read(self).map(Some),
+        }
+    }
+
+    /// A string's body (between its quotes): its escapes checked as serde_json
+    /// checks them, not decoded.
+    fn escaped_string(&mut self) -> Option<&'a str> {
+        self.skip_space();
+        let bytes = self.line.as_bytes();
+        if bytes.get(self.at) != Some(&b'"') {
+            return None;
+        }
+        let start = self.at + 1;
+        let mut at = start;
+        loop {
+            at += first_special(&bytes[at..])?;
+            match bytes[at] {
+                b'"' => break,
+                b'\\' => match bytes.get(at + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => at += 2,
+                    b'u' => {
+                        let hex = bytes.get(at + 2..at + 6)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return None;
+                        }
+                        at += 6;
+                    }
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        }
+        self.at = at + 1;
+        Some(&self.line[start..at])
+    }
+
+    /// An object whose keys are plain strings; `value` reads each value.
+    fn members(
+        &mut self,
+        depth: usize,
+        mut value: impl FnMut(&mut Self, &'a str) -> Option<()>,
+    ) -> Option<()> {
+        if depth >= MAX_DEPTH || !self.eat(b'{') {
+            return None;
+        }
+        if self.eat(b'}') {
+            return Some(());
+        }
+        loop {
+            let key = self.plain_string()?;
+            if !self.eat(b':') {
+                return None;
+            }
+            value(self, key)?;
+            if self.eat(b'}') {
+                return Some(());
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+        }
+    }
+
+    /// An array; `element` reads each element.
+    fn elements(
+        &mut self,
+        depth: usize,
+        mut element: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        if depth >= MAX_DEPTH || !self.eat(b'[') {
+            return None;
+        }
+        if self.eat(b']') {
+            return Some(());
+        }
+        loop {
+            element(self)?;
+            if self.eat(b']') {
+                return Some(());
+            }
+            if !self.eat(b',') {
+                return None;
+            }
+        }
+    }
+
+    /// A plain integer as serde_json reads an `i64`: `-0` is a float there.
+    fn whole_integer(&mut self) -> Option<i64> {
+        self.skip_space();
+        let start = self.at;
+        let n = self.plain_integer()?;
+        if n == 0 && self.line.as_bytes()[start] == b'-' {
+            self.at = start;
+            return None;
+        }
+        Some(n)
+    }
+
+    fn plain_text(&mut self) -> Option<Option<Text<'a>>> {
+        self.nullable(|w| w.plain_string().map(|s| Text(Cow::Borrowed(s))))
+    }
+
+    /// What `Option<EventFields>` reads. A field given twice is serde's error.
+    fn event_fields(&mut self) -> Option<Option<EventFields<'a>>> {
+        self.nullable(|w| {
+            let mut event = EventFields::default();
+            let mut seen = [false; 3];
+            w.members(0, |w, key| match key {
+                "Request" => once(&mut seen[0]).and_then(|()| {
+                    event.request = w.nullable(Walk::request_fields)?;
+                    Some(())
+                }),
+                "Response" => once(&mut seen[1]).and_then(|()| {
+                    event.response = w.nullable(|w| {
+                        let mut status = None;
+                        let mut seen = false;
+                        w.members(1, |w, key| match key {
+                            "Status" => once(&mut seen).and_then(|()| {
+                                status = w.nullable(Walk::whole_integer)?;
+                                Some(())
+                            }),
+                            _ => w.skip(2),
+                        })?;
+                        Some(ResponseFields { status })
+                    })?;
+                    Some(())
+                }),
+                "rpcMethod" => once(&mut seen[2]).and_then(|()| {
+                    event.rpc_method = w.plain_text()?;
+                    Some(())
+                }),
+                _ => w.skip(1),
+            })?;
+            Some(event)
+        })
+    }
+
+    fn request_fields(&mut self) -> Option<RequestFields<'a>> {
+        let mut request = RequestFields::default();
+        let mut seen = [false; 3];
+        self.members(1, |w, key| match key {
+            "URL" => once(&mut seen[0]).and_then(|()| {
+                request.url = w.plain_text()?;
+                Some(())
+            }),
+            "Method" => once(&mut seen[1]).and_then(|()| {
+                request.method = w.plain_text()?;
+                Some(())
+            }),
+            "cf" => once(&mut seen[2]).and_then(|()| {
+                request.cf = w.nullable(|w| {
+                    let mut colo = None;
+                    let mut seen = false;
+                    w.members(2, |w, key| match key {
+                        "colo" => once(&mut seen).and_then(|()| {
+                            colo = w.plain_text()?;
+                            Some(())
+                        }),
+                        _ => w.skip(3),
+                    })?;
+                    Some(CfFields { colo })
+                })?;
+                Some(())
+            }),
+            _ => w.skip(2),
+        })?;
+        Some(request)
+    }
+
+    /// What `LogMessages` makes of `Logs`.
+    fn log_messages(&mut self) -> Option<LogMessages> {
+        if self.null() {
+            return Some(LogMessages(None));
+        }
+        let mut out = String::new();
+        let mut entries = 0;
+        self.elements(0, |w| {
+            entries += 1;
+            w.members(1, |w, key| match key {
+                "Message" | "message" => w.messages(&mut out),
+                _ => w.skip(2),
+            })
+        })?;
+        Some(LogMessages((entries > 0).then_some(out)))
+    }
+
+    /// One entry's `Message` array into `out`, as `MessagesSeed` writes it.
+    fn messages(&mut self, out: &mut String) -> Option<()> {
+        if self.null() {
+            return Some(());
+        }
+        self.elements(2, |w| {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            w.skip_space();
+            let start = w.at;
+            if w.line.as_bytes().get(start) == Some(&b'"') {
+                let body = w.escaped_string()?;
+                return push_unescaped(out, body).ok();
+            }
+            w.skip(3)?;
+            out.push_str(&w.line[start..w.at]);
+            Some(())
+        })
+    }
+}
+
+/// `None` the second time: serde's error for a field given twice.
+fn once(seen: &mut bool) -> Option<()> {
+    (!std::mem::replace(seen, true)).then_some(())
 }
 
 /// A string borrowed from the line when it has no escapes (serde's own `Cow`
@@ -361,7 +672,7 @@ impl<'de> Deserialize<'de> for Millis {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct EventFields<'a> {
     #[serde(rename = "Request", borrow)]
     request: Option<RequestFields<'a>>,
@@ -371,7 +682,7 @@ struct EventFields<'a> {
     rpc_method: Option<Text<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct RequestFields<'a> {
     #[serde(rename = "URL", borrow)]
     url: Option<Text<'a>>,
@@ -382,13 +693,13 @@ struct RequestFields<'a> {
     cf: Option<CfFields<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct CfFields<'a> {
     #[serde(borrow)]
     colo: Option<Text<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct ResponseFields {
     #[serde(rename = "Status")]
     status: Option<i64>,
@@ -795,7 +1106,18 @@ mod tests {
         ];
         let mut answered = 0;
         for value in values {
-            let (mut fast, mut serde) = (Walk { line: value, at: 0 }, Walk { line: value, at: 0 });
+            let (mut fast, mut serde) = (
+                Walk {
+                    line: value,
+                    at: 0,
+                    fast: true,
+                },
+                Walk {
+                    line: value,
+                    at: 0,
+                    fast: true,
+                },
+            );
             if let Some(n) = fast.plain_integer() {
                 assert_eq!(
                     serde.value::<Option<Millis>>().unwrap().map(|m| m.0),
@@ -805,7 +1127,18 @@ mod tests {
                 assert_eq!(fast.at, serde.at, "{value}");
                 answered += 1;
             }
-            let (mut fast, mut serde) = (Walk { line: value, at: 0 }, Walk { line: value, at: 0 });
+            let (mut fast, mut serde) = (
+                Walk {
+                    line: value,
+                    at: 0,
+                    fast: true,
+                },
+                Walk {
+                    line: value,
+                    at: 0,
+                    fast: true,
+                },
+            );
             if let Some(text) = fast.plain_string() {
                 assert_eq!(
                     serde.value::<Option<Text>>().unwrap().unwrap().0,
@@ -817,6 +1150,92 @@ mod tests {
             }
         }
         assert_eq!(answered, 11);
+    }
+
+    /// Lines whose `Event`, `Logs` and other values take every turn of the
+    /// hand-written paths: plain, escaped, null, nested, repeated, odd.
+    const SHAPES: [&str; 14] = [
+        r#"{"EventTimestampMs":1,"Event":{"RayID":"f1","Request":{"Method":"GET","URL":"https://x.test/a?b=1","cf":{"colo":"LHR","asn":13335,"tls":{"v":[1,2,true,false,null]}}},"Response":{"Status":200}},"Logs":[]}"#,
+        r#"{"EventTimestampMs":1,"Event":{"rpcMethod":"enqueueFetch"},"Logs":[{"Level":"log","Message":["{\"message\":\"x\",\"data\":{\"reqId\":\"9c\"}}",7,{"a":[1]},null,"\u00e9\ud83d\ude00"],"TimestampMs":2}],"ScriptVersion":{"ID":"c3"}}"#,
+        r#"{"EventTimestampMs":1,"Event":null,"Logs":null,"ScriptVersion":null}"#,
+        r#"{"EventTimestampMs":1,"Event":{"Request":null,"Response":null,"rpcMethod":null},"Logs":[{"Message":null},{"message":[""]},{"Message":["",""]}]}"#,
+        r#"{"EventTimestampMs":1,"Event":{"Request":{"URL":"a","URL":"b"}}}"#,
+        r#"{"EventTimestampMs":1,"Event":{"Response":{"Status":200.5}}}"#,
+        r#"{"EventTimestampMs":1,"Event":{"Response":{"Status":"200"}}}"#,
+        r#"{"EventTimestampMs":1,"Event":{"Request":{"URL":"https:\/\/x.test\/\u0041"}},"Logs":[{"Message":["\ud800"]}]}"#,
+        r#"{"EventTimestampMs":1,"Event":["a",{"Status":1}],"Logs":[{"Message":"a"}]}"#,
+        r#"{"EventTimestampMs":1,"Event":{"Request":{"cf":{"colo":"AMS","colo":"LHR"}}}}"#,
+        r#"{"EventTimestampMs":1 , "Event" : { "Request" : { "Method" : "POST" , "cf" : { } } , "Response" : { "Status" : -0 } } , "Logs" : [ { "Message" : [ 1 , "a\tb" ] } ] }"#,
+        r#"{"EventTimestampMs":1,"Event":{"x":[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]},"Logs":[{"Message":[12345678901234567890,1e3,-5]}]}"#,
+        r#"{"EventTimestampMs":1,"Event":{"Re\u0071uest":{"URL":"a"}},"Logs":[{"Mess\u0061ge":["b"]}],"Other":{"k":nullx}}"#,
+        r#"{"EventTimestampMs":1,"Event":{"rpcMethod":"m"}nul,"Logs":[]}"#,
+    ];
+
+    #[test]
+    fn hand_written_paths_answer_as_serde_does_on_every_mutation() {
+        let same = |line: &str| {
+            let (fast, serde) = (parse_with(line, true), parse_with(line, false));
+            let show = |r: &Result<Line, String>| match r {
+                Ok(Line::Event(row)) => format!("{row:?}"),
+                Ok(Line::Test) => "test".into(),
+                Err(e) => e.clone(),
+            };
+            assert_eq!(show(&fast), show(&serde), "{line}");
+            fast.is_ok()
+        };
+        let mut lines: Vec<String> = SHAPES.iter().map(|s| s.to_string()).collect();
+        lines.push(LINE.to_string());
+        let mut kept = 0;
+        for line in &lines {
+            kept += usize::from(same(line));
+            let bytes = line.as_bytes();
+            for at in 0..bytes.len() {
+                let mut edits: Vec<Vec<u8>> = Vec::new();
+                edits.push([&bytes[..at], &bytes[at + 1..]].concat());
+                for b in *br#""\{}[],:0n -xu"# {
+                    edits.push([&bytes[..at], &[b], &bytes[at + 1..]].concat());
+                    edits.push([&bytes[..at], &[b], &bytes[at..]].concat());
+                }
+                for edit in edits {
+                    if let Ok(text) = std::str::from_utf8(&edit) {
+                        kept += usize::from(same(text));
+                    }
+                }
+            }
+        }
+        assert!(kept > 1000, "only {kept} mutated lines parsed");
+    }
+
+    #[test]
+    fn hand_written_paths_answer_for_plain_events_and_logs() {
+        for (value, what) in [
+            (
+                r#"{"Request":{"URL":"u","cf":{"colo":"LHR"}},"RayID":"r"}"#,
+                "event",
+            ),
+            (r#"[{"Level":"log","Message":["{\"a\":1}",2]}]"#, "logs"),
+        ] {
+            let mut walk = Walk {
+                line: value,
+                at: 0,
+                fast: true,
+            };
+            let answered = match what {
+                "event" => walk.fast_or_none(Walk::event_fields).map(|(_, raw)| raw),
+                _ => walk.fast_or_none(Walk::log_messages).map(|(_, raw)| raw),
+            };
+            assert_eq!(answered, Some(value), "{what}");
+        }
+        let mut walk = Walk {
+            line: r#"{"URL":"a","URL":"b"}"#,
+            at: 0,
+            fast: true,
+        };
+        assert!(
+            walk.fast_or_none(Walk::request_fields).is_none(),
+            "a field twice"
+        );
+        assert_eq!(walk.at, 0, "nothing read when the path gives up");
     }
 
     #[test]
