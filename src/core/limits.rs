@@ -20,7 +20,9 @@ pub const MAX_DURATION_MS: i64 = 30 * 86_400_000;
 pub const DEFAULT_MAX_LINE_BYTES: usize = 16 << 20;
 
 /// Longest line `[mirror] max_line_bytes` may allow (1 GiB): a line's
-/// strings must fit the 32-bit lengths and offsets of Arrow string views.
+/// strings must fit the 32-bit lengths of polars' string views, and the
+/// `Extra` column re-serialises values, up to ~4x longer (`1e15` is written
+/// `1000000000000000.0`).
 pub const MAX_LINE_BYTES: usize = 1 << 30;
 
 /// Default bytes one object may put in the quarantine; `[mirror]

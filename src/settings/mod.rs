@@ -96,8 +96,7 @@ impl MirrorSection {
                 .unwrap_or(defaults.max_quarantine_bytes),
         };
         // Below a kilobyte no real event fits, and a line's head would not
-        // show; above a gigabyte a line's strings could pass the 4 GiB that
-        // one Arrow string view can address, and no trace event is that long.
+        // show; above `limits::MAX_LINE_BYTES` its strings may not fit a view.
         if !(1024..=limits::MAX_LINE_BYTES).contains(&limits.max_line_bytes) {
             bail!(
                 "[mirror] max_line_bytes = {}: give 1024 bytes to 1 GiB (default 16 MiB)",

@@ -30,7 +30,7 @@ pub fn parse_line(line: &str) -> Result<Line<'_>, String> {
 /// `fast`: the hand-written paths of [`Walk`] may answer first (tests
 /// compare them with serde_json alone).
 fn parse_with(line: &str, fast: bool) -> Result<Line<'_>, String> {
-    let mut walk = Walk { line, at: 0, fast };
+    let mut walk = Walk::new(line, fast);
     let mut row = Row {
         event_id: xxhash_rust::xxh3::xxh3_64(line.as_bytes()),
         ..Row::default()
@@ -117,6 +117,10 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
+    fn new(line: &'a str, fast: bool) -> Self {
+        Walk { line, at: 0, fast }
+    }
+
     /// JSON's four space characters (not `trim_ascii`'s form feed).
     fn skip_space(&mut self) {
         let bytes = self.line.as_bytes();
@@ -352,12 +356,7 @@ impl<'a> Walk<'a> {
     /// Consumes `null` if it comes next.
     fn null(&mut self) -> bool {
         self.skip_space();
-        let start = self.at;
-        if !self.line.as_bytes()[start..].starts_with(b"null") {
-            return false;
-        }
-        let ended = self.scalar().is_some();
-        ended && self.at == start + 4
+        self.line.as_bytes()[self.at..].starts_with(b"null") && self.scalar().is_some()
     }
 
     /// `null` as `None`, anything else through `read`.
@@ -466,71 +465,74 @@ impl<'a> Walk<'a> {
         self.nullable(|w| w.plain_string().map(|s| Text(Cow::Borrowed(s))))
     }
 
-    /// What `Option<EventFields>` reads. A field given twice is serde's error.
+    /// Reads a field's value into `slot`, whose `Some` says it was seen: a
+    /// field given twice is serde's error, left to serde.
+    fn once<T>(
+        &mut self,
+        slot: &mut Option<T>,
+        read: impl FnOnce(&mut Self) -> Option<T>,
+    ) -> Option<()> {
+        if slot.is_some() {
+            return None;
+        }
+        *slot = Some(read(self)?);
+        Some(())
+    }
+
+    /// What `Option<EventFields>` reads (the structs are built whole, so a
+    /// field added to them must be added here).
     fn event_fields(&mut self) -> Option<Option<EventFields<'a>>> {
         self.nullable(|w| {
-            let mut event = EventFields::default();
-            let mut seen = [false; 3];
+            let (mut request, mut response, mut rpc_method) = (None, None, None);
             w.members(0, |w, key| match key {
-                "Request" => once(&mut seen[0]).and_then(|()| {
-                    event.request = w.nullable(Walk::request_fields)?;
-                    Some(())
-                }),
-                "Response" => once(&mut seen[1]).and_then(|()| {
-                    event.response = w.nullable(|w| {
-                        let mut status = None;
-                        let mut seen = false;
-                        w.members(1, |w, key| match key {
-                            "Status" => once(&mut seen).and_then(|()| {
-                                status = w.nullable(Walk::whole_integer)?;
-                                Some(())
-                            }),
-                            _ => w.skip(2),
-                        })?;
-                        Some(ResponseFields { status })
-                    })?;
-                    Some(())
-                }),
-                "rpcMethod" => once(&mut seen[2]).and_then(|()| {
-                    event.rpc_method = w.plain_text()?;
-                    Some(())
-                }),
+                "Request" => w.once(&mut request, |w| w.nullable(Walk::request_fields)),
+                "Response" => w.once(&mut response, |w| w.nullable(Walk::response_fields)),
+                "rpcMethod" => w.once(&mut rpc_method, Walk::plain_text),
                 _ => w.skip(1),
             })?;
-            Some(event)
+            Some(EventFields {
+                request: request.flatten(),
+                response: response.flatten(),
+                rpc_method: rpc_method.flatten(),
+            })
         })
     }
 
     fn request_fields(&mut self) -> Option<RequestFields<'a>> {
-        let mut request = RequestFields::default();
-        let mut seen = [false; 3];
+        let (mut url, mut method, mut cf) = (None, None, None);
         self.members(1, |w, key| match key {
-            "URL" => once(&mut seen[0]).and_then(|()| {
-                request.url = w.plain_text()?;
-                Some(())
-            }),
-            "Method" => once(&mut seen[1]).and_then(|()| {
-                request.method = w.plain_text()?;
-                Some(())
-            }),
-            "cf" => once(&mut seen[2]).and_then(|()| {
-                request.cf = w.nullable(|w| {
-                    let mut colo = None;
-                    let mut seen = false;
-                    w.members(2, |w, key| match key {
-                        "colo" => once(&mut seen).and_then(|()| {
-                            colo = w.plain_text()?;
-                            Some(())
-                        }),
-                        _ => w.skip(3),
-                    })?;
-                    Some(CfFields { colo })
-                })?;
-                Some(())
-            }),
+            "URL" => w.once(&mut url, Walk::plain_text),
+            "Method" => w.once(&mut method, Walk::plain_text),
+            "cf" => w.once(&mut cf, |w| w.nullable(Walk::cf_fields)),
             _ => w.skip(2),
         })?;
-        Some(request)
+        Some(RequestFields {
+            url: url.flatten(),
+            method: method.flatten(),
+            cf: cf.flatten(),
+        })
+    }
+
+    fn cf_fields(&mut self) -> Option<CfFields<'a>> {
+        let mut colo = None;
+        self.members(2, |w, key| match key {
+            "colo" => w.once(&mut colo, Walk::plain_text),
+            _ => w.skip(3),
+        })?;
+        Some(CfFields {
+            colo: colo.flatten(),
+        })
+    }
+
+    fn response_fields(&mut self) -> Option<ResponseFields> {
+        let mut status = None;
+        self.members(1, |w, key| match key {
+            "Status" => w.once(&mut status, |w| w.nullable(Walk::whole_integer)),
+            _ => w.skip(2),
+        })?;
+        Some(ResponseFields {
+            status: status.flatten(),
+        })
     }
 
     /// What `LogMessages` makes of `Logs`.
@@ -570,11 +572,6 @@ impl<'a> Walk<'a> {
             Some(())
         })
     }
-}
-
-/// `None` the second time: serde's error for a field given twice.
-fn once(seen: &mut bool) -> Option<()> {
-    (!std::mem::replace(seen, true)).then_some(())
 }
 
 /// A string borrowed from the line when it has no escapes (serde's own `Cow`
@@ -672,7 +669,7 @@ impl<'de> Deserialize<'de> for Millis {
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 struct EventFields<'a> {
     #[serde(rename = "Request", borrow)]
     request: Option<RequestFields<'a>>,
@@ -682,7 +679,7 @@ struct EventFields<'a> {
     rpc_method: Option<Text<'a>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 struct RequestFields<'a> {
     #[serde(rename = "URL", borrow)]
     url: Option<Text<'a>>,
@@ -693,13 +690,13 @@ struct RequestFields<'a> {
     cf: Option<CfFields<'a>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 struct CfFields<'a> {
     #[serde(borrow)]
     colo: Option<Text<'a>>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 struct ResponseFields {
     #[serde(rename = "Status")]
     status: Option<i64>,
@@ -1106,18 +1103,7 @@ mod tests {
         ];
         let mut answered = 0;
         for value in values {
-            let (mut fast, mut serde) = (
-                Walk {
-                    line: value,
-                    at: 0,
-                    fast: true,
-                },
-                Walk {
-                    line: value,
-                    at: 0,
-                    fast: true,
-                },
-            );
+            let (mut fast, mut serde) = (Walk::new(value, true), Walk::new(value, false));
             if let Some(n) = fast.plain_integer() {
                 assert_eq!(
                     serde.value::<Option<Millis>>().unwrap().map(|m| m.0),
@@ -1127,18 +1113,7 @@ mod tests {
                 assert_eq!(fast.at, serde.at, "{value}");
                 answered += 1;
             }
-            let (mut fast, mut serde) = (
-                Walk {
-                    line: value,
-                    at: 0,
-                    fast: true,
-                },
-                Walk {
-                    line: value,
-                    at: 0,
-                    fast: true,
-                },
-            );
+            let (mut fast, mut serde) = (Walk::new(value, true), Walk::new(value, false));
             if let Some(text) = fast.plain_string() {
                 assert_eq!(
                     serde.value::<Option<Text>>().unwrap().unwrap().0,
@@ -1215,22 +1190,14 @@ mod tests {
             ),
             (r#"[{"Level":"log","Message":["{\"a\":1}",2]}]"#, "logs"),
         ] {
-            let mut walk = Walk {
-                line: value,
-                at: 0,
-                fast: true,
-            };
+            let mut walk = Walk::new(value, true);
             let answered = match what {
                 "event" => walk.fast_or_none(Walk::event_fields).map(|(_, raw)| raw),
                 _ => walk.fast_or_none(Walk::log_messages).map(|(_, raw)| raw),
             };
             assert_eq!(answered, Some(value), "{what}");
         }
-        let mut walk = Walk {
-            line: r#"{"URL":"a","URL":"b"}"#,
-            at: 0,
-            fast: true,
-        };
+        let mut walk = Walk::new(r#"{"URL":"a","URL":"b"}"#, true);
         assert!(
             walk.fast_or_none(Walk::request_fields).is_none(),
             "a field twice"
