@@ -405,42 +405,39 @@ impl<'a> Walk<'a> {
         depth: usize,
         mut value: impl FnMut(&mut Self, &'a str) -> Option<()>,
     ) -> Option<()> {
-        if depth >= MAX_DEPTH || !self.eat(b'{') {
-            return None;
-        }
-        if self.eat(b'}') {
-            return Some(());
-        }
-        loop {
-            let key = self.plain_string()?;
-            if !self.eat(b':') {
-                return None;
-            }
-            value(self, key)?;
-            if self.eat(b'}') {
-                return Some(());
-            }
-            if !self.eat(b',') {
-                return None;
-            }
-        }
+        self.items(depth, b'{', b'}', |w| {
+            let key = w.plain_string()?;
+            w.eat(b':').then_some(())?;
+            value(w, key)
+        })
     }
 
     /// An array; `element` reads each element.
     fn elements(
         &mut self,
         depth: usize,
-        mut element: impl FnMut(&mut Self) -> Option<()>,
+        element: impl FnMut(&mut Self) -> Option<()>,
     ) -> Option<()> {
-        if depth >= MAX_DEPTH || !self.eat(b'[') {
+        self.items(depth, b'[', b']', element)
+    }
+
+    /// `open`, items read by `item` and separated by commas, `close`.
+    fn items(
+        &mut self,
+        depth: usize,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        if depth >= MAX_DEPTH || !self.eat(open) {
             return None;
         }
-        if self.eat(b']') {
+        if self.eat(close) {
             return Some(());
         }
         loop {
-            element(self)?;
-            if self.eat(b']') {
+            item(self)?;
+            if self.eat(close) {
                 return Some(());
             }
             if !self.eat(b',') {
