@@ -174,7 +174,9 @@ impl<W: Write> ParquetWriter<W> {
             },
             data_page_size: None,
         };
-        let file = io::BufWriter::with_capacity(1 << 20, sink);
+        // A step may hold a scratch writer per partition open at once.
+        let buffer = if lasting { 1 << 20 } else { 64 << 10 };
+        let file = io::BufWriter::with_capacity(buffer, sink);
         let options = vec![file_options; schema.len()];
         let writer = FileWriter::try_new(file, schema, file_options)?;
         Ok(ParquetWriter {

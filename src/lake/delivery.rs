@@ -112,8 +112,7 @@ pub fn bucket_ms(delay_ms: i64) -> i64 {
 pub struct Histogram {
     /// Non-negative delays by bucket lower bound in seconds, written
     /// `"lower:count lower:count"` (one line in the pretty manifest).
-    #[serde(with = "compact")]
-    pub counts: BTreeMap<u32, u64>,
+    counts: Counts,
     /// Events whose delivery time is before the event.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub negative: u64,
@@ -133,16 +132,11 @@ impl Histogram {
             self.negative += 1;
             return;
         }
-        let key = (bucket_ms(delay_ms) / 1000) as u32;
-        let n = self.counts.entry(key).or_default();
-        *n = n.saturating_add(1);
+        self.counts.add((bucket_ms(delay_ms) / 1000) as u32, 1);
     }
 
     pub fn merge(&mut self, other: &Histogram) {
-        for (key, n) in &other.counts {
-            let mine = self.counts.entry(*key).or_default();
-            *mine = mine.saturating_add(*n);
-        }
+        self.counts.merge(&other.counts);
         self.negative = self.negative.saturating_add(other.negative);
         self.max_ms = match (self.max_ms, other.max_ms) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -152,7 +146,7 @@ impl Histogram {
 
     /// Events with a delay at or above zero.
     pub fn non_negative(&self) -> u64 {
-        self.counts.values().fold(0, |a, n| a.saturating_add(*n))
+        (self.counts.0.iter()).fold(0, |a, (_, n)| a.saturating_add(*n))
     }
 
     pub fn events(&self) -> u64 {
@@ -168,7 +162,7 @@ impl Histogram {
         }
         let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
         let mut seen = 0u64;
-        let key = self.counts.iter().find_map(|(key, count)| {
+        let key = self.counts.0.iter().find_map(|(key, count)| {
             seen = seen.saturating_add(*count);
             (seen >= rank).then_some(*key)
         })?;
@@ -177,30 +171,69 @@ impl Histogram {
     }
 }
 
-/// `counts` as one string: JSON would spread a map over a line per bucket.
-mod compact {
-    use std::collections::BTreeMap;
+/// Counts by bucket lower bound (seconds), sorted by bucket, each bucket
+/// once: a manifest holds one per object and day, and a map's nodes took
+/// four times the memory (bench/NOTES.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Counts(Vec<(u32, u64)>);
 
-    use serde::{de::Error, Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(map: &BTreeMap<u32, u64>, s: S) -> Result<S::Ok, S::Error> {
-        let pairs: Vec<String> = map.iter().map(|(k, n)| format!("{k}:{n}")).collect();
-        s.serialize_str(&pairs.join(" "))
+impl Counts {
+    fn add(&mut self, key: u32, n: u64) {
+        match self.0.binary_search_by_key(&key, |(k, _)| *k) {
+            Ok(i) => self.0[i].1 = self.0[i].1.saturating_add(n),
+            Err(i) => self.0.insert(i, (key, n)),
+        }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<u32, u64>, D::Error> {
-        let text = String::deserialize(d)?;
-        let mut map = BTreeMap::new();
-        for pair in text.split_ascii_whitespace() {
-            let parsed = pair
-                .split_once(':')
-                .and_then(|(k, n)| Some((k.parse::<u32>().ok()?, n.parse::<u64>().ok()?)));
-            let (key, n) =
-                parsed.ok_or_else(|| D::Error::custom(format!("bad delay bucket `{pair}`")))?;
-            let mine: &mut u64 = map.entry(key).or_default();
-            *mine = mine.saturating_add(n);
+    /// Both sorted: one pass, whatever the number of buckets.
+    fn merge(&mut self, other: &Counts) {
+        let mut all = Vec::with_capacity(self.0.len() + other.0.len());
+        all.extend(self.0.iter().chain(&other.0).copied());
+        self.0 = Counts::sorted(all).0;
+    }
+
+    /// Any pairs, the counts of a bucket named twice summed.
+    fn sorted(mut pairs: Vec<(u32, u64)>) -> Counts {
+        pairs.sort_by_key(|(key, _)| *key);
+        pairs.dedup_by(|later, kept| {
+            let same = later.0 == kept.0;
+            if same {
+                kept.1 = kept.1.saturating_add(later.1);
+            }
+            same
+        });
+        pairs.shrink_to_fit();
+        Counts(pairs)
+    }
+}
+
+/// Written `"lower:count lower:count"`: JSON would spread a map over a
+/// line per bucket.
+impl Serialize for Counts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use std::fmt::Write;
+        let mut text = String::with_capacity(self.0.len() * 8);
+        for (i, (key, n)) in self.0.iter().enumerate() {
+            let gap = if i == 0 { "" } else { " " };
+            let _ = write!(text, "{gap}{key}:{n}");
         }
-        Ok(map)
+        s.serialize_str(&text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Counts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let text = String::deserialize(d)?;
+        let pairs = (text.split_ascii_whitespace())
+            .map(|pair| {
+                let parsed = pair
+                    .split_once(':')
+                    .and_then(|(k, n)| Some((k.parse::<u32>().ok()?, n.parse::<u64>().ok()?)));
+                parsed.ok_or_else(|| D::Error::custom(format!("bad delay bucket `{pair}`")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Counts::sorted(pairs))
     }
 }
 
@@ -359,6 +392,12 @@ mod tests {
         assert_eq!(serde_json::from_str::<Histogram>(&json).unwrap(), h);
         let bad = serde_json::from_str::<Histogram>(r#"{"counts":"1:x"}"#);
         assert!(bad.unwrap_err().to_string().contains("bad delay bucket"));
+        // Edited by hand: out of order, a bucket twice, a count at the top.
+        let edited = r#"{"counts":"65:1 1:2 1:3 7:18446744073709551615 7:1"}"#;
+        let h = serde_json::from_str::<Histogram>(edited).unwrap();
+        let json = serde_json::to_string(&h).unwrap();
+        assert_eq!(json, r#"{"counts":"1:5 7:18446744073709551615 65:1"}"#);
+        assert_eq!(h.quantile(0.5), Some(7000));
     }
 
     #[test]

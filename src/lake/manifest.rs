@@ -2,13 +2,14 @@
 //! it produced. It decides what the next run must read.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::core::format::InputFormat;
-use crate::io::atomic::write_atomic;
+use crate::io::atomic::AtomicFile;
 use crate::lake::delivery::{DeliverySource, Histogram, ObjectDelays};
 
 pub const FILE_NAME: &str = "_manifest.json";
@@ -119,10 +120,18 @@ impl Manifest {
         }
     }
 
+    /// Streamed into the file: the text of a large lake's manifest is
+    /// larger than the manifest in memory.
     pub fn save(&self, lake: &Path) -> Result<()> {
-        let mut bytes = serde_json::to_vec_pretty(self)?;
-        bytes.push(b'\n');
-        write_atomic(&Self::path(lake), &bytes)
+        let path = Self::path(lake);
+        let mut file = AtomicFile::create(&path)?;
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, &mut file);
+        (serde_json::to_writer_pretty(&mut out, self).map_err(std::io::Error::from))
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        drop(out);
+        file.commit()
     }
 
     /// Every file an entry names stays in its folder: runs remove and

@@ -35,7 +35,12 @@ use source::s3::S3Section;
 pub use source::SourceSpec;
 use source::{ObjectRef, ObjectSource, Skipped, Unreadable};
 
+/// The manifest is saved at least this far apart, and at least
+/// `CHECKPOINT_SHARE` times as long as its last save took: it is rewritten
+/// whole, and grows with the lake, so fixed intervals would make the saves
+/// a share of the run that grows with it.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
+const CHECKPOINT_SHARE: u32 = 20;
 const MAX_SHOWN_ERRORS: usize = 20;
 /// Where the entries of the source that were not read are listed, in the quarantine.
 pub const SKIPPED_FILE: &str = "skipped.jsonl";
@@ -268,7 +273,7 @@ impl Run<'_> {
         let stop = AtomicBool::new(false);
         let mut stopped = None;
         let (tx, rx) = std::sync::mpsc::channel::<Done>();
-        let mut last_save = Instant::now();
+        let (mut last_save, mut save_every) = (Instant::now(), CHECKPOINT_EVERY);
         std::thread::scope(|scope| -> Result<()> {
             let (dest, stop) = (&dest, &stop);
             scope.spawn(move || {
@@ -298,9 +303,11 @@ impl Run<'_> {
                 // so the manifest names all of them or none (after a kill, a
                 // rerun must not read into a new segment rows that an old one
                 // still holds).
-                if last_save.elapsed() > CHECKPOINT_EVERY {
+                if last_save.elapsed() > save_every {
+                    let started = Instant::now();
                     manifest.save(&opts.lake)?;
                     last_save = Instant::now();
+                    save_every = CHECKPOINT_EVERY.max((last_save - started) * CHECKPOINT_SHARE);
                 }
             }
             Ok(())

@@ -13,8 +13,12 @@ use polars::prelude::*;
 
 use crate::io::parquet::{AtomicParquet, ParquetWriter, ROW_GROUP};
 
-/// Rows per row group of a run: what the merge holds of each partition.
+/// Rows per row group of a run: what the merge holds of each partition...
 const RUN_GROUP: usize = 4_096;
+
+/// ...unless the runs are many: rows held of all runs at once, so that the
+/// merge's memory does not grow with the number of partitions.
+const MERGE_ROWS: usize = 65_536;
 
 /// The order requests are written in; `aggregate` sorts each partition by it.
 pub use crate::lake::derived::REQUEST_ORDER as ORDER;
@@ -28,13 +32,14 @@ pub struct Runs {
 }
 
 impl Runs {
-    pub fn new(dir: &Path) -> Result<Self> {
+    /// For up to `partitions` runs.
+    pub fn new(dir: &Path, partitions: usize) -> Result<Self> {
         fs::create_dir_all(dir)
             .with_context(|| format!("cannot create folder {}", dir.display()))?;
         Ok(Runs {
             dir: dir.to_path_buf(),
             files: Vec::new(),
-            run_group: RUN_GROUP,
+            run_group: (MERGE_ROWS / partitions.max(1)).clamp(256, RUN_GROUP),
             // Gathered a row group of the output at a time.
             out_group: ROW_GROUP,
         })
@@ -233,7 +238,7 @@ mod tests {
     fn merged_runs_are_the_sorted_concatenation() {
         let dir = tempfile::tempdir().unwrap();
         let mut rng = Rng::new(7);
-        let mut runs = Runs::new(&dir.path().join("runs")).unwrap();
+        let mut runs = Runs::new(&dir.path().join("runs"), 1).unwrap();
         (runs.run_group, runs.out_group) = (7, 16);
         let mut all: Option<DataFrame> = None;
         for (run, rows) in [0usize, 1, 37, 100, 250, 7].into_iter().enumerate() {

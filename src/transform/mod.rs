@@ -128,7 +128,7 @@ pub fn run(opts: &Options) -> Result<Vec<QualityRow>> {
         count,
         classify,
     )?;
-    let mut outputs = Outputs::new(dir, index.as_ref())?;
+    let mut outputs = Outputs::new(dir, index.as_ref(), count)?;
     let mut pieces: Vec<Option<&[PathBuf]>> = (partitions.files.iter())
         .filter(|files| !files.is_empty())
         .map(|files| Some(files.as_slice()))
@@ -212,13 +212,13 @@ struct Outputs {
 }
 
 impl Outputs {
-    fn new(dir: &Path, index: Option<&Index>) -> Result<Self> {
+    fn new(dir: &Path, index: Option<&Index>, partitions: usize) -> Result<Self> {
         Ok(Outputs {
             legs_path: dir.join(LEGS_FILE),
             requests_path: dir.join(REQUESTS_FILE),
             legs_file: None,
             requests_file: None,
-            runs: merge::Runs::new(&dir.join(PARTITIONS_DIR))?,
+            runs: merge::Runs::new(&dir.join(PARTITIONS_DIR), partitions)?,
             leg_counts: LegCounts::default(),
             request_counts: RequestCounts::default(),
             manifest_counts: ManifestCounts {

@@ -52,21 +52,64 @@ impl Drop for Partitions {
     }
 }
 
-/// Row groups per partition file. A Parquet writer keeps every row group's
-/// metadata until the file ends (~3 KB per column chunk), and a partition
-/// gets a row group per lake file: a new file every few row groups keeps
-/// that memory flat.
-const ROW_GROUPS_PER_FILE: usize = 16;
+/// Row groups whose metadata the open partition files hold, all together:
+/// a Parquet writer keeps every row group's metadata until the file ends
+/// (~3 KB per column chunk), so a partition starts a new file every few
+/// row groups.
+const HELD_ROW_GROUPS: usize = 256;
 
-/// The partition file being written, and those already written.
+/// Classified lines held, across all partitions, before they are written.
+/// Each lake file gives every partition a few of its lines; written as they
+/// came, the row groups (and their cost) grew with files x partitions, the
+/// square of the window.
+const HELD_LINES: usize = 131_072;
+
+/// The partition file being written, those already written, and the lines
+/// not yet written.
 struct Spill {
     partition: usize,
     open: Option<(ParquetWriter<fs::File>, usize)>,
     files: Vec<PathBuf>,
+    held: Vec<DataFrame>,
+    held_lines: usize,
+    /// Its shares of [`HELD_LINES`] and [`HELD_ROW_GROUPS`].
+    lines_per_row_group: usize,
+    row_groups_per_file: usize,
 }
 
 impl Spill {
-    fn append(&mut self, dir: &Path, lines: &DataFrame) -> Result<()> {
+    fn new(partition: usize, count: usize) -> Self {
+        Spill {
+            partition,
+            open: None,
+            files: Vec::new(),
+            held: Vec::new(),
+            held_lines: 0,
+            lines_per_row_group: (HELD_LINES / count).max(256),
+            row_groups_per_file: (HELD_ROW_GROUPS / count).max(1),
+        }
+    }
+
+    fn append(&mut self, dir: &Path, lines: DataFrame) -> Result<()> {
+        self.held_lines += lines.height();
+        self.held.push(lines);
+        if self.held_lines >= self.lines_per_row_group {
+            self.write_held(dir)?;
+        }
+        Ok(())
+    }
+
+    /// The held lines, as one row group.
+    fn write_held(&mut self, dir: &Path) -> Result<()> {
+        let mut held = std::mem::take(&mut self.held).into_iter();
+        let Some(mut lines) = held.next() else {
+            return Ok(());
+        };
+        for more in held {
+            lines.vstack_mut_owned(more)?;
+        }
+        self.held_lines = 0;
+        lines.rechunk_mut();
         let (writer, groups) = match &mut self.open {
             Some(open) => open,
             None => {
@@ -77,20 +120,25 @@ impl Spill {
                 ));
                 let file = fs::File::create(&path)
                     .with_context(|| format!("cannot write {}", path.display()))?;
-                let writer = ParquetWriter::scratch(file, lines)?;
+                let writer = ParquetWriter::scratch(file, &lines)?;
                 self.files.push(path);
                 self.open.insert((writer, 0))
             }
         };
-        writer.write(lines)?;
+        writer.write(&lines)?;
         *groups += 1;
-        if *groups == ROW_GROUPS_PER_FILE {
-            self.close()?;
+        if *groups == self.row_groups_per_file {
+            self.end_file()?;
         }
         Ok(())
     }
 
-    fn close(&mut self) -> Result<()> {
+    fn close(&mut self, dir: &Path) -> Result<()> {
+        self.write_held(dir)?;
+        self.end_file()
+    }
+
+    fn end_file(&mut self) -> Result<()> {
         if let Some((writer, _)) = self.open.take() {
             let path = self.files.last().expect("an open file is listed");
             writer
@@ -166,13 +214,7 @@ where
     };
     let no_lines = Mutex::new(None);
     let spills: Vec<Mutex<Spill>> = (0..count)
-        .map(|partition| {
-            Mutex::new(Spill {
-                partition,
-                open: None,
-                files: Vec::new(),
-            })
-        })
+        .map(|partition| Mutex::new(Spill::new(partition, count)))
         .collect();
     let read = |path: &String| {
         classify(read_columns(path, columns)?).with_context(|| format!("in {path}"))
@@ -185,7 +227,7 @@ where
             .get_or_insert_with(|| classified.clear());
         let rows = classified.height() as u64;
         let before = lines.fetch_add(rows, Ordering::Relaxed);
-        for (part, spill) in split(&classified, count)?.iter().zip(&spills) {
+        for (part, spill) in split(&classified, count)?.into_iter().zip(&spills) {
             if part.height() > 0 {
                 spill
                     .lock()
@@ -202,7 +244,7 @@ where
     each_file_on_threads(files, |path| spread(read(path)?))?;
     for (spill, files) in spills.into_iter().zip(&mut partitions.files) {
         let mut spill = spill.into_inner().expect("no writer panicked");
-        spill.close()?;
+        spill.close(dir)?;
         *files = spill.files;
     }
     partitions.lines = lines.into_inner();
@@ -272,5 +314,40 @@ mod tests {
             .map(|i| partition_of(Some(&format!("{i:x}")), None, 4))
             .collect();
         assert_eq!(spread.len(), 4, "keys reach every partition");
+    }
+
+    /// Pieces are held until a partition has its share of lines, then
+    /// written as one row group, a few row groups per file: every line
+    /// comes back, in the order it came.
+    #[test]
+    fn held_pieces_become_row_groups_of_their_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spill = Spill::new(3, 1);
+        (spill.lines_per_row_group, spill.row_groups_per_file) = (250, 2);
+        for piece in 0..10i64 {
+            let values: Vec<i64> = (piece * 100..piece * 100 + 100).collect();
+            let lines = df!("line" => values).unwrap();
+            spill.append(dir.path(), lines).unwrap();
+        }
+        spill.close(dir.path()).unwrap();
+        let groups = |path: &PathBuf| {
+            let mut file = fs::File::open(path).unwrap();
+            let meta = polars_parquet::read::read_metadata(&mut file).unwrap();
+            meta.row_groups
+                .iter()
+                .map(|g| g.num_rows())
+                .collect::<Vec<_>>()
+        };
+        let shape: Vec<Vec<usize>> = spill.files.iter().map(groups).collect();
+        assert_eq!(shape, [vec![300, 300], vec![300, 100]]);
+        let back = read(&spill.files).unwrap();
+        let line: Vec<i64> = back
+            .column("line")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(line, (0..1000).collect::<Vec<_>>());
     }
 }
