@@ -106,9 +106,12 @@ impl Manifest {
                 path.display()
             )
         };
-        match std::fs::read(&path) {
-            Ok(bytes) => {
-                let manifest: Manifest = serde_json::from_slice(&bytes).with_context(unreadable)?;
+        // Read as it is parsed: a large lake's manifest text is larger than
+        // the manifest in memory.
+        match std::fs::File::open(&path) {
+            Ok(file) => {
+                let text = std::io::BufReader::with_capacity(1 << 20, file);
+                let manifest: Manifest = serde_json::from_reader(text).with_context(unreadable)?;
                 manifest.check_paths().context(unreadable())?;
                 Ok(manifest)
             }
