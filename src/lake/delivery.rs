@@ -107,12 +107,15 @@ pub fn bucket_ms(delay_ms: i64) -> i64 {
     }
 }
 
-/// Delays of one object's events of one day (or of many, merged).
+/// Delays of one object's events of one day (or of many, merged), as the
+/// manifest holds them; filled and merged by a [`Tally`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Histogram {
-    /// Non-negative delays by bucket lower bound in seconds, written
-    /// `"lower:count lower:count"` (one line in the pretty manifest).
-    counts: Counts,
+    /// Non-negative delays: (bucket lower bound in seconds, count), sorted,
+    /// each bucket once. A vector, not a map: a manifest holds one per
+    /// object and day, and a map's nodes took five times the memory.
+    #[serde(with = "compact")]
+    counts: Vec<(u32, u64)>,
     /// Events whose delivery time is before the event.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub negative: u64,
@@ -126,27 +129,9 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl Histogram {
-    pub fn add(&mut self, delay_ms: i64) {
-        self.max_ms = Some(self.max_ms.map_or(delay_ms, |m| m.max(delay_ms)));
-        if delay_ms < 0 {
-            self.negative += 1;
-            return;
-        }
-        self.counts.add((bucket_ms(delay_ms) / 1000) as u32, 1);
-    }
-
-    pub fn merge(&mut self, other: &Histogram) {
-        self.counts.merge(&other.counts);
-        self.negative = self.negative.saturating_add(other.negative);
-        self.max_ms = match (self.max_ms, other.max_ms) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-    }
-
     /// Events with a delay at or above zero.
     pub fn non_negative(&self) -> u64 {
-        (self.counts.0.iter()).fold(0, |a, (_, n)| a.saturating_add(*n))
+        (self.counts.iter()).fold(0, |a, (_, n)| a.saturating_add(*n))
     }
 
     pub fn events(&self) -> u64 {
@@ -162,7 +147,7 @@ impl Histogram {
         }
         let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
         let mut seen = 0u64;
-        let key = self.counts.0.iter().find_map(|(key, count)| {
+        let key = self.counts.iter().find_map(|(key, count)| {
             seen = seen.saturating_add(*count);
             (seen >= rank).then_some(*key)
         })?;
@@ -171,69 +156,81 @@ impl Histogram {
     }
 }
 
-/// Counts by bucket lower bound (seconds), sorted by bucket, each bucket
-/// once: a manifest holds one per object and day, and a map's nodes took
-/// four times the memory (bench/NOTES.md).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-struct Counts(Vec<(u32, u64)>);
+/// A histogram while delays or other histograms arrive, in any order:
+/// its buckets in a map, each added in O(log n) (a sorted vector would
+/// shift for every new bucket below the last).
+#[derive(Debug, Default)]
+pub struct Tally {
+    counts: BTreeMap<u32, u64>,
+    negative: u64,
+    max_ms: Option<i64>,
+}
 
-impl Counts {
-    fn add(&mut self, key: u32, n: u64) {
-        match self.0.binary_search_by_key(&key, |(k, _)| *k) {
-            Ok(i) => self.0[i].1 = self.0[i].1.saturating_add(n),
-            Err(i) => self.0.insert(i, (key, n)),
+impl Tally {
+    pub fn add(&mut self, delay_ms: i64) {
+        self.max_ms = self.max_ms.max(Some(delay_ms));
+        if delay_ms < 0 {
+            self.negative = self.negative.saturating_add(1);
+        } else {
+            self.count((bucket_ms(delay_ms) / 1000) as u32, 1);
         }
     }
 
-    /// Both sorted: one pass, whatever the number of buckets.
-    fn merge(&mut self, other: &Counts) {
-        let mut all = Vec::with_capacity(self.0.len() + other.0.len());
-        all.extend(self.0.iter().chain(&other.0).copied());
-        self.0 = Counts::sorted(all).0;
+    pub fn merge(&mut self, other: &Histogram) {
+        other
+            .counts
+            .iter()
+            .for_each(|(key, n)| self.count(*key, *n));
+        self.negative = self.negative.saturating_add(other.negative);
+        self.max_ms = self.max_ms.max(other.max_ms);
     }
 
-    /// Any pairs, the counts of a bucket named twice summed.
-    fn sorted(mut pairs: Vec<(u32, u64)>) -> Counts {
-        pairs.sort_by_key(|(key, _)| *key);
-        pairs.dedup_by(|later, kept| {
-            let same = later.0 == kept.0;
-            if same {
-                kept.1 = kept.1.saturating_add(later.1);
-            }
-            same
-        });
-        pairs.shrink_to_fit();
-        Counts(pairs)
+    fn count(&mut self, key: u32, n: u64) {
+        let mine = self.counts.entry(key).or_default();
+        *mine = mine.saturating_add(n);
+    }
+
+    pub fn histogram(self) -> Histogram {
+        Histogram {
+            counts: self.counts.into_iter().collect(),
+            negative: self.negative,
+            max_ms: self.max_ms,
+        }
     }
 }
 
-/// Written `"lower:count lower:count"`: JSON would spread a map over a
-/// line per bucket.
-impl Serialize for Counts {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use std::fmt::Write;
-        let mut text = String::with_capacity(self.0.len() * 8);
-        for (i, (key, n)) in self.0.iter().enumerate() {
+/// `counts` as one string, `"lower:count lower:count"`: JSON would spread
+/// the pairs over a line each in the pretty manifest.
+mod compact {
+    use std::collections::BTreeMap;
+    use std::fmt::Write;
+
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(counts: &[(u32, u64)], s: S) -> Result<S::Ok, S::Error> {
+        let mut text = String::with_capacity(counts.len() * 8);
+        for (i, (key, n)) in counts.iter().enumerate() {
             let gap = if i == 0 { "" } else { " " };
             let _ = write!(text, "{gap}{key}:{n}");
         }
         s.serialize_str(&text)
     }
-}
 
-impl<'de> Deserialize<'de> for Counts {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
+    /// Any order, a bucket named twice summed: the manifest is a file
+    /// anyone can edit.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(u32, u64)>, D::Error> {
         let text = String::deserialize(d)?;
-        let pairs = (text.split_ascii_whitespace())
-            .map(|pair| {
-                let parsed = pair
-                    .split_once(':')
-                    .and_then(|(k, n)| Some((k.parse::<u32>().ok()?, n.parse::<u64>().ok()?)));
-                parsed.ok_or_else(|| D::Error::custom(format!("bad delay bucket `{pair}`")))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Counts::sorted(pairs))
+        let mut map = BTreeMap::new();
+        for pair in text.split_ascii_whitespace() {
+            let parsed = pair
+                .split_once(':')
+                .and_then(|(k, n)| Some((k.parse::<u32>().ok()?, n.parse::<u64>().ok()?)));
+            let (key, n) =
+                parsed.ok_or_else(|| D::Error::custom(format!("bad delay bucket `{pair}`")))?;
+            let mine: &mut u64 = map.entry(key).or_default();
+            *mine = mine.saturating_add(n);
+        }
+        Ok(map.into_iter().collect())
     }
 }
 
@@ -270,7 +267,7 @@ pub fn by_day<'a>(
     objects: impl IntoIterator<Item = ObjectDelays<'a>>,
     window: &Window,
 ) -> Vec<DayRow> {
-    let mut days: BTreeMap<NaiveDate, (u64, Histogram, Vec<DeliverySource>)> = BTreeMap::new();
+    let mut days: BTreeMap<NaiveDate, (u64, Tally, Vec<DeliverySource>)> = BTreeMap::new();
     for object in objects {
         for (day, hist) in object.days {
             let Ok(day) = NaiveDate::parse_from_str(day, "%Y-%m-%d") else {
@@ -288,7 +285,8 @@ pub fn by_day<'a>(
         }
     }
     days.into_iter()
-        .map(|(day, (objects, h, mut sources))| {
+        .map(|(day, (objects, tally, mut sources))| {
+            let h = tally.histogram();
             sources.sort();
             let names: Vec<&str> = sources.iter().map(|s| s.name()).collect();
             DayRow {
@@ -311,7 +309,7 @@ pub fn in_window<'a>(
     objects: impl IntoIterator<Item = ObjectDelays<'a>>,
     window: &Window,
 ) -> Histogram {
-    let mut all = Histogram::default();
+    let mut all = Tally::default();
     for object in objects {
         for (day, hist) in object.days {
             let day = NaiveDate::parse_from_str(day, "%Y-%m-%d");
@@ -320,7 +318,7 @@ pub fn in_window<'a>(
             }
         }
     }
-    all
+    all.histogram()
 }
 
 /// All the delays of objects delivered in `[now_ms − span_ms, now_ms]`, merged.
@@ -329,14 +327,14 @@ pub fn recent<'a>(
     now_ms: i64,
     span_ms: i64,
 ) -> Histogram {
-    let mut all = Histogram::default();
+    let mut all = Tally::default();
     let from = now_ms.saturating_sub(span_ms);
     for object in objects {
         if (from..=now_ms).contains(&object.delivered_ms) {
             object.days.values().for_each(|h| all.merge(h));
         }
     }
-    all
+    all.histogram()
 }
 
 #[cfg(test)]
@@ -345,9 +343,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn hist(delays: &[i64]) -> Histogram {
-        let mut h = Histogram::default();
-        delays.iter().for_each(|d| h.add(*d));
-        h
+        let mut t = Tally::default();
+        delays.iter().for_each(|d| t.add(*d));
+        t.histogram()
     }
 
     #[test]
@@ -459,10 +457,11 @@ mod tests {
             cut in 0usize..300,
         ) {
             let cut = cut.min(delays.len());
-            let mut merged = hist(&delays[..cut]);
+            let mut merged = Tally::default();
+            merged.merge(&hist(&delays[..cut]));
             merged.merge(&hist(&delays[cut..]));
             let whole = hist(&delays);
-            prop_assert_eq!(&merged, &whole);
+            prop_assert_eq!(&merged.histogram(), &whole);
             prop_assert_eq!(whole.max_ms, delays.iter().max().copied());
             let exact = {
                 let mut d: Vec<i64> = delays.iter().copied().filter(|d| *d >= 0).collect();

@@ -106,12 +106,19 @@ impl Manifest {
                 path.display()
             )
         };
-        // Read as it is parsed: a large lake's manifest text is larger than
-        // the manifest in memory.
+        let cannot_read = || format!("cannot read manifest {}", path.display());
+        // Read as it is parsed, as it is written (see `save`).
         match std::fs::File::open(&path) {
             Ok(file) => {
                 let text = std::io::BufReader::with_capacity(1 << 20, file);
-                let manifest: Manifest = serde_json::from_reader(text).with_context(unreadable)?;
+                let manifest: Manifest = serde_json::from_reader(text).map_err(|e| {
+                    let context = if e.is_io() {
+                        cannot_read()
+                    } else {
+                        unreadable()
+                    };
+                    anyhow::Error::from(e).context(context)
+                })?;
                 manifest.check_paths().context(unreadable())?;
                 Ok(manifest)
             }
@@ -119,7 +126,7 @@ impl Manifest {
                 version: 1,
                 ..Default::default()
             }),
-            Err(e) => Err(e).with_context(|| format!("cannot read manifest {}", path.display())),
+            Err(e) => Err(e).with_context(cannot_read),
         }
     }
 

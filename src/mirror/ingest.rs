@@ -31,7 +31,7 @@ use super::source::{ObjectRef, ObjectSource};
 use crate::core::format::InputFormat;
 use crate::core::limits::InputLimits;
 use crate::core::named::Named;
-use crate::lake::delivery::{Delivered, Histogram};
+use crate::lake::delivery::{Delivered, Tally};
 use crate::lake::manifest::{Entry, Status};
 
 /// Read buffer size: a Logpush object is a few KB gzipped and ~150 KB of text.
@@ -519,7 +519,7 @@ struct ObjectWriter<'a> {
     delivered: Option<Delivered>,
     /// (delivered − event time) of the rows, by event day: at most
     /// `MAX_DAYS` bounded histograms.
-    delays: BTreeMap<i32, Histogram>,
+    delays: BTreeMap<i32, Tally>,
 }
 
 impl<'a> ObjectWriter<'a> {
@@ -730,7 +730,7 @@ impl<'a> ObjectWriter<'a> {
             delivery_source: delivered.map(|d| d.source),
             delays: delays
                 .into_iter()
-                .map(|(day, h)| (day_name(day), h))
+                .map(|(day, tally)| (day_name(day), tally.histogram()))
                 .collect(),
         };
         Ok(Outcome {

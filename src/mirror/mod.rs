@@ -36,11 +36,13 @@ pub use source::SourceSpec;
 use source::{ObjectRef, ObjectSource, Skipped, Unreadable};
 
 /// The manifest is saved at least this far apart, and at least
-/// `CHECKPOINT_SHARE` times as long as its last save took: it is rewritten
-/// whole, and grows with the lake, so fixed intervals would make the saves
-/// a share of the run that grows with it.
+/// `CHECKPOINT_SHARE` times as long as its last save took (up to
+/// `CHECKPOINT_MAX`: a rerun after a kill redoes what came after): it is
+/// rewritten whole, and grows with the lake, so fixed intervals would make
+/// the saves a share of the run that grows with it.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(2);
 const CHECKPOINT_SHARE: u32 = 20;
+const CHECKPOINT_MAX: Duration = Duration::from_secs(60);
 const MAX_SHOWN_ERRORS: usize = 20;
 /// Where the entries of the source that were not read are listed, in the quarantine.
 pub const SKIPPED_FILE: &str = "skipped.jsonl";
@@ -307,7 +309,8 @@ impl Run<'_> {
                     let started = Instant::now();
                     manifest.save(&opts.lake)?;
                     last_save = Instant::now();
-                    save_every = CHECKPOINT_EVERY.max((last_save - started) * CHECKPOINT_SHARE);
+                    let took = (last_save - started) * CHECKPOINT_SHARE;
+                    save_every = took.clamp(CHECKPOINT_EVERY, CHECKPOINT_MAX);
                 }
             }
             Ok(())

@@ -16,9 +16,10 @@ use crate::io::parquet::{AtomicParquet, ParquetWriter, ROW_GROUP};
 /// Rows per row group of a run: what the merge holds of each partition...
 const RUN_GROUP: usize = 4_096;
 
-/// ...unless the runs are many: rows held of all runs at once, so that the
-/// merge's memory does not grow with the number of partitions.
-const MERGE_ROWS: usize = 65_536;
+/// ...unless the runs are many (above 64): rows held of all runs at once,
+/// so that the merge's memory does not grow with the partitions (up to
+/// 1,024 of them: each run holds at least 256 rows).
+const MERGE_ROWS: usize = 262_144;
 
 /// The order requests are written in; `aggregate` sorts each partition by it.
 pub use crate::lake::derived::REQUEST_ORDER as ORDER;
@@ -230,6 +231,15 @@ impl Gather {
 mod tests {
     use super::*;
     use crate::stats::rng::Rng;
+
+    #[test]
+    fn runs_hold_a_share_of_the_merge_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let group = |partitions| Runs::new(dir.path(), partitions).unwrap().run_group;
+        assert_eq!([group(0), group(1), group(64)], [RUN_GROUP; 3]);
+        assert_eq!(group(115), MERGE_ROWS / 115);
+        assert_eq!([group(1_024), group(4_096)], [256, 256]);
+    }
 
     /// Sorted runs of random requests (times repeat across runs, some are
     /// null), merged with row groups small enough that every boundary is

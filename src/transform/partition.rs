@@ -58,58 +58,91 @@ impl Drop for Partitions {
 /// row groups.
 const HELD_ROW_GROUPS: usize = 256;
 
-/// Classified lines held, across all partitions, before they are written.
-/// Each lake file gives every partition a few of its lines; written as they
-/// came, the row groups (and their cost) grew with files x partitions, the
-/// square of the window.
+/// What the partitions hold, all together, before they write it: lines,
+/// and bytes of them (a lake's lines may be long). Each lake file gives
+/// every partition a few of its lines; written as they came, the row
+/// groups (and their cost) grew with files x partitions, the square of the
+/// window.
 const HELD_LINES: usize = 131_072;
+const HELD_BYTES: usize = 128 << 20;
+
+/// A partition's shares of [`HELD_LINES`], [`HELD_BYTES`] and
+/// [`HELD_ROW_GROUPS`]; at least 256 lines per row group, so above 512
+/// partitions the lines held grow with them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Share {
+    lines: usize,
+    bytes: usize,
+    row_groups: usize,
+}
+
+impl Share {
+    fn of(count: usize) -> Share {
+        let count = count.max(1);
+        Share {
+            lines: (HELD_LINES / count).max(256),
+            bytes: HELD_BYTES / count,
+            row_groups: (HELD_ROW_GROUPS / count).max(1),
+        }
+    }
+}
 
 /// The partition file being written, those already written, and the lines
 /// not yet written.
 struct Spill {
     partition: usize,
+    share: Share,
     open: Option<(ParquetWriter<fs::File>, usize)>,
     files: Vec<PathBuf>,
     held: Vec<DataFrame>,
     held_lines: usize,
-    /// Its shares of [`HELD_LINES`] and [`HELD_ROW_GROUPS`].
-    lines_per_row_group: usize,
-    row_groups_per_file: usize,
+    held_bytes: usize,
 }
 
 impl Spill {
-    fn new(partition: usize, count: usize) -> Self {
+    fn new(partition: usize, share: Share) -> Self {
         Spill {
             partition,
+            share,
             open: None,
             files: Vec::new(),
             held: Vec::new(),
             held_lines: 0,
-            lines_per_row_group: (HELD_LINES / count).max(256),
-            row_groups_per_file: (HELD_ROW_GROUPS / count).max(1),
+            held_bytes: 0,
         }
     }
 
-    fn append(&mut self, dir: &Path, lines: DataFrame) -> Result<()> {
+    /// Holds `lines` (about `bytes` in memory); writes what is held once it
+    /// is the partition's share.
+    fn append(&mut self, dir: &Path, lines: DataFrame, bytes: usize) -> Result<()> {
         self.held_lines += lines.height();
+        self.held_bytes = self.held_bytes.saturating_add(bytes);
         self.held.push(lines);
-        if self.held_lines >= self.lines_per_row_group {
+        if self.held_lines >= self.share.lines || self.held_bytes >= self.share.bytes {
             self.write_held(dir)?;
         }
         Ok(())
     }
 
-    /// The held lines, as one row group.
-    fn write_held(&mut self, dir: &Path) -> Result<()> {
+    /// The held lines, in one chunk; none when nothing is held.
+    fn take_held(&mut self) -> Result<Option<DataFrame>> {
         let mut held = std::mem::take(&mut self.held).into_iter();
+        (self.held_lines, self.held_bytes) = (0, 0);
         let Some(mut lines) = held.next() else {
-            return Ok(());
+            return Ok(None);
         };
         for more in held {
             lines.vstack_mut_owned(more)?;
         }
-        self.held_lines = 0;
         lines.rechunk_mut();
+        Ok(Some(lines))
+    }
+
+    /// The held lines, as one row group.
+    fn write_held(&mut self, dir: &Path) -> Result<()> {
+        let Some(lines) = self.take_held()? else {
+            return Ok(());
+        };
         let (writer, groups) = match &mut self.open {
             Some(open) => open,
             None => {
@@ -127,7 +160,7 @@ impl Spill {
         };
         writer.write(&lines)?;
         *groups += 1;
-        if *groups == self.row_groups_per_file {
+        if *groups == self.share.row_groups {
             self.end_file()?;
         }
         Ok(())
@@ -214,7 +247,7 @@ where
     };
     let no_lines = Mutex::new(None);
     let spills: Vec<Mutex<Spill>> = (0..count)
-        .map(|partition| Mutex::new(Spill::new(partition, count)))
+        .map(|partition| Mutex::new(Spill::new(partition, Share::of(count))))
         .collect();
     let read = |path: &String| {
         classify(read_columns(path, columns)?).with_context(|| format!("in {path}"))
@@ -227,12 +260,16 @@ where
             .get_or_insert_with(|| classified.clear());
         let rows = classified.height() as u64;
         let before = lines.fetch_add(rows, Ordering::Relaxed);
+        // A piece keeps the file's text buffers: what it holds is its
+        // share of the file's size.
+        let line_bytes = classified.estimated_size() / classified.height().max(1);
         for (part, spill) in split(&classified, count)?.into_iter().zip(&spills) {
             if part.height() > 0 {
+                let bytes = part.height().saturating_mul(line_bytes);
                 spill
                     .lock()
                     .expect("no writer panicked")
-                    .append(dir, part)?;
+                    .append(dir, part, bytes)?;
             }
         }
         drop(classified);
@@ -322,12 +359,18 @@ mod tests {
     #[test]
     fn held_pieces_become_row_groups_of_their_share() {
         let dir = tempfile::tempdir().unwrap();
-        let mut spill = Spill::new(3, 1);
-        (spill.lines_per_row_group, spill.row_groups_per_file) = (250, 2);
+        let share = Share {
+            lines: 250,
+            bytes: 1_000,
+            row_groups: 2,
+        };
+        let mut spill = Spill::new(3, share);
         for piece in 0..10i64 {
             let values: Vec<i64> = (piece * 100..piece * 100 + 100).collect();
             let lines = df!("line" => values).unwrap();
-            spill.append(dir.path(), lines).unwrap();
+            // Pieces 6 and 7 are long: their bytes reach the share first.
+            let bytes = if piece == 6 || piece == 7 { 600 } else { 10 };
+            spill.append(dir.path(), lines, bytes).unwrap();
         }
         spill.close(dir.path()).unwrap();
         let groups = |path: &PathBuf| {
@@ -339,7 +382,7 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         let shape: Vec<Vec<usize>> = spill.files.iter().map(groups).collect();
-        assert_eq!(shape, [vec![300, 300], vec![300, 100]]);
+        assert_eq!(shape, [vec![300, 300], vec![200, 200]]);
         let back = read(&spill.files).unwrap();
         let line: Vec<i64> = back
             .column("line")
@@ -349,5 +392,18 @@ mod tests {
             .into_no_null_iter()
             .collect();
         assert_eq!(line, (0..1000).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn shares_divide_what_is_held_with_floors() {
+        let share = |lines, bytes, row_groups| Share {
+            lines,
+            bytes,
+            row_groups,
+        };
+        assert_eq!(Share::of(1), share(HELD_LINES, HELD_BYTES, HELD_ROW_GROUPS));
+        assert_eq!(Share::of(0), Share::of(1));
+        assert_eq!(Share::of(32), share(4_096, 4 << 20, 8));
+        assert_eq!(Share::of(4_096), share(256, 32 << 10, 1));
     }
 }
