@@ -202,7 +202,6 @@ impl Tally {
 /// `counts` as one string, `"lower:count lower:count"`: JSON would spread
 /// the pairs over a line each in the pretty manifest.
 mod compact {
-    use std::collections::BTreeMap;
     use std::fmt::Write;
 
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
@@ -220,17 +219,16 @@ mod compact {
     /// anyone can edit.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(u32, u64)>, D::Error> {
         let text = String::deserialize(d)?;
-        let mut map = BTreeMap::new();
+        let mut sums = super::Tally::default();
         for pair in text.split_ascii_whitespace() {
             let parsed = pair
                 .split_once(':')
                 .and_then(|(k, n)| Some((k.parse::<u32>().ok()?, n.parse::<u64>().ok()?)));
             let (key, n) =
                 parsed.ok_or_else(|| D::Error::custom(format!("bad delay bucket `{pair}`")))?;
-            let mine: &mut u64 = map.entry(key).or_default();
-            *mine = mine.saturating_add(n);
+            sums.count(key, n);
         }
-        Ok(map.into_iter().collect())
+        Ok(sums.histogram().counts)
     }
 }
 

@@ -66,6 +66,10 @@ const HELD_ROW_GROUPS: usize = 256;
 const HELD_LINES: usize = 131_072;
 const HELD_BYTES: usize = 128 << 20;
 
+/// Lines longer than this on average make a lake file's pieces written at
+/// once, not held (a few such pieces would keep whole files resident).
+const HELD_LINE_BYTES: usize = 16 << 10;
+
 /// A partition's shares of [`HELD_LINES`], [`HELD_BYTES`] and
 /// [`HELD_ROW_GROUPS`]; at least 256 lines per row group, so above 512
 /// partitions the lines held grow with them.
@@ -260,12 +264,16 @@ where
             .get_or_insert_with(|| classified.clear());
         let rows = classified.height() as u64;
         let before = lines.fetch_add(rows, Ordering::Relaxed);
-        // A piece keeps the file's text buffers: what it holds is its
-        // share of the file's size.
+        // A held piece keeps its whole file's text buffers resident: pieces
+        // of a file of long lines are written at once (as if over the share).
         let line_bytes = classified.estimated_size() / classified.height().max(1);
+        let hold = line_bytes <= HELD_LINE_BYTES;
         for (part, spill) in split(&classified, count)?.into_iter().zip(&spills) {
             if part.height() > 0 {
-                let bytes = part.height().saturating_mul(line_bytes);
+                let bytes = match hold {
+                    true => part.height().saturating_mul(line_bytes),
+                    false => usize::MAX,
+                };
                 spill
                     .lock()
                     .expect("no writer panicked")
