@@ -2,6 +2,7 @@
 //! statistics with bootstrap intervals, comparisons against the baseline,
 //! break-even delays and verdicts on the pipeline file's claims.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use anyhow::{bail, Result};
@@ -14,6 +15,7 @@ use super::cold_starts::ColdStarts;
 pub use super::interval::{
     has_interval, shown, MIN_REQUESTS_FOR_INTERVAL, NO_INTERVAL, POINT_ESTIMATES,
 };
+use super::values::{self, Values};
 use super::Frame;
 use crate::core::cost::Prices;
 use crate::core::metric::Metric;
@@ -36,7 +38,7 @@ pub struct Group {
     pub approach: String,
     pub delay_ms: i64,
     /// Per metric, one value per request (client latency: only where known).
-    pub values: BTreeMap<Metric, Vec<f64>>,
+    pub values: BTreeMap<Metric, Values>,
     /// Per request, in the order of the values: its row in `requests.parquet`.
     pub rows: Vec<usize>,
     /// Per request: whether it is a cold start ([`ColdStarts`]).
@@ -47,17 +49,22 @@ pub struct Group {
 
 impl Group {
     pub fn n(&self) -> usize {
-        self.get(Metric::DoWall).len()
+        self.column(Metric::DoWall).len()
     }
 
-    pub fn get(&self, metric: Metric) -> &[f64] {
-        self.values.get(&metric).map_or(&[], Vec::as_slice)
+    pub fn column(&self, metric: Metric) -> &Values {
+        self.values.get(&metric).unwrap_or(&values::NONE)
+    }
+
+    /// A metric's values as `f64`s (a copy when they are held as integers).
+    pub fn get(&self, metric: Metric) -> Cow<'_, [f64]> {
+        self.column(metric).as_f64()
     }
 
     /// Without the room its vectors grew into (up to half of each), which
     /// would stay resident through both analyses.
     fn shrunk(mut self) -> Self {
-        self.values.values_mut().for_each(Vec::shrink_to_fit);
+        self.values.values_mut().for_each(Values::shrink_to_fit);
         self.rows.shrink_to_fit();
         self.cold_start.shrink_to_fit();
         self.latency_of.shrink_to_fit();
@@ -350,7 +357,8 @@ struct Sampled<'a> {
 impl Sampled<'_> {
     fn new<'a>(group: &'a Group, cfg: &Config) -> Sampled<'a> {
         let key = [group.approach.as_str(), &group.delay_ms.to_string()];
-        let columns: Vec<&[f64]> = Metric::OF_LEGS.map(|m| group.get(m)).to_vec();
+        let held = Metric::OF_LEGS.map(|m| group.get(m));
+        let columns: Vec<&[f64]> = held.iter().map(|c| c.as_ref()).collect();
         let latency = group.get(Metric::ClientLatency);
         Sampled {
             group,
@@ -361,7 +369,7 @@ impl Sampled<'_> {
             ),
             latency: (!latency.is_empty()).then(|| {
                 Resampled::new(
-                    &[latency],
+                    &[&latency],
                     cfg,
                     stream_id(&[&["latency"], &key[..]].concat()),
                 )
@@ -389,7 +397,7 @@ pub fn analyse(grouped: Grouped, s: &Settings) -> Result<Analysis> {
     let (approaches, delays, groups) = grouped;
     let has_client_latency = groups
         .iter()
-        .any(|g| !g.get(Metric::ClientLatency).is_empty());
+        .any(|g| !g.column(Metric::ClientLatency).is_empty());
     let with_latency = |metrics: &[Metric]| {
         let latency = has_client_latency.then_some(Metric::ClientLatency);
         metrics.iter().copied().chain(latency).collect::<Vec<_>>()
@@ -441,7 +449,7 @@ fn summaries(sampled: &[Sampled], metrics: &[Metric], cfg: &Config) -> Vec<Summa
                 approach: g.group.approach.clone(),
                 delay_ms: g.group.delay_ms,
                 metric: m,
-                describe: describe(g.group.get(m)),
+                describe: describe(&g.group.get(m)),
                 mean: shown(mean_e, r.n()),
                 median: shown(median_e, r.n()),
             }

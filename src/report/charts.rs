@@ -270,7 +270,7 @@ fn points_by_delay(
     groups: &[&Group],
 ) -> Result<()> {
     let shows = |v: f64| plottable(v) && (!log || v > 0.0);
-    let values = groups.iter().flat_map(|g| g.get(metric).iter().copied());
+    let values = groups.iter().flat_map(|g| g.column(metric).iter());
     let Some((min, max)) = bounds(values.filter(|v| shows(*v))) else {
         return note(root, &format!("{title}: no value that can be drawn"));
     };
@@ -355,8 +355,8 @@ where
     let dx = offset(a, ap, 0.18);
     let dots = groups.iter().filter(|g| g.approach == ap).flat_map(|g| {
         let x = slot(a, g.delay_ms) + dx;
-        (g.get(metric).iter().enumerate())
-            .map(move |(i, v)| (x + jitter(i), *v))
+        (g.column(metric).iter().enumerate())
+            .map(move |(i, v)| (x + jitter(i), v))
             .filter(|(_, v)| shows(*v))
     });
     chart
@@ -403,7 +403,7 @@ fn worker_cpu(a: &Analysis, root: &Area) -> Result<()> {
     let groups: Vec<&Group> = a
         .groups
         .iter()
-        .filter(|g| g.get(Metric::WorkerCpu).iter().any(|v| *v > 0.0))
+        .filter(|g| g.column(Metric::WorkerCpu).iter().any(|v| v > 0.0))
         .collect();
     if groups.is_empty() {
         let style = centered((FONT, 28).into_font().into());
@@ -664,7 +664,7 @@ fn latency_ecdf(a: &Analysis, root: &Area, metric: Metric) -> Result<()> {
     let panels = rest.split_evenly((rows, cols));
     for (p, &delay) in panels.iter().zip(&a.delays) {
         let groups: Vec<&Group> = a.groups.iter().filter(|g| g.delay_ms == delay).collect();
-        let all = groups.iter().flat_map(|g| g.get(metric).iter().copied());
+        let all = groups.iter().flat_map(|g| g.column(metric).iter());
         let Some((lo, hi)) = bounds(all) else {
             continue;
         };
@@ -691,7 +691,7 @@ fn latency_ecdf(a: &Analysis, root: &Area, metric: Metric) -> Result<()> {
             .map_err(err)?;
         for g in &groups {
             let l = look(a, &g.approach);
-            let s: Vec<f64> = (sorted(g.get(metric)).into_iter())
+            let s: Vec<f64> = (sorted(&g.get(metric)).into_iter())
                 .filter(|v| plottable(*v))
                 .collect();
             let n = s.len() as f64;
@@ -746,7 +746,7 @@ mod tests {
             approach: approach.into(),
             delay_ms,
             values: (Metric::OF_LEGS.iter())
-                .map(|m| (*m, values.to_vec()))
+                .map(|m| (*m, values.to_vec().into()))
                 .collect::<BTreeMap<_, _>>(),
             ..Group::default()
         };

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::analysis::{Analysis, BreakevenRow, Group, Grouped, Verdict};
 use super::tables::{Cell, Kind, Table};
+use super::values::retain_where;
 use crate::core::limits::MAX_DURATION_MS;
 use crate::core::metric::Metric;
 use crate::core::numbers;
@@ -116,7 +117,7 @@ pub fn flag(groups: &[Group], s: &Settings) -> Vec<Vec<Flags>> {
             for m in &s.outlier_metrics {
                 let values = g.get(*m);
                 if values.len() == outlier.len() {
-                    for (o, far) in outlier.iter_mut().zip(upper_outliers(values, s.outlier_k)) {
+                    for (o, far) in outlier.iter_mut().zip(upper_outliers(&values, s.outlier_k)) {
                         *o |= far;
                     }
                 }
@@ -175,9 +176,9 @@ fn kept_requests(mut g: Group, flags: &[Flags]) -> Group {
         .collect();
     for (m, v) in &mut g.values {
         if *m == Metric::ClientLatency {
-            retain_where(v, g.latency_of.iter().map(|&i| keep(i)));
+            v.retain_where(g.latency_of.iter().map(|&i| keep(i)));
         } else {
-            retain_where(v, (0..before.len()).map(keep));
+            v.retain_where((0..before.len()).map(keep));
         }
     }
     g.values.retain(|_, v| !v.is_empty());
@@ -189,15 +190,6 @@ fn kept_requests(mut g: Group, flags: &[Flags]) -> Group {
         .collect();
     g.latency_of = latency_of;
     g
-}
-
-/// Keeps the items whose flag in `keep` (one per item, in order) is true,
-/// and hands the room of the others back.
-fn retain_where<T>(items: &mut Vec<T>, keep: impl Iterator<Item = bool>) {
-    let mut keep = keep;
-    items.retain(|_| keep.next().expect("a flag per item"));
-    debug_assert!(keep.next().is_none(), "a flag per item");
-    items.shrink_to_fit();
 }
 
 /// Flagged requests of one approach.
@@ -476,9 +468,10 @@ mod tests {
             ..Group::default()
         };
         for m in Metric::OF_LEGS {
-            g.values.insert(m, span.to_vec());
+            g.values.insert(m, span.to_vec().into());
         }
-        g.values.insert(Metric::ClientLatency, vec![1.0, 3.0]);
+        g.values
+            .insert(Metric::ClientLatency, vec![1.0, 3.0].into());
         g.latency_of = vec![1, 3];
         g
     }
@@ -489,7 +482,7 @@ mod tests {
         let mut g = group(&span, &[true, false, false, false, false, false]);
         // Client latencies known for requests 0, 1, 3 and 5; 0 and 5 are flagged.
         g.values
-            .insert(Metric::ClientLatency, vec![9.0, 1.0, 3.0, 7.0]);
+            .insert(Metric::ClientLatency, vec![9.0, 1.0, 3.0, 7.0].into());
         g.latency_of = vec![0, 1, 3, 5];
         let s = Settings::default();
         let f = flag(std::slice::from_ref(&g), &s);
@@ -507,9 +500,9 @@ mod tests {
         let grouped = (vec!["a".to_string()], vec![100], vec![g]);
         let (approaches, delays, kept) = without_flagged(&grouped.0, grouped.2.clone(), &f);
         assert_eq!((approaches.len(), delays), (1, vec![100]));
-        assert_eq!(kept[0].get(Metric::Span), [11.0, 12.0, 13.0, 14.0]);
+        assert_eq!(*kept[0].get(Metric::Span), [11.0, 12.0, 13.0, 14.0]);
         assert_eq!(kept[0].rows, [2, 4, 6, 8]);
-        assert_eq!(kept[0].get(Metric::ClientLatency), [1.0, 3.0]);
+        assert_eq!(*kept[0].get(Metric::ClientLatency), [1.0, 3.0]);
         assert_eq!(kept[0].latency_of, [0, 2]);
         let c = counts(&grouped.2, &f);
         assert_eq!(

@@ -11,6 +11,7 @@ pub mod interval;
 pub mod markdown;
 pub mod segments;
 pub mod tables;
+pub mod values;
 
 use crate::core::cost::Prices;
 use crate::core::metric::Metric;
@@ -395,14 +396,10 @@ pub fn run(opts: &Options) -> Result<()> {
     let grouped = grouping.finish(&s.baseline)?;
     let flagged = flags::flag(&grouped.2, &opts.flags);
     let row_flags = flags::by_row(&grouped.2, &flagged, requests_total);
-    // Segments compare warm requests: a cold start in one colo would pass for a slow region.
-    let unflagged: Vec<bool> = (row_flags.iter())
-        .map(|f| f.is_some_and(|f| !f.any()))
-        .collect();
-    let segmenting = segments::collect(requests_file, &columns, &opts.segment_by, &unflagged)?;
+    let segmenting = segments::collect(requests_file, &columns, &opts.segment_by, requests_total)?;
     // The requests table does not depend on the analysis: written alongside it.
     let counts = flags::counts(&grouped.2, &flagged);
-    let (analysed, (requests_written, segments)) = rayon::join(
+    let (analysed, requests_written) = rayon::join(
         || {
             let mut a = analysis::analyse(grouped, s)?;
             if opts.charts {
@@ -416,19 +413,16 @@ pub fn run(opts: &Options) -> Result<()> {
                 .collect();
             let groups = a.take_groups();
             let kept = flags::without_flagged(&a.approaches, groups, &flagged);
+            // Segments compare warm requests: a cold start in one colo would pass for a slow region.
+            let segments = segments::analyse(segmenting, &kept.2, &s.bootstrap);
             let (without, note) = analyse_without(kept, &counts, s);
             let sensitivity =
                 flags::sensitivity(&opts.flags, counts, &a, &keys, without.as_ref(), note);
-            anyhow::Ok((a, sensitivity))
+            anyhow::Ok((a, sensitivity, segments))
         },
-        || {
-            rayon::join(
-                || export_requests(requests_file, &row_flags, out),
-                || segments::analyse(segmenting, &s.bootstrap),
-            )
-        },
+        || export_requests(requests_file, &row_flags, out),
     );
-    let (a, sensitivity) = analysed?;
+    let (a, sensitivity, segments) = analysed?;
     requests_written?;
     write_tables(&a, quality.as_ref(), &sensitivity, &segments, out)?;
     let delivery = delivery::write(&opts.lake, &opts.window, out)?;

@@ -7,13 +7,13 @@
 //! segment resampled within itself). Segments differ when that interval
 //! excludes 0.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{bail, Result};
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use super::analysis::{shown, MIN_REQUESTS_FOR_INTERVAL};
+use super::analysis::{shown, Group, MIN_REQUESTS_FOR_INTERVAL};
 use super::tables::{Cell, Kind, Table};
 use crate::core::metric::Metric;
 use crate::lake::derived::RequestsFile;
@@ -29,14 +29,20 @@ pub const SEGMENT_METRICS: [Metric; 3] = [Metric::Span, Metric::Cost, Metric::Do
 /// One segment's requests of one approach at one delay: per metric, a value per request.
 type Cell3 = [Vec<f64>; 3];
 
-/// (key, value, approach, delay) → values, gathered a row group at a time.
+/// A request whose row has no value of a key.
+const NO_VALUE: u32 = u32::MAX;
+
+/// Each request's value of every key, gathered a row group at a time: an
+/// index per row into the key's distinct values, so that the segments read
+/// their metrics from the groups of the statistics instead of a copy.
 #[derive(Debug, Default)]
 pub struct Segmenting {
     keys: Vec<String>,
     skipped: Vec<String>,
-    cells: BTreeMap<(usize, String, String, i64), Cell3>,
-    /// Per key: requests in the statistics with no value.
-    without_value: Vec<usize>,
+    /// Per key: its distinct values, in order of first appearance.
+    values: Vec<Vec<String>>,
+    /// Per key, per row of `requests.parquet`: its value (`NO_VALUE`: none).
+    of_row: Vec<Vec<u32>>,
 }
 
 /// Which of `wanted` the file has: a missing default column is skipped (a
@@ -66,78 +72,81 @@ fn usable(schema: &Schema, wanted: &[String]) -> Result<(Vec<String>, Vec<String
     Ok((keys, skipped))
 }
 
-/// Reads the segment columns of the requests `in_statistics` (per row).
+/// Reads the segment columns of the `rows` requests of `file`.
 pub fn collect(
     file: &RequestsFile,
     schema: &Schema,
     wanted: &[String],
-    in_statistics: &[bool],
+    rows: usize,
 ) -> Result<Segmenting> {
     let (keys, skipped) = usable(schema, wanted)?;
     let mut s = Segmenting {
-        without_value: vec![0; keys.len()],
+        values: vec![Vec::new(); keys.len()],
+        of_row: vec![Vec::with_capacity(rows); keys.len()],
         keys,
         skipped,
-        ..Segmenting::default()
     };
     if s.keys.is_empty() {
         return Ok(s);
     }
     let keys = s.keys.clone();
-    let mut columns: Vec<&str> = vec!["approach", "delay_ms"];
-    columns.extend(SEGMENT_METRICS.map(Metric::column));
-    columns.extend(keys.iter().map(String::as_str));
+    let columns: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let mut index: Vec<HashMap<String, u32>> = vec![HashMap::new(); keys.len()];
     let step = crate::io::parquet::ROW_GROUP;
-    for start in (0..in_statistics.len()).step_by(step) {
+    for start in (0..rows).step_by(step) {
         let chunk = file.read(Some(&columns), Some((start, step)))?;
-        s.add(&chunk, start, in_statistics)?;
+        s.add(&chunk, &mut index)?;
     }
     Ok(s)
 }
 
 impl Segmenting {
-    /// Adds the rows of `chunk`, which starts at row `offset`.
-    pub fn add(&mut self, chunk: &DataFrame, offset: usize, in_statistics: &[bool]) -> Result<()> {
-        let approach = chunk.column("approach")?.str()?.rechunk();
-        let delay = chunk.column("delay_ms")?.i64()?.rechunk();
-        let metrics = SEGMENT_METRICS
-            .iter()
-            .map(|m| {
-                let c = chunk.column(m.column())?.cast(&DataType::Float64)?;
-                Ok(c.f64()?.rechunk().into_owned())
-            })
-            .collect::<Result<Vec<Float64Chunked>>>()?;
-        let keys = (self.keys.iter())
-            .map(|k| Ok(chunk.column(k)?.str()?.rechunk().into_owned()))
-            .collect::<Result<Vec<StringChunked>>>()?;
-        for i in 0..chunk.height() {
-            if !in_statistics.get(offset + i).copied().unwrap_or(false) {
-                continue;
-            }
-            let (Some(a), Some(d)) = (approach.get(i), delay.get(i)) else {
-                continue;
-            };
-            let values: Vec<f64> = metrics
-                .iter()
-                .map(|m| m.get(i).unwrap_or(f64::NAN))
-                .collect();
-            if values.iter().any(|v| !v.is_finite()) {
-                continue;
-            }
-            for (k, column) in keys.iter().enumerate() {
-                let Some(v) = column.get(i) else {
-                    self.without_value[k] += 1;
-                    continue;
-                };
-                let cell = (self.cells)
-                    .entry((k, v.to_string(), a.to_string(), d))
-                    .or_default();
-                for (c, x) in cell.iter_mut().zip(&values) {
-                    c.push(*x);
-                }
+    /// Adds the rows of `chunk`, which follow those added; `index` finds a
+    /// value among each key's values.
+    fn add(&mut self, chunk: &DataFrame, index: &mut [HashMap<String, u32>]) -> Result<()> {
+        for (k, key) in self.keys.iter().enumerate() {
+            let column = chunk.column(key)?.str()?;
+            let (values, of_row) = (&mut self.values[k], &mut self.of_row[k]);
+            for v in column.iter() {
+                let id = v.map_or(NO_VALUE, |v| match index[k].get(v) {
+                    Some(&id) => id,
+                    None => {
+                        let id = values.len() as u32;
+                        values.push(v.to_string());
+                        index[k].insert(v.to_string(), id);
+                        id
+                    }
+                });
+                of_row.push(id);
             }
         }
         Ok(())
+    }
+
+    /// A group's cells, one per key and value, each in the order of the
+    /// rows; counts the group's requests without a value of each key.
+    fn cells(&self, g: &Group, without_value: &mut [usize]) -> Vec<((usize, String), Cell3)> {
+        let mut order: Vec<usize> = (0..g.rows.len()).collect();
+        order.sort_by_key(|&i| g.rows[i]);
+        let metrics = SEGMENT_METRICS.map(|m| g.column(m));
+        let mut out = Vec::new();
+        for (k, of_row) in self.of_row.iter().enumerate() {
+            let mut by_value: BTreeMap<u32, Cell3> = BTreeMap::new();
+            for &i in &order {
+                match of_row.get(g.rows[i]).copied().unwrap_or(NO_VALUE) {
+                    NO_VALUE => without_value[k] += 1,
+                    id => {
+                        let cell = by_value.entry(id).or_default();
+                        for (c, m) in cell.iter_mut().zip(&metrics) {
+                            c.push(m.at(i));
+                        }
+                    }
+                }
+            }
+            let named = by_value.into_iter();
+            out.extend(named.map(|(id, cell)| ((k, self.values[k][id as usize].clone()), cell)));
+        }
+        out
     }
 }
 
@@ -195,43 +204,63 @@ pub struct Segments {
     pub point_estimates: bool,
 }
 
-/// One cell resampled: its key and its requests.
-struct Sampled<'a> {
-    key: &'a (usize, String, String, i64),
+/// One cell resampled: its key (key, value, approach, delay) and its requests.
+struct Sampled {
+    key: (usize, String, String, i64),
     requests: Resampled,
 }
 
-/// Means per segment and the largest difference between them.
-pub fn analyse(s: Segmenting, cfg: &Config) -> Segments {
-    let sampled: Vec<Sampled> = (s.cells.par_iter())
-        .map(|(key, cell)| {
-            let (k, value, approach, delay) = key;
-            let name = [
-                "segment",
-                s.keys[*k].as_str(),
-                value,
-                approach,
-                &delay.to_string(),
-            ];
-            let columns: Vec<&[f64]> = cell.iter().map(Vec::as_slice).collect();
-            Sampled {
-                key,
-                requests: Resampled::new(&columns, cfg, stream_id(&name)),
-            }
+impl Sampled {
+    fn new(s: &Segmenting, key: (usize, String, String, i64), cell: Cell3, cfg: &Config) -> Self {
+        let (k, value, approach, delay) = &key;
+        let name = [
+            "segment",
+            s.keys[*k].as_str(),
+            value,
+            approach,
+            &delay.to_string(),
+        ];
+        let columns: Vec<&[f64]> = cell.iter().map(Vec::as_slice).collect();
+        let requests = Resampled::new(&columns, cfg, stream_id(&name));
+        Sampled { key, requests }
+    }
+}
+
+/// Means per segment and the largest difference between them, over the
+/// requests of `groups` (those in the statistics), a group at a time.
+pub fn analyse(s: Segmenting, groups: &[Group], cfg: &Config) -> Segments {
+    let per_group: Vec<(Vec<Sampled>, Vec<usize>)> = (groups.par_iter())
+        .map(|g| {
+            let mut without_value = vec![0; s.keys.len()];
+            let cells = s.cells(g, &mut without_value).into_iter();
+            let sampled = cells.map(|((k, value), cell)| {
+                Sampled::new(&s, (k, value, g.approach.clone(), g.delay_ms), cell, cfg)
+            });
+            (sampled.collect(), without_value)
         })
         .collect();
+    let mut without_value = vec![0; s.keys.len()];
+    let mut sampled = Vec::new();
+    for (cells, without) in per_group {
+        sampled.extend(cells);
+        without_value
+            .iter_mut()
+            .zip(without)
+            .for_each(|(a, b)| *a += b);
+    }
+    sampled.sort_by(|a, b| a.key.cmp(&b.key));
     let means = sampled
         .par_iter()
         .flat_map_iter(|c| means_of(c, &s.keys, cfg))
         .collect();
-    let mut groups: BTreeMap<(usize, &str, i64), Vec<&Sampled>> = BTreeMap::new();
+    let mut compared: BTreeMap<(usize, &str, i64), Vec<&Sampled>> = BTreeMap::new();
     for c in &sampled {
-        let (k, _, approach, delay) = c.key;
+        let (k, _, approach, delay) = &c.key;
         if c.requests.n() >= MIN_REQUESTS_FOR_INTERVAL {
-            groups.entry((*k, approach, *delay)).or_default().push(c);
+            compared.entry((*k, approach, *delay)).or_default().push(c);
         }
     }
-    let tasks: Vec<(&Vec<&Sampled>, usize)> = (groups.values())
+    let tasks: Vec<(&Vec<&Sampled>, usize)> = (compared.values())
         .filter(|g| g.len() >= 2)
         .flat_map(|g| (0..SEGMENT_METRICS.len()).map(move |m| (g, m)))
         .collect();
@@ -241,7 +270,7 @@ pub fn analyse(s: Segmenting, cfg: &Config) -> Segments {
     Segments {
         keys: s.keys,
         skipped: s.skipped,
-        without_value: s.without_value,
+        without_value,
         means,
         differences,
         confidence: cfg.confidence,
@@ -250,7 +279,7 @@ pub fn analyse(s: Segmenting, cfg: &Config) -> Segments {
 }
 
 fn means_of(c: &Sampled, keys: &[String], cfg: &Config) -> Vec<SegmentMean> {
-    let (k, value, approach, delay) = c.key;
+    let (k, value, approach, delay) = &c.key;
     let n = c.requests.n();
     let e: [Estimate; 3] = estimate(cfg, &[&c.requests], |v| {
         std::array::from_fn(|m| v.mean(0, m))
@@ -281,7 +310,7 @@ fn largest_difference(
     let [difference] = estimate(cfg, &[&high.requests, &low.requests], |v| {
         [v.mean(0, m) - v.mean(1, m)]
     });
-    let (k, _, approach, delay) = high.key;
+    let (k, _, approach, delay) = &high.key;
     SegmentDifference {
         key: keys[*k].clone(),
         approach: approach.clone(),
@@ -373,6 +402,25 @@ mod tests {
         .unwrap()
     }
 
+    /// The group of requests `rows` (in that order), `span` per row of the file.
+    fn group(span: &[f64], rows: impl Iterator<Item = usize>) -> Group {
+        let rows: Vec<usize> = rows.collect();
+        let of = |f: &dyn Fn(usize) -> f64| rows.iter().map(|&r| f(r)).collect::<Vec<f64>>();
+        let values = [
+            (Metric::Span, of(&|r| span[r])),
+            (Metric::Cost, of(&|_| 1.0)),
+            (Metric::DoWall, of(&|r| span[r])),
+        ];
+        Group {
+            approach: "a".into(),
+            delay_ms: 100,
+            values: values.map(|(m, v)| (m, v.into_iter().collect())).into(),
+            cold_start: vec![false; rows.len()],
+            rows,
+            latency_of: Vec::new(),
+        }
+    }
+
     fn cfg() -> Config {
         Config {
             resamples: 2_000,
@@ -396,14 +444,14 @@ mod tests {
             (vec!["colo".to_string()], vec!["script_version".to_string()])
         );
         let mut s = Segmenting {
-            without_value: vec![0],
+            values: vec![Vec::new()],
+            of_row: vec![Vec::new()],
             keys,
             ..Segmenting::default()
         };
-        let mut in_stats = vec![true; 40];
-        in_stats[0] = false;
-        s.add(&df, 0, &in_stats).unwrap();
-        let out = analyse(s, &cfg());
+        s.add(&df, &mut [HashMap::new()]).unwrap();
+        // Row 0 is not in the statistics.
+        let out = analyse(s, &[group(&span, 1..40)], &cfg());
         assert_eq!(out.without_value, [10]);
         let n_lhr = out.means.iter().find(|m| m.value == "LHR").unwrap().n;
         assert_eq!(n_lhr, 9, "row 0 is not in the statistics");
@@ -422,6 +470,32 @@ mod tests {
         assert!(!cost.differs(), "every cost is 1: {cost:?}");
         let t = table(&out);
         assert_eq!(t.rows.len(), 3 * 3 + 3);
+    }
+
+    #[test]
+    fn cells_hold_their_requests_in_the_order_of_the_file() {
+        let colo: Vec<Option<&str>> = (0..60).map(|i| [Some("LHR"), Some("SIN")][i % 2]).collect();
+        let span: Vec<f64> = (0..60).map(|i| (i * 37 % 101) as f64).collect();
+        let df = frame(&colo, &span);
+        let segmenting = || {
+            let mut s = Segmenting {
+                keys: vec!["colo".into()],
+                values: vec![Vec::new()],
+                of_row: vec![Vec::new()],
+                ..Segmenting::default()
+            };
+            s.add(&df, &mut [HashMap::new()]).unwrap();
+            s
+        };
+        let in_order = analyse(segmenting(), &[group(&span, 0..60)], &cfg());
+        let shuffled = analyse(segmenting(), &[group(&span, (0..60).rev())], &cfg());
+        let bits = |s: &Segments| -> Vec<[u64; 3]> {
+            (s.means.iter())
+                .map(|m| [m.mean.value, m.mean.ci.low, m.mean.ci.high].map(f64::to_bits))
+                .collect()
+        };
+        assert_eq!(bits(&in_order), bits(&shuffled));
+        assert_eq!(in_order.means.len(), 2 * 3);
     }
 
     #[test]
