@@ -27,7 +27,7 @@ use crate::core::format::InputFormat;
 use crate::core::limits::InputLimits;
 use crate::core::terminal::printable;
 use crate::core::window::Window;
-use crate::io::atomic::{is_tmp_name, write_atomic};
+use crate::io::atomic::{commit_all, is_tmp_name, write_atomic, AtomicFile};
 use crate::lake::manifest::{self, Manifest, Status};
 use crate::lake::{is_mirror_name, LakeLock};
 use ingest::{Destinations, Outcome};
@@ -293,7 +293,12 @@ impl Run<'_> {
                         progress.advance(bytes);
                         continue;
                     }
-                    Done::Segment(objects) => objects,
+                    // Synced here, not on a worker: its core goes on parsing
+                    // while the disk writes (bench/NOTES.md, change 48).
+                    Done::Segment(objects, files) => match commit_all(files) {
+                        Ok(()) => objects,
+                        Err(e) => unwritten(objects.into_iter().map(|(obj, _)| obj), &e),
+                    },
                 };
                 for (obj, outcome) in objects {
                     if let Some(full) = self.take(&obj, outcome, manifest, &progress)? {
@@ -421,10 +426,10 @@ fn disk_full(opts: &Options, e: &anyhow::Error) -> anyhow::Error {
 }
 
 /// What a worker reports: progress while it reads, then every object of a
-/// segment at once, when the segment is on disk.
+/// segment at once with the segment's files, written but not synced.
 enum Done {
     Read(u64),
-    Segment(Vec<(ObjectRef, Result<Outcome>)>),
+    Segment(Vec<(ObjectRef, Result<Outcome>)>, Vec<AtomicFile>),
 }
 
 /// Reads a segment's objects into its files, in parts when their events
@@ -448,10 +453,10 @@ fn mirror_segment(
 }
 
 /// Reads objects of `rest` one after the other into `segment` until they
-/// are all read or the next one does not fit, commits the segment, and
-/// reports its objects at once. If it cannot be written, none of them is
-/// recorded and the next run reads them again; once `stop` is set, nothing
-/// more is read. Returns how many objects it took (0 when stopped).
+/// are all read or the next one does not fit, ends the segment's files, and
+/// reports its objects with them at once. If they cannot be written, none
+/// of them is recorded and the next run reads them again; once `stop` is
+/// set, nothing more is read. Returns how many objects it took (0 when stopped).
 fn mirror_part(
     source: &dyn ObjectSource,
     mut segment: segment::Segment,
@@ -496,25 +501,43 @@ fn mirror_part(
     }
     let taken = done.len();
     // On a failure both are dropped, which removes their temporaries.
-    let failure = failure.or_else(|| {
-        let committed = segment.commit().and_then(|()| rejects.commit());
-        committed.err()
-    });
-    if let Some(e) = failure {
-        // None of the rest is read now: the next run reads them again.
-        let why = format!("{e:#}");
-        let failed = rest.iter().map(|obj| {
-            let e = anyhow::anyhow!(
-                "{}: its rows could not be written ({why}); the next run reads it again",
-                obj.key
-            );
-            (obj.clone(), Err(e))
-        });
-        let _ = tx.send(Done::Segment(failed.collect()));
-        return rest.len();
+    let files = match failure {
+        Some(e) => Err(e),
+        None => segment.finish().and_then(|mut files| {
+            files.extend(rejects.finish()?);
+            Ok(files)
+        }),
+    };
+    match files {
+        Ok(files) => {
+            let _ = tx.send(Done::Segment(done, files));
+            taken
+        }
+        Err(e) => {
+            // None of the rest is read now: the next run reads them again.
+            let _ = tx.send(Done::Segment(
+                unwritten(rest.iter().cloned(), &e),
+                Vec::new(),
+            ));
+            rest.len()
+        }
     }
-    let _ = tx.send(Done::Segment(done));
-    taken
+}
+
+/// `objects` as failed: their rows could not be written.
+fn unwritten(
+    objects: impl Iterator<Item = ObjectRef>,
+    e: &anyhow::Error,
+) -> Vec<(ObjectRef, Result<Outcome>)> {
+    let why = format!("{e:#}");
+    let failed = objects.map(|obj| {
+        let e = anyhow::anyhow!(
+            "{}: its rows could not be written ({why}); the next run reads it again",
+            obj.key
+        );
+        (obj, Err(e))
+    });
+    failed.collect()
 }
 
 fn record(summary: &mut Summary, obj: &ObjectRef, outcome: &Outcome) {

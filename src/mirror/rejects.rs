@@ -70,16 +70,17 @@ impl Rejects {
         Ok(())
     }
 
-    /// Syncs the file and renames it into place; `false` when it holds no
-    /// record (then it is removed). Dropped without `commit`, it leaves nothing.
-    pub fn commit(self) -> Result<bool> {
+    /// The file, written but not synced, for the caller to commit with
+    /// others (`commit_all`); `None` when it holds no record (then it is
+    /// removed). Dropped uncommitted, it leaves nothing.
+    pub fn finish(self) -> Result<Option<AtomicFile>> {
         let Some(file) = self.file.filter(|_| self.len > 0) else {
-            return Ok(false);
+            return Ok(None);
         };
         let file = file.into_inner().map_err(|e| e.into_error());
-        file.with_context(|| format!("cannot write {}", self.dest.display()))?
-            .commit()?;
-        Ok(true)
+        Ok(Some(file.with_context(|| {
+            format!("cannot write {}", self.dest.display())
+        })?))
     }
 }
 
@@ -123,7 +124,7 @@ mod tests {
         rejects.write(&record("b", 2)).unwrap();
         rejects.rollback(b_starts).unwrap();
         rejects.write(&record("c", 3)).unwrap();
-        assert!(rejects.commit().unwrap());
+        rejects.finish().unwrap().unwrap().commit().unwrap();
         let path = dir.path().join("lines/segment-1.jsonl");
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
@@ -141,7 +142,7 @@ mod tests {
         let mut empty = Rejects::new(dir.path(), "segment-2");
         empty.write(&record("d", 1)).unwrap();
         empty.rollback(0).unwrap();
-        assert!(!empty.commit().unwrap());
+        assert!(empty.finish().unwrap().is_none());
         assert_eq!(fs::read_dir(dir.path().join("lines")).unwrap().count(), 0);
     }
 }

@@ -20,7 +20,9 @@ use polars::prelude::{col, lit, DataFrame, IntoLazy, ParquetReader, SerReader};
 
 use super::parse::record::NO_MIN_MAX;
 use super::source::ObjectRef;
-use crate::io::atomic::{commit_all, AtomicFile};
+#[cfg(doc)]
+use crate::io::atomic::commit_all;
+use crate::io::atomic::AtomicFile;
 use crate::io::parquet::{write_parquet, ParquetWriter, ROW_GROUP};
 use crate::lake::partition_dir;
 
@@ -127,9 +129,9 @@ impl Segment {
         Ok(())
     }
 
-    /// Syncs and renames every file into place. On error nothing is renamed
-    /// that the manifest will name, and the temporaries are removed.
-    pub fn commit(self) -> Result<()> {
+    /// Ends every file, unsynced: the caller commits them ([`commit_all`])
+    /// before the manifest names any. On error, or dropped, they leave nothing.
+    pub fn finish(self) -> Result<Vec<AtomicFile>> {
         let mut done = Vec::with_capacity(self.days.len());
         for mut file in self.days.into_values() {
             if !file.held.is_empty() {
@@ -139,7 +141,7 @@ impl Segment {
             let finished = writer.finish();
             done.push(finished.with_context(|| format!("cannot write {}", file.dest.display()))?);
         }
-        commit_all(done)
+        Ok(done)
     }
 }
 
