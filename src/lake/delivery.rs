@@ -111,11 +111,10 @@ pub fn bucket_ms(delay_ms: i64) -> i64 {
 /// manifest holds them; filled and merged by a [`Tally`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Histogram {
-    /// Non-negative delays: (bucket lower bound in seconds, count), sorted,
-    /// each bucket once. A vector, not a map: a manifest holds one per
-    /// object and day, and a map's nodes took five times the memory.
+    /// Non-negative delays: (bucket lower bound in seconds, count), each
+    /// bucket once, in increasing order.
     #[serde(with = "compact")]
-    counts: Vec<(u32, u64)>,
+    counts: Buckets,
     /// Events whose delivery time is before the event.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub negative: u64,
@@ -131,7 +130,7 @@ fn is_zero(n: &u64) -> bool {
 impl Histogram {
     /// Events with a delay at or above zero.
     pub fn non_negative(&self) -> u64 {
-        (self.counts.iter()).fold(0, |a, (_, n)| a.saturating_add(*n))
+        (self.counts.iter()).fold(0, |a, (_, n)| a.saturating_add(n))
     }
 
     pub fn events(&self) -> u64 {
@@ -148,8 +147,8 @@ impl Histogram {
         let rank = ((q * n as f64).ceil() as u64).clamp(1, n);
         let mut seen = 0u64;
         let key = self.counts.iter().find_map(|(key, count)| {
-            seen = seen.saturating_add(*count);
-            (seen >= rank).then_some(*key)
+            seen = seen.saturating_add(count);
+            (seen >= rank).then_some(key)
         })?;
         let value = i64::from(key) * 1000;
         Some(self.max_ms.map_or(value, |m| value.min(m)))
@@ -177,10 +176,7 @@ impl Tally {
     }
 
     pub fn merge(&mut self, other: &Histogram) {
-        other
-            .counts
-            .iter()
-            .for_each(|(key, n)| self.count(*key, *n));
+        other.counts.iter().for_each(|(key, n)| self.count(key, n));
         self.negative = self.negative.saturating_add(other.negative);
         self.max_ms = self.max_ms.max(other.max_ms);
     }
@@ -192,11 +188,63 @@ impl Tally {
 
     pub fn histogram(self) -> Histogram {
         Histogram {
-            counts: self.counts.into_iter().collect(),
+            counts: Buckets::from_sorted(self.counts),
             negative: self.negative,
             max_ms: self.max_ms,
         }
     }
+}
+
+/// A histogram's buckets packed: per bucket, its lower bound's gap from the
+/// previous one and its count, each a LEB128 varint (usually a byte each).
+/// A manifest holds one histogram per object and day, and (u32, u64) pairs
+/// took 8 times the memory (bench/NOTES.md, change 49).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Buckets(Box<[u8]>);
+
+impl Buckets {
+    fn from_sorted(counts: BTreeMap<u32, u64>) -> Self {
+        let mut bytes = Vec::with_capacity(counts.len() * 2);
+        let mut last = 0;
+        for (key, n) in counts {
+            put_varint(&mut bytes, u64::from(key - last));
+            put_varint(&mut bytes, n);
+            last = key;
+        }
+        Buckets(bytes.into_boxed_slice())
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let mut rest = &self.0[..];
+        let mut last = 0u32;
+        std::iter::from_fn(move || {
+            let gap = take_varint(&mut rest)?;
+            let n = take_varint(&mut rest)?;
+            // Written by `from_sorted` only: the gaps sum to a u32 key.
+            last += gap as u32;
+            Some((last, n))
+        })
+    }
+}
+
+fn put_varint(bytes: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        bytes.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    bytes.push(v as u8);
+}
+
+fn take_varint(rest: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for (i, byte) in rest.iter().take(10).enumerate() {
+        v |= u64::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            *rest = &rest[i + 1..];
+            return Some(v);
+        }
+    }
+    None
 }
 
 /// `counts` as one string, `"lower:count lower:count"`: JSON would spread
@@ -206,8 +254,10 @@ mod compact {
 
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(counts: &[(u32, u64)], s: S) -> Result<S::Ok, S::Error> {
-        let mut text = String::with_capacity(counts.len() * 8);
+    use super::Buckets;
+
+    pub fn serialize<S: Serializer>(counts: &Buckets, s: S) -> Result<S::Ok, S::Error> {
+        let mut text = String::with_capacity(counts.0.len() * 4);
         for (i, (key, n)) in counts.iter().enumerate() {
             let gap = if i == 0 { "" } else { " " };
             let _ = write!(text, "{gap}{key}:{n}");
@@ -217,7 +267,7 @@ mod compact {
 
     /// Any order, a bucket named twice summed: the manifest is a file
     /// anyone can edit.
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(u32, u64)>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Buckets, D::Error> {
         let text = String::deserialize(d)?;
         let mut sums = super::Tally::default();
         for pair in text.split_ascii_whitespace() {
@@ -474,6 +524,20 @@ mod tests {
                 });
                 prop_assert_eq!(got, want);
             }
+        }
+
+        /// The packed buckets give back every (bound, count), to the
+        /// extremes of both.
+        #[test]
+        fn buckets_pack_and_unpack(
+            counts in proptest::collection::btree_map(
+                prop_oneof![any::<u32>(), Just(0u32), Just(u32::MAX)],
+                prop_oneof![any::<u64>(), 0u64..200, Just(u64::MAX)],
+                0..200,
+            ),
+        ) {
+            let packed = Buckets::from_sorted(counts.clone());
+            prop_assert_eq!(packed.iter().collect::<BTreeMap<_, _>>(), counts);
         }
     }
 }
