@@ -537,7 +537,8 @@ mod tests {
             ),
         ) {
             let packed = Buckets::from_sorted(counts.clone());
-            prop_assert_eq!(packed.iter().collect::<BTreeMap<_, _>>(), counts);
+            let pairs: Vec<(u32, u64)> = counts.into_iter().collect();
+            prop_assert_eq!(packed.iter().collect::<Vec<_>>(), pairs);
         }
     }
 }

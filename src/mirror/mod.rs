@@ -297,7 +297,13 @@ impl Run<'_> {
                     // while the disk writes (bench/NOTES.md, change 48).
                     Done::Segment(objects, files) => match commit_all(files) {
                         Ok(()) => objects,
-                        Err(e) => unwritten(objects.into_iter().map(|(obj, _)| obj), &e),
+                        // Those that failed already keep their own reason.
+                        Err(e) => (objects.into_iter())
+                            .map(|(obj, outcome)| match outcome {
+                                Ok(_) => unwritten(obj, &e),
+                                failed => (obj, failed),
+                            })
+                            .collect(),
                     },
                 };
                 for (obj, outcome) in objects {
@@ -515,29 +521,20 @@ fn mirror_part(
         }
         Err(e) => {
             // None of the rest is read now: the next run reads them again.
-            let _ = tx.send(Done::Segment(
-                unwritten(rest.iter().cloned(), &e),
-                Vec::new(),
-            ));
+            let failed = rest.iter().map(|obj| unwritten(obj.clone(), &e));
+            let _ = tx.send(Done::Segment(failed.collect(), Vec::new()));
             rest.len()
         }
     }
 }
 
-/// `objects` as failed: their rows could not be written.
-fn unwritten(
-    objects: impl Iterator<Item = ObjectRef>,
-    e: &anyhow::Error,
-) -> Vec<(ObjectRef, Result<Outcome>)> {
-    let why = format!("{e:#}");
-    let failed = objects.map(|obj| {
-        let e = anyhow::anyhow!(
-            "{}: its rows could not be written ({why}); the next run reads it again",
-            obj.key
-        );
-        (obj, Err(e))
-    });
-    failed.collect()
+/// `obj` as failed: its rows could not be written.
+fn unwritten(obj: ObjectRef, e: &anyhow::Error) -> (ObjectRef, Result<Outcome>) {
+    let e = anyhow::anyhow!(
+        "{}: its rows could not be written ({e:#}); the next run reads it again",
+        obj.key
+    );
+    (obj, Err(e))
 }
 
 fn record(summary: &mut Summary, obj: &ObjectRef, outcome: &Outcome) {

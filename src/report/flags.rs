@@ -115,8 +115,8 @@ pub fn flag(groups: &[Group], s: &Settings) -> Vec<Vec<Flags>> {
         .map(|g| {
             let mut outlier = vec![false; g.rows.len()];
             for m in &s.outlier_metrics {
-                let values = g.get(*m);
-                if values.len() == outlier.len() {
+                if g.column(*m).len() == outlier.len() {
+                    let values = g.get(*m);
                     for (o, far) in outlier.iter_mut().zip(upper_outliers(&values, s.outlier_k)) {
                         *o |= far;
                     }

@@ -82,7 +82,7 @@ pub fn collect(
     let (keys, skipped) = usable(schema, wanted)?;
     let mut s = Segmenting {
         values: vec![Vec::new(); keys.len()],
-        of_row: vec![Vec::with_capacity(rows); keys.len()],
+        of_row: (keys.iter()).map(|_| Vec::with_capacity(rows)).collect(),
         keys,
         skipped,
     };
@@ -111,6 +111,7 @@ impl Segmenting {
                 let id = v.map_or(NO_VALUE, |v| match index[k].get(v) {
                     Some(&id) => id,
                     None => {
+                        // Below `NO_VALUE`: no request file has 2^32 - 1 rows.
                         let id = values.len() as u32;
                         values.push(v.to_string());
                         index[k].insert(v.to_string(), id);

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 
 /// `Whole` while every value pushed is an `i32` exactly (bit for bit as
 /// `f64`, so -0.0 is not one); the first other value makes them all `Real`.
+/// Equal when held alike: the same values pushed in the same order are.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Values {
     Whole(Vec<i32>),

@@ -168,6 +168,7 @@ pub fn run(opts: &Options) -> Result<Vec<QualityRow>> {
     }
     commit_all(written)?;
     quality::print_summary(&quality, dir);
+    memory::release_freed(); // for the steps after it in the same process
     Ok(quality)
 }
 
