@@ -169,34 +169,44 @@ def same_answers(tracecost_out, scipy_out):
             f"against the anchor: {'; '.join(be)}.")
 
 
+STEPS = ("mirror", "transform", "report")
+
+
 def scale_chart(points, path, target_mb):
-    """Wall time, CPU time and peak RSS of the whole run against the archive's size, each beside
-    the line that grows in proportion from the 1x point: a point above its line grew faster than
-    the archive."""
+    """Against the archive's size: the whole run's wall and CPU time, each step's wall time and each
+    step's peak RSS, every time beside the line that grows in proportion from the 1x point: a point
+    above its line grew faster than the archive."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     gb = [p["ndjson_mb"] / 1000 for p in points]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), dpi=120)
+    fig, (whole, steps, memory) = plt.subplots(1, 3, figsize=(16, 4.8), dpi=120)
+
+    def proportional(ax, ys, label, marker):
+        (line,) = ax.plot(gb, ys, marker=marker, label=label)
+        ax.plot([0, gb[-1]], [0, ys[0] / gb[0] * gb[-1]], linestyle=":", color=line.get_color(),
+                label=f"{label} in proportion to 1x ({ys[0] / gb[0]:.0f} s per GB)")
+
     for key, label, marker in (("wall", "wall time", "o"), ("cpu", "CPU time (user + system)", "s")):
-        ys = [p[key] for p in points]
-        (line,) = left.plot(gb, ys, marker=marker, label=label)
-        left.plot([0, gb[-1]], [0, ys[0] / gb[0] * gb[-1]], linestyle=":", color=line.get_color(),
-                  label=f"{label} in proportion to 1x ({ys[0] / gb[0]:.0f} s per GB)")
-    left.set(xlabel="archive (GB of NDJSON)", ylabel="seconds", title="tracecost run --no-charts: time")
-    rss = [p["rss"] for p in points]
-    right.plot(gb, rss, marker="o", label="peak RSS of the run")
-    right.axhline(target_mb, color="grey", linestyle="--", label=f"target at 1x and 4x: {target_mb} MB")
-    right.set(xlabel="archive (GB of NDJSON)", ylabel="MB", title="tracecost run --no-charts: peak memory")
-    right.set_ylim(0, max(target_mb * 1.3, max(rss) * 1.1))
-    for ax, key in ((left, "wall"), (right, "rss")):
+        proportional(whole, [p[key] for p in points], label, marker)
+    whole.set(xlabel="archive (GB of NDJSON)", ylabel="seconds", title="the whole run (--no-charts): time")
+    for step, marker in zip(STEPS, "o^s"):
+        proportional(steps, [p["steps"][step][0] for p in points], f"{step} wall", marker)
+    steps.set(xlabel="archive (GB of NDJSON)", ylabel="seconds", title="each step: wall time")
+    for step, marker in zip(STEPS, "o^s"):
+        memory.plot(gb, [p["steps"][step][2] for p in points], marker=marker, label=f"{step} peak RSS")
+    memory.axhline(target_mb, color="grey", linestyle="--", label=f"target at 1x and 4x: {target_mb} MB")
+    memory.set(xlabel="archive (GB of NDJSON)", ylabel="MB", title="each step: peak memory")
+    memory.set_ylim(0, max(target_mb * 1.3, max(p["rss"] for p in points) * 1.1))
+    for ax, value in ((whole, lambda p: p["wall"]), (steps, lambda p: p["steps"]["report"][0]),
+                      (memory, lambda p: p["rss"])):
         ax.set_xlim(left=0)
         ax.set_ylim(bottom=0)
         ax.grid(alpha=0.3)
         for p, x in zip(points, gb):
-            ax.annotate(f"{p['scale']}x", (x, p[key]), textcoords="offset points", xytext=(0, 8),
+            ax.annotate(f"{p['scale']}x", (x, value(p)), textcoords="offset points", xytext=(0, 8),
                         ha="center", fontsize=8, color="dimgrey")
-        ax.legend(fontsize=8, loc="upper left")
+        ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     fig.savefig(path)
 
@@ -275,10 +285,14 @@ def main():
     for mult in [int(x) for x in a.curve.split(",")]:
         s_dir, s_files, s_raw = (sim, files, raw_bytes) if mult == 1 else \
             (sim4, files4, raw4) if mult == 4 else archive(tc, work, a.scale * mult, seed=mult)
-        wall, cpu_s, rss = measure(j.tc("run", "--source", s_dir / "logpush", "--out", j.fresh("curve"),
-                                        "--no-charts"))
+        lake_c = j.fresh("lake-curve")
+        by_step = {step: measure(j.tc(step, *extra, lake=lake_c)) for step, extra in
+                   [("mirror", ["--source", s_dir / "logpush"]), ("transform", []),
+                    ("report", ["--out", j.fresh("curve"), "--no-charts"])]}
+        wall, cpu_s, rss = add(*by_step.values())
         curve.append({"scale": mult, "objects": len(s_files), "ndjson_mb": s_raw / 1e6,
-                      "gz_mb": sum(f.stat().st_size for f in s_files) / 1e6, "wall": wall, "cpu": cpu_s, "rss": rss})
+                      "gz_mb": sum(f.stat().st_size for f in s_files) / 1e6, "wall": wall, "cpu": cpu_s, "rss": rss,
+                      "steps": by_step})
         print(f"curve {mult}x: {wall:.1f} s, {rss:.0f} MB", flush=True)
         shutil.rmtree(work / "runs", ignore_errors=True)
         if mult not in (1, 4):
@@ -338,13 +352,23 @@ def main():
     w("")
     w("## Scale curve\n")
     made = ", ".join(f"{p['scale']}x" for p in curve if p["scale"] not in (1, 4))
-    w(f"`tracecost run --no-charts` (every interval) once per archive size; {made or 'no'} archive made for "
-      "the curve and deleted after.\n")
+    w(f"The whole run (every interval, no charts) once per archive size, its steps one after another on a fresh "
+      f"lake; {made or 'no'} archive made for the curve and deleted after. Time per GB of NDJSON stays level when "
+      "a step grows in proportion to the archive.\n")
     w("| archive | objects | gzipped (MB) | NDJSON (MB) | wall (s) | CPU (s) | peak RSS (MB) | wall per GB (s) |")
     w("|---|---:|---:|---:|---:|---:|---:|---:|")
     for p in curve:
         w(f"| {p['scale']}x | {p['objects']:,} | {p['gz_mb']:,.0f} | {p['ndjson_mb']:,.0f} | {p['wall']:.1f} | "
           f"{p['cpu']:.1f} | {p['rss']:.0f} | {p['wall'] / (p['ndjson_mb'] / 1000):.1f} |")
+    w("")
+    w("Step by step (wall s / CPU s / peak RSS MB; wall per GB of NDJSON):\n")
+    w("| archive | " + " | ".join(STEPS) + " | " + " | ".join(f"{s} per GB" for s in STEPS) + " |")
+    w("|---|" + "---:|" * (2 * len(STEPS)))
+    for p in curve:
+        gb = p["ndjson_mb"] / 1000
+        w(f"| {p['scale']}x | " + " | ".join(f"{p['steps'][s][0]:.1f} / {p['steps'][s][1]:.1f} / {p['steps'][s][2]:.0f}"
+                                           for s in STEPS) +
+          " | " + " | ".join(f"{p['steps'][s][0] / gb:.1f}" for s in STEPS) + " |")
     w("")
     w(f"![Scale curve]({Path(a.chart).name})\n")
 

@@ -197,15 +197,9 @@ fn replicate_medians(sorted: &[Vec<f64>], cfg: &Config, stream: u64) -> Vec<f64>
 /// would wait on memory, so they are summed by [`blocked_sums`] instead.
 const LARGE: usize = 4 << 20;
 
-/// A block of rows that stays in a core's cache while a batch of resamples
-/// adds up its draws (a power of two rows, at most 2¹⁶, for `u16` offsets).
+/// A block of rows that stays in a core's cache while a chunk of resamples
+/// adds up its draws from it.
 const BLOCK_BYTES: usize = 512 << 10;
-
-/// Resamples drawn before their rows are loaded by [`blocked_sums`]: each
-/// block of rows is loaded once per batch. Their draws take 2 bytes each in
-/// every busy thread, so a batch is cut to [`BUCKET_BYTES`] a thread.
-const MAX_BATCH: usize = 32;
-const BUCKET_BYTES: usize = 16 << 20;
 
 const _: () = assert!(DRAWS.is_multiple_of(ACCUMULATORS));
 
@@ -221,11 +215,12 @@ fn replicate_sums<const L: usize>(
     let large = std::mem::size_of_val(rows) > LARGE;
     let per_chunk: Vec<Vec<[f64; L]>> = (0..chunks)
         .into_par_iter()
-        .map_init(Vec::new, |buckets, c| {
-            let mut rng = IndexRng::new(&mut Rng::derive(seed, stream, c as u64));
+        .map(|c| {
+            let mut base = Rng::derive(seed, stream, c as u64);
+            let mut rng = IndexRng::new(&mut base);
             let count = CHUNK.min(resamples - c * CHUNK);
             if large {
-                blocked_sums(rows, &mut rng, count, buckets)
+                blocked_sums(rows, &mut base, &mut rng, count)
             } else {
                 (0..count).map(|_| resample_sums(rows, &mut rng)).collect()
             }
@@ -252,26 +247,27 @@ fn resample_sums<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng) -> [f64; L
         // SAFETY: the CPU supports AVX2, checked just above.
         return unsafe { resample_sums_avx2(rows, rng) };
     }
-    sums_kernel(rows, rng)
+    sums_kernel(rows, rng, rows.len())
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn resample_sums_avx2<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng) -> [f64; L] {
-    sums_kernel(rows, rng)
+    sums_kernel(rows, rng, rows.len())
 }
 
+/// The column sums of `draws` rows drawn uniformly from `rows`.
 #[inline(always)]
-fn sums_kernel<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng) -> [f64; L] {
-    let n = rows.len();
+fn sums_kernel<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng, draws: usize) -> [f64; L] {
+    let n = rows.len() as u32;
     let mut batch = [0u32; DRAWS];
     // Indices are drawn a batch ahead so that the row loads of a batch
     // overlap.
     let mut acc = [[0.0; L]; ACCUMULATORS];
-    let mut left = n;
+    let mut left = draws;
     while left > 0 {
         let m = left.min(DRAWS);
-        draw(rng, n as u32, &mut batch, m);
+        draw(rng, n, &mut batch, m);
         add_rows(&mut acc, rows, &batch[..m]);
         left -= m;
     }
@@ -281,44 +277,21 @@ fn sums_kernel<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng) -> [f64; L] 
 /// Adds the rows at `picked` to the accumulators, draw `i` to accumulator
 /// `i % ACCUMULATORS` (a batch of [`DRAWS`] starts again at the first).
 #[inline(always)]
-fn add_rows<const L: usize, I: Offset>(
-    acc: &mut [[f64; L]; ACCUMULATORS],
-    rows: &[Row<L>],
-    picked: &[I],
-) {
+fn add_rows<const L: usize>(acc: &mut [[f64; L]; ACCUMULATORS], rows: &[Row<L>], picked: &[u32]) {
     let mut groups = picked.chunks_exact(ACCUMULATORS);
     for group in &mut groups {
         for (a, i) in acc.iter_mut().zip(group) {
-            let r = &rows[i.at()].0;
+            let r = &rows[*i as usize].0;
             for k in 0..L {
                 a[k] += r[k];
             }
         }
     }
     for (a, i) in acc.iter_mut().zip(groups.remainder()) {
-        let r = &rows[i.at()].0;
+        let r = &rows[*i as usize].0;
         for k in 0..L {
             a[k] += r[k];
         }
-    }
-}
-
-/// A row's position in a slice of rows: `u32` over a group, `u16` inside a block.
-trait Offset: Copy {
-    fn at(self) -> usize;
-}
-
-impl Offset for u32 {
-    #[inline(always)]
-    fn at(self) -> usize {
-        self as usize
-    }
-}
-
-impl Offset for u16 {
-    #[inline(always)]
-    fn at(self) -> usize {
-        usize::from(self)
     }
 }
 
@@ -327,97 +300,73 @@ fn total<const L: usize>(acc: &[[f64; L]; ACCUMULATORS]) -> [f64; L] {
     std::array::from_fn(|k| acc.iter().map(|a| a[k]).sum())
 }
 
-/// `count` resamples' column sums from the same draws as [`resample_sums`]
-/// would make, for rows too large for a core's cache: a batch of up to
-/// [`MAX_BATCH`] resamples is drawn first, each index into the bucket of its block of rows
-/// ([`BLOCK_BYTES`]); then each block is loaded into the cache once and every
-/// resample of the batch adds its draws from it. Only the order of the
-/// additions differs (block by block), so the bits may differ in the last
-/// places.
+/// `count` resamples' column sums, for rows too large for a core's cache,
+/// a block of rows ([`BLOCK_BYTES`]) at a time. A resample of n rows is n
+/// uniform draws; how many fall in each block is multinomial, so each
+/// resample first draws its count per block ([`block_counts`]), then each
+/// block, loaded into the cache once, gives every resample its count of
+/// uniform draws from the block. The same distribution as [`resample_sums`]
+/// from other random numbers.
 fn blocked_sums<const L: usize>(
     rows: &[Row<L>],
+    base: &mut Rng,
     rng: &mut IndexRng,
     count: usize,
-    buckets: &mut Vec<Vec<u16>>,
 ) -> Vec<[f64; L]> {
+    let block_rows = (BLOCK_BYTES / std::mem::size_of::<Row<L>>()).max(1);
+    let blocks = rows.len().div_ceil(block_rows);
+    let mut counts = vec![0u32; count * blocks];
+    for per_block in counts.chunks_exact_mut(blocks) {
+        block_counts(rows.len(), block_rows, base, per_block);
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { blocked_sums_avx2(rows, rng, count, buckets) };
+        return unsafe { blocked_kernel_avx2(rows, block_rows, &counts, rng) };
     }
-    blocked_kernel(rows, rng, count, buckets)
+    blocked_kernel(rows, block_rows, &counts, rng)
+}
+
+/// How many of n uniform draws over `n` rows fall in each block of
+/// `block_rows`: each block's count is Binomial given the blocks before it.
+fn block_counts(n: usize, block_rows: usize, base: &mut Rng, counts: &mut [u32]) {
+    let (mut draws, mut rows) = (n as u64, n as u64);
+    for (b, c) in counts.iter_mut().enumerate() {
+        let len = block_rows.min(n - b * block_rows) as u64;
+        let k = base.binomial(draws, len as f64 / rows as f64);
+        *c = k as u32;
+        (draws, rows) = (draws - k, rows - len);
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn blocked_sums_avx2<const L: usize>(
+unsafe fn blocked_kernel_avx2<const L: usize>(
     rows: &[Row<L>],
+    block_rows: usize,
+    counts: &[u32],
     rng: &mut IndexRng,
-    count: usize,
-    buckets: &mut Vec<Vec<u16>>,
 ) -> Vec<[f64; L]> {
-    blocked_kernel(rows, rng, count, buckets)
+    blocked_kernel(rows, block_rows, counts, rng)
 }
 
+/// `counts[r * blocks + b]`: resample r's draws from block b.
 #[inline(always)]
 fn blocked_kernel<const L: usize>(
     rows: &[Row<L>],
+    block_rows: usize,
+    counts: &[u32],
     rng: &mut IndexRng,
-    count: usize,
-    buckets: &mut Vec<Vec<u16>>,
 ) -> Vec<[f64; L]> {
-    let block_rows = BLOCK_BYTES / std::mem::size_of::<Row<L>>();
-    const {
-        let rows = BLOCK_BYTES / std::mem::size_of::<Row<L>>();
-        assert!(rows.is_power_of_two() && rows <= 1 << 16);
-    };
-    let (n, shift) = (rows.len(), block_rows.trailing_zeros());
-    let blocks = n.div_ceil(block_rows);
-    let batch_size = (BUCKET_BYTES / (2 * n)).clamp(1, MAX_BATCH);
-    // Kept from chunk to chunk of the same rows (`map_init`), each sized for
-    // a batch's draws in its block and a few standard deviations more.
-    buckets.resize_with(blocks, Vec::new);
-    for (b, bucket) in buckets.iter_mut().enumerate() {
-        bucket.clear();
-        let expected = batch_size * (n - b * block_rows).min(block_rows);
-        bucket.reserve(expected + 4 * expected.isqrt() + DRAWS);
-    }
-    let mut sums = Vec::with_capacity(count);
-    let mut batch = [0u32; DRAWS];
-    for first in (0..count).step_by(batch_size) {
-        let size = batch_size.min(count - first);
-        buckets.iter_mut().for_each(Vec::clear);
-        // `ends[r * blocks + b]`: where resample r's draws in block b end.
-        let mut ends = Vec::with_capacity(size * blocks);
-        for _ in 0..size {
-            let mut left = n;
-            while left > 0 {
-                let m = left.min(DRAWS);
-                draw(rng, n as u32, &mut batch, m);
-                for &i in &batch[..m] {
-                    // The remainder is below `block_rows`, at most 2¹⁶.
-                    buckets[(i >> shift) as usize].push((i & (block_rows as u32 - 1)) as u16);
-                }
-                left -= m;
-            }
-            ends.extend(buckets.iter().map(Vec::len));
-        }
-        let mut acc = vec![[0.0; L]; size];
-        for (b, bucket) in buckets.iter().enumerate() {
-            let block = &rows[b * block_rows..((b + 1) * block_rows).min(n)];
-            let mut from = 0;
-            for (r, sum) in acc.iter_mut().enumerate() {
-                let to = ends[r * blocks + b];
-                let mut part = [[0.0; L]; ACCUMULATORS];
-                add_rows(&mut part, block, &bucket[from..to]);
-                let part = total(&part);
-                for k in 0..L {
-                    sum[k] += part[k];
-                }
-                from = to;
+    let blocks = rows.len().div_ceil(block_rows);
+    let mut sums = vec![[0.0; L]; counts.len() / blocks];
+    for (b, block) in rows.chunks(block_rows).enumerate() {
+        for (sum, per_block) in sums.iter_mut().zip(counts.chunks_exact(blocks)) {
+            let part = sums_kernel(block, rng, per_block[b] as usize);
+            for k in 0..L {
+                sum[k] += part[k];
             }
         }
-        sums.extend(acc);
     }
     sums
 }
@@ -686,79 +635,83 @@ mod tests {
         }
     }
 
-    /// The blocked kernel makes the same draws as the plain one and adds the
-    /// same rows: with small integers every order of additions is exact, so
-    /// the bits are the same; with real values the sums agree to rounding.
+    /// The blocked kernel draws n rows a resample, as many from each block as
+    /// uniform draws would put there: per resample, a column of ones sums to n
+    /// exactly, a block's indicator has the mean and variance of
+    /// Binomial(n, block / n), and the mean of the row numbers those of a
+    /// mean of n uniform draws.
     #[test]
-    fn blocked_sums_add_the_rows_of_the_same_draws() {
-        blocked_sums_match::<LANES>();
-        blocked_sums_match::<WIDE>();
-    }
-
-    fn blocked_sums_match<const L: usize>() {
-        let block_rows = BLOCK_BYTES / std::mem::size_of::<Row<L>>();
-        let mut r = Rng::new(32);
-        for n in [
-            1usize,
-            7,
-            block_rows - 1,
-            block_rows,
-            block_rows + 1,
-            2 * block_rows + 65,
-        ] {
-            let whole: Vec<Row<L>> = (0..n)
-                .map(|_| Row(std::array::from_fn(|_| r.below(1_000) as f64)))
-                .collect();
-            let real: Vec<Row<L>> = (0..n)
-                .map(|_| Row(std::array::from_fn(|_| (r.normal() * 0.7).exp() * 123.456)))
-                .collect();
-            for rows in [&whole, &real] {
-                // A whole batch and one more.
-                let mut plain = IndexRng::new(&mut Rng::new(33));
-                let mut blocked = plain.clone();
-                let got = blocked_sums(rows, &mut blocked, MAX_BATCH + 1, &mut Vec::new());
-                assert_eq!(got.len(), MAX_BATCH + 1);
-                for (b, got) in got.iter().enumerate() {
-                    let want = resample_sums(rows, &mut plain);
-                    for k in 0..L {
-                        if std::ptr::eq(rows, &whole) {
-                            assert_eq!(got[k].to_bits(), want[k].to_bits(), "n={n} b={b} k={k}");
-                        } else {
-                            let scale = want[k].abs().max(1.0);
-                            assert!((got[k] - want[k]).abs() <= 1e-12 * scale, "n={n} b={b}");
-                        }
-                    }
-                }
-                assert_eq!(
-                    plain.next_u64(),
-                    blocked.next_u64(),
-                    "n={n}: the same draws"
-                );
-            }
+    fn blocked_sums_draw_n_rows_spread_as_uniform_draws() {
+        let block_rows = BLOCK_BYTES / std::mem::size_of::<Row<LANES>>();
+        let n = 2 * block_rows + 1_000;
+        let rows: Vec<Row<LANES>> = (0..n)
+            .map(|i| {
+                let (first, last) = (i < block_rows, i >= 2 * block_rows);
+                Row([
+                    1.0,
+                    f64::from(u8::from(first)),
+                    f64::from(u8::from(last)),
+                    i as f64,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                ])
+            })
+            .collect();
+        let count = 600;
+        let mut base = Rng::new(33);
+        let mut rng = IndexRng::new(&mut base);
+        let sums = blocked_sums(&rows, &mut base, &mut rng, count);
+        assert_eq!(sums.len(), count);
+        assert!(
+            sums.iter().all(|s| s[0] == n as f64),
+            "n draws in every resample"
+        );
+        let nf = n as f64;
+        let moments_of = |k: usize| {
+            let xs: Vec<f64> = sums.iter().map(|s| s[k]).collect();
+            let m = mean(&xs);
+            (
+                m,
+                xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (count - 1) as f64,
+            )
+        };
+        for (k, len) in [(1, block_rows), (2, 1_000)] {
+            let p = len as f64 / nf;
+            let (m, v) = moments_of(k);
+            let want_v = nf * p * (1.0 - p);
+            assert!(
+                (m - nf * p).abs() < 5.0 * (want_v / count as f64).sqrt(),
+                "block {k}: {m}"
+            );
+            assert!((v / want_v - 1.0).abs() < 0.3, "block {k}: {v} vs {want_v}");
         }
+        // Row numbers: mean (n - 1) / 2, variance (n² - 1) / 12 a draw.
+        let (m, v) = moments_of(3);
+        let want_v = nf * (nf * nf - 1.0) / 12.0;
+        assert!((m - nf * (nf - 1.0) / 2.0).abs() < 5.0 * (want_v / count as f64).sqrt());
+        assert!((v / want_v - 1.0).abs() < 0.3, "{v} vs {want_v}");
     }
 
-    /// Rows past [`LARGE`] go through the blocked kernel, chunk by chunk
-    /// with the buckets handed on: the same sums as the plain kernel from
-    /// each chunk's stream (small integers: exact in any order).
+    /// Rows past [`LARGE`] go through the blocked kernel; its replicates,
+    /// like the plain kernel's, do not depend on the threads, and follow
+    /// the stream.
     #[test]
-    fn large_groups_are_summed_from_the_same_draws() {
+    fn large_groups_give_the_same_replicates_whatever_the_threads() {
         let n = LARGE / std::mem::size_of::<Row<LANES>>() + 1;
         let rows: Vec<Row<LANES>> = (0..n)
             .map(|i| Row(std::array::from_fn(|k| ((i * 31 + k) % 97) as f64)))
             .collect();
         let resamples = 2 * CHUNK + 7;
         let got = replicate_sums(&rows, resamples, 5, 6);
-        let mut want = Vec::new();
-        for c in 0..resamples.div_ceil(CHUNK) {
-            let mut rng = IndexRng::new(&mut Rng::derive(5, 6, c as u64));
-            let count = CHUNK.min(resamples - c * CHUNK);
-            want.extend((0..count).map(|_| resample_sums(&rows, &mut rng)));
-        }
-        assert_eq!(got.len(), want.len());
-        for (b, (g, w)) in got.iter().zip(&want).enumerate() {
-            assert_eq!(g.map(f64::to_bits), w.map(f64::to_bits), "replicate {b}");
-        }
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        assert_eq!(got, pool.install(|| replicate_sums(&rows, resamples, 5, 6)));
+        assert_ne!(got, replicate_sums(&rows, resamples, 5, 7));
+        assert!(got.iter().all(|s| s.iter().all(|v| *v > 0.0)));
     }
 
     #[test]

@@ -163,6 +163,37 @@ impl Rng {
         let x = self.gamma(a);
         x / (x + self.gamma(b))
     }
+
+    /// Binomial(n, p): how many of n uniforms fall below p, halving them
+    /// (Devroye 1986, X.4): the i-th smallest of n uniforms is
+    /// Beta(i, n + 1 − i); those above it are uniform over (it, 1), those
+    /// below over (0, it), so each Beta draw leaves half as many to count.
+    /// Exact in distribution; O(log n) draws. A `p` outside [0, 1] counts as
+    /// the nearer end.
+    pub fn binomial(&mut self, mut n: u64, mut p: f64) -> u64 {
+        /// Below this many uniforms, counting them costs less than a Beta draw.
+        const DIRECT: u64 = 16;
+        let mut below = 0;
+        loop {
+            if n == 0 || p <= 0.0 {
+                return below;
+            }
+            if p >= 1.0 {
+                return below + n;
+            }
+            if n <= DIRECT {
+                return below + (0..n).filter(|_| self.uniform() < p).count() as u64;
+            }
+            let i = n.div_ceil(2);
+            let y = self.beta(i as f64, (n + 1 - i) as f64);
+            if y < p {
+                below += i;
+                (n, p) = (n - i, (p - y) / (1.0 - y));
+            } else {
+                (n, p) = (i - 1, p / y);
+            }
+        }
+    }
 }
 
 /// wyrand (Wang Yi): one multiplication per 64-bit output and no chain of
@@ -256,6 +287,7 @@ mod tests {
         assert_eq!(r.exponential(10.0), 0.0951176324100045);
         assert_eq!(r.gamma(2.5), 1.0537844646353778);
         assert_eq!(r.beta(3.0, 8.0), 0.18228684979336782);
+        assert_eq!(r.binomial(1_000_000, 0.3), 299_891);
         let mut index = IndexRng::new(&mut Rng::new(12));
         assert_eq!(index.next_u64(), 14250965668187898198);
         assert_eq!(index.two_below(7), (1, 4));
@@ -314,6 +346,62 @@ mod tests {
             );
             assert!((v / want_v - 1.0).abs() < 0.03, "{a},{b}: {v} vs {want_v}");
         }
+    }
+
+    /// Binomial(n, p)'s probabilities by the recurrence of its terms.
+    fn binomial_pmf(n: u64, p: f64) -> Vec<f64> {
+        let mut pmf = vec![(1.0 - p).powi(n as i32)];
+        for k in 1..=n {
+            let prev = pmf[k as usize - 1];
+            pmf.push(prev * (n - k + 1) as f64 / k as f64 * p / (1.0 - p));
+        }
+        pmf
+    }
+
+    #[test]
+    fn binomial_has_its_probabilities() {
+        let mut r = Rng::new(14);
+        // Below and above the direct count, one halving and several.
+        for (n, p) in [(3u64, 0.4), (17, 0.5), (40, 0.3), (40, 0.97), (90, 0.05)] {
+            let draws = 200_000;
+            let mut seen = vec![0u32; n as usize + 1];
+            for _ in 0..draws {
+                seen[r.binomial(n, p) as usize] += 1;
+            }
+            for (k, want) in binomial_pmf(n, p).iter().enumerate() {
+                let got = f64::from(seen[k]) / draws as f64;
+                // Five standard errors of a frequency from 200,000 draws.
+                let se = (want.max(1e-6) * (1.0 - want) / draws as f64).sqrt();
+                assert!(
+                    (got - want).abs() < 5.0 * se + 1e-5,
+                    "n={n} p={p} k={k}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn binomial_has_its_mean_and_variance_and_its_ends() {
+        let mut r = Rng::new(15);
+        for (n, p) in [(150_000u64, 1.0 / 37.0), (1 << 32, 0.5), (5_000, 0.999)] {
+            let (m, v) = moments(20_000, || r.binomial(n, p) as f64);
+            let (want_m, want_v) = (n as f64 * p, n as f64 * p * (1.0 - p));
+            assert!(
+                (m - want_m).abs() < 5.0 * (want_v / 2e4).sqrt(),
+                "{n},{p}: {m}"
+            );
+            assert!((v / want_v - 1.0).abs() < 0.06, "{n},{p}: {v} vs {want_v}");
+        }
+        for (n, p, want) in [
+            (0, 0.5, 0),
+            (9, 0.0, 0),
+            (9, 1.0, 9),
+            (9, -1.0, 0),
+            (9, 2.0, 9),
+        ] {
+            assert_eq!(r.binomial(n, p), want, "{n},{p}");
+        }
+        assert!(r.binomial(9, f64::NAN) <= 9);
     }
 
     #[test]
