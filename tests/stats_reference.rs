@@ -4,7 +4,7 @@
 
 use tracecost::stats::bootstrap::{estimate, Config, Interval, Method};
 use tracecost::stats::normal;
-use tracecost::stats::resampled::{self, Resampled};
+use tracecost::stats::resampled::{self, Column, Resampled};
 use tracecost::stats::rng::Rng;
 use tracecost::stats::univariate::{describe, mean, median_in_place, quantile_sorted, sorted};
 
@@ -101,7 +101,7 @@ fn one_sample_intervals_agree_with_scipy_bootstrap() {
             let per_statistic = estimate(&cfg(method), &[&x], 1, |s| {
                 [mean(&s[0]), median_in_place(&mut s[0])]
             });
-            let group = Resampled::new(&[&x], &cfg(method), 1);
+            let group = Resampled::new(&[Column::Real(&x)], &cfg(method), 1);
             let per_group =
                 resampled::estimate(&cfg(method), &[&group], |v| [v.mean(0, 0), v.median(0, 0)]);
             for (path, [m, md]) in [("bootstrap", per_statistic), ("resampled", per_group)] {
@@ -149,8 +149,8 @@ fn two_sample_difference_and_ratio_agree_with_scipy_bootstrap() {
                 [b - a, b / a]
             });
             let (gx, gy) = (
-                Resampled::new(&[&x], &cfg(method), 3),
-                Resampled::new(&[&y], &cfg(method), 4),
+                Resampled::new(&[Column::Real(&x)], &cfg(method), 3),
+                Resampled::new(&[Column::Real(&y)], &cfg(method), 4),
             );
             let per_group = resampled::estimate(&cfg(method), &[&gx, &gy], |v| {
                 let (a, b) = (v.mean(0, 0), v.mean(1, 0));

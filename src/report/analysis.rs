@@ -357,9 +357,8 @@ struct Sampled<'a> {
 impl Sampled<'_> {
     fn new<'a>(group: &'a Group, cfg: &Config) -> Sampled<'a> {
         let key = [group.approach.as_str(), &group.delay_ms.to_string()];
-        let held = Metric::OF_LEGS.map(|m| group.get(m));
-        let columns: Vec<&[f64]> = held.iter().map(|c| c.as_ref()).collect();
-        let latency = group.get(Metric::ClientLatency);
+        let columns = Metric::OF_LEGS.map(|m| group.column(m).column());
+        let latency = group.column(Metric::ClientLatency).column();
         Sampled {
             group,
             requests: Resampled::new(
@@ -369,7 +368,7 @@ impl Sampled<'_> {
             ),
             latency: (!latency.is_empty()).then(|| {
                 Resampled::new(
-                    &[&latency],
+                    &[latency],
                     cfg,
                     stream_id(&[&["latency"], &key[..]].concat()),
                 )

@@ -18,7 +18,7 @@ use super::tables::{Cell, Kind, Table};
 use crate::core::metric::Metric;
 use crate::lake::derived::RequestsFile;
 use crate::stats::bootstrap::{stream_id, Config, Estimate};
-use crate::stats::resampled::{estimate, Resampled, View};
+use crate::stats::resampled::{estimate, Column, Resampled, View};
 
 /// The default `[report] segment_by`.
 pub const DEFAULT_SEGMENT_BY: [&str; 2] = crate::lake::derived::SEGMENT_COLUMNS;
@@ -221,7 +221,7 @@ impl Sampled {
             approach,
             &delay.to_string(),
         ];
-        let columns: Vec<&[f64]> = cell.iter().map(Vec::as_slice).collect();
+        let columns = cell.each_ref().map(|c| Column::Real(c));
         let requests = Resampled::new(&columns, cfg, stream_id(&name));
         Sampled { key, requests }
     }

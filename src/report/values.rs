@@ -4,6 +4,8 @@
 
 use std::borrow::Cow;
 
+use crate::stats::resampled::Column;
+
 /// `Whole` while every value pushed is an `i32` exactly (bit for bit as
 /// `f64`, so -0.0 is not one); the first other value makes them all `Real`.
 /// Equal when held alike: the same values pushed in the same order are.
@@ -78,6 +80,14 @@ impl Values {
         match self {
             Values::Whole(w) => Cow::Owned(w.iter().map(|&i| f64::from(i)).collect()),
             Values::Real(r) => Cow::Borrowed(r),
+        }
+    }
+
+    /// As the statistics read them, borrowed.
+    pub fn column(&self) -> Column<'_> {
+        match self {
+            Values::Whole(w) => Column::Whole(w),
+            Values::Real(r) => Column::Real(r),
         }
     }
 

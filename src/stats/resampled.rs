@@ -25,15 +25,107 @@ use super::univariate::median_in_place;
 const CHUNK: usize = 250;
 
 /// Columns whose means one pass of index draws accumulates: a row of 8 on a
-/// cache line of its own, so a draw loads one line; from 9 to 16 columns
-/// (the report's 9 metrics), a row of 16 on two lines, one pass instead of
-/// two. Wider tables are cut into batches that replay the same draws.
+/// cache line of its own, so a draw loads one line; from 9 to 16 columns,
+/// a row of 16 on two lines, one pass instead of two. Wider tables are cut
+/// into batches that replay the same draws.
 const LANES: usize = 8;
 const WIDE: usize = 16;
 
-/// One row of up to `L` columns, aligned on a cache line.
-#[repr(align(64))]
-struct Row<const L: usize>([f64; L]);
+/// Up to [`MIXED_REAL`] real columns and [`MIXED_WHOLE`] whole ones (the
+/// report's 9 metrics: cost twice, 7 counters) share one cache line: a
+/// whole number takes 4 bytes in a row instead of 8.
+const MIXED_REAL: usize = 2;
+const MIXED_WHOLE: usize = 8;
+
+/// One group's column: whole numbers are summed as integers, exactly, so
+/// they give the bits of summing them as `f64` wherever that is exact too.
+#[derive(Debug, Clone, Copy)]
+pub enum Column<'a> {
+    Whole(&'a [i32]),
+    Real(&'a [f64]),
+}
+
+impl Column<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Column::Whole(w) => w.len(),
+            Column::Real(r) => r.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn at(&self, i: usize) -> f64 {
+        match self {
+            Column::Whole(w) => f64::from(w[i]),
+            Column::Real(r) => r[i],
+        }
+    }
+
+    fn to_f64(self) -> Vec<f64> {
+        match self {
+            Column::Whole(w) => w.iter().map(|&v| f64::from(v)).collect(),
+            Column::Real(r) => r.to_vec(),
+        }
+    }
+
+    /// Whole, and no sum of `draws` of its values reaches 2⁵³: every partial
+    /// sum is exact as an `i64` and as an `f64` alike.
+    fn sums_exactly(&self, draws: usize) -> bool {
+        let Column::Whole(w) = self else { return false };
+        let largest = w
+            .iter()
+            .map(|v| u64::from(v.unsigned_abs()))
+            .max()
+            .unwrap_or(0);
+        largest
+            .checked_mul(draws as u64)
+            .is_some_and(|m| m < 1 << 53)
+    }
+}
+
+/// One row of `R` real and `W` whole columns, aligned on a cache line.
+#[repr(C, align(64))]
+struct Row<const R: usize, const W: usize> {
+    real: [f64; R],
+    whole: [i32; W],
+}
+
+/// A resample's column sums over rows of `R` real and `W` whole columns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Sums<const R: usize, const W: usize> {
+    real: [f64; R],
+    whole: [i64; W],
+}
+
+impl<const R: usize, const W: usize> Sums<R, W> {
+    const ZERO: Self = Sums {
+        real: [0.0; R],
+        whole: [0; W],
+    };
+
+    #[inline(always)]
+    fn add(&mut self, row: &Row<R, W>) {
+        for k in 0..R {
+            self.real[k] += row.real[k];
+        }
+        for k in 0..W {
+            self.whole[k] += i64::from(row.whole[k]);
+        }
+    }
+
+    #[inline(always)]
+    fn add_sums(&mut self, other: &Self) {
+        for k in 0..R {
+            self.real[k] += other.real[k];
+        }
+        for k in 0..W {
+            self.whole[k] += other.whole[k];
+        }
+    }
+}
 
 /// Row indices drawn ahead of their loads (a multiple of 2, small enough for the stack).
 const DRAWS: usize = 64;
@@ -65,7 +157,7 @@ pub struct Resampled {
 
 impl Resampled {
     /// `columns` must all have the same, non-zero length.
-    pub fn new(columns: &[&[f64]], cfg: &Config, stream: u64) -> Self {
+    pub fn new(columns: &[Column], cfg: &Config, stream: u64) -> Self {
         let n = columns.first().map_or(0, |c| c.len());
         assert!(n > 0, "a resampled group needs at least one row");
         assert!(
@@ -79,11 +171,11 @@ impl Resampled {
         let width = columns.len();
         let mean: Vec<f64> = columns
             .iter()
-            .map(|c| c.iter().sum::<f64>() / n as f64)
+            .map(|c| (0..n).map(|i| c.at(i)).sum::<f64>() / n as f64)
             .collect();
         let median: Vec<f64> = columns
             .iter()
-            .map(|c| median_in_place(&mut c.to_vec()))
+            .map(|c| median_in_place(&mut c.to_f64()))
             .collect();
 
         let (rep_mean, rep_median, (blocks, jack_mean, jack_median)) = if cfg.point_estimates() {
@@ -92,7 +184,7 @@ impl Resampled {
             let sorted: Vec<Vec<f64>> = columns
                 .iter()
                 .map(|c| {
-                    let mut s = c.to_vec();
+                    let mut s = c.to_f64();
                     s.sort_by(f64::total_cmp);
                     s
                 })
@@ -133,50 +225,64 @@ impl Resampled {
 }
 
 /// `[replicate * columns + column]`: the mean of every column over each
-/// resample of rows, [`LANES`] or [`WIDE`] columns per pass over the same draws.
-fn replicate_means(columns: &[&[f64]], cfg: &Config, stream: u64) -> Vec<f64> {
+/// resample of rows: in one pass of rows of [`MIXED_REAL`] real and
+/// [`MIXED_WHOLE`] whole columns when they fit, else [`LANES`] or [`WIDE`]
+/// columns as `f64` per pass over the same draws.
+fn replicate_means(columns: &[Column], cfg: &Config, stream: u64) -> Vec<f64> {
     let width = columns.len();
+    let n = columns[0].len();
     let mut rep_mean = vec![0.0; cfg.resamples * width];
+    let (whole, real): (Vec<usize>, Vec<usize>) =
+        (0..width).partition(|&c| columns[c].sums_exactly(n));
+    if !whole.is_empty() && whole.len() <= MIXED_WHOLE && real.len() <= MIXED_REAL {
+        pass::<MIXED_REAL, MIXED_WHOLE>(columns, &real, &whole, &mut rep_mean, cfg, stream);
+        return rep_mean;
+    }
     let mut first = 0;
     while first < width {
-        let left = width - first;
-        first += match left {
-            ..=LANES => pass::<LANES>(columns, first, &mut rep_mean, cfg, stream),
-            _ => pass::<WIDE>(columns, first, &mut rep_mean, cfg, stream),
-        };
+        let lanes = (width - first).min(WIDE);
+        let batch: Vec<usize> = (first..first + lanes).collect();
+        match lanes {
+            ..=LANES => pass::<LANES, 0>(columns, &batch, &[], &mut rep_mean, cfg, stream),
+            _ => pass::<WIDE, 0>(columns, &batch, &[], &mut rep_mean, cfg, stream),
+        }
+        first += lanes;
     }
     rep_mean
 }
 
-/// The means of up to `L` columns from `first` on, into `rep_mean`; returns
-/// how many columns it took.
-fn pass<const L: usize>(
-    columns: &[&[f64]],
-    first: usize,
+/// The means of columns `real` (as `f64`) and `whole` (as integers), into
+/// `rep_mean`.
+fn pass<const R: usize, const W: usize>(
+    columns: &[Column],
+    real: &[usize],
+    whole: &[usize],
     rep_mean: &mut [f64],
     cfg: &Config,
     stream: u64,
-) -> usize {
+) {
     let (n, width) = (columns[0].len(), columns.len());
-    let lanes = L.min(width - first);
-    let rows: Vec<Row<L>> = (0..n)
-        .map(|i| {
-            Row(std::array::from_fn(|k| {
-                if k < lanes {
-                    columns[first + k][i]
-                } else {
-                    0.0
-                }
-            }))
+    let whole_at = |c: usize, i: usize| match columns[c] {
+        Column::Whole(w) => w[i],
+        Column::Real(_) => unreachable!("a whole column"),
+    };
+    let rows: Vec<Row<R, W>> = (0..n)
+        .map(|i| Row {
+            real: std::array::from_fn(|k| real.get(k).map_or(0.0, |&c| columns[c].at(i))),
+            whole: std::array::from_fn(|k| whole.get(k).map_or(0, |&c| whole_at(c, i))),
         })
         .collect();
     let sums = replicate_sums(&rows, cfg.resamples, cfg.seed, stream);
     for (b, s) in sums.iter().enumerate() {
-        for k in 0..lanes {
-            rep_mean[b * width + first + k] = s[k] / n as f64;
+        let at = &mut rep_mean[b * width..(b + 1) * width];
+        for (k, &c) in real.iter().enumerate() {
+            at[c] = s.real[k] / n as f64;
+        }
+        for (k, &c) in whole.iter().enumerate() {
+            // Exact: below 2⁵³ (`Column::sums_exactly`).
+            at[c] = s.whole[k] as f64 / n as f64;
         }
     }
-    lanes
 }
 
 /// `[replicate * columns + column]`: the median of every sorted column,
@@ -195,25 +301,26 @@ fn replicate_medians(sorted: &[Vec<f64>], cfg: &Config, stream: u64) -> Vec<f64>
 
 /// Rows taking more than this outgrow a core's cache: each random row load
 /// would wait on memory, so they are summed by [`blocked_sums`] instead.
-const LARGE: usize = 4 << 20;
+const LARGE: usize = 1 << 20;
 
 /// A block of rows that stays in a core's cache while a chunk of resamples
-/// adds up its draws from it.
-const BLOCK_BYTES: usize = 512 << 10;
+/// adds up its draws from it: 512 KiB of one-line rows. Counted in rows, so
+/// that the draws do not depend on how wide a row is.
+const BLOCK_ROWS: usize = 8192;
 
 const _: () = assert!(DRAWS.is_multiple_of(ACCUMULATORS));
 
 /// Per replicate, the column sums of one resample of rows (n draws with
 /// replacement). Rows are contiguous so one draw touches one cache line.
-fn replicate_sums<const L: usize>(
-    rows: &[Row<L>],
+fn replicate_sums<const R: usize, const W: usize>(
+    rows: &[Row<R, W>],
     resamples: usize,
     seed: u64,
     stream: u64,
-) -> Vec<[f64; L]> {
+) -> Vec<Sums<R, W>> {
     let chunks = resamples.div_ceil(CHUNK);
     let large = std::mem::size_of_val(rows) > LARGE;
-    let per_chunk: Vec<Vec<[f64; L]>> = (0..chunks)
+    let per_chunk: Vec<Vec<Sums<R, W>>> = (0..chunks)
         .into_par_iter()
         .map(|c| {
             let mut base = Rng::derive(seed, stream, c as u64);
@@ -241,7 +348,10 @@ fn draw(rng: &mut IndexRng, n: u32, batch: &mut [u32; DRAWS], m: usize) {
 /// One resample's column sums, with the vector instructions the CPU has.
 /// Each lane adds the same values in the same order whatever the width, so
 /// every CPU gives the same bits.
-fn resample_sums<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng) -> [f64; L] {
+fn resample_sums<const R: usize, const W: usize>(
+    rows: &[Row<R, W>],
+    rng: &mut IndexRng,
+) -> Sums<R, W> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
@@ -252,18 +362,25 @@ fn resample_sums<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng) -> [f64; L
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn resample_sums_avx2<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng) -> [f64; L] {
+unsafe fn resample_sums_avx2<const R: usize, const W: usize>(
+    rows: &[Row<R, W>],
+    rng: &mut IndexRng,
+) -> Sums<R, W> {
     sums_kernel(rows, rng, rows.len())
 }
 
 /// The column sums of `draws` rows drawn uniformly from `rows`.
 #[inline(always)]
-fn sums_kernel<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng, draws: usize) -> [f64; L] {
+fn sums_kernel<const R: usize, const W: usize>(
+    rows: &[Row<R, W>],
+    rng: &mut IndexRng,
+    draws: usize,
+) -> Sums<R, W> {
     let n = rows.len() as u32;
     let mut batch = [0u32; DRAWS];
     // Indices are drawn a batch ahead so that the row loads of a batch
     // overlap.
-    let mut acc = [[0.0; L]; ACCUMULATORS];
+    let mut acc = [Sums::ZERO; ACCUMULATORS];
     let mut left = draws;
     while left > 0 {
         let m = left.min(DRAWS);
@@ -277,43 +394,44 @@ fn sums_kernel<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng, draws: usize
 /// Adds the rows at `picked` to the accumulators, draw `i` to accumulator
 /// `i % ACCUMULATORS` (a batch of [`DRAWS`] starts again at the first).
 #[inline(always)]
-fn add_rows<const L: usize>(acc: &mut [[f64; L]; ACCUMULATORS], rows: &[Row<L>], picked: &[u32]) {
+fn add_rows<const R: usize, const W: usize>(
+    acc: &mut [Sums<R, W>; ACCUMULATORS],
+    rows: &[Row<R, W>],
+    picked: &[u32],
+) {
     let mut groups = picked.chunks_exact(ACCUMULATORS);
     for group in &mut groups {
         for (a, i) in acc.iter_mut().zip(group) {
-            let r = &rows[*i as usize].0;
-            for k in 0..L {
-                a[k] += r[k];
-            }
+            a.add(&rows[*i as usize]);
         }
     }
     for (a, i) in acc.iter_mut().zip(groups.remainder()) {
-        let r = &rows[*i as usize].0;
-        for k in 0..L {
-            a[k] += r[k];
-        }
+        a.add(&rows[*i as usize]);
     }
 }
 
 #[inline(always)]
-fn total<const L: usize>(acc: &[[f64; L]; ACCUMULATORS]) -> [f64; L] {
-    std::array::from_fn(|k| acc.iter().map(|a| a[k]).sum())
+fn total<const R: usize, const W: usize>(acc: &[Sums<R, W>; ACCUMULATORS]) -> Sums<R, W> {
+    Sums {
+        real: std::array::from_fn(|k| acc.iter().map(|a| a.real[k]).sum()),
+        whole: std::array::from_fn(|k| acc.iter().map(|a| a.whole[k]).sum()),
+    }
 }
 
 /// `count` resamples' column sums, for rows too large for a core's cache,
-/// a block of rows ([`BLOCK_BYTES`]) at a time. A resample of n rows is n
+/// a block of rows ([`BLOCK_ROWS`]) at a time. A resample of n rows is n
 /// uniform draws; how many fall in each block is multinomial, so each
 /// resample first draws its count per block ([`block_counts`]), then each
 /// block, loaded into the cache once, gives every resample its count of
 /// uniform draws from the block. The same distribution as [`resample_sums`]
 /// from other random numbers.
-fn blocked_sums<const L: usize>(
-    rows: &[Row<L>],
+fn blocked_sums<const R: usize, const W: usize>(
+    rows: &[Row<R, W>],
     base: &mut Rng,
     rng: &mut IndexRng,
     count: usize,
-) -> Vec<[f64; L]> {
-    let block_rows = (BLOCK_BYTES / std::mem::size_of::<Row<L>>()).max(1);
+) -> Vec<Sums<R, W>> {
+    let block_rows = BLOCK_ROWS;
     let blocks = rows.len().div_ceil(block_rows);
     let mut counts = vec![0u32; count * blocks];
     for per_block in counts.chunks_exact_mut(blocks) {
@@ -341,31 +459,29 @@ fn block_counts(n: usize, block_rows: usize, base: &mut Rng, counts: &mut [u32])
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn blocked_kernel_avx2<const L: usize>(
-    rows: &[Row<L>],
+unsafe fn blocked_kernel_avx2<const R: usize, const W: usize>(
+    rows: &[Row<R, W>],
     block_rows: usize,
     counts: &[u32],
     rng: &mut IndexRng,
-) -> Vec<[f64; L]> {
+) -> Vec<Sums<R, W>> {
     blocked_kernel(rows, block_rows, counts, rng)
 }
 
 /// `counts[r * blocks + b]`: resample r's draws from block b.
 #[inline(always)]
-fn blocked_kernel<const L: usize>(
-    rows: &[Row<L>],
+fn blocked_kernel<const R: usize, const W: usize>(
+    rows: &[Row<R, W>],
     block_rows: usize,
     counts: &[u32],
     rng: &mut IndexRng,
-) -> Vec<[f64; L]> {
+) -> Vec<Sums<R, W>> {
     let blocks = rows.len().div_ceil(block_rows);
-    let mut sums = vec![[0.0; L]; counts.len() / blocks];
+    let mut sums = vec![Sums::ZERO; counts.len() / blocks];
     for (b, block) in rows.chunks(block_rows).enumerate() {
         for (sum, per_block) in sums.iter_mut().zip(counts.chunks_exact(blocks)) {
             let part = sums_kernel(block, rng, per_block[b] as usize);
-            for k in 0..L {
-                sum[k] += part[k];
-            }
+            sum.add_sums(&part);
         }
     }
     sums
@@ -395,13 +511,15 @@ fn median_positions(n: usize, resamples: usize, seed: u64, stream: u64) -> Vec<(
 }
 
 /// Leave-block-out means and medians of every column.
-fn jackknife(columns: &[&[f64]], sorted: &[Vec<f64>]) -> (usize, Vec<f64>, Vec<f64>) {
+fn jackknife(columns: &[Column], sorted: &[Vec<f64>]) -> (usize, Vec<f64>, Vec<f64>) {
     let n = columns[0].len();
     let width = columns.len();
     let blocks = n.min(JACKKNIFE_GROUPS);
     let mut jack_mean = vec![0.0; blocks * width];
     let mut jack_median = vec![0.0; blocks * width];
     for (c, column) in columns.iter().enumerate() {
+        // One column as `f64` at a time.
+        let column = column.to_f64();
         let total: f64 = column.iter().sum();
         // Sorted position of each row (ties broken by row, as a stable sort does).
         let mut order: Vec<usize> = (0..n).collect();
@@ -588,7 +706,10 @@ mod tests {
     /// states it, one draw at a time: indices drawn in pairs, a batch of
     /// [`DRAWS`] at a time (an odd batch draws one index too many), draw `i`
     /// added to accumulator `i % ACCUMULATORS`, the accumulators summed last.
-    fn plain_sums<const L: usize>(rows: &[Row<L>], rng: &mut IndexRng) -> [f64; L] {
+    fn plain_sums<const R: usize, const W: usize>(
+        rows: &[Row<R, W>],
+        rng: &mut IndexRng,
+    ) -> Sums<R, W> {
         let n = rows.len();
         let mut drawn = Vec::new();
         let mut left = n;
@@ -602,35 +723,55 @@ mod tests {
             drawn.extend_from_slice(&pairs[..batch]);
             left -= batch;
         }
-        let mut acc = [[0.0; L]; ACCUMULATORS];
+        let (mut real, mut whole) = ([[0.0; R]; ACCUMULATORS], [[0i64; W]; ACCUMULATORS]);
         for (i, &row) in drawn.iter().enumerate() {
-            for (a, v) in acc[i % ACCUMULATORS].iter_mut().zip(&rows[row as usize].0) {
+            let row = &rows[row as usize];
+            for (a, v) in real[i % ACCUMULATORS].iter_mut().zip(&row.real) {
                 *a += v;
             }
+            for (a, v) in whole[i % ACCUMULATORS].iter_mut().zip(&row.whole) {
+                *a += i64::from(*v);
+            }
         }
-        std::array::from_fn(|k| acc.iter().map(|a| a[k]).sum())
+        Sums {
+            real: std::array::from_fn(|k| real.iter().map(|a| a[k]).sum()),
+            whole: std::array::from_fn(|k| whole.iter().map(|a| a[k]).sum()),
+        }
+    }
+
+    fn real_row<const L: usize>(real: [f64; L]) -> Row<L, 0> {
+        Row { real, whole: [] }
     }
 
     /// The vector kernel, as dispatched on this CPU, gives the bits of the
     /// plain loop, for sizes on and around the batch and accumulator edges.
     #[test]
     fn the_dispatched_kernel_gives_the_bits_of_the_plain_loop() {
-        kernel_gives_the_bits_of_the_plain_loop::<LANES>();
-        kernel_gives_the_bits_of_the_plain_loop::<WIDE>();
+        kernel_gives_the_bits_of_the_plain_loop::<LANES, 0>();
+        kernel_gives_the_bits_of_the_plain_loop::<WIDE, 0>();
+        kernel_gives_the_bits_of_the_plain_loop::<MIXED_REAL, MIXED_WHOLE>();
     }
 
-    fn kernel_gives_the_bits_of_the_plain_loop<const L: usize>() {
+    fn kernel_gives_the_bits_of_the_plain_loop<const R: usize, const W: usize>() {
         let mut r = Rng::new(30);
         for n in [1usize, 2, 3, 5, 63, 64, 65, 129, 1_001] {
-            let rows: Vec<Row<L>> = (0..n)
-                .map(|_| Row(std::array::from_fn(|_| (r.normal() * 0.7).exp() * 123.456)))
+            let rows: Vec<Row<R, W>> = (0..n)
+                .map(|_| Row {
+                    real: std::array::from_fn(|_| (r.normal() * 0.7).exp() * 123.456),
+                    whole: std::array::from_fn(|_| r.range(-1 << 31..1 << 31) as i32),
+                })
                 .collect();
             let mut plain = IndexRng::new(&mut Rng::new(31));
             let mut dispatched = plain.clone();
             for _ in 0..20 {
                 let want = plain_sums(&rows, &mut plain);
                 let got = resample_sums(&rows, &mut dispatched);
-                assert_eq!(got.map(f64::to_bits), want.map(f64::to_bits), "n = {n}");
+                assert_eq!(
+                    got.real.map(f64::to_bits),
+                    want.real.map(f64::to_bits),
+                    "n = {n}"
+                );
+                assert_eq!(got.whole, want.whole, "n = {n}");
             }
         }
     }
@@ -642,12 +783,12 @@ mod tests {
     /// mean of n uniform draws.
     #[test]
     fn blocked_sums_draw_n_rows_spread_as_uniform_draws() {
-        let block_rows = BLOCK_BYTES / std::mem::size_of::<Row<LANES>>();
+        let block_rows = BLOCK_ROWS;
         let n = 2 * block_rows + 1_000;
-        let rows: Vec<Row<LANES>> = (0..n)
+        let rows: Vec<Row<LANES, 0>> = (0..n)
             .map(|i| {
                 let (first, last) = (i < block_rows, i >= 2 * block_rows);
-                Row([
+                real_row([
                     1.0,
                     f64::from(u8::from(first)),
                     f64::from(u8::from(last)),
@@ -665,12 +806,12 @@ mod tests {
         let sums = blocked_sums(&rows, &mut base, &mut rng, count);
         assert_eq!(sums.len(), count);
         assert!(
-            sums.iter().all(|s| s[0] == n as f64),
+            sums.iter().all(|s| s.real[0] == n as f64),
             "n draws in every resample"
         );
         let nf = n as f64;
         let moments_of = |k: usize| {
-            let xs: Vec<f64> = sums.iter().map(|s| s[k]).collect();
+            let xs: Vec<f64> = sums.iter().map(|s| s.real[k]).collect();
             let m = mean(&xs);
             (
                 m,
@@ -699,9 +840,9 @@ mod tests {
     /// the stream.
     #[test]
     fn large_groups_give_the_same_replicates_whatever_the_threads() {
-        let n = LARGE / std::mem::size_of::<Row<LANES>>() + 1;
-        let rows: Vec<Row<LANES>> = (0..n)
-            .map(|i| Row(std::array::from_fn(|k| ((i * 31 + k) % 97) as f64)))
+        let n = LARGE / std::mem::size_of::<Row<LANES, 0>>() + 1;
+        let rows: Vec<Row<LANES, 0>> = (0..n)
+            .map(|i| real_row(std::array::from_fn(|k| ((i * 31 + k) % 97) as f64)))
             .collect();
         let resamples = 2 * CHUNK + 7;
         let got = replicate_sums(&rows, resamples, 5, 6);
@@ -711,13 +852,13 @@ mod tests {
             .unwrap();
         assert_eq!(got, pool.install(|| replicate_sums(&rows, resamples, 5, 6)));
         assert_ne!(got, replicate_sums(&rows, resamples, 5, 7));
-        assert!(got.iter().all(|s| s.iter().all(|v| *v > 0.0)));
+        assert!(got.iter().all(|s| s.real.iter().all(|v| *v > 0.0)));
     }
 
     #[test]
     fn no_resample_gives_the_values_without_any_interval() {
         let x: Vec<f64> = (0..50).map(|i| (i % 7) as f64).collect();
-        let g = Resampled::new(&[&x], &cfg(0), 1);
+        let g = Resampled::new(&[Column::Real(&x)], &cfg(0), 1);
         let [m, median] = estimate(&cfg(0), &[&g], |v| [v.mean(0, 0), v.median(0, 0)]);
         assert_eq!((m.value, median.value), (mean(&x), 3.0));
         for e in [m, median] {
@@ -731,8 +872,8 @@ mod tests {
         let x: Vec<f64> = (0..101).map(|i| ((i * 37) % 23) as f64).collect();
         let y: Vec<f64> = x.iter().map(|v| 2.0 * v).collect();
         // 18 columns: a pass of 16, then one of 2.
-        let cols: Vec<&[f64]> = std::iter::repeat_n(x.as_slice(), 17)
-            .chain([y.as_slice()])
+        let cols: Vec<Column> = std::iter::repeat_n(Column::Real(&x), 17)
+            .chain([Column::Real(&y)])
             .collect();
         let g = Resampled::new(&cols, &cfg(600), 1);
         for rep in replicates(&[&g], |v| [v.mean(0, 0), v.mean(0, 16), v.mean(0, 17)]) {
@@ -744,13 +885,80 @@ mod tests {
         }
     }
 
+    /// Whole columns held as integers (the report's counters) give the
+    /// bits they give as `f64`s: the same draws, and sums exact either way;
+    /// small groups and large ones (the blocked kernel), values up to the
+    /// ends of `i32`.
+    #[test]
+    fn whole_columns_give_the_bits_of_the_same_values_as_reals() {
+        let mut r = Rng::new(40);
+        let large = LARGE / std::mem::size_of::<Row<MIXED_REAL, MIXED_WHOLE>>() + 3;
+        for (n, top) in [
+            (1usize, 1_000),
+            (777, 100_000),
+            (large, 5_000),
+            (300, i32::MAX),
+        ] {
+            let real: Vec<Vec<f64>> = (0..2)
+                .map(|_| (0..n).map(|_| (r.normal() * 0.7).exp() * 12.3).collect())
+                .collect();
+            let whole: Vec<Vec<i32>> = (0..7)
+                .map(|_| {
+                    (0..n)
+                        .map(|_| r.range(-i64::from(top)..i64::from(top)) as i32)
+                        .collect()
+                })
+                .collect();
+            let as_real: Vec<Vec<f64>> = whole
+                .iter()
+                .map(|w| w.iter().map(|&v| f64::from(v)).collect())
+                .collect();
+            // The report's order: counters first, costs last.
+            let held: Vec<Column> = (whole.iter().map(|w| Column::Whole(w)))
+                .chain(real.iter().map(|c| Column::Real(c)))
+                .collect();
+            let plain: Vec<Column> = (as_real.iter().chain(&real))
+                .map(|c| Column::Real(c))
+                .collect();
+            assert_eq!(held.iter().filter(|c| c.sums_exactly(n)).count(), 7);
+            let c = cfg(300);
+            let bits = |columns: &[Column]| -> Vec<u64> {
+                replicate_means(columns, &c, 9)
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect()
+            };
+            assert_eq!(bits(&held), bits(&plain), "n={n} top={top}");
+            let (a, b) = (Resampled::new(&held, &c, 9), Resampled::new(&plain, &c, 9));
+            let stat = |v: &View| [v.mean(0, 0), v.median(0, 3), v.mean(0, 8)];
+            assert_eq!(
+                estimate(&c, &[&a], stat),
+                estimate(&c, &[&b], stat),
+                "n={n}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_whole_column_sums_exactly_below_two_to_the_53() {
+        let w = [3, -7, 2];
+        assert!(Column::Whole(&w).sums_exactly(1 << 50));
+        assert!(!Column::Whole(&w).sums_exactly(1 << 51));
+        assert!(Column::Whole(&[i32::MIN]).sums_exactly((1 << 22) - 1));
+        assert!(!Column::Whole(&[i32::MIN]).sums_exactly(1 << 22));
+        assert!(!Column::Real(&[1.0]).sums_exactly(1));
+    }
+
     #[test]
     fn intervals_agree_with_resampling_one_statistic_at_a_time() {
         let mut r = Rng::new(8);
         let a: Vec<f64> = (0..300).map(|_| (r.normal() * 0.5).exp() * 40.0).collect();
         let b: Vec<f64> = (0..200).map(|_| (r.normal() * 0.4).exp() * 55.0).collect();
         let c = cfg(4_000);
-        let (ga, gb) = (Resampled::new(&[&a], &c, 1), Resampled::new(&[&b], &c, 2));
+        let (ga, gb) = (
+            Resampled::new(&[Column::Real(&a)], &c, 1),
+            Resampled::new(&[Column::Real(&b)], &c, 2),
+        );
         let fast = estimate(&c, &[&ga, &gb], |v| {
             [
                 v.mean(0, 0),
@@ -780,7 +988,7 @@ mod tests {
         let mut r = Rng::new(2);
         for n in [1usize, 2, 3, 10, 201, 450] {
             let x: Vec<f64> = (0..n).map(|_| r.below(30) as f64).collect();
-            let (blocks, jm, jd) = jackknife(&[&x], &[sorted(&x)]);
+            let (blocks, jm, jd) = jackknife(&[Column::Real(&x)], &[sorted(&x)]);
             assert_eq!(blocks, n.min(JACKKNIFE_GROUPS));
             for j in 0..blocks {
                 let (start, end) = (j * n / blocks, (j + 1) * n / blocks);
@@ -800,13 +1008,16 @@ mod tests {
         let x: Vec<f64> = (0..700).map(|i| ((i * 7919) % 331) as f64).collect();
         let c = cfg(2_000);
         let stat = |v: &View| [v.mean(0, 0), v.median(0, 0)];
-        let a = estimate(&c, &[&Resampled::new(&[&x], &c, 4)], stat);
+        let a = estimate(&c, &[&Resampled::new(&[Column::Real(&x)], &c, 4)], stat);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .build()
             .unwrap();
-        let b = pool.install(|| estimate(&c, &[&Resampled::new(&[&x], &c, 4)], stat));
+        let b = pool.install(|| estimate(&c, &[&Resampled::new(&[Column::Real(&x)], &c, 4)], stat));
         assert_eq!(a, b);
-        assert_ne!(a, estimate(&c, &[&Resampled::new(&[&x], &c, 5)], stat));
+        assert_ne!(
+            a,
+            estimate(&c, &[&Resampled::new(&[Column::Real(&x)], &c, 5)], stat)
+        );
     }
 }
