@@ -201,7 +201,7 @@ def scale_chart(points, path, target_mb):
     for ax, value in ((whole, lambda p: p["wall"]), (steps, lambda p: p["steps"]["report"][0]),
                       (memory, lambda p: p["rss"])):
         ax.set_xlim(left=0)
-        ax.set_ylim(bottom=0)
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.1)  # room for the labels above the last points
         ax.grid(alpha=0.3)
         for p, x in zip(points, gb):
             ax.annotate(f"{p['scale']}x", (x, value(p)), textcoords="offset points", xytext=(0, 8),

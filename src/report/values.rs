@@ -46,10 +46,7 @@ impl Values {
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            Values::Whole(w) => w.len(),
-            Values::Real(r) => r.len(),
-        }
+        self.column().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -58,10 +55,7 @@ impl Values {
 
     /// Value `i`, which must exist.
     pub fn at(&self, i: usize) -> f64 {
-        match self {
-            Values::Whole(w) => f64::from(w[i]),
-            Values::Real(r) => r[i],
-        }
+        self.column().at(i)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = f64> + '_ {
@@ -77,10 +71,7 @@ impl Values {
 
     /// As `f64`s: borrowed when they are held so, else a copy.
     pub fn as_f64(&self) -> Cow<'_, [f64]> {
-        match self {
-            Values::Whole(w) => Cow::Owned(w.iter().map(|&i| f64::from(i)).collect()),
-            Values::Real(r) => Cow::Borrowed(r),
-        }
+        self.column().as_f64()
     }
 
     /// As the statistics read them, borrowed.

@@ -14,6 +14,8 @@
 //! The jackknife that BCa needs leaves out one of at most
 //! [`JACKKNIFE_GROUPS`] blocks of rows at a time, as [`super::bootstrap`] does.
 
+use std::borrow::Cow;
+
 use rayon::prelude::*;
 
 use super::bootstrap::{intervals, Config, Estimate, Method, JACKKNIFE_GROUPS};
@@ -45,7 +47,7 @@ pub enum Column<'a> {
     Real(&'a [f64]),
 }
 
-impl Column<'_> {
+impl<'a> Column<'a> {
     pub fn len(&self) -> usize {
         match self {
             Column::Whole(w) => w.len(),
@@ -57,17 +59,18 @@ impl Column<'_> {
         self.len() == 0
     }
 
-    fn at(&self, i: usize) -> f64 {
+    pub fn at(&self, i: usize) -> f64 {
         match self {
             Column::Whole(w) => f64::from(w[i]),
             Column::Real(r) => r[i],
         }
     }
 
-    fn to_f64(self) -> Vec<f64> {
-        match self {
-            Column::Whole(w) => w.iter().map(|&v| f64::from(v)).collect(),
-            Column::Real(r) => r.to_vec(),
+    /// As `f64`s: borrowed when they are held so, else a copy.
+    pub fn as_f64(&self) -> Cow<'a, [f64]> {
+        match *self {
+            Column::Whole(w) => Cow::Owned(w.iter().map(|&v| f64::from(v)).collect()),
+            Column::Real(r) => Cow::Borrowed(r),
         }
     }
 
@@ -175,7 +178,7 @@ impl Resampled {
             .collect();
         let median: Vec<f64> = columns
             .iter()
-            .map(|c| median_in_place(&mut c.to_f64()))
+            .map(|c| median_in_place(&mut c.as_f64().into_owned()))
             .collect();
 
         let (rep_mean, rep_median, (blocks, jack_mean, jack_median)) = if cfg.point_estimates() {
@@ -184,7 +187,7 @@ impl Resampled {
             let sorted: Vec<Vec<f64>> = columns
                 .iter()
                 .map(|c| {
-                    let mut s = c.to_f64();
+                    let mut s = c.as_f64().into_owned();
                     s.sort_by(f64::total_cmp);
                     s
                 })
@@ -299,13 +302,15 @@ fn replicate_medians(sorted: &[Vec<f64>], cfg: &Config, stream: u64) -> Vec<f64>
     rep_median
 }
 
-/// Rows taking more than this outgrow a core's cache: each random row load
-/// would wait on memory, so they are summed by [`blocked_sums`] instead.
-const LARGE: usize = 1 << 20;
+/// Groups of more rows than this outgrow a core's cache (1 MiB of one-line
+/// rows): each random row load would wait on memory, so they are summed by
+/// [`blocked_sums`] instead. Counted in rows, as [`BLOCK_ROWS`] is, so that
+/// every batch of columns of a group makes the same draws.
+const LARGE_ROWS: usize = 16_384;
 
 /// A block of rows that stays in a core's cache while a chunk of resamples
-/// adds up its draws from it: 512 KiB of one-line rows. Counted in rows, so
-/// that the draws do not depend on how wide a row is.
+/// adds up its draws from it: 512 KiB of one-line rows (1 MiB of two-line
+/// ones). Counted in rows, so that the draws do not depend on how wide a row is.
 const BLOCK_ROWS: usize = 8192;
 
 const _: () = assert!(DRAWS.is_multiple_of(ACCUMULATORS));
@@ -319,7 +324,7 @@ fn replicate_sums<const R: usize, const W: usize>(
     stream: u64,
 ) -> Vec<Sums<R, W>> {
     let chunks = resamples.div_ceil(CHUNK);
-    let large = std::mem::size_of_val(rows) > LARGE;
+    let large = rows.len() > LARGE_ROWS;
     let per_chunk: Vec<Vec<Sums<R, W>>> = (0..chunks)
         .into_par_iter()
         .map(|c| {
@@ -327,7 +332,7 @@ fn replicate_sums<const R: usize, const W: usize>(
             let mut rng = IndexRng::new(&mut base);
             let count = CHUNK.min(resamples - c * CHUNK);
             if large {
-                blocked_sums(rows, &mut base, &mut rng, count)
+                blocked_sums(rows, BLOCK_ROWS, &mut base, &mut rng, count)
             } else {
                 (0..count).map(|_| resample_sums(rows, &mut rng)).collect()
             }
@@ -337,7 +342,7 @@ fn replicate_sums<const R: usize, const W: usize>(
 }
 
 /// The next `m` row indices of a resample, drawn in pairs (an odd `m` draws
-/// one too many): the one order of draws of both kernels.
+/// one too many), as both kernels draw them.
 #[inline(always)]
 fn draw(rng: &mut IndexRng, n: u32, batch: &mut [u32; DRAWS], m: usize) {
     for pair in batch[..m.next_multiple_of(2)].chunks_exact_mut(2) {
@@ -419,7 +424,7 @@ fn total<const R: usize, const W: usize>(acc: &[Sums<R, W>; ACCUMULATORS]) -> Su
 }
 
 /// `count` resamples' column sums, for rows too large for a core's cache,
-/// a block of rows ([`BLOCK_ROWS`]) at a time. A resample of n rows is n
+/// `block_rows` at a time. A resample of n rows is n
 /// uniform draws; how many fall in each block is multinomial, so each
 /// resample first draws its count per block ([`block_counts`]), then each
 /// block, loaded into the cache once, gives every resample its count of
@@ -427,11 +432,11 @@ fn total<const R: usize, const W: usize>(acc: &[Sums<R, W>; ACCUMULATORS]) -> Su
 /// from other random numbers.
 fn blocked_sums<const R: usize, const W: usize>(
     rows: &[Row<R, W>],
+    block_rows: usize,
     base: &mut Rng,
     rng: &mut IndexRng,
     count: usize,
 ) -> Vec<Sums<R, W>> {
-    let block_rows = BLOCK_ROWS;
     let blocks = rows.len().div_ceil(block_rows);
     let mut counts = vec![0u32; count * blocks];
     for per_block in counts.chunks_exact_mut(blocks) {
@@ -519,7 +524,7 @@ fn jackknife(columns: &[Column], sorted: &[Vec<f64>]) -> (usize, Vec<f64>, Vec<f
     let mut jack_median = vec![0.0; blocks * width];
     for (c, column) in columns.iter().enumerate() {
         // One column as `f64` at a time.
-        let column = column.to_f64();
+        let column = column.as_f64();
         let total: f64 = column.iter().sum();
         // Sorted position of each row (ties broken by row, as a stable sort does).
         let mut order: Vec<usize> = (0..n).collect();
@@ -803,7 +808,7 @@ mod tests {
         let count = 600;
         let mut base = Rng::new(33);
         let mut rng = IndexRng::new(&mut base);
-        let sums = blocked_sums(&rows, &mut base, &mut rng, count);
+        let sums = blocked_sums(&rows, BLOCK_ROWS, &mut base, &mut rng, count);
         assert_eq!(sums.len(), count);
         assert!(
             sums.iter().all(|s| s.real[0] == n as f64),
@@ -835,12 +840,45 @@ mod tests {
         assert!((v / want_v - 1.0).abs() < 0.3, "{v} vs {want_v}");
     }
 
-    /// Rows past [`LARGE`] go through the blocked kernel; its replicates,
-    /// like the plain kernel's, do not depend on the threads, and follow
-    /// the stream.
+    /// Over 5 rows in blocks of 2 (the last one short), the rows' counts in
+    /// a resample have their multinomial probabilities, 5! / (c₀!···c₄!) / 5⁵.
+    #[test]
+    fn blocked_sums_draw_the_multinomial_counts_of_a_resample() {
+        let n = 5;
+        let rows: Vec<Row<LANES, 0>> = (0..n)
+            .map(|i| real_row(std::array::from_fn(|k| f64::from(u8::from(k == i)))))
+            .collect();
+        let draws = 200_000;
+        let mut base = Rng::new(34);
+        let mut rng = IndexRng::new(&mut base);
+        let mut seen = std::collections::BTreeMap::new();
+        for s in blocked_sums(&rows, 2, &mut base, &mut rng, draws) {
+            let counts: [u8; 5] = std::array::from_fn(|k| s.real[k] as u8);
+            *seen.entry(counts).or_insert(0u32) += 1;
+        }
+        let factorial = [1.0, 1.0, 2.0, 6.0, 24.0, 120.0];
+        let mut cells = 0;
+        for code in 0..6usize.pow(5) {
+            let c: [u8; 5] = std::array::from_fn(|k| (code / 6usize.pow(k as u32) % 6) as u8);
+            if c.iter().sum::<u8>() != 5 {
+                continue;
+            }
+            cells += 1;
+            let ways: f64 = c.iter().map(|&k| factorial[k as usize]).product();
+            let want = 120.0 / ways / 5f64.powi(5);
+            let got = f64::from(seen.get(&c).copied().unwrap_or(0)) / draws as f64;
+            let se = (want * (1.0 - want) / draws as f64).sqrt();
+            assert!((got - want).abs() < 5.0 * se, "{c:?}: {got} vs {want}");
+        }
+        assert_eq!(cells, 126);
+        assert!(seen.keys().all(|c| c.iter().sum::<u8>() == 5));
+    }
+
+    /// Groups past [`LARGE_ROWS`] go through the blocked kernel; its
+    /// replicates do not depend on the threads.
     #[test]
     fn large_groups_give_the_same_replicates_whatever_the_threads() {
-        let n = LARGE / std::mem::size_of::<Row<LANES, 0>>() + 1;
+        let n = LARGE_ROWS + 1;
         let rows: Vec<Row<LANES, 0>> = (0..n)
             .map(|i| real_row(std::array::from_fn(|k| ((i * 31 + k) % 97) as f64)))
             .collect();
@@ -851,8 +889,6 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(got, pool.install(|| replicate_sums(&rows, resamples, 5, 6)));
-        assert_ne!(got, replicate_sums(&rows, resamples, 5, 7));
-        assert!(got.iter().all(|s| s.real.iter().all(|v| *v > 0.0)));
     }
 
     #[test]
@@ -868,20 +904,23 @@ mod tests {
 
     #[test]
     fn means_of_every_column_come_from_the_same_rows() {
-        // Column 1 is column 0 doubled: every replicate mean keeps that.
-        let x: Vec<f64> = (0..101).map(|i| ((i * 37) % 23) as f64).collect();
-        let y: Vec<f64> = x.iter().map(|v| 2.0 * v).collect();
-        // 18 columns: a pass of 16, then one of 2.
-        let cols: Vec<Column> = std::iter::repeat_n(Column::Real(&x), 17)
-            .chain([Column::Real(&y)])
-            .collect();
-        let g = Resampled::new(&cols, &cfg(600), 1);
-        for rep in replicates(&[&g], |v| [v.mean(0, 0), v.mean(0, 16), v.mean(0, 17)]) {
-            assert!((rep[2] - 2.0 * rep[0]).abs() < 1e-9, "{rep:?}");
-            assert_eq!(
-                rep[0], rep[1],
-                "a second batch of columns replays the draws"
-            );
+        // Column 1 is column 0 doubled: every replicate mean keeps that;
+        // small groups and large ones (the blocked kernel).
+        for n in [101, LARGE_ROWS + 5] {
+            let x: Vec<f64> = (0..n).map(|i| ((i * 37) % 23) as f64).collect();
+            let y: Vec<f64> = x.iter().map(|v| 2.0 * v).collect();
+            // 18 columns: a pass of 16 (two-line rows), then one of 2 (one line).
+            let cols: Vec<Column> = std::iter::repeat_n(Column::Real(&x), 17)
+                .chain([Column::Real(&y)])
+                .collect();
+            let g = Resampled::new(&cols, &cfg(600), 1);
+            for rep in replicates(&[&g], |v| [v.mean(0, 0), v.mean(0, 16), v.mean(0, 17)]) {
+                assert!((rep[2] - 2.0 * rep[0]).abs() < 1e-9, "{rep:?}");
+                assert_eq!(
+                    rep[0], rep[1],
+                    "n={n}: a second batch of columns replays the draws"
+                );
+            }
         }
     }
 
@@ -892,10 +931,11 @@ mod tests {
     #[test]
     fn whole_columns_give_the_bits_of_the_same_values_as_reals() {
         let mut r = Rng::new(40);
-        let large = LARGE / std::mem::size_of::<Row<MIXED_REAL, MIXED_WHOLE>>() + 3;
+        let large = LARGE_ROWS + 3;
         for (n, top) in [
             (1usize, 1_000),
             (777, 100_000),
+            (9_400, 1_000),
             (large, 5_000),
             (300, i32::MAX),
         ] {
