@@ -74,18 +74,19 @@ impl<'a> Column<'a> {
         }
     }
 
-    /// Whole, and no sum of `draws` of its values reaches 2⁵³: every partial
-    /// sum is exact as an `i64` and as an `f64` alike.
-    fn sums_exactly(&self, draws: usize) -> bool {
-        let Column::Whole(w) = self else { return false };
+    /// The values when whole and no sum of `draws` of them reaches 2⁵³:
+    /// every partial sum is exact as an `i64` and as an `f64` alike.
+    fn summed_exactly(&self, draws: usize) -> Option<&'a [i32]> {
+        let Column::Whole(w) = *self else { return None };
         let largest = w
             .iter()
             .map(|v| u64::from(v.unsigned_abs()))
             .max()
             .unwrap_or(0);
-        largest
+        let exact = largest
             .checked_mul(draws as u64)
-            .is_some_and(|m| m < 1 << 53)
+            .is_some_and(|m| m < 1 << 53);
+        exact.then_some(w)
     }
 }
 
@@ -235,8 +236,12 @@ fn replicate_means(columns: &[Column], cfg: &Config, stream: u64) -> Vec<f64> {
     let width = columns.len();
     let n = columns[0].len();
     let mut rep_mean = vec![0.0; cfg.resamples * width];
-    let (whole, real): (Vec<usize>, Vec<usize>) =
-        (0..width).partition(|&c| columns[c].sums_exactly(n));
+    let whole: Vec<(usize, &[i32])> = (columns.iter().enumerate())
+        .filter_map(|(c, column)| Some((c, column.summed_exactly(n)?)))
+        .collect();
+    let real: Vec<usize> = (0..width)
+        .filter(|c| !whole.iter().any(|(w, _)| w == c))
+        .collect();
     if !whole.is_empty() && whole.len() <= MIXED_WHOLE && real.len() <= MIXED_REAL {
         pass::<MIXED_REAL, MIXED_WHOLE>(columns, &real, &whole, &mut rep_mean, cfg, stream);
         return rep_mean;
@@ -254,25 +259,21 @@ fn replicate_means(columns: &[Column], cfg: &Config, stream: u64) -> Vec<f64> {
     rep_mean
 }
 
-/// The means of columns `real` (as `f64`) and `whole` (as integers), into
-/// `rep_mean`.
+/// The means of columns `real` (as `f64`) and `whole` (column, values: as
+/// integers), into `rep_mean`.
 fn pass<const R: usize, const W: usize>(
     columns: &[Column],
     real: &[usize],
-    whole: &[usize],
+    whole: &[(usize, &[i32])],
     rep_mean: &mut [f64],
     cfg: &Config,
     stream: u64,
 ) {
     let (n, width) = (columns[0].len(), columns.len());
-    let whole_at = |c: usize, i: usize| match columns[c] {
-        Column::Whole(w) => w[i],
-        Column::Real(_) => unreachable!("a whole column"),
-    };
     let rows: Vec<Row<R, W>> = (0..n)
         .map(|i| Row {
             real: std::array::from_fn(|k| real.get(k).map_or(0.0, |&c| columns[c].at(i))),
-            whole: std::array::from_fn(|k| whole.get(k).map_or(0, |&c| whole_at(c, i))),
+            whole: std::array::from_fn(|k| whole.get(k).map_or(0, |(_, w)| w[i])),
         })
         .collect();
     let sums = replicate_sums(&rows, cfg.resamples, cfg.seed, stream);
@@ -281,8 +282,8 @@ fn pass<const R: usize, const W: usize>(
         for (k, &c) in real.iter().enumerate() {
             at[c] = s.real[k] / n as f64;
         }
-        for (k, &c) in whole.iter().enumerate() {
-            // Exact: below 2⁵³ (`Column::sums_exactly`).
+        for (k, &(c, _)) in whole.iter().enumerate() {
+            // Exact: below 2⁵³ (`Column::summed_exactly`).
             at[c] = s.whole[k] as f64 / n as f64;
         }
     }
@@ -960,7 +961,12 @@ mod tests {
             let plain: Vec<Column> = (as_real.iter().chain(&real))
                 .map(|c| Column::Real(c))
                 .collect();
-            assert_eq!(held.iter().filter(|c| c.sums_exactly(n)).count(), 7);
+            assert_eq!(
+                held.iter()
+                    .filter(|c| c.summed_exactly(n).is_some())
+                    .count(),
+                7
+            );
             let c = cfg(300);
             let bits = |columns: &[Column]| -> Vec<u64> {
                 replicate_means(columns, &c, 9)
@@ -982,11 +988,13 @@ mod tests {
     #[test]
     fn a_whole_column_sums_exactly_below_two_to_the_53() {
         let w = [3, -7, 2];
-        assert!(Column::Whole(&w).sums_exactly(1 << 50));
-        assert!(!Column::Whole(&w).sums_exactly(1 << 51));
-        assert!(Column::Whole(&[i32::MIN]).sums_exactly((1 << 22) - 1));
-        assert!(!Column::Whole(&[i32::MIN]).sums_exactly(1 << 22));
-        assert!(!Column::Real(&[1.0]).sums_exactly(1));
+        assert!(Column::Whole(&w).summed_exactly(1 << 50).is_some());
+        assert!(Column::Whole(&w).summed_exactly(1 << 51).is_none());
+        assert!(Column::Whole(&[i32::MIN])
+            .summed_exactly((1 << 22) - 1)
+            .is_some());
+        assert!(Column::Whole(&[i32::MIN]).summed_exactly(1 << 22).is_none());
+        assert!(Column::Real(&[1.0]).summed_exactly(1).is_none());
     }
 
     #[test]
