@@ -195,16 +195,32 @@ fn partition_of(correlation_id: Option<&str>, event_id: Option<&str>, count: usi
     (xxhash_rust::xxh3::xxh3_64(key.as_bytes()) % count as u64) as usize
 }
 
+/// `lines` cut into one piece per partition, each in the lines' order. One
+/// gather of the rows sorted by partition, then slices: a gather per
+/// partition cost files x partitions calls, the square of the window.
 fn split(lines: &DataFrame, count: usize) -> Result<Vec<DataFrame>> {
     let correlation = lines.column("correlation_id")?.str()?;
     let event = lines.column("event_id")?.str()?;
-    let mut rows: Vec<Vec<IdxSize>> = vec![Vec::new(); count];
-    for (i, (c, e)) in correlation.iter().zip(event.iter()).enumerate() {
-        rows[partition_of(c, e, count)].push(i as IdxSize);
+    let of: Vec<usize> = (correlation.iter().zip(event.iter()))
+        .map(|(c, e)| partition_of(c, e, count))
+        .collect();
+    let mut starts = vec![0usize; count + 1];
+    for &p in &of {
+        starts[p + 1] += 1;
     }
-    rows.into_iter()
-        .map(|r| Ok(lines.take(&IdxCa::from_vec(PlSmallStr::EMPTY, r))?))
-        .collect()
+    for p in 0..count {
+        starts[p + 1] += starts[p];
+    }
+    let mut next = starts.clone();
+    let mut order: Vec<IdxSize> = vec![0; of.len()];
+    for (row, &p) in of.iter().enumerate() {
+        order[next[p]] = row as IdxSize;
+        next[p] += 1;
+    }
+    let sorted = lines.take(&IdxCa::from_vec(PlSmallStr::EMPTY, order))?;
+    Ok((starts.windows(2))
+        .map(|w| sorted.slice(w[0] as i64, w[1] - w[0]))
+        .collect())
 }
 
 /// Reads `columns` of a lake file; those of `optional` it lacks come as
@@ -359,6 +375,39 @@ mod tests {
             .map(|i| partition_of(Some(&format!("{i:x}")), None, 4))
             .collect();
         assert_eq!(spread.len(), 4, "keys reach every partition");
+    }
+
+    #[test]
+    fn split_gives_each_partition_its_lines_in_order() {
+        let n = 500;
+        let correlation: Vec<Option<String>> = (0..n)
+            .map(|i| (i % 5 != 0).then(|| format!("req-{}", i % 37)))
+            .collect();
+        let lines = df!(
+            "correlation_id" => correlation.clone(),
+            "event_id" => (0..n).map(|i| format!("{i:016x}")).collect::<Vec<_>>(),
+            "line" => (0..n as i64).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        for count in [1, 3, 64] {
+            let pieces = split(&lines, count).unwrap();
+            assert_eq!(pieces.len(), count);
+            let mut seen = Vec::new();
+            for (p, piece) in pieces.iter().enumerate() {
+                let rows: Vec<i64> = (piece.column("line").unwrap().i64().unwrap())
+                    .into_no_null_iter()
+                    .collect();
+                assert!(rows.windows(2).all(|w| w[0] < w[1]), "in the lines' order");
+                for &row in &rows {
+                    let event = format!("{row:016x}");
+                    let key = correlation[row as usize].as_deref();
+                    assert_eq!(partition_of(key, Some(&event), count), p);
+                }
+                seen.extend(rows);
+            }
+            seen.sort();
+            assert_eq!(seen, (0..n as i64).collect::<Vec<_>>(), "every line once");
+        }
     }
 
     /// Pieces are held until a partition has its share of lines, then
